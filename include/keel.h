@@ -1,0 +1,12 @@
+/*
+ * keel.h - everything in keel. See the per-layer headers for contracts.
+ */
+#ifndef KEEL_H
+#define KEEL_H
+
+#include "keel/result.h"
+#include "keel/slice.h"
+#include "keel/addr.h"
+#include "keel/net.h"
+
+#endif /* KEEL_H */

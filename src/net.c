@@ -1,0 +1,3 @@
+/* src/net.c - placeholder until implemented */
+#include "keel/net.h"
+typedef int keel_net_placeholder;
