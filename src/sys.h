@@ -54,4 +54,123 @@ extern struct keel_sys_ops keel_sys;
 /* Restore every entry to the real call. */
 void keel_sys_reset(void);
 
+/*
+ * The wrappers keel's modules call. In normal builds they go through the
+ * hookable table; under Frama-C (__FRAMAC__) they call libc directly so that
+ * WP checks keel's calls against the ACSL specs of Frama-C's libc.
+ */
+#ifdef __FRAMAC__
+#include <fcntl.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#define KEEL_SYS_CALL(name, realcall) realcall
+#else
+#define KEEL_SYS_CALL(name, realcall) keel_sys.name
+#endif
+
+static inline int ksys_socket(int domain, int type, int protocol)
+{
+    return KEEL_SYS_CALL(socket, socket)(domain, type, protocol);
+}
+static inline int ksys_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    return KEEL_SYS_CALL(connect, connect)(fd, sa, len);
+}
+static inline int ksys_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    return KEEL_SYS_CALL(bind, bind)(fd, sa, len);
+}
+static inline int ksys_listen(int fd, int backlog)
+{
+    return KEEL_SYS_CALL(listen, listen)(fd, backlog);
+}
+static inline int ksys_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    return KEEL_SYS_CALL(accept4, accept4)(fd, sa, len, flags);
+}
+static inline ssize_t ksys_recvfrom(int fd, void *buf, size_t len, int flags,
+                                    struct sockaddr *sa, socklen_t *salen)
+{
+    return KEEL_SYS_CALL(recvfrom, recvfrom)(fd, buf, len, flags, sa, salen);
+}
+static inline ssize_t ksys_sendto(int fd, const void *buf, size_t len, int flags,
+                                  const struct sockaddr *sa, socklen_t salen)
+{
+    return KEEL_SYS_CALL(sendto, sendto)(fd, buf, len, flags, sa, salen);
+}
+static inline int ksys_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    return KEEL_SYS_CALL(poll, poll)(fds, n, timeout_ms);
+}
+static inline int ksys_close(int fd)
+{
+    return KEEL_SYS_CALL(close, close)(fd);
+}
+static inline int ksys_shutdown(int fd, int how)
+{
+    return KEEL_SYS_CALL(shutdown, shutdown)(fd, how);
+}
+static inline int ksys_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    return KEEL_SYS_CALL(setsockopt, setsockopt)(fd, level, name, val, len);
+}
+static inline int ksys_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    return KEEL_SYS_CALL(getsockopt, getsockopt)(fd, level, name, val, len);
+}
+static inline int ksys_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    return KEEL_SYS_CALL(getsockname, getsockname)(fd, sa, len);
+}
+static inline int ksys_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+    return KEEL_SYS_CALL(getpeername, getpeername)(fd, sa, len);
+}
+static inline int ksys_fcntl_int(int fd, int cmd, int arg)
+{
+#ifdef __FRAMAC__
+    return fcntl(fd, cmd, arg);
+#else
+    return keel_sys.fcntl_int(fd, cmd, arg);
+#endif
+}
+static inline int ksys_getaddrinfo(const char *node, const char *service,
+                                   const struct addrinfo *hints, struct addrinfo **res)
+{
+    return KEEL_SYS_CALL(getaddrinfo, getaddrinfo)(node, service, hints, res);
+}
+static inline void ksys_freeaddrinfo(struct addrinfo *res)
+{
+    KEEL_SYS_CALL(freeaddrinfo, freeaddrinfo)(res);
+}
+static inline void *ksys_alloc_zeroed(size_t n)
+{
+#ifdef __FRAMAC__
+    return calloc(1, n);
+#else
+    return keel_sys.alloc_zeroed(n);
+#endif
+}
+static inline void ksys_release(void *p)
+{
+#ifdef __FRAMAC__
+    free(p);
+#else
+    keel_sys.release(p);
+#endif
+}
+static inline uint64_t ksys_now_ms(void)
+{
+#ifdef __FRAMAC__
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#else
+    return keel_sys.now_ms();
+#endif
+}
+
 #endif /* KEEL_SRC_SYS_H */
