@@ -3,7 +3,9 @@
  * This is the only file in src/ that names the raw socket, allocation and
  * clock functions; ci/check-bans enforces it.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
+#endif
 
 #include "sys.h"
 
