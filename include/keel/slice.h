@@ -18,8 +18,10 @@
  *  - Thread-safety: these are plain values; no global state.
  *
  * The validity checks keel_slice_valid / keel_buf_valid / keel_cursor_valid
- * are the C twins of the ACSL predicates valid_slice / valid_buf /
- * valid_cursor below, used by the proofs (proofs/).
+ * are the C twins of the ACSL predicates slice_shape / buf_shape /
+ * cursor_shape below; valid_slice / valid_buf / valid_cursor add what C
+ * cannot check (the memory is really there), which callers promise. The
+ * contracts in src/slice.c are proven with Frama-C WP (proofs/).
  */
 #ifndef KEEL_SLICE_H
 #define KEEL_SLICE_H
@@ -55,6 +57,19 @@ typedef struct keel_cursor {
 } keel_cursor;
 
 /*@
+  // What the C checks see (keel_slice_valid & co. compute exactly these):
+  // NULL only with length 0, and [p, p+n) does not wrap the address space
+  // (written as C computes it, in uintptr_t arithmetic).
+  predicate addr_range_ok(uint8_t *p, size_t n) =
+      p == \null ? n == 0 : n <= (uintptr_t)(UINTPTR_MAX - (uintptr_t)p);
+
+  predicate slice_shape(keel_slice s) = addr_range_ok(s.ptr, s.len);
+
+  predicate buf_shape(keel_buf b) = b.len <= b.cap && addr_range_ok(b.ptr, b.cap);
+
+  predicate cursor_shape(keel_cursor c) = slice_shape(c.src) && c.pos <= c.src.len;
+
+  // What C cannot check and the caller promises: the bytes are there.
   predicate valid_slice(keel_slice s) =
       (s.ptr == \null ==> s.len == 0) &&
       (s.ptr != \null ==> \valid_read(s.ptr + (0 .. s.len - 1)));
@@ -66,6 +81,47 @@ typedef struct keel_cursor {
 
   predicate valid_cursor(keel_cursor c) =
       valid_slice(c.src) && c.pos <= c.src.len;
+
+  // The precondition model of the proofs: any value may be passed, but one
+  // that passes the C check must also be backed by memory. Values that fail
+  // the check are proven to give INVALID_ARG / the documented empty answer.
+  predicate slice_arg(keel_slice s) = slice_shape(s) ==> valid_slice(s);
+
+  predicate buf_arg{L}(keel_buf *b) =
+      b == \null ||
+      (\valid(b) &&
+       (buf_shape(*b) ==> valid_buf(*b) && \separated(b, b->ptr + (0 .. b->cap - 1))));
+
+  predicate buf_arg_read{L}(keel_buf *b) =
+      b == \null || (\valid_read(b) && (buf_shape(*b) ==> valid_buf(*b)));
+
+  predicate cursor_arg{L}(keel_cursor *c) =
+      c == \null || (\valid(c) && (cursor_shape(*c) ==> valid_cursor(*c)));
+
+  predicate cursor_arg_read{L}(keel_cursor *c) =
+      c == \null || (\valid_read(c) && (cursor_shape(*c) ==> valid_cursor(*c)));
+
+  predicate is_space(integer c) =
+      c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+
+  predicate is_digit(integer c) = '0' <= c <= '9';
+
+  logic integer ascii_lower(integer c) = 'A' <= c <= 'Z' ? c + ('a' - 'A') : c;
+
+  predicate bytes_eq{L}(uint8_t *a, uint8_t *b, integer n) =
+      \forall integer k; 0 <= k < n ==> a[k] == b[k];
+
+  // dst as it is at L1 holds the bytes src held at L2.
+  predicate copied{L1, L2}(uint8_t *dst, uint8_t *src, integer n) =
+      \forall integer k; 0 <= k < n ==> \at(dst[k], L1) == \at(src[k], L2);
+
+  // p[0 .. n-1] holds the same bytes at L1 and L2.
+  predicate same_bytes{L1, L2}(uint8_t *p, integer n) =
+      \forall integer k; 0 <= k < n ==> \at(p[k], L1) == \at(p[k], L2);
+
+  // Value of the decimal digits p[0 .. n-1].
+  logic integer dec_value{L}(uint8_t *p, integer n) =
+      n <= 0 ? 0 : 10 * dec_value(p, n - 1) + (p[n - 1] - '0');
 */
 
 /* A slice of a string literal (without its terminating NUL). */
