@@ -64,16 +64,23 @@ typedef struct keel_addr_list {
  * no leading zeros (octal ambiguity), no whitespace. Port set to 0. */
 KEEL_MUST_USE keel_result keel_addr_parse_ipv4(keel_slice text, keel_addr *out);
 /* Parse an IPv6 literal (RFC 4291 text forms, "::" compression, embedded
- * dotted IPv4 tail, optional "%<decimal scope id>"). Port set to 0. */
+ * dotted IPv4 tail, optional "%<decimal scope id>"). Port set to 0.
+ * The scope id is decimal without leading zeros and fits uint32_t;
+ * interface names ("%eth0") are PARSE. */
 KEEL_MUST_USE keel_result keel_addr_parse_ipv6(keel_slice text, keel_addr *out);
 /* Parse either literal form (no brackets, no port). */
 KEEL_MUST_USE keel_result keel_addr_parse_ip(keel_slice text, keel_addr *out);
-/* Parse "a.b.c.d:port" or "[v6]:port" (port 0..65535, required). */
+/* Parse "a.b.c.d:port" or "[v6]:port" (port 0..65535, required). The port
+ * is decimal digits only: no sign, no whitespace, and no leading zeros
+ * ("080" is PARSE, "0" is fine), the same rule as IPv4 parts. Brackets hold
+ * IPv6 only: "[1.2.3.4]:80" is PARSE. */
 KEEL_MUST_USE keel_result keel_addr_parse(keel_slice text, keel_addr *out);
 
 /* Split "host:port" / "[v6]:port" into the host part (without brackets) and
  * the port. The host is not resolved or validated beyond being non-empty and
- * free of ':' unless bracketed. PARSE on malformed input. */
+ * free of ':' unless bracketed (and free of '[' ']' inside). The port follows
+ * the keel_addr_parse rule. *host is a view into text. PARSE on malformed
+ * input. */
 KEEL_MUST_USE keel_result keel_hostport_split(keel_slice text, keel_slice *host, uint16_t *port);
 
 /* Append the address without port: "1.2.3.4", "::1", "fe80::1%2".
@@ -93,8 +100,15 @@ KEEL_MUST_USE keel_result keel_addr_loopback(keel_family family, uint16_t port, 
 /* Resolve host (a numeric literal or a name) to up to KEEL_ADDR_LIST_MAX
  * addresses, each with the given port, in the resolver's order. family
  * restricts the result (KEEL_AF_UNSPEC: both). Numeric literals never touch
- * the resolver. HOST_NOT_FOUND if nothing resolves; INVALID_ARG for an empty
- * host or one containing a NUL byte. */
+ * the resolver; "[v6]" is accepted too. HOST_NOT_FOUND if nothing resolves;
+ * INVALID_ARG for an empty host, one containing a NUL byte, or an unknown
+ * family. Also HOST_NOT_FOUND, without asking the resolver: a literal of
+ * the other family than the one requested, text with ':' or brackets that
+ * is not an IPv6 literal, a name longer than 253 bytes, and a name whose
+ * last label is a number ("127.1", "0x7f.1", "2130706433": forms the strict
+ * parser refuses but the system resolver would read as IPv4). Resolver
+ * failures: EAI_NONAME/AGAIN/FAIL/NODATA -> HOST_NOT_FOUND, EAI_MEMORY ->
+ * NO_MEMORY, anything else -> OS. */
 KEEL_MUST_USE keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family,
                                             keel_addr_list *out);
 
