@@ -113,7 +113,13 @@ KEEL_MUST_USE keel_result keel_net_bind(keel_net *ctx, keel_slice ip, uint16_t p
  * sender and hands that socket to client (the datagram stays queued for
  * client to read), then rebinds the listener to the same address so it can
  * accept the next peer. Honours the listener's blocking mode (WOULD_BLOCK).
- * STATE if listener is not bound or client is open. */
+ * STATE if listener is not bound or client is open.
+ * UDP details: the fresh listener socket shares the address, so the
+ * listener must have been bound with SO_REUSEADDR (the default) or
+ * reuseport; otherwise ADDR_IN_USE and nothing changes (the listener keeps
+ * its socket, the datagram stays queued). Datagrams of other senders that
+ * were already queued before the accept stay on client's socket, as in
+ * mbed TLS. */
 KEEL_MUST_USE keel_result keel_net_accept(keel_net *listener, keel_net *client, keel_addr *peer);
 
 /* ---- modes ------------------------------------------------------------ */
