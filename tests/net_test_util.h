@@ -105,6 +105,17 @@ static inline void nt_tcp_pair(keel_family fam, keel_net **client, keel_net **se
     keel_net_free(l);
 }
 
+/* A bound UDP server on 127.0.0.1 (its port in *port) and a client
+ * connected to it. */
+static inline void nt_udp_connected(keel_net **server, keel_net **client, uint16_t *port)
+{
+    *server = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, port);
+    *client = nt_new();
+    assert_int_equal(keel_net_connect(*client, KEEL_STR("127.0.0.1"), *port, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+}
+
 /* Byte i of every test stream: position-dependent, so a lost, repeated or
  * reordered byte shows. */
 static inline uint8_t nt_pattern(size_t i)
