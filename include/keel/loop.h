@@ -1,0 +1,283 @@
+/*
+ * keel/loop.h - the async runtime: an epoll event loop, timers, buffered
+ * streams with back-pressure, UDP on the loop, listeners and a server that
+ * spreads connections over a few threads.
+ *
+ * Conventions:
+ *  - A keel_loop belongs to the thread that runs it. Every function here is
+ *    called on that thread, from loop callbacks or before/after running it,
+ *    EXCEPT the ones marked "thread-safe": keel_loop_stop, keel_loop_post,
+ *    keel_server_shutdown.
+ *  - Every callback receives a keel_result saying why it is called.
+ *  - Callbacks never run inside the keel_* call that caused them: a close,
+ *    an error found during a write, a connect failure... are reported later,
+ *    from the loop. So a callback may call any function on any handle.
+ *  - Handles (keel_stream, keel_udp, keel_listener, keel_io) are owned by
+ *    the loop. A handle pointer stays valid until its close callback has
+ *    returned (streams: on_close), and must not be used after that; each
+ *    close callback is called exactly once. Timers are named by generation-
+ *    checked ids instead: a stale id is harmless (KEEL_ERR_NOT_FOUND).
+ *  - Memory: every buffer has a hard cap (read_cap, write_cap); going past a
+ *    cap is a distinct result (KEEL_ERR_TOO_LARGE), never unbounded growth.
+ *    An idle stream holds no read or write buffer.
+ *  - Signals are delivered as loop events (signalfd), never from an
+ *    asynchronous handler.
+ *  - Linux only (epoll, eventfd, signalfd).
+ */
+#ifndef KEEL_LOOP_H
+#define KEEL_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/result.h"
+#include "keel/slice.h"
+#include "keel/addr.h"
+#include "keel/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+typedef struct keel_loop keel_loop;
+typedef struct keel_io keel_io;
+typedef struct keel_stream keel_stream;
+typedef struct keel_listener keel_listener;
+typedef struct keel_udp keel_udp;
+typedef struct keel_server keel_server;
+
+/* ---- loop ------------------------------------------------------------- */
+
+KEEL_MUST_USE keel_result keel_loop_new(keel_loop **out);
+/* Free a loop that is not running. Handles still open are closed abortively
+ * first (their close callbacks run, with KEEL_ERR_CLOSED); pending posted
+ * tasks are dropped (their memory, not their side effects). NULL is a no-op. */
+void keel_loop_free(keel_loop *loop);
+
+/* Run until keel_loop_stop is called or nothing is left to wait for (no
+ * open handle, no pending timer, no posted task). KEEL_ERR_STATE when called
+ * re-entrantly or from another thread while running. */
+KEEL_MUST_USE keel_result keel_loop_run(keel_loop *loop);
+/* Wait at most timeout_ms (0: just poll) for events, then dispatch what is
+ * ready and every timer due. */
+KEEL_MUST_USE keel_result keel_loop_run_once(keel_loop *loop, uint32_t timeout_ms);
+/* Thread-safe: make keel_loop_run return after the current dispatch. */
+void keel_loop_stop(keel_loop *loop);
+
+/* Thread-safe: run fn(loop, arg) on the loop's thread, soon (FIFO, each task
+ * once). KEEL_ERR_NO_MEMORY if the task cannot be queued. */
+typedef void (*keel_task_fn)(keel_loop *loop, void *arg);
+KEEL_MUST_USE keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg);
+
+/* The loop's monotonic clock in milliseconds, read once per iteration. */
+uint64_t keel_loop_now_ms(const keel_loop *loop);
+
+/* Deliver signo (e.g. SIGINT, SIGTERM) as a loop event. Blocks the signal
+ * in the calling thread: call it before starting other threads so that they
+ * inherit the mask. A second call for the same signal replaces the callback. */
+typedef void (*keel_signal_cb)(keel_loop *loop, keel_result r, int signo, void *user);
+KEEL_MUST_USE keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb,
+                                           void *user);
+
+/* ---- readiness of a keel socket --------------------------------------- */
+
+#define KEEL_IO_READ 1u
+#define KEEL_IO_WRITE 2u
+
+/* r is KEEL_OK with the ready events, or the socket's error (RESET, ...)
+ * with events 0 when the kernel reports an error/hang-up. The socket stays
+ * the caller's: keel_io_stop does not close it. */
+typedef void (*keel_io_cb)(keel_io *io, keel_result r, unsigned events, void *user);
+KEEL_MUST_USE keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events,
+                                        keel_io_cb cb, void *user, keel_io **out);
+KEEL_MUST_USE keel_result keel_io_update(keel_io *io, unsigned events);
+/* Stop watching and free the watcher (never called back afterwards). */
+void keel_io_stop(keel_io *io);
+
+/* ---- timers ----------------------------------------------------------- */
+
+/* A timer's name. 0 is never a live timer. */
+typedef struct keel_timer_id {
+    uint64_t v;
+} keel_timer_id;
+
+typedef void (*keel_timer_cb)(keel_loop *loop, keel_timer_id id, void *user);
+
+/* Fire cb once after delay_ms, then every repeat_ms if repeat_ms > 0.
+ * Timers due at the same time fire in the order they were started. A
+ * repeating timer that fell behind fires once and is re-armed from now (no
+ * burst of catch-up calls). Costs O(log n); thousands per loop are fine. */
+KEEL_MUST_USE keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms,
+                                           uint64_t repeat_ms, keel_timer_cb cb, void *user,
+                                           keel_timer_id *out);
+/* KEEL_OK, or KEEL_ERR_NOT_FOUND when id names no live timer (a one-shot
+ * timer that fired, a cancelled timer, 0). Safe from any callback, including
+ * the timer's own (a repeating timer then does not fire again). */
+KEEL_MUST_USE keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id);
+
+/* ---- streams (TCP connections) ---------------------------------------- */
+
+/* Limits and timeouts of a stream. A zero field means the default shown. */
+typedef struct keel_stream_opts {
+    size_t read_cap;           /* max unconsumed bytes held (64 KiB) */
+    size_t write_high;         /* queued bytes that pause the producer (256 KiB) */
+    size_t write_low;          /* queued bytes that resume it (write_high / 4) */
+    size_t write_cap;          /* hard cap on queued bytes (4 * write_high) */
+    uint32_t read_timeout_ms;  /* no byte arrives while reading (none) */
+    uint32_t write_timeout_ms; /* queued bytes make no progress (none) */
+    uint32_t idle_timeout_ms;  /* no byte in either direction (none) */
+} keel_stream_opts;
+
+typedef struct keel_stream_handlers {
+    /* r == KEEL_OK: data holds every unconsumed byte received so far (at
+     *   least one new byte). Return how many bytes from its front are
+     *   consumed (at most data.len); the rest is kept and offered again with
+     *   what arrives next (the slice is valid only during the call).
+     * r == KEEL_ERR_CLOSED: the peer will send nothing more (EOF); data holds
+     *   the unconsumed bytes, possibly none. Writing is still possible
+     *   (half-close) until the stream is closed. Last on_read call.
+     * r == KEEL_ERR_TOO_LARGE: read_cap unconsumed bytes are held and the
+     *   handler consumed none: the stream is closed. Likewise TIMEOUT (read
+     *   or idle timeout) and errors such as KEEL_ERR_RESET: data holds the
+     *   unconsumed bytes, the return value is ignored, on_close follows. */
+    size_t (*on_read)(keel_stream *s, keel_result r, keel_slice data, void *user);
+    /* Back-pressure: can_write becomes false when the write queue reaches
+     * write_high, true again when it drains to write_low. May be NULL. */
+    void (*on_writable)(keel_stream *s, keel_result r, bool can_write, void *user);
+    /* keel_stream_connect finished: KEEL_OK, or why it failed (REFUSED,
+     * TIMEOUT, HOST_NOT_FOUND...; on_close follows). May be NULL. */
+    void (*on_connect)(keel_stream *s, keel_result r, void *user);
+    /* Exactly once, last. r is KEEL_OK after a local close/abort, otherwise
+     * the error that ended the stream. The stream is freed when it returns.
+     * May be NULL. */
+    void (*on_close)(keel_stream *s, keel_result r, void *user);
+} keel_stream_handlers;
+
+/* handlers and opts are kept by pointer (one static table serves every
+ * stream): they must outlive the stream. opts may be NULL (all defaults). */
+KEEL_MUST_USE keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
+                                              uint32_t timeout_ms,
+                                              const keel_stream_handlers *handlers,
+                                              const keel_stream_opts *opts, void *user,
+                                              keel_stream **out);
+/* Take over a connected TCP socket (sock is freed on success; on failure it
+ * is left as it was, still the caller's). */
+KEEL_MUST_USE keel_result keel_stream_adopt(keel_loop *loop, keel_net *sock,
+                                            const keel_stream_handlers *handlers,
+                                            const keel_stream_opts *opts, void *user,
+                                            keel_stream **out);
+
+/* Send data, queueing what the socket does not take now (copied: data may
+ * be reused at once). KEEL_OK: all of it is sent or queued. TOO_LARGE: it
+ * would take the queue past write_cap; nothing was queued. STATE: after
+ * shutdown/close. A stream that has failed returns its error (sticky). */
+KEEL_MUST_USE keel_result keel_stream_write(keel_stream *s, keel_slice data);
+/* False between an on_writable(false) and the following on_writable(true). */
+bool keel_stream_can_write(const keel_stream *s);
+size_t keel_stream_queued(const keel_stream *s);
+
+/* Pause/resume reading (the kernel's buffer then pushes back on the peer). */
+void keel_stream_read_stop(keel_stream *s);
+void keel_stream_read_start(keel_stream *s);
+
+/* Half-close: send FIN once the queue is empty; reading continues. */
+KEEL_MUST_USE keel_result keel_stream_shutdown(keel_stream *s);
+/* Orderly close: stop reading, send what is queued (bounded by
+ * write_timeout_ms, or 5 s if none), then close; on_close(KEEL_OK). */
+void keel_stream_close(keel_stream *s);
+/* Abortive close: drop the queue, reset the connection (RST); on_close(KEEL_OK). */
+void keel_stream_abort(keel_stream *s);
+
+void keel_stream_set_user(keel_stream *s, void *user);
+void *keel_stream_user(const keel_stream *s);
+keel_loop *keel_stream_loop(const keel_stream *s);
+KEEL_MUST_USE keel_result keel_stream_peer_addr(const keel_stream *s, keel_addr *out);
+
+/* ---- listeners -------------------------------------------------------- */
+
+/* r == KEEL_OK: s is a new stream using the listener's handlers and opts
+ * (set its user pointer here). Otherwise s is NULL and r says why accepting
+ * failed: KEEL_ERR_NO_MEMORY when the process is out of descriptors
+ * (EMFILE/ENFILE) or memory, after which the listener pauses briefly and
+ * retries, so it keeps serving once descriptors are freed. */
+typedef void (*keel_accept_cb)(keel_listener *l, keel_result r, keel_stream *s, void *user);
+
+/* Accept on a bound, listening TCP socket (keel_net_bind), which the
+ * listener takes over (freed on success; left to the caller on failure). */
+KEEL_MUST_USE keel_result keel_listener_start(keel_loop *loop, keel_net *sock,
+                                              const keel_stream_handlers *handlers,
+                                              const keel_stream_opts *opts,
+                                              keel_accept_cb on_accept, void *user,
+                                              keel_listener **out);
+KEEL_MUST_USE keel_result keel_listener_port(const keel_listener *l, uint16_t *port);
+/* Stop accepting and close the socket; streams already accepted live on. */
+void keel_listener_close(keel_listener *l);
+
+/* ---- UDP -------------------------------------------------------------- */
+
+/* r == KEEL_OK: one datagram. r == KEEL_ERR_TRUNCATED: a datagram longer
+ * than max_datagram arrived; data holds its first max_datagram bytes (the
+ * rest is lost: reported, never silent). Other r: a socket error (the
+ * handle stays open; UDP errors are per datagram). */
+typedef void (*keel_udp_cb)(keel_udp *u, keel_result r, keel_slice data,
+                            const keel_addr *from, void *user);
+
+/* Receive on a bound UDP socket, which the handle takes over. */
+KEEL_MUST_USE keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t max_datagram,
+                                         keel_udp_cb cb, void *user, keel_udp **out);
+/* Send one datagram now. KEEL_ERR_WOULD_BLOCK: the socket buffer is full and
+ * the datagram was not sent (UDP is not queued: the caller decides);
+ * KEEL_ERR_TOO_LARGE: longer than the path allows (EMSGSIZE). */
+KEEL_MUST_USE keel_result keel_udp_send(keel_udp *u, keel_slice data, const keel_addr *to);
+KEEL_MUST_USE keel_result keel_udp_local_addr(const keel_udp *u, keel_addr *out);
+void keel_udp_close(keel_udp *u);
+
+/* ---- multi-threaded server -------------------------------------------- */
+
+typedef struct keel_server_opts {
+    keel_slice ip;              /* address literal to bind, e.g. KEEL_STR("127.0.0.1") */
+    uint16_t port;              /* 0: an ephemeral port, shared by all threads */
+    unsigned threads;           /* loops (one thread each); 0: one per online CPU */
+    unsigned max_conns;         /* over all threads; more are accepted and closed at once (0: 10,000) */
+    uint32_t grace_ms;          /* graceful shutdown deadline used on signals (0: 5,000) */
+    bool handle_signals;        /* SIGINT/SIGTERM start a graceful shutdown */
+    const keel_stream_handlers *handlers;
+    const keel_stream_opts *stream_opts;
+    /* Called on the accepting loop's thread for every new stream (may set
+     * its user pointer); may be NULL. */
+    void (*on_accept)(keel_stream *s, void *user);
+    void *user;
+} keel_server_opts;
+
+/* Bind (SO_REUSEPORT: one listening socket per loop, the kernel spreads
+ * connections) and start the threads. opts is copied; handlers, stream_opts
+ * and user must outlive the server. */
+KEEL_MUST_USE keel_result keel_server_start(const keel_server_opts *opts, keel_server **out);
+KEEL_MUST_USE keel_result keel_server_port(const keel_server *srv, uint16_t *port);
+/* Connections currently open, over all threads. */
+size_t keel_server_connections(const keel_server *srv);
+/* Thread-safe. Graceful shutdown: stop accepting at once; open connections
+ * are served until they close or grace_ms passes; then each remaining one
+ * is closed in order (queued bytes flushed, bounded) and the threads end.
+ * Returns at once; keel_server_wait waits. */
+void keel_server_shutdown(keel_server *srv, uint32_t grace_ms);
+/* Block until every thread has ended (after a shutdown, or a signal when
+ * handle_signals is set). */
+KEEL_MUST_USE keel_result keel_server_wait(keel_server *srv);
+/* Shut down (grace 0) if still running, wait, free. NULL is a no-op. */
+void keel_server_free(keel_server *srv);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEEL_LOOP_H */
