@@ -207,6 +207,7 @@ static inline int ksys_accept4(int fd, struct sockaddr *sa, socklen_t *len, int 
 static inline void ksys_release(void *p);
 #endif
 
+#include "net_internal.h"
 #include "sys.h"
 
 #define NET_DEFAULT_BACKLOG 128
@@ -259,13 +260,13 @@ typedef struct deadline {
 
 /* ---- errors ----------------------------------------------------------- */
 
-/* The one errno -> keel_result mapping. */
-/*@ requires \valid_read(ctx);
-    assigns \nothing;
+/* The one errno -> keel_result mapping (net_internal.h: the loop's
+ * handles share it). */
+/*@ assigns \nothing;
     ensures \result != KEEL_OK;
     ensures err == ETIMEDOUT ==> \result == KEEL_ERR_TIMEOUT;
 */
-static keel_result map_errno(const keel_net *ctx, int err)
+keel_result knet_errno_result(int err, bool connected)
 {
     switch (err) {
     case ECONNRESET:
@@ -273,7 +274,7 @@ static keel_result map_errno(const keel_net *ctx, int err)
     case ECONNABORTED:
         return KEEL_ERR_RESET;
     case ENOTCONN:
-        return ctx->connected ? KEEL_ERR_RESET : KEEL_ERR_STATE;
+        return connected ? KEEL_ERR_RESET : KEEL_ERR_STATE;
     case ECONNREFUSED:
         return KEEL_ERR_REFUSED;
     case EAGAIN:
@@ -298,6 +299,16 @@ static keel_result map_errno(const keel_net *ctx, int err)
     default:
         return KEEL_ERR_OS;
     }
+}
+
+/*@ requires \valid_read(ctx);
+    assigns \nothing;
+    ensures \result != KEEL_OK;
+    ensures err == ETIMEDOUT ==> \result == KEEL_ERR_TIMEOUT;
+*/
+static keel_result map_errno(const keel_net *ctx, int err)
+{
+    return knet_errno_result(err, ctx->connected);
 }
 
 /*@ requires \valid(ctx);
@@ -630,6 +641,29 @@ void keel_net_free(keel_net *ctx)
 bool keel_net_is_open(const keel_net *ctx)
 {
     return ctx != NULL && ctx->fd >= 0;
+}
+
+/* net_internal.h: the loop's handles own the descriptor from here on. */
+/*@ requires ctx == \null || valid_net(ctx);
+    requires fd == \null || (\valid(fd) && \separated(fd, ctx));
+    assigns ctx->fd, ctx->family, ctx->nonblocking, ctx->listening, ctx->bound_udp,
+            ctx->connected, ctx->v6only, ctx->sticky, *fd;
+    ensures ctx == \null || fd == \null ==> \result == KEEL_ERR_INVALID_ARG;
+    ensures \result == KEEL_OK ==> *fd == \old(ctx->fd) && *fd >= 0 && fd_modelled(*fd);
+    ensures \result == KEEL_OK ==> ctx->fd == -1 && valid_net(ctx);
+    ensures \result != KEEL_OK && fd != \null ==> *fd == \old(*fd);
+*/
+keel_result knet_release_fd(keel_net *ctx, int *fd)
+{
+    if (ctx == NULL || fd == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    if (ctx->fd < 0) {
+        return KEEL_ERR_STATE;
+    }
+    *fd = ctx->fd;
+    reset_state(ctx);
+    return KEEL_OK;
 }
 
 /* ---- connect ------------------------------------------------------------ */

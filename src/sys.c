@@ -10,7 +10,11 @@
 #include "sys.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +65,15 @@ static uint64_t real_now_ms(void)
         .alloc_zeroed = real_alloc_zeroed, \
         .release = real_release, \
         .now_ms = real_now_ms, \
+        /* the event loop's calls */ \
+        .epoll_create1 = epoll_create1, \
+        .epoll_ctl = epoll_ctl, \
+        .epoll_wait = epoll_wait, \
+        .eventfd = eventfd, \
+        .signalfd = signalfd, \
+        .fd_read = read, \
+        .fd_write = write, \
+        .thread_sigmask = pthread_sigmask, \
     }
 
 static const struct keel_sys_ops real_ops = KEEL_SYS_REAL_OPS;

@@ -15,10 +15,13 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+struct epoll_event;
 
 struct keel_sys_ops {
     int (*socket)(int domain, int type, int protocol);
@@ -47,6 +50,16 @@ struct keel_sys_ops {
     void (*release)(void *p);
     /* monotonic clock in milliseconds */
     uint64_t (*now_ms)(void);
+    /* ---- the event loop's calls (src/loop/) ---- */
+    int (*epoll_create1)(int flags);
+    int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);
+    int (*epoll_wait)(int epfd, struct epoll_event *evs, int max, int timeout_ms);
+    int (*eventfd)(unsigned int initval, int flags);
+    int (*signalfd)(int fd, const sigset_t *mask, int flags);
+    /* read(2) / write(2), used on the loop's eventfd and signalfd only */
+    ssize_t (*fd_read)(int fd, void *buf, size_t n);
+    ssize_t (*fd_write)(int fd, const void *buf, size_t n);
+    int (*thread_sigmask)(int how, const sigset_t *set, sigset_t *old);
 };
 
 extern struct keel_sys_ops keel_sys;
@@ -175,5 +188,43 @@ static inline uint64_t ksys_now_ms(void)
     return keel_sys.now_ms();
 #endif
 }
+
+/* ---- the event loop's calls (src/loop/) -------------------------------
+ * No wrapper under Frama-C: its libc has no epoll/eventfd/signalfd specs,
+ * and the loop's proven part (src/loop/timer.c) makes no system call. */
+#ifndef __FRAMAC__
+static inline int ksys_epoll_create1(int flags)
+{
+    return keel_sys.epoll_create1(flags);
+}
+static inline int ksys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    return keel_sys.epoll_ctl(epfd, op, fd, ev);
+}
+static inline int ksys_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout_ms)
+{
+    return keel_sys.epoll_wait(epfd, evs, max, timeout_ms);
+}
+static inline int ksys_eventfd(unsigned int initval, int flags)
+{
+    return keel_sys.eventfd(initval, flags);
+}
+static inline int ksys_signalfd(int fd, const sigset_t *mask, int flags)
+{
+    return keel_sys.signalfd(fd, mask, flags);
+}
+static inline ssize_t ksys_fd_read(int fd, void *buf, size_t n)
+{
+    return keel_sys.fd_read(fd, buf, n);
+}
+static inline ssize_t ksys_fd_write(int fd, const void *buf, size_t n)
+{
+    return keel_sys.fd_write(fd, buf, n);
+}
+static inline int ksys_thread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return keel_sys.thread_sigmask(how, set, old);
+}
+#endif
 
 #endif /* KEEL_SRC_SYS_H */

@@ -79,7 +79,10 @@ uint64_t keel_loop_now_ms(const keel_loop *loop);
 
 /* Deliver signo (e.g. SIGINT, SIGTERM) as a loop event. Blocks the signal
  * in the calling thread: call it before starting other threads so that they
- * inherit the mask. A second call for the same signal replaces the callback. */
+ * inherit the mask. A second call for the same signal replaces the callback.
+ * A signal with a callback keeps keel_loop_run going (like an open handle);
+ * cb NULL stops delivering signo on this loop (it stays blocked, so it stays
+ * pending). INVALID_ARG for signo outside 1..64, SIGKILL and SIGSTOP. */
 typedef void (*keel_signal_cb)(keel_loop *loop, keel_result r, int signo, void *user);
 KEEL_MUST_USE keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb,
                                            void *user);
@@ -147,7 +150,9 @@ typedef struct keel_stream_handlers {
      *   unconsumed bytes, the return value is ignored, on_close follows. */
     size_t (*on_read)(keel_stream *s, keel_result r, keel_slice data, void *user);
     /* Back-pressure: can_write becomes false when the write queue reaches
-     * write_high, true again when it drains to write_low. May be NULL. */
+     * write_high, true again when it drains to write_low. May be NULL.
+     * (keel_stream_can_write turns false at once, inside the write; if the
+     * queue drains before the false could be delivered, only the true is.) */
     void (*on_writable)(keel_stream *s, keel_result r, bool can_write, void *user);
     /* keel_stream_connect finished: KEEL_OK, or why it failed (REFUSED,
      * TIMEOUT, HOST_NOT_FOUND...; on_close follows). May be NULL. */
@@ -159,7 +164,14 @@ typedef struct keel_stream_handlers {
 } keel_stream_handlers;
 
 /* handlers and opts are kept by pointer (one static table serves every
- * stream): they must outlive the stream. opts may be NULL (all defaults). */
+ * stream): they must outlive the stream. opts may be NULL (all defaults);
+ * INVALID_ARG unless write_low <= write_high <= write_cap (defaults filled in).
+ * connect: a host name (not a literal) is resolved inside this call, which
+ * blocks for as long as the system resolver takes; resolution failures come
+ * as on_connect(HOST_NOT_FOUND...). timeout_ms covers the connect (all
+ * resolved addresses in turn); KEEL_FOREVER: no deadline. Bytes written
+ * while connecting are queued. A keel_stream_close while connecting ends it
+ * at once if nothing is queued (no on_connect then, on_close(KEEL_OK)). */
 KEEL_MUST_USE keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
                                               uint32_t timeout_ms,
                                               const keel_stream_handlers *handlers,
@@ -174,7 +186,8 @@ KEEL_MUST_USE keel_result keel_stream_adopt(keel_loop *loop, keel_net *sock,
 
 /* Send data, queueing what the socket does not take now (copied: data may
  * be reused at once). KEEL_OK: all of it is sent or queued. TOO_LARGE: it
- * would take the queue past write_cap; nothing was queued. STATE: after
+ * would take the queue past write_cap, counting all of data as if the
+ * socket took none of it now; nothing was sent or queued. STATE: after
  * shutdown/close. A stream that has failed returns its error (sticky). */
 KEEL_MUST_USE keel_result keel_stream_write(keel_stream *s, keel_slice data);
 /* False between an on_writable(false) and the following on_writable(true). */
@@ -188,7 +201,9 @@ void keel_stream_read_start(keel_stream *s);
 /* Half-close: send FIN once the queue is empty; reading continues. */
 KEEL_MUST_USE keel_result keel_stream_shutdown(keel_stream *s);
 /* Orderly close: stop reading, send what is queued (bounded by
- * write_timeout_ms, or 5 s if none), then close; on_close(KEEL_OK). */
+ * write_timeout_ms, or 5 s if none), then close; on_close(KEEL_OK). The
+ * bound is on progress: when the queue makes none for that long the
+ * connection is reset and on_close gets KEEL_ERR_TIMEOUT. */
 void keel_stream_close(keel_stream *s);
 /* Abortive close: drop the queue, reset the connection (RST); on_close(KEEL_OK). */
 void keel_stream_abort(keel_stream *s);
@@ -201,10 +216,11 @@ KEEL_MUST_USE keel_result keel_stream_peer_addr(const keel_stream *s, keel_addr 
 /* ---- listeners -------------------------------------------------------- */
 
 /* r == KEEL_OK: s is a new stream using the listener's handlers and opts
- * (set its user pointer here). Otherwise s is NULL and r says why accepting
- * failed: KEEL_ERR_NO_MEMORY when the process is out of descriptors
- * (EMFILE/ENFILE) or memory, after which the listener pauses briefly and
- * retries, so it keeps serving once descriptors are freed. */
+ * (set its user pointer here; it starts as the listener's user pointer).
+ * Otherwise s is NULL and r says why accepting failed: KEEL_ERR_NO_MEMORY
+ * when the process is out of descriptors (EMFILE/ENFILE) or memory, after
+ * which the listener pauses briefly (100 ms) and retries, so it keeps
+ * serving once descriptors are freed; other errors pause it the same way. */
 typedef void (*keel_accept_cb)(keel_listener *l, keel_result r, keel_stream *s, void *user);
 
 /* Accept on a bound, listening TCP socket (keel_net_bind), which the
@@ -227,7 +243,9 @@ void keel_listener_close(keel_listener *l);
 typedef void (*keel_udp_cb)(keel_udp *u, keel_result r, keel_slice data,
                             const keel_addr *from, void *user);
 
-/* Receive on a bound UDP socket, which the handle takes over. */
+/* Receive on a bound UDP socket, which the handle takes over (and frees on
+ * keel_udp_close or keel_loop_free; the socket is made non-blocking).
+ * max_datagram is 1 .. 65536 (INVALID_ARG otherwise). */
 KEEL_MUST_USE keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t max_datagram,
                                          keel_udp_cb cb, void *user, keel_udp **out);
 /* Send one datagram now. KEEL_ERR_WOULD_BLOCK: the socket buffer is full and
@@ -245,11 +263,12 @@ typedef struct keel_server_opts {
     unsigned threads;           /* loops (one thread each); 0: one per online CPU */
     unsigned max_conns;         /* over all threads; more are accepted and closed at once (0: 10,000) */
     uint32_t grace_ms;          /* graceful shutdown deadline used on signals (0: 5,000) */
-    bool handle_signals;        /* SIGINT/SIGTERM start a graceful shutdown */
+    bool handle_signals;        /* SIGINT/SIGTERM start a graceful shutdown (they
+                                   stay blocked in the thread calling start) */
     const keel_stream_handlers *handlers;
     const keel_stream_opts *stream_opts;
     /* Called on the accepting loop's thread for every new stream (may set
-     * its user pointer); may be NULL. */
+     * its user pointer, which starts as `user` below); may be NULL. */
     void (*on_accept)(keel_stream *s, void *user);
     void *user;
 } keel_server_opts;

@@ -1,0 +1,122 @@
+/*
+ * src/loop/io.c - readiness of a caller-owned keel socket (keel_io_*).
+ */
+#include <errno.h>
+#include <sys/epoll.h>
+
+#include "loop_internal.h"
+#include "net_internal.h"
+
+struct keel_io {
+    kloop_handle handle;
+    kloop_watch watch;
+    kloop_deferred release;
+    keel_loop *loop;
+    keel_io_cb cb;
+    void *user;
+    unsigned events;
+};
+
+#define IO_OF(ptr, member) ((keel_io *)(void *)((char *)(ptr) - offsetof(keel_io, member)))
+
+static uint32_t to_epoll(unsigned events)
+{
+    return ((events & KEEL_IO_READ) ? (uint32_t)EPOLLIN : 0u) |
+           ((events & KEEL_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
+}
+
+/* The pending error of the socket, as the socket layer maps it. */
+static keel_result socket_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (ksys_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        err = errno;
+    }
+    return knet_errno_result(err != 0 ? err : ECONNRESET, true);
+}
+
+static void io_ready(kloop_watch *w, uint32_t ev)
+{
+    keel_io *io = IO_OF(w, watch);
+    unsigned ready = ((ev & EPOLLIN) ? KEEL_IO_READ : 0u) | ((ev & EPOLLOUT) ? KEEL_IO_WRITE : 0u);
+    ready &= io->events;
+    if (ev & EPOLLERR) {
+        io->cb(io, socket_error(w->fd), 0, io->user);
+    } else if ((ev & EPOLLHUP) && ready == 0) {
+        /* Hung up with nothing the caller asked for left to report (a
+         * readable EOF is reported as READ, so the caller reads it). */
+        io->cb(io, KEEL_ERR_CLOSED, 0, io->user);
+    } else if (ready != 0) {
+        io->cb(io, KEEL_OK, ready, io->user);
+    }
+}
+
+static void io_release(kloop_deferred *d)
+{
+    ksys_release(IO_OF(d, release));
+}
+
+static void io_close_now(kloop_handle *h)
+{
+    keel_io_stop(IO_OF(h, handle));
+}
+
+keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events, keel_io_cb cb,
+                          void *user, keel_io **out)
+{
+    if (loop == NULL || sock == NULL || cb == NULL || out == NULL ||
+        (events & ~(KEEL_IO_READ | KEEL_IO_WRITE)) != 0) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    int fd;
+    keel_result r = keel_net_fd(sock, &fd);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    keel_io *io = ksys_alloc_zeroed(sizeof *io);
+    if (io == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    io->loop = loop;
+    io->cb = cb;
+    io->user = user;
+    io->events = events;
+    io->watch.fn = io_ready;
+    io->release.fn = io_release;
+    io->handle.close_now = io_close_now;
+    r = kloop_add(loop, &io->watch, fd, to_epoll(events));
+    if (r != KEEL_OK) {
+        ksys_release(io);
+        return r;
+    }
+    kloop_handle_link(loop, &io->handle);
+    *out = io;
+    return KEEL_OK;
+}
+
+keel_result keel_io_update(keel_io *io, unsigned events)
+{
+    if (io == NULL || (events & ~(KEEL_IO_READ | KEEL_IO_WRITE)) != 0) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    if (io->watch.fd < 0) {
+        return KEEL_ERR_STATE;
+    }
+    keel_result r = kloop_mod(io->loop, &io->watch, to_epoll(events));
+    if (r == KEEL_OK) {
+        io->events = events;
+    }
+    return r;
+}
+
+void keel_io_stop(keel_io *io)
+{
+    if (io == NULL || io->watch.fd < 0) {
+        return;
+    }
+    kloop_del(io->loop, &io->watch);
+    kloop_handle_unlink(io->loop, &io->handle);
+    /* Released after the batch: keel_io_stop may run inside io's callback. */
+    kloop_defer(io->loop, &io->release);
+}

@@ -1,0 +1,645 @@
+/*
+ * src/loop/loop.c - the event loop core: epoll (level-triggered), the timer
+ * heap, the deferred queue, cross-thread posting and stopping through an
+ * eventfd, signals through a signalfd.
+ *
+ * One iteration: read the clock; wait in epoll_wait (not at all when a
+ * timer is due or deferred calls/posted tasks are pending, else until the
+ * next timer or the caller's bound); read the clock; dispatch the batch;
+ * run the due timers; run the posted tasks; each phase is followed by the
+ * deferred queue.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+
+#include "loop_internal.h"
+#include "net_internal.h"
+#include "timer.h"
+
+#define KLOOP_BATCH 256
+/* Signals a signalfd can carry: 1 .. KLOOP_NSIG - 1. */
+#define KLOOP_NSIG 65
+
+typedef struct kloop_task {
+    struct kloop_task *next;
+    keel_task_fn fn;
+    void *arg;
+} kloop_task;
+
+typedef struct kloop_signal {
+    keel_signal_cb cb;
+    void *user;
+} kloop_signal;
+
+struct keel_loop {
+    int epfd;
+    kloop_watch wake; /* eventfd: keel_loop_post / keel_loop_stop from any thread */
+    kloop_watch sig;  /* signalfd, fd -1 until the first keel_loop_signal */
+    sigset_t sigset;
+    kloop_signal signals[KLOOP_NSIG];
+    unsigned nsignals; /* signals with a callback: each keeps run() going */
+
+    ktimer_heap timers;
+    uint64_t now;
+
+    kloop_handle handles; /* sentinel of the circular handle list */
+
+    kloop_deferred *defer_head;
+    kloop_deferred *defer_tail;
+
+    /* The batch being dispatched: kloop_del clears the entries of a
+     * watch it removes, so no stale event reaches it. */
+    struct epoll_event batch[KLOOP_BATCH];
+    int batch_next;
+    int batch_len;
+
+    uint8_t *scratch;
+
+    atomic_bool running;
+    atomic_bool stop_req;
+
+    pthread_mutex_t mu; /* guards the task queue */
+    kloop_task *task_head;
+    kloop_task *task_tail;
+};
+
+#define KLOOP_OF(ptr, member) ((keel_loop *)(void *)((char *)(ptr) - offsetof(keel_loop, member)))
+
+/* ---- watches ------------------------------------------------------------ */
+
+static keel_result errno_result(int err)
+{
+    return knet_errno_result(err, false);
+}
+
+keel_result kloop_add(keel_loop *loop, kloop_watch *w, int fd, uint32_t events)
+{
+    if (loop == NULL || w == NULL || fd < 0) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    w->fd = fd;
+    w->events = 0;
+    keel_result r = kloop_mod(loop, w, events);
+    if (r != KEEL_OK) {
+        w->fd = -1;
+    }
+    return r;
+}
+
+keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
+{
+    if (loop == NULL || w == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    if (w->fd < 0) {
+        return KEEL_ERR_STATE;
+    }
+    if (events == w->events) {
+        return KEEL_OK;
+    }
+    /* Interest 0 takes the descriptor out of the epoll set, so that a
+     * paused watch is not woken over and over by a level-triggered hang-up. */
+    int op = w->events == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    struct epoll_event ev = { .events = events, .data = { .ptr = w } };
+    if (ksys_epoll_ctl(loop->epfd, op, w->fd, &ev) != 0) {
+        return errno_result(errno);
+    }
+    w->events = events;
+    return KEEL_OK;
+}
+
+void kloop_del(keel_loop *loop, kloop_watch *w)
+{
+    if (loop == NULL || w == NULL) {
+        return;
+    }
+    if (w->fd >= 0 && w->events != 0) {
+        struct epoll_event ev = { 0 };
+        /* Fails only if the descriptor was closed already, which removed it. */
+        if (ksys_epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, &ev) != 0) {
+            w->events = 0;
+        }
+    }
+    w->fd = -1;
+    w->events = 0;
+    for (int i = loop->batch_next; i < loop->batch_len; i++) {
+        if (loop->batch[i].data.ptr == w) {
+            loop->batch[i].data.ptr = NULL;
+        }
+    }
+}
+
+/* ---- deferred calls, handles, scratch, clock ---------------------------- */
+
+void kloop_defer(keel_loop *loop, kloop_deferred *d)
+{
+    if (loop == NULL || d == NULL || d->queued) {
+        return;
+    }
+    d->queued = true;
+    d->next = NULL;
+    if (loop->defer_tail != NULL) {
+        loop->defer_tail->next = d;
+    } else {
+        loop->defer_head = d;
+    }
+    loop->defer_tail = d;
+}
+
+/* Run the deferred queue until it is empty, including calls deferred by
+ * the calls it runs. */
+static void run_deferred(keel_loop *loop)
+{
+    while (loop->defer_head != NULL) {
+        kloop_deferred *d = loop->defer_head;
+        loop->defer_head = d->next;
+        if (loop->defer_head == NULL) {
+            loop->defer_tail = NULL;
+        }
+        d->next = NULL;
+        d->queued = false;
+        d->fn(d);
+    }
+}
+
+void kloop_handle_link(keel_loop *loop, kloop_handle *h)
+{
+    kloop_handle *head = &loop->handles;
+    h->prev = head->prev;
+    h->next = head;
+    head->prev->next = h;
+    head->prev = h;
+}
+
+void kloop_handle_unlink(keel_loop *loop, kloop_handle *h)
+{
+    (void)loop;
+    if (h->next == NULL) {
+        return; /* not linked */
+    }
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+    h->prev = NULL;
+    h->next = NULL;
+}
+
+keel_buf kloop_scratch(keel_loop *loop)
+{
+    return (keel_buf){ .ptr = loop->scratch, .cap = KLOOP_SCRATCH_CAP, .len = 0 };
+}
+
+uint64_t kloop_now(const keel_loop *loop)
+{
+    return loop->now;
+}
+
+uint64_t keel_loop_now_ms(const keel_loop *loop)
+{
+    return loop == NULL ? 0 : loop->now;
+}
+
+/* ---- posting and stopping ------------------------------------------------ */
+
+/* Make epoll_wait return. An eventfd counter cannot overflow here (it
+ * saturates after 2^64 - 2 writes), and EAGAIN would mean it is already
+ * readable: either way the loop wakes. */
+static void wake_up(keel_loop *loop)
+{
+    uint64_t one = 1;
+    while (ksys_fd_write(loop->wake.fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
+static void wake_ready(kloop_watch *w, uint32_t events)
+{
+    (void)events;
+    uint64_t n;
+    while (ksys_fd_read(w->fd, &n, sizeof n) < 0 && errno == EINTR) {
+    }
+}
+
+void keel_loop_stop(keel_loop *loop)
+{
+    if (loop == NULL) {
+        return;
+    }
+    atomic_store(&loop->stop_req, true);
+    wake_up(loop);
+}
+
+keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
+{
+    if (loop == NULL || fn == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    kloop_task *t = ksys_alloc_zeroed(sizeof *t);
+    if (t == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    t->fn = fn;
+    t->arg = arg;
+    pthread_mutex_lock(&loop->mu);
+    bool was_empty = loop->task_head == NULL;
+    if (was_empty) {
+        loop->task_head = t;
+    } else {
+        loop->task_tail->next = t;
+    }
+    loop->task_tail = t;
+    pthread_mutex_unlock(&loop->mu);
+    /* The loop takes the whole queue at once: only the first task of a
+     * batch needs to wake it. */
+    if (was_empty) {
+        wake_up(loop);
+    }
+    return KEEL_OK;
+}
+
+static kloop_task *take_tasks(keel_loop *loop)
+{
+    pthread_mutex_lock(&loop->mu);
+    kloop_task *t = loop->task_head;
+    loop->task_head = NULL;
+    loop->task_tail = NULL;
+    pthread_mutex_unlock(&loop->mu);
+    return t;
+}
+
+static bool tasks_pending(keel_loop *loop)
+{
+    pthread_mutex_lock(&loop->mu);
+    bool pending = loop->task_head != NULL;
+    pthread_mutex_unlock(&loop->mu);
+    return pending;
+}
+
+/* Tasks posted while these run wait for the next iteration. */
+static void run_tasks(keel_loop *loop)
+{
+    kloop_task *t = take_tasks(loop);
+    while (t != NULL) {
+        kloop_task *next = t->next;
+        keel_task_fn fn = t->fn;
+        void *arg = t->arg;
+        ksys_release(t);
+        fn(loop, arg);
+        t = next;
+    }
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms, uint64_t repeat_ms,
+                             keel_timer_cb cb, void *user, keel_timer_id *out)
+{
+    if (loop == NULL || cb == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_result r = ktimer_reserve(&loop->timers);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    uint64_t id = ktimer_insert(&loop->timers, add_sat(loop->now, delay_ms), repeat_ms, cb, user);
+    if (out != NULL) {
+        out->v = id;
+    }
+    return KEEL_OK;
+}
+
+keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id)
+{
+    if (loop == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    uint32_t slot;
+    keel_result r = ktimer_lookup(&loop->timers, id.v, &slot);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    ktimer_remove(&loop->timers, slot);
+    return KEEL_OK;
+}
+
+/* Fire every timer due now that was armed before this call: one started or
+ * re-armed by a callback here waits for the next call, so a zero-delay
+ * timer that restarts itself cannot starve I/O. */
+static void run_timers(keel_loop *loop)
+{
+    ktimer_heap *h = &loop->timers;
+    uint64_t seq_mark = h->next_seq;
+    uint32_t slot;
+    while (ktimer_first(h, &slot) == KEEL_OK) {
+        const ktimer_entry *e = &h->heap[0];
+        if (e->deadline > loop->now || e->seq >= seq_mark) {
+            return;
+        }
+        keel_timer_id id = { ktimer_id(h, slot) };
+        keel_timer_cb cb = h->slots[slot].cb;
+        void *user = h->slots[slot].user;
+        uint64_t repeat = h->slots[slot].repeat;
+        if (repeat > 0) {
+            /* Re-armed before the call, so that cancelling from the
+             * callback (id still live) stops it. */
+            uint64_t next = add_sat(e->deadline, repeat);
+            ktimer_rearm(h, slot, next > loop->now ? next : loop->now);
+        } else {
+            /* Released before the call: the id is stale inside it. */
+            ktimer_remove(h, slot);
+        }
+        cb(loop, id, user);
+    }
+}
+
+/* Milliseconds epoll_wait may sleep: at most bound, 0 when work is ready. */
+static int wait_budget(keel_loop *loop, uint32_t bound)
+{
+    if (loop->defer_head != NULL || tasks_pending(loop)) {
+        return 0;
+    }
+    uint64_t ms = bound;
+    uint32_t slot;
+    if (ktimer_first(&loop->timers, &slot) == KEEL_OK) {
+        uint64_t d = loop->timers.heap[0].deadline;
+        uint64_t left = d > loop->now ? d - loop->now : 0;
+        if (left < ms) {
+            ms = left;
+        }
+    }
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+static void signal_ready(kloop_watch *w, uint32_t events)
+{
+    (void)events;
+    keel_loop *loop = KLOOP_OF(w, sig);
+    struct signalfd_siginfo si;
+    for (;;) {
+        ssize_t n = ksys_fd_read(w->fd, &si, sizeof si);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n != (ssize_t)sizeof si) {
+            return; /* EAGAIN: drained */
+        }
+        if (si.ssi_signo > 0 && si.ssi_signo < KLOOP_NSIG) {
+            kloop_signal *s = &loop->signals[si.ssi_signo];
+            if (s->cb != NULL) {
+                s->cb(loop, KEEL_OK, (int)si.ssi_signo, s->user);
+            }
+        }
+    }
+}
+
+keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void *user)
+{
+    if (loop == NULL || signo <= 0 || signo >= KLOOP_NSIG || signo == SIGKILL ||
+        signo == SIGSTOP) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    kloop_signal *s = &loop->signals[signo];
+    if (cb == NULL) {
+        /* Stop delivering: the signal stays blocked in the threads that
+         * blocked it, and stays pending there. */
+        if (s->cb != NULL) {
+            s->cb = NULL;
+            s->user = NULL;
+            loop->nsignals--;
+        }
+        return KEEL_OK;
+    }
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    if (ksys_thread_sigmask(SIG_BLOCK, &one, NULL) != 0) {
+        return KEEL_ERR_OS;
+    }
+    if (sigismember(&loop->sigset, signo) != 1) {
+        sigset_t set = loop->sigset;
+        sigaddset(&set, signo);
+        int fd = ksys_signalfd(loop->sig.fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (fd < 0) {
+            return errno_result(errno);
+        }
+        if (loop->sig.fd < 0) {
+            loop->sig.fn = signal_ready;
+            keel_result r = kloop_add(loop, &loop->sig, fd, EPOLLIN);
+            if (r != KEEL_OK) {
+                while (ksys_close(fd) != 0 && errno == EINTR) {
+                }
+                return r;
+            }
+        }
+        loop->sigset = set;
+    }
+    if (s->cb == NULL) {
+        loop->nsignals++;
+    }
+    s->cb = cb;
+    s->user = user;
+    return KEEL_OK;
+}
+
+/* ---- lifetime --------------------------------------------------------------- */
+
+static void close_fd(int fd)
+{
+    if (fd >= 0) {
+        /* Linux releases the descriptor even when close reports EINTR. */
+        (void)ksys_close(fd);
+    }
+}
+
+keel_result keel_loop_new(keel_loop **out)
+{
+    if (out == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_loop *loop = ksys_alloc_zeroed(sizeof *loop);
+    if (loop == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    loop->epfd = -1;
+    loop->wake.fd = -1;
+    loop->sig.fd = -1;
+    loop->handles.prev = &loop->handles;
+    loop->handles.next = &loop->handles;
+    sigemptyset(&loop->sigset);
+    ktimer_init(&loop->timers);
+    atomic_init(&loop->running, false);
+    atomic_init(&loop->stop_req, false);
+    keel_result r = KEEL_ERR_NO_MEMORY;
+    if (pthread_mutex_init(&loop->mu, NULL) != 0) {
+        ksys_release(loop);
+        return r;
+    }
+    loop->scratch = ksys_alloc_zeroed(KLOOP_SCRATCH_CAP);
+    if (loop->scratch == NULL) {
+        goto fail;
+    }
+    loop->epfd = ksys_epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0) {
+        r = errno_result(errno);
+        goto fail;
+    }
+    int efd = ksys_eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) {
+        r = errno_result(errno);
+        goto fail;
+    }
+    loop->wake.fn = wake_ready;
+    r = kloop_add(loop, &loop->wake, efd, EPOLLIN);
+    if (r != KEEL_OK) {
+        close_fd(efd);
+        goto fail;
+    }
+    loop->now = ksys_now_ms();
+    *out = loop;
+    return KEEL_OK;
+
+fail:
+    close_fd(loop->epfd);
+    ksys_release(loop->scratch);
+    pthread_mutex_destroy(&loop->mu);
+    ksys_release(loop);
+    return r;
+}
+
+void keel_loop_free(keel_loop *loop)
+{
+    if (loop == NULL || atomic_load(&loop->running)) {
+        return;
+    }
+    /* close_now must unlink; unlinking here too keeps a faulty handle
+     * from looping forever. */
+    while (loop->handles.next != &loop->handles) {
+        kloop_handle *h = loop->handles.next;
+        h->close_now(h);
+        if (loop->handles.next == h) {
+            kloop_handle_unlink(loop, h);
+        }
+        run_deferred(loop);
+    }
+    run_deferred(loop);
+    kloop_task *t = take_tasks(loop);
+    while (t != NULL) {
+        kloop_task *next = t->next;
+        ksys_release(t);
+        t = next;
+    }
+    ktimer_free(&loop->timers);
+    close_fd(loop->sig.fd);
+    close_fd(loop->wake.fd);
+    close_fd(loop->epfd);
+    ksys_release(loop->scratch);
+    pthread_mutex_destroy(&loop->mu);
+    ksys_release(loop);
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+static bool alive(keel_loop *loop)
+{
+    return loop->handles.next != &loop->handles || loop->timers.count > 0 ||
+           loop->nsignals > 0 || loop->defer_head != NULL || tasks_pending(loop);
+}
+
+/* Wait for events within bound_ms, restarting after EINTR with what is
+ * left of the budget. */
+static keel_result wait_events(keel_loop *loop, uint32_t bound_ms, int *n)
+{
+    int budget = wait_budget(loop, bound_ms);
+    uint64_t start = ksys_now_ms();
+    for (;;) {
+        int got = ksys_epoll_wait(loop->epfd, loop->batch, KLOOP_BATCH, budget);
+        if (got >= 0) {
+            *n = got;
+            return KEEL_OK;
+        }
+        if (errno != EINTR) {
+            return errno_result(errno);
+        }
+        uint64_t spent = ksys_now_ms() - start;
+        budget = spent >= (uint64_t)budget ? 0 : budget - (int)spent;
+    }
+}
+
+static void dispatch(keel_loop *loop, int n)
+{
+    loop->batch_len = n;
+    for (loop->batch_next = 0; loop->batch_next < loop->batch_len;) {
+        struct epoll_event *ev = &loop->batch[loop->batch_next++];
+        kloop_watch *w = ev->data.ptr;
+        if (w != NULL) {
+            w->fn(w, ev->events);
+        }
+    }
+    loop->batch_len = 0;
+    loop->batch_next = 0;
+}
+
+static keel_result iterate(keel_loop *loop, uint32_t bound_ms)
+{
+    loop->now = ksys_now_ms();
+    int n = 0;
+    keel_result r = wait_events(loop, bound_ms, &n);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    loop->now = ksys_now_ms();
+    dispatch(loop, n);
+    run_deferred(loop);
+    run_timers(loop);
+    run_deferred(loop);
+    run_tasks(loop);
+    run_deferred(loop);
+    return KEEL_OK;
+}
+
+static bool enter(keel_loop *loop)
+{
+    bool expected = false;
+    return atomic_compare_exchange_strong(&loop->running, &expected, true);
+}
+
+keel_result keel_loop_run_once(keel_loop *loop, uint32_t timeout_ms)
+{
+    if (loop == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    if (!enter(loop)) {
+        return KEEL_ERR_STATE;
+    }
+    keel_result r = iterate(loop, timeout_ms);
+    atomic_store(&loop->running, false);
+    return r;
+}
+
+keel_result keel_loop_run(keel_loop *loop)
+{
+    if (loop == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    if (!enter(loop)) {
+        return KEEL_ERR_STATE;
+    }
+    keel_result r = KEEL_OK;
+    while (r == KEEL_OK && !atomic_exchange(&loop->stop_req, false) && alive(loop)) {
+        r = iterate(loop, UINT32_MAX);
+    }
+    atomic_store(&loop->running, false);
+    return r;
+}

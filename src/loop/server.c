@@ -1,0 +1,514 @@
+/*
+ * src/loop/server.c - listeners (keel_listener_*) and the multi-threaded
+ * server (keel_server_*): one loop per thread, each with its own listening
+ * socket bound with SO_REUSEPORT to the same address, so the kernel spreads
+ * connections and no lock is shared on the accept path.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+#include "net_internal.h"
+
+/* Connections taken per readiness, so that one busy listener cannot starve
+ * the loop's streams (level-triggered epoll comes back for the rest). */
+#define ACCEPT_BATCH 64
+/* How long a listener rests after running out of descriptors or memory. */
+#define ACCEPT_PAUSE_MS 100u
+#define SERVER_MAX_CONNS 10000u
+#define SERVER_GRACE_MS 5000u
+#define SERVER_MAX_THREADS 256u
+
+typedef struct kserver_loop kserver_loop;
+
+struct keel_listener {
+    kloop_watch watch;
+    kloop_handle handle;
+    kloop_deferred deferred; /* the free, after keel_listener_close */
+    keel_loop *loop;
+    const keel_stream_handlers *h;
+    const keel_stream_opts *opts;
+    keel_accept_cb on_accept;
+    void *user;
+    void *stream_user;   /* initial user pointer of accepted streams */
+    kserver_loop *srv;   /* the server's listeners: limit and group */
+    keel_timer_id pause; /* resumes accepting after a shortage */
+    uint16_t port;
+    bool closed;
+};
+
+struct kserver_loop {
+    keel_server *srv;
+    keel_loop *loop;
+    keel_listener *l;
+    kstream_group group;
+    uint32_t grace_ms; /* written before the shutdown task is posted */
+    bool stopping;
+    bool thread_started;
+    pthread_t thread;
+    keel_result run_result;
+};
+
+struct keel_server {
+    keel_server_opts opts;
+    kserver_loop *loops;
+    unsigned n;
+    uint16_t port;
+    atomic_size_t conns;
+    atomic_bool shut;
+    bool joined;
+};
+
+#define LISTENER_OF(ptr, member) \
+    ((keel_listener *)(void *)((char *)(ptr) - offsetof(keel_listener, member)))
+#define SLOOP_OF(ptr, member) \
+    ((kserver_loop *)(void *)((char *)(ptr) - offsetof(kserver_loop, member)))
+
+/* ---- listener ------------------------------------------------------------- */
+
+static bool server_admit(kserver_loop *sl);
+static void server_unadmit(kserver_loop *sl);
+
+static void listener_resume(keel_loop *loop, keel_timer_id id, void *user)
+{
+    (void)loop;
+    (void)id;
+    keel_listener *l = user;
+    l->pause.v = 0;
+    if (l->closed) {
+        return;
+    }
+    keel_result r = kloop_mod(l->loop, &l->watch, EPOLLIN);
+    if (r != KEEL_OK) {
+        l->on_accept(l, r, NULL, l->user);
+    }
+}
+
+/* Stop asking for connections for a while: the pending ones wait in the
+ * backlog until descriptors or memory are back. */
+static void listener_pause(keel_listener *l)
+{
+    if (kloop_mod(l->loop, &l->watch, 0) != KEEL_OK) {
+        return; /* cannot fail: taking a watch out does not allocate */
+    }
+    if (keel_timer_start(l->loop, ACCEPT_PAUSE_MS, 0, listener_resume, l, &l->pause) != KEEL_OK) {
+        listener_resume(l->loop, l->pause, l); /* no timer: retry at once */
+    }
+}
+
+/* Errors accept(2) reports for one pending connection that went wrong
+ * (Linux passes the new socket's network errors on): take the next one. */
+static bool accept_retry(int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EPERM: /* a firewall rule refused it */
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void listener_ready(kloop_watch *w, uint32_t events)
+{
+    (void)events;
+    keel_listener *l = LISTENER_OF(w, watch);
+    for (int i = 0; i < ACCEPT_BATCH && !l->closed; i++) {
+        int fd = ksys_accept4(l->watch.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int err = errno;
+            if (accept_retry(err)) {
+                continue;
+            }
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                return;
+            }
+            /* Out of descriptors (EMFILE/ENFILE) or memory, or a broken
+             * socket: rest instead of spinning on a level-triggered event. */
+            listener_pause(l);
+            l->on_accept(l, knet_errno_result(err, false), NULL, l->user);
+            return;
+        }
+        if (l->srv != NULL && !server_admit(l->srv)) {
+            (void)ksys_close(fd); /* over the connection limit */
+            continue;
+        }
+        keel_stream *s = NULL;
+        keel_result r = kstream_open(l->loop, fd, l->h, l->opts, l->stream_user,
+                                     l->srv != NULL ? &l->srv->group : NULL, &s);
+        if (r != KEEL_OK) {
+            if (l->srv != NULL) {
+                server_unadmit(l->srv);
+            }
+            listener_pause(l);
+            l->on_accept(l, r, NULL, l->user);
+            return;
+        }
+        l->on_accept(l, KEEL_OK, s, l->user);
+    }
+}
+
+static void listener_free(kloop_deferred *d)
+{
+    keel_listener *l = LISTENER_OF(d, deferred);
+    kloop_handle_unlink(l->loop, &l->handle);
+    ksys_release(l);
+}
+
+void keel_listener_close(keel_listener *l)
+{
+    if (l == NULL || l->closed) {
+        return;
+    }
+    l->closed = true;
+    int fd = l->watch.fd;
+    kloop_del(l->loop, &l->watch);
+    (void)ksys_close(fd);
+    if (l->pause.v != 0 && keel_timer_cancel(l->loop, l->pause) != KEEL_OK) {
+        /* already fired */
+    }
+    /* Freed later: this may run inside the listener's own on_accept. */
+    kloop_defer(l->loop, &l->deferred);
+}
+
+static void listener_close_now(kloop_handle *hd)
+{
+    keel_listener *l = LISTENER_OF(hd, handle);
+    keel_listener_close(l);
+    kloop_handle_unlink(l->loop, &l->handle);
+}
+
+static keel_result listener_open(keel_loop *loop, keel_net *sock,
+                                 const keel_stream_handlers *handlers, const keel_stream_opts *opts,
+                                 keel_accept_cb on_accept, void *user, keel_listener **out)
+{
+    if (loop == NULL || sock == NULL || handlers == NULL || handlers->on_read == NULL ||
+        on_accept == NULL || out == NULL || !kstream_opts_ok(opts) ||
+        keel_net_proto(sock) != KEEL_PROTO_TCP) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    int fd = -1;
+    keel_result r = keel_net_fd(sock, &fd);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    int listening = 0;
+    socklen_t len = (socklen_t)sizeof listening;
+    if (ksys_getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+        return KEEL_ERR_STATE;
+    }
+    keel_addr local;
+    r = keel_net_local_addr(sock, &local);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    keel_listener *l = ksys_alloc_zeroed(sizeof *l);
+    if (l == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    l->watch.fn = listener_ready;
+    l->handle.close_now = listener_close_now;
+    l->deferred.fn = listener_free;
+    l->loop = loop;
+    l->h = handlers;
+    l->opts = opts;
+    l->on_accept = on_accept;
+    l->user = user;
+    l->stream_user = user;
+    l->port = local.port;
+    r = keel_net_set_nonblocking(sock, true);
+    if (r == KEEL_OK) {
+        r = kloop_add(loop, &l->watch, fd, EPOLLIN);
+    }
+    if (r != KEEL_OK) {
+        ksys_release(l);
+        return r;
+    }
+    if (knet_release_fd(sock, &fd) != KEEL_OK) {
+        /* cannot happen: keel_net_fd said it is open */
+    }
+    keel_net_free(sock);
+    kloop_handle_link(loop, &l->handle);
+    *out = l;
+    return KEEL_OK;
+}
+
+keel_result keel_listener_start(keel_loop *loop, keel_net *sock,
+                                const keel_stream_handlers *handlers, const keel_stream_opts *opts,
+                                keel_accept_cb on_accept, void *user, keel_listener **out)
+{
+    return listener_open(loop, sock, handlers, opts, on_accept, user, out);
+}
+
+keel_result keel_listener_port(const keel_listener *l, uint16_t *port)
+{
+    if (l == NULL || port == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    if (l->closed) {
+        return KEEL_ERR_STATE;
+    }
+    *port = l->port;
+    return KEEL_OK;
+}
+
+/* ---- server --------------------------------------------------------------- */
+
+static bool server_admit(kserver_loop *sl)
+{
+    keel_server *srv = sl->srv;
+    size_t n = atomic_fetch_add(&srv->conns, 1);
+    if (n >= srv->opts.max_conns) {
+        atomic_fetch_sub(&srv->conns, 1);
+        return false;
+    }
+    return true;
+}
+
+static void server_unadmit(kserver_loop *sl)
+{
+    atomic_fetch_sub(&sl->srv->conns, 1);
+}
+
+/* A server stream is gone (after its on_close). */
+static void server_stream_left(kstream_group *g)
+{
+    kserver_loop *sl = SLOOP_OF(g, group);
+    server_unadmit(sl);
+    if (sl->stopping && g->count == 0) {
+        keel_loop_stop(sl->loop);
+    }
+}
+
+static void server_accepted(keel_listener *l, keel_result r, keel_stream *s, void *user)
+{
+    (void)l;
+    kserver_loop *sl = user;
+    if (r == KEEL_OK && sl->srv->opts.on_accept != NULL) {
+        sl->srv->opts.on_accept(s, sl->srv->opts.user);
+    }
+}
+
+static void grace_over(keel_loop *loop, keel_timer_id id, void *user)
+{
+    (void)loop;
+    (void)id;
+    kstream_group_close(&((kserver_loop *)user)->group);
+}
+
+/* On the loop's thread: stop accepting, give the streams grace_ms, then
+ * close them in order; the loop stops when the last one is gone. */
+static void server_stop_task(keel_loop *loop, void *arg)
+{
+    kserver_loop *sl = arg;
+    sl->stopping = true;
+    keel_listener_close(sl->l);
+    sl->l = NULL;
+    if (sl->group.count == 0) {
+        keel_loop_stop(loop);
+        return;
+    }
+    keel_timer_id unused;
+    if (sl->grace_ms == 0 ||
+        keel_timer_start(loop, sl->grace_ms, 0, grace_over, sl, &unused) != KEEL_OK) {
+        kstream_group_close(&sl->group);
+    }
+}
+
+void keel_server_shutdown(keel_server *srv, uint32_t grace_ms)
+{
+    if (srv == NULL || atomic_exchange(&srv->shut, true)) {
+        return;
+    }
+    for (unsigned i = 0; i < srv->n; i++) {
+        kserver_loop *sl = &srv->loops[i];
+        sl->grace_ms = grace_ms;
+        if (keel_loop_post(sl->loop, server_stop_task, sl) != KEEL_OK) {
+            keel_loop_stop(sl->loop); /* no memory for the task: stop hard */
+        }
+    }
+}
+
+static void server_signal(keel_loop *loop, keel_result r, int signo, void *user)
+{
+    (void)loop;
+    (void)r;
+    (void)signo;
+    keel_server *srv = user;
+    keel_server_shutdown(srv, srv->opts.grace_ms);
+}
+
+static void *server_thread(void *arg)
+{
+    kserver_loop *sl = arg;
+    sl->run_result = keel_loop_run(sl->loop);
+    return NULL;
+}
+
+/* Loop i with its listening socket: the first binds opts.port (0: the
+ * kernel picks one) and the others join it with SO_REUSEPORT. */
+static keel_result server_open_loop(keel_server *srv, unsigned i)
+{
+    kserver_loop *sl = &srv->loops[i];
+    sl->srv = srv;
+    sl->group.on_leave = server_stream_left;
+    keel_result r = keel_loop_new(&sl->loop);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    keel_net *sock = NULL;
+    r = keel_net_init(&sock);
+    if (r != KEEL_OK) {
+        return r;
+    }
+    keel_bind_opts bo = { .ip = srv->opts.ip,
+                          .port = i == 0 ? srv->opts.port : srv->port,
+                          .proto = KEEL_PROTO_TCP,
+                          .reuseport = true };
+    r = keel_net_bind_opts(sock, &bo);
+    keel_addr local;
+    if (r == KEEL_OK && i == 0) {
+        r = keel_net_local_addr(sock, &local);
+        if (r == KEEL_OK) {
+            srv->port = local.port;
+        }
+    }
+    if (r == KEEL_OK) {
+        r = listener_open(sl->loop, sock, srv->opts.handlers, srv->opts.stream_opts,
+                          server_accepted, sl, &sl->l);
+    }
+    if (r != KEEL_OK) {
+        keel_net_free(sock);
+        return r;
+    }
+    sl->l->srv = sl;
+    sl->l->stream_user = srv->opts.user;
+    return KEEL_OK;
+}
+
+keel_result keel_server_wait(keel_server *srv)
+{
+    if (srv == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_result r = KEEL_OK;
+    for (unsigned i = 0; i < srv->n; i++) {
+        kserver_loop *sl = &srv->loops[i];
+        if (!sl->thread_started) {
+            continue;
+        }
+        if (!srv->joined && pthread_join(sl->thread, NULL) != 0) {
+            return KEEL_ERR_STATE; /* waited from one of the server's threads */
+        }
+        if (r == KEEL_OK) {
+            r = sl->run_result;
+        }
+    }
+    srv->joined = true;
+    return r;
+}
+
+void keel_server_free(keel_server *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    keel_server_shutdown(srv, 0);
+    if (keel_server_wait(srv) != KEEL_OK) {
+        /* the loops' errors have no one left to report to */
+    }
+    for (unsigned i = 0; i < srv->n; i++) {
+        keel_loop_free(srv->loops[i].loop);
+    }
+    ksys_release(srv->loops);
+    ksys_release(srv);
+}
+
+keel_result keel_server_start(const keel_server_opts *opts, keel_server **out)
+{
+    if (opts == NULL || out == NULL || opts->handlers == NULL || opts->handlers->on_read == NULL ||
+        !keel_slice_valid(opts->ip) || !kstream_opts_ok(opts->stream_opts)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    unsigned n = opts->threads;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1u : cpus > SERVER_MAX_THREADS ? SERVER_MAX_THREADS : (unsigned)cpus;
+    }
+    if (n > SERVER_MAX_THREADS) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_server *srv = ksys_alloc_zeroed(sizeof *srv);
+    if (srv == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    srv->opts = *opts;
+    if (srv->opts.max_conns == 0) {
+        srv->opts.max_conns = SERVER_MAX_CONNS;
+    }
+    if (srv->opts.grace_ms == 0) {
+        srv->opts.grace_ms = SERVER_GRACE_MS;
+    }
+    atomic_init(&srv->conns, 0);
+    atomic_init(&srv->shut, false);
+    srv->loops = ksys_alloc_zeroed(n * sizeof *srv->loops);
+    if (srv->loops == NULL) {
+        ksys_release(srv);
+        return KEEL_ERR_NO_MEMORY;
+    }
+    srv->n = n;
+    keel_result r = KEEL_OK;
+    for (unsigned i = 0; i < n && r == KEEL_OK; i++) {
+        r = server_open_loop(srv, i);
+    }
+    srv->opts.ip = keel_slice_empty(); /* the caller's bytes: used only above */
+    /* Signals are blocked here, before the threads start, so that they
+     * inherit the mask and only loop 0's signalfd sees SIGINT/SIGTERM. */
+    if (r == KEEL_OK && opts->handle_signals) {
+        r = keel_loop_signal(srv->loops[0].loop, SIGINT, server_signal, srv);
+        if (r == KEEL_OK) {
+            r = keel_loop_signal(srv->loops[0].loop, SIGTERM, server_signal, srv);
+        }
+    }
+    for (unsigned i = 0; i < n && r == KEEL_OK; i++) {
+        kserver_loop *sl = &srv->loops[i];
+        if (pthread_create(&sl->thread, NULL, server_thread, sl) != 0) {
+            r = KEEL_ERR_NO_MEMORY;
+        } else {
+            sl->thread_started = true;
+        }
+    }
+    if (r != KEEL_OK) {
+        keel_server_free(srv);
+        return r;
+    }
+    *out = srv;
+    return KEEL_OK;
+}
+
+keel_result keel_server_port(const keel_server *srv, uint16_t *port)
+{
+    if (srv == NULL || port == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    *port = srv->port;
+    return KEEL_OK;
+}
+
+size_t keel_server_connections(const keel_server *srv)
+{
+    return srv == NULL ? 0 : atomic_load(&srv->conns);
+}
