@@ -40,6 +40,24 @@ start_server() {
     printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
 }
 
+# start_async NAME PROG [ARGS...]: start async_echo_server / chat_server on
+# port 0; sets port_NAME and pid_NAME from its "listening on" line.
+start_async() {
+    local name=$1 prog=$2 line= i
+    shift 2
+    "$bin/$prog" --port 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    printf -v "pid_$name" '%s' $!
+    pids+=($!)
+    for i in $(seq 100); do
+        line=$(head -n1 "$work/$name.out")
+        [[ -n $line ]] && break
+        sleep 0.1
+    done
+    [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] ||
+        fail "$prog $name did not announce its address within 10 s (got '$line')"
+    printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
+}
+
 # wait_exit PID SECONDS: sets exit_rc to the exit status of PID (137 if it
 # had to be killed). Not in $(...): only this shell can wait for its children.
 wait_exit() {
@@ -86,6 +104,16 @@ make_lines() {
         printf 'tabs\tand  spaces \n'
         echo "last line"
     } >"$1"
+}
+
+# jc NAME ARGS...: run json_check (stdin as given) with its output in
+# NAME.out/.err; sets rc, and fails at once on a signal or a hang.
+jc() {
+    local name=$1
+    shift
+    rc=0
+    timeout 30 "$bin/json_check" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    [[ $rc -lt 124 ]] || fail "json_check $* ended with status $rc (signal or timeout)"
 }
 
 case $case_name in
@@ -196,6 +224,194 @@ readme_snippet_matches_and_runs)
     [[ $rc == 0 ]] || fail "readme_snippet exited with $rc"
     [[ $(cat "$work/snippet.out") == "reply: hello" ]] || fail "unexpected reply"
     stop_server srv
+    ;;
+async_echo_concurrent_clients)
+    # 20 clients held open across a pause (all connected at once), one of
+    # them with a 200 KB line, against two loop threads.
+    start_async srv async_echo_server --threads 2
+    for i in $(seq 20); do
+        {
+            echo "client $i first"
+            head -c $((i == 1 ? 200000 : 3000)) /dev/zero | tr '\0' "$((i % 10))"
+            echo
+            echo "client $i last"
+        } >"$work/in$i"
+        { head -n1 "$work/in$i"; sleep 1; tail -n +2 "$work/in$i"; } |
+            timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" \
+                >"$work/c$i.out" 2>"$work/c$i.err" &
+        printf -v "cpid$i" '%s' $!
+        pids+=($!)
+    done
+    for i in $(seq 20); do
+        pid_var="cpid$i"
+        rc=0
+        wait "${!pid_var}" || rc=$?
+        [[ $rc == 0 ]] || fail "client $i exited with $rc (124: timed out)"
+        sed 's/^/Response received: /' "$work/in$i" >"$work/c$i.expected"
+        cmp -s "$work/c$i.expected" "$work/c$i.out" || fail "client $i: wrong responses"
+    done
+    stop_server srv
+    ;;
+chat_broadcast_and_long_line)
+    start_async chat chat_server
+    # A client that only reads (fd 3) must see every line of every client.
+    exec 3<>"/dev/tcp/127.0.0.1/$port_chat"
+    sleep 0.2 # let the server register it before anyone speaks
+    # One client after another: each gets exactly its own lines back.
+    for i in 1 2 3; do
+        for m in 1 2 3 4 5; do echo "solo $i line $m"; done >"$work/solo$i"
+        expect_echo tcp "$port_chat" "$work/solo$i" solo$i
+    done
+    timeout 10 head -n 15 <&3 >"$work/listener.out" || true
+    cat "$work"/solo? | cmp -s - "$work/listener.out" ||
+        fail "the listening client did not get the 15 lines in order"
+    # Eight at once. Every line has the same length, so each response is one
+    # whole line: the client's own or another's. A client quits (and, with
+    # lines still unread, resets) after its fifth response, so lines it sent
+    # just before may be lost with it; its first line never is.
+    for i in $(seq 10 17); do
+        for m in 1 2 3 4 5; do echo "client $i line $m"; done >"$work/in$i"
+        timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_chat" <"$work/in$i" \
+            >"$work/c$i.out" 2>"$work/c$i.err" &
+        printf -v "cpid$i" '%s' $!
+        pids+=($!)
+    done
+    for i in $(seq 10 17); do
+        pid_var="cpid$i"
+        rc=0
+        wait "${!pid_var}" || rc=$?
+        [[ $rc == 0 ]] || fail "chat client $i exited with $rc (124: timed out)"
+        [[ $(grep -cE '^Response received: client 1[0-7] line [1-5]$' "$work/c$i.out") == 5 ]] ||
+            fail "chat client $i: expected 5 whole broadcast lines"
+    done
+    echo "end of round" >&3
+    timeout 10 sed '/^end of round$/q' <&3 >"$work/round.out" || true
+    [[ $(tail -n1 "$work/round.out") == "end of round" ]] || fail "no end of round"
+    sed -i '$d' "$work/round.out"
+    cat "$work"/in1? >"$work/all"
+    grep -vxFf "$work/all" "$work/round.out" && fail "the listener got lines nobody sent"
+    [[ -z $(sort "$work/round.out" | uniq -d) ]] || fail "the listener got a line twice"
+    for i in $(seq 10 17); do
+        grep -qx "client $i line 1" "$work/round.out" || fail "client $i's first line is missing"
+    done
+    # An over-long line is refused whole: an error line, then the server
+    # closes that connection; nobody else gets any part of it.
+    exec 4<>"/dev/tcp/127.0.0.1/$port_chat"
+    { head -c 5000 /dev/zero | tr '\0' x; echo; } >&4
+    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
+    exec 4<&-
+    [[ $(cat "$work/long.out") == "error: line longer than 4096 bytes" ]] ||
+        fail "over-long line: expected the error line, got '$(head -c 200 "$work/long.out")'"
+    echo "after the long line" >&3
+    read -r -t 10 back <&3 || fail "chat stopped serving after the long line"
+    [[ $back == "after the long line" ]] || fail "got '$back' instead of my own line"
+    # SIGTERM with a client still connected: it is closed, the server exits 0.
+    stop_server chat
+    timeout 10 cat <&3 >/dev/null || fail "the connected client was not closed on SIGTERM"
+    exec 3<&-
+    ;;
+async_bad_arguments_exit_2)
+    check_usage() {
+        local prog=$1 rc=0
+        shift
+        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
+        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
+    }
+    for prog in async_echo_server chat_server; do
+        check_usage $prog --port
+        check_usage $prog --port 65536
+        check_usage $prog --port -1
+        check_usage $prog --port 12ab
+        check_usage $prog --ip
+        check_usage $prog --ip 999.0.0.1
+        check_usage $prog --ip localhost
+        check_usage $prog --verbose
+        check_usage $prog extra
+    done
+    check_usage async_echo_server --threads 0
+    check_usage async_echo_server --threads 257
+    check_usage async_echo_server --threads
+    check_usage chat_server --threads 2
+    ;;
+json_check_valid_invalid_and_stdin)
+    printf '{"a": [1, 2.5, "x\\u00e9"], "b": {"c": null}}' >"$work/ok.json"
+    printf '{"a": [1, 2,]}' >"$work/comma.json"
+    printf '{\n  "a": 1,\n  "b": tru\n}' >"$work/lines.json"
+    printf '{"a": [1, 2' >"$work/cut.json"
+    jc ok "$work/ok.json"
+    [[ $rc == 0 && $(cat "$work/ok.out") == valid ]] || fail "valid file: exit $rc"
+    jc comma "$work/comma.json"
+    [[ $rc == 1 ]] || fail "trailing comma: exit $rc, expected 1"
+    grep -q "comma.json:1:13: byte 12: " "$work/comma.err" || fail "trailing comma: wrong position"
+    jc lines "$work/lines.json"
+    [[ $rc == 1 ]] || fail "bad literal: exit $rc, expected 1"
+    grep -Eq "lines.json:3:[0-9]+: byte (1[5-9]|2[0-9]): invalid literal" "$work/lines.err" ||
+        fail "bad literal on line 3: wrong position or reason"
+    jc cut "$work/cut.json"
+    [[ $rc == 1 ]] || fail "truncated document: exit $rc, expected 1"
+    grep -q "cut.json:1:12: byte 11: the document ends inside a value" "$work/cut.err" ||
+        fail "truncated document: wrong offset or reason"
+    jc stdin <"$work/ok.json"
+    [[ $rc == 0 ]] || fail "valid stdin: exit $rc"
+    jc dash - <"$work/comma.json"
+    [[ $rc == 1 ]] || fail "invalid stdin: exit $rc"
+    grep -q "^<stdin>:1:13: byte 12: " "$work/dash.err" || fail "invalid stdin: wrong message"
+    ;;
+json_check_usage_and_io_errors_exit_2)
+    printf '[]' >"$work/ok.json"
+    for args in "--nope" "--max-depth" "--max-depth 0" "--max-depth 1025" "--max-depth x" \
+        "--max-depth -1" "$work/ok.json $work/ok.json"; do
+        # shellcheck disable=SC2086
+        jc usage $args </dev/null
+        [[ $rc == 2 ]] || fail "json_check $args: exit $rc, expected 2"
+        grep -q '^usage: ' "$work/usage.err" || fail "json_check $args: no usage message"
+    done
+    jc missing "$work/no-such-file"
+    [[ $rc == 2 ]] || fail "missing file: exit $rc, expected 2"
+    jc dir "$work"
+    [[ $rc == 2 ]] || fail "directory: exit $rc, expected 2"
+    if [[ $(id -u) != 0 ]]; then
+        cp "$work/ok.json" "$work/locked.json"
+        chmod 000 "$work/locked.json"
+        jc locked "$work/locked.json"
+        [[ $rc == 2 ]] || fail "unreadable file: exit $rc, expected 2"
+    fi
+    # The 64 MiB limit: exactly at it is read (and judged), one byte more is refused.
+    head -c $((64 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$work/big.json"
+    jc limit "$work/big.json"
+    [[ $rc == 1 ]] || fail "64 MiB of spaces: exit $rc, expected 1 (read, then invalid)"
+    printf ' ' >>"$work/big.json"
+    jc over <"$work/big.json"
+    [[ $rc == 2 ]] || fail "64 MiB + 1: exit $rc, expected 2"
+    grep -q 'larger than' "$work/over.err" || fail "64 MiB + 1: no size message"
+    ;;
+json_check_hostile_inputs_never_crash)
+    : >"$work/empty.json"
+    jc empty "$work/empty.json"
+    [[ $rc == 1 ]] || fail "empty file: exit $rc, expected 1"
+    head -c 100000 /dev/zero | tr '\0' '[' >"$work/bomb.json"
+    jc bomb "$work/bomb.json"
+    [[ $rc == 1 ]] || fail "nesting bomb: exit $rc, expected 1"
+    grep -q "byte 64: nesting too deep" "$work/bomb.err" || fail "nesting bomb: not TOO_DEEP at byte 64"
+    jc bomb_cap --max-depth 1024 "$work/bomb.json"
+    grep -q "byte 1024: nesting too deep" "$work/bomb_cap.err" || fail "bomb: not TOO_DEEP at byte 1024"
+    printf '[[[]]]' >"$work/three.json"
+    jc depth2 --max-depth 2 "$work/three.json"
+    [[ $rc == 1 ]] || fail "--max-depth 2 on depth 3: exit $rc, expected 1"
+    jc depth3 --max-depth 3 "$work/three.json"
+    [[ $rc == 0 ]] || fail "--max-depth 3 on depth 3: exit $rc, expected 0"
+    printf '{"a":\0 1}' >"$work/nul.json"
+    jc nul "$work/nul.json"
+    [[ $rc == 1 ]] || fail "NUL byte: exit $rc, expected 1"
+    for i in $(seq 40); do
+        head -c $((i * 37 % 1500)) /dev/urandom >"$work/random.json"
+        jc random "$work/random.json"
+        if [[ $rc != 0 && $rc != 1 ]]; then
+            cp "$work/random.json" "$work/random.out"
+            fail "random input $i: exit $rc (kept as random.out)"
+        fi
+    done
     ;;
 *)
     echo "unknown case $case_name" >&2
