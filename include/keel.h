@@ -8,5 +8,7 @@
 #include "keel/slice.h"
 #include "keel/addr.h"
 #include "keel/net.h"
+#include "keel/codec.h"
+#include "keel/json.h"
 
 #endif /* KEEL_H */
