@@ -55,7 +55,7 @@ typedef enum keel_json_reason {
     KEEL_JSON_UNEXPECTED_BYTE,  /* a byte that cannot start/continue here */
     KEEL_JSON_TRAILING_DATA,    /* non-whitespace after the top-level value */
     KEEL_JSON_BAD_LITERAL,      /* not exactly true / false / null */
-    KEEL_JSON_BAD_NUMBER,       /* number grammar violated (e.g. "01", "1.", "-") */
+    KEEL_JSON_BAD_NUMBER,       /* number grammar violated (e.g. "01", "[1.]", "[-]") */
     KEEL_JSON_BAD_ESCAPE,       /* unknown escape or malformed \uXXXX */
     KEEL_JSON_BAD_SURROGATE,    /* \u escape of a lone or misordered surrogate */
     KEEL_JSON_CONTROL_CHAR,     /* unescaped U+0000..U+001F inside a string */
@@ -183,16 +183,25 @@ KEEL_MUST_USE keel_result keel_json_next_child(const keel_json_value *in, size_t
  * outside int64 range is KEEL_ERR_TOO_LARGE. */
 KEEL_MUST_USE keel_result keel_json_get_i64(const keel_json_value *v, int64_t *out);
 /* Any number, correctly rounded to the nearest double; a magnitude beyond
- * the double range is KEEL_ERR_TOO_LARGE. Independent of the C locale. */
+ * the double range is KEEL_ERR_TOO_LARGE, and so is a number text longer
+ * than 1100 bytes (more than any double's exact decimal expansion needs).
+ * Underflow gives the nearest double (possibly 0 or -0). Independent of
+ * the C locale (keel creates a "C" locale_t once per process; if that
+ * fails, KEEL_ERR_NO_MEMORY). */
 KEEL_MUST_USE keel_result keel_json_get_double(const keel_json_value *v, double *out);
 KEEL_MUST_USE keel_result keel_json_get_bool(const keel_json_value *v, bool *out);
 bool keel_json_is_null(const keel_json_value *v);
 /* Decode a string's escapes (including \u surrogate pairs) and append the
  * UTF-8 result to *out. All or nothing: if it does not fit, *out is
  * unchanged and the result is KEEL_ERR_TOO_LARGE. Also accepts a KEY token's
- * raw slice wrapped as a value of type KEEL_JSON_T_STRING. */
+ * raw slice wrapped as a value of type KEEL_JSON_T_STRING. On a hand-made
+ * value, a malformed escape, a lone surrogate, an unescaped '"' or control
+ * byte is KEEL_ERR_PARSE (*out unchanged); other bytes are copied as they
+ * are (UTF-8 is checked by validation, not here). */
 KEEL_MUST_USE keel_result keel_json_get_string(const keel_json_value *v, keel_buf *out);
-/* Compare a string value, decoded, with plain bytes, without a buffer. */
+/* Compare a string value, decoded, with plain bytes, without a buffer.
+ * False for a value that is not a quoted string or holds a malformed
+ * escape. */
 bool keel_json_string_eq(const keel_json_value *v, keel_slice text);
 
 /* ---- writer ------------------------------------------------------------ */
@@ -211,8 +220,10 @@ typedef enum keel_json_utf8_policy {
  * stays usable, e.g. after the caller flushes). Misuse (a value where a key
  * is required, an unbalanced end, a second top-level value) is
  * KEEL_ERR_STATE. Commas and colons are inserted by the writer; output has
- * no whitespace. Control characters, '"' and '\\' are escaped (\n, \t, ...
- * or \u00XX); '/' and non-ASCII are written as is. Fields are private. */
+ * no whitespace. Control characters, '"' and '\\' are escaped (\b \f \n
+ * \r \t, the others as \u00xx with lowercase hex); '/', DEL (0x7F) and
+ * valid non-ASCII UTF-8 are written as is. Opening a container beyond
+ * max_depth is KEEL_ERR_TOO_LARGE (nothing written). Fields are private. */
 typedef struct keel_json_writer {
     keel_buf *out;
     uint32_t depth;
@@ -234,8 +245,11 @@ KEEL_MUST_USE keel_result keel_json_write_key(keel_json_writer *w, keel_slice ke
 KEEL_MUST_USE keel_result keel_json_write_string(keel_json_writer *w, keel_slice s);
 KEEL_MUST_USE keel_result keel_json_write_i64(keel_json_writer *w, int64_t v);
 KEEL_MUST_USE keel_result keel_json_write_u64(keel_json_writer *w, uint64_t v);
-/* Shortest text that reads back to the same double; NaN and infinities
- * are KEEL_ERR_INVALID_ARG (JSON cannot carry them). */
+/* Text that reads back to the same double: the shortest "%.Ng" rendering
+ * that does, N from 15 (from 1 for subnormals) to 17, in the C locale (e.g.
+ * 0.1 -> "0.1", 1e23 -> "1e+23", 5e-324 -> "5e-324", -0.0 -> "-0"; at most
+ * 24 bytes). NaN and infinities are KEEL_ERR_INVALID_ARG (JSON cannot
+ * carry them); KEEL_ERR_NO_MEMORY as for keel_json_get_double. */
 KEEL_MUST_USE keel_result keel_json_write_double(keel_json_writer *w, double v);
 KEEL_MUST_USE keel_result keel_json_write_bool(keel_json_writer *w, bool v);
 KEEL_MUST_USE keel_result keel_json_write_null(keel_json_writer *w);
