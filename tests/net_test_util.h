@@ -159,6 +159,18 @@ static inline int nt_count_fds(void)
     return n - 1;
 }
 
+/* Teardown check: as many descriptors open as before the test (-1 fails
+ * the cmocka teardown, naming the leak). */
+static inline int nt_fds_unchanged(int before)
+{
+    int now = nt_count_fds();
+    if (now != before) {
+        fprintf(stderr, "descriptor leak: %d open before the test, %d after\n", before, now);
+        return -1;
+    }
+    return 0;
+}
+
 static inline keel_slice nt_slice(const void *p, size_t n)
 {
     keel_slice s;

@@ -46,12 +46,7 @@ static int teardown(void **state)
 {
     (void)state;
     keel_sys_reset();
-    int now = nt_count_fds();
-    if (now != fds_before) {
-        fprintf(stderr, "descriptor leak: %d open before the test, %d after\n", fds_before, now);
-        return -1;
-    }
-    return 0;
+    return nt_fds_unchanged(fds_before);
 }
 
 /* ---- stubs ------------------------------------------------------------ */

@@ -31,12 +31,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int now = nt_count_fds();
-    if (now != fds_before) {
-        fprintf(stderr, "descriptor leak: %d open before the test, %d after\n", fds_before, now);
-        return -1;
-    }
-    return 0;
+    return nt_fds_unchanged(fds_before);
 }
 
 /* Small kernel buffers on both ends (no autotuning), so that a few hundred
