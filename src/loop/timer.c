@@ -203,6 +203,8 @@ uint64_t ktimer_insert(ktimer_heap *h, uint64_t deadline, uint64_t repeat, keel_
     slots[s].cb = cb;
     slots[s].user = user;
     push_at(heap, slots, used, i, deadline, h->next_seq);
+    /* The arrays are separated from *h: its fields survive the sift. */
+    //@ assert h->heap == heap && h->slots == slots && h->used == used && h->cap == \at(h->cap, Pre);
     h->next_seq++;
     h->count = i + 1u;
     return (slots[s].gen << 32) | ((uint64_t)s + 1u);
