@@ -98,12 +98,15 @@ static bool jw_in_object(const keel_json_writer *w)
 /* One byte, appended through keel_buf_append: its assigns clause is a
  * range from len to cap, which the callers' own ranges cover even when the
  * buf is full (keel_buf_append_byte's single location b->ptr[len] is not
- * inside them then). */
+ * inside them then). Like every append helper here, it promises the bounds
+ * of len only on success: WP does not carry keel_buf_append's per-behaviour
+ * "assigns \nothing" across the call, so after a failure len is unknown to
+ * it, and the public calls put len back from their mark instead. */
 /*@ requires \valid(b) && valid_buf(*b) && \separated(b, b->ptr + (0 .. b->cap - 1));
     assigns b->len, b->ptr[b->len .. b->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_INVALID_ARG;
-    ensures \old(b->len) <= b->len <= b->cap;
+    ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
 static keel_result jw_byte(keel_buf *b, uint8_t c)
 {
@@ -117,7 +120,7 @@ static keel_result jw_byte(keel_buf *b, uint8_t c)
     assigns w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_INVALID_ARG;
-    ensures jw_ready(w) && \old(w->out->len) <= w->out->len;
+    ensures \result == KEEL_OK ==> jw_ready(w) && \old(w->out->len) <= w->out->len;
 */
 static keel_result jw_value_comma(keel_json_writer *w)
 {
@@ -158,7 +161,7 @@ static uint8_t jw_hex(uint32_t d)
     assigns b->len, b->ptr[b->len .. b->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_INVALID_ARG;
-    ensures \old(b->len) <= b->len <= b->cap;
+    ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
 static keel_result jw_escape_byte(keel_buf *b, uint8_t c)
 {
@@ -199,7 +202,7 @@ static keel_result jw_escape_byte(keel_buf *b, uint8_t c)
     assigns b->len, b->ptr[b->len .. b->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_INVALID_ARG;
-    ensures \old(b->len) <= b->len <= b->cap;
+    ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
 static keel_result jw_append_range(keel_buf *b, keel_slice s, size_t from, size_t to)
 {
@@ -217,7 +220,7 @@ static keel_result jw_append_range(keel_buf *b, keel_slice s, size_t from, size_
     assigns b->len, b->ptr[b->len .. b->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
-    ensures \old(b->len) <= b->len <= b->cap;
+    ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
 static keel_result jw_quoted(keel_buf *b, keel_slice s, keel_json_utf8_policy policy)
 {
@@ -229,7 +232,8 @@ static keel_result jw_quoted(keel_buf *b, keel_slice s, keel_json_utf8_policy po
     keel_result r = jw_byte(b, '"');
 
     /*@ loop invariant 0 <= run <= i <= n;
-        loop invariant \at(b->len, Pre) <= b->len <= b->cap;
+        loop invariant r == KEEL_OK || r == KEEL_ERR_TOO_LARGE || r == KEEL_ERR_INVALID_ARG;
+        loop invariant r == KEEL_OK ==> \at(b->len, Pre) <= b->len <= b->cap;
         loop assigns i, run, r, ch, b->len, b->ptr[\at(b->len, Pre) .. b->cap - 1];
         loop variant n - i;
     */
@@ -247,11 +251,14 @@ static keel_result jw_quoted(keel_buf *b, keel_slice s, keel_json_utf8_policy po
             return KEEL_ERR_PARSE;
         }
         r = jw_append_range(b, s, run, i);
-        if (r == KEEL_OK && c >= 0x80) {
+        if (r != KEEL_OK) {
+            return r;
+        }
+        if (c >= 0x80) {
             keel_slice replacement = { jw_replacement, sizeof jw_replacement };
             r = keel_buf_append(b, replacement);
             i += ch.len;
-        } else if (r == KEEL_OK) {
+        } else {
             r = jw_escape_byte(b, c);
             i++;
         }
@@ -386,8 +393,10 @@ static keel_result jw_close(keel_json_writer *w, bool object)
     if (w->depth == 0 || jw_in_object(w) != object || (object && w->state != JW_KEY)) {
         return KEEL_ERR_STATE;
     }
+    size_t mark = w->out->len;
     r = keel_buf_append_byte(w->out, object ? '}' : ']');
     if (r != KEEL_OK) {
+        w->out->len = mark;
         return r;
     }
     w->depth--;
