@@ -60,8 +60,10 @@ typedef enum keel_result {
     /* The local address is already in use (EADDRINUSE) or cannot be
      * assigned (EADDRNOTAVAIL). */
     KEEL_ERR_ADDR_IN_USE = 13,
-    /* A datagram was larger than the room offered for it; it was NOT
-     * consumed and nothing was silently cut. */
+    /* A datagram was larger than the room offered for it. keel_net leaves
+     * it queued (not consumed, nothing cut); a loop UDP handle, which must
+     * not stall on it, delivers its first max_datagram bytes with this
+     * result, so the loss is reported, never silent. */
     KEEL_ERR_TRUNCATED = 14,
     /* Memory or descriptors ran out (ENOMEM, ENOBUFS, EMFILE, ENFILE). */
     KEEL_ERR_NO_MEMORY = 15,
