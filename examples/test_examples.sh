@@ -95,6 +95,29 @@ expect_echo() {
 }
 
 # The standard input: a plain line, an empty line, a ~4 KB line, blanks.
+# echo_20_clients: $work/in1..in20 through 20 concurrent echo_client tcp
+# runs against $port_srv, each holding its connection open across a 1 s
+# pause after its first line (so all 20 are connected at once); every
+# client must exit 0 with exactly its lines echoed back.
+echo_20_clients() {
+    local i rc pid_var
+    for i in $(seq 20); do
+        { head -n1 "$work/in$i"; sleep 1; tail -n +2 "$work/in$i"; } |
+            timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" \
+                >"$work/c$i.out" 2>"$work/c$i.err" &
+        printf -v "cpid$i" '%s' $!
+        pids+=($!)
+    done
+    for i in $(seq 20); do
+        pid_var="cpid$i"
+        rc=0
+        wait "${!pid_var}" || rc=$?
+        [[ $rc == 0 ]] || fail "client $i exited with $rc (124: timed out)"
+        sed 's/^/Response received: /' "$work/in$i" >"$work/c$i.expected"
+        cmp -s "$work/c$i.expected" "$work/c$i.out" || fail "client $i: wrong responses"
+    done
+}
+
 make_lines() {
     {
         echo "hello, keel"
@@ -129,7 +152,7 @@ tcp_20_concurrent_clients)
     start_server srv tcp
     # Each client holds its connection open across a 1 s pause, so all 20
     # are connected at once: a server serving clients one at a time would
-    # need 20 s and trip the 15 s bound below.
+    # need 20 s and trip the 15 s bound in echo_20_clients.
     for i in $(seq 20); do
         {
             echo "client $i first"
@@ -137,20 +160,8 @@ tcp_20_concurrent_clients)
             head -c 3000 /dev/zero | tr '\0' "$((i % 10))"
             echo
         } >"$work/in$i"
-        { head -n1 "$work/in$i"; sleep 1; tail -n +2 "$work/in$i"; } |
-            timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" \
-                >"$work/c$i.out" 2>"$work/c$i.err" &
-        printf -v "cpid$i" '%s' $!
-        pids+=($!)
     done
-    for i in $(seq 20); do
-        pid_var="cpid$i"
-        rc=0
-        wait "${!pid_var}" || rc=$?
-        [[ $rc == 0 ]] || fail "client $i exited with $rc (124: timed out)"
-        sed 's/^/Response received: /' "$work/in$i" >"$work/c$i.expected"
-        cmp -s "$work/c$i.expected" "$work/c$i.out" || fail "client $i: wrong responses"
-    done
+    echo_20_clients
     [[ $(grep -c '^client connected ' "$work/srv.out") == 20 ]] ||
         fail "server did not log 20 connections"
     stop_server srv
@@ -236,20 +247,8 @@ async_echo_concurrent_clients)
             echo
             echo "client $i last"
         } >"$work/in$i"
-        { head -n1 "$work/in$i"; sleep 1; tail -n +2 "$work/in$i"; } |
-            timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" \
-                >"$work/c$i.out" 2>"$work/c$i.err" &
-        printf -v "cpid$i" '%s' $!
-        pids+=($!)
     done
-    for i in $(seq 20); do
-        pid_var="cpid$i"
-        rc=0
-        wait "${!pid_var}" || rc=$?
-        [[ $rc == 0 ]] || fail "client $i exited with $rc (124: timed out)"
-        sed 's/^/Response received: /' "$work/in$i" >"$work/c$i.expected"
-        cmp -s "$work/c$i.expected" "$work/c$i.out" || fail "client $i: wrong responses"
-    done
+    echo_20_clients
     stop_server srv
     ;;
 chat_broadcast_and_long_line)
