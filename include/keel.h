@@ -8,7 +8,9 @@
 #include "keel/slice.h"
 #include "keel/addr.h"
 #include "keel/net.h"
+#include "keel/loop.h"
 #include "keel/codec.h"
+#include "keel/reader.h"
 #include "keel/json.h"
 
 #endif /* KEEL_H */

@@ -13,7 +13,7 @@ cmake -S "$keel" -B "$build" \
     -DKEEL_BUILD_TESTS=OFF -DKEEL_BUILD_EXAMPLES=OFF
 cmake --build "$build" -j "$(nproc)"
 
-for src in "$keel"/fuzz/fuzz_*.c; do
+for src in "$keel"/fuzz/*/fuzz_*.c; do
     name=$(basename "$src" .c)
     target=${name#fuzz_}
     cp "$build/fuzz/$name" "$OUT/"

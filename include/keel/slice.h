@@ -21,7 +21,7 @@
  * are the C twins of the ACSL predicates slice_shape / buf_shape /
  * cursor_shape below; valid_slice / valid_buf / valid_cursor add what C
  * cannot check (the memory is really there), which callers promise. The
- * contracts in src/slice.c are proven with Frama-C WP (proofs/).
+ * contracts in src/core/slice.c are proven with Frama-C WP (proofs/).
  */
 #ifndef KEEL_SLICE_H
 #define KEEL_SLICE_H

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <sys/epoll.h>
 
-#include "loop_internal.h"
-#include "net_internal.h"
+#include "loop/loop_internal.h"
+#include "net/net_internal.h"
 
 struct keel_io {
     kloop_handle handle;

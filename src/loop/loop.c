@@ -19,9 +19,9 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 
-#include "loop_internal.h"
-#include "net_internal.h"
-#include "timer.h"
+#include "loop/loop_internal.h"
+#include "net/net_internal.h"
+#include "loop/timer.h"
 
 #define KLOOP_BATCH 256
 /* Signals a signalfd can carry: 1 .. KLOOP_NSIG - 1. */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "keel/loop.h"
-#include "sys.h"
+#include "core/sys.h"
 
 /* A registered descriptor. Embedded in a handle; epoll's data.ptr points to
  * it, and the loop calls fn with the epoll event bits (EPOLLIN, EPOLLOUT,

@@ -12,8 +12,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "loop_internal.h"
-#include "net_internal.h"
+#include "loop/loop_internal.h"
+#include "net/net_internal.h"
 
 /* Connections taken per readiness, so that one busy listener cannot starve
  * the loop's streams (level-triggered epoll comes back for the rest). */

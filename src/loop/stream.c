@@ -22,9 +22,8 @@
 #include <stddef.h>
 #include <sys/epoll.h>
 
-#include "addr_sys.h"
-#include "loop_internal.h"
-#include "net_internal.h"
+#include "net/net_internal.h"
+#include "loop/loop_internal.h"
 
 #define STREAM_READ_CAP (64u * 1024u)
 #define STREAM_WRITE_HIGH (256u * 1024u)

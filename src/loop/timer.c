@@ -5,7 +5,7 @@
  * ACSL contracts proven by WP (proofs/modules.txt, unit "timer");
  * ktimer_reserve / ktimer_free allocate and are tested, not proven.
  */
-#include "timer.h"
+#include "loop/timer.h"
 
 /* Position of the parent / first child of heap position i. */
 #define KT_PARENT(i) (((i) - 1u) / 2u)
@@ -309,7 +309,7 @@ keel_result ktimer_first(const ktimer_heap *h, uint32_t *slot)
 }
 
 #ifndef __FRAMAC__
-#include "sys.h"
+#include "core/sys.h"
 
 void ktimer_free(ktimer_heap *h)
 {

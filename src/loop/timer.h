@@ -17,7 +17,7 @@
  * (proofs/modules.txt, unit "timer"): memory safety and the permutation /
  * back-pointer invariant (ktimer_ok). The heap order by (deadline, seq) is
  * checked by ktimer_valid and tested against a reference model
- * (tests/test_timer.c), not proven: WP could not discharge the sift
+ * (tests/loop/test_timer.c), not proven: WP could not discharge the sift
  * invariants' transitivity within the proof budget.
  */
 #ifndef KEEL_LOOP_TIMER_H

@@ -6,9 +6,8 @@
 #include <errno.h>
 #include <sys/epoll.h>
 
-#include "addr_sys.h"
-#include "loop_internal.h"
-#include "net_internal.h"
+#include "net/net_internal.h"
+#include "loop/loop_internal.h"
 
 /* Datagrams read per readiness, so that one busy socket cannot hold the
  * loop (level-triggered: the rest is read in the next iteration). */

@@ -1,0 +1,115 @@
+/*
+ * src/json/json_internal.h - building blocks shared by the JSON modules
+ * (json.c: validator, tokenizer, lookup; json_value.c: typed extraction;
+ * json_write.c: writer), so that UTF-8 and escape handling exist once.
+ *
+ * All are defined in src/json/json.c with their ACSL contracts (a proof unit of
+ * another JSON module loads src/json/json.c to lend them). They have external
+ * linkage inside the library but no public visibility (-fvisibility=hidden):
+ * they are not part of the API.
+ *
+ * Internal convention: callers pass valid slices (the contracts require
+ * valid_slice) and a position inside them; the functions still never read
+ * outside [0, s.len).
+ */
+#ifndef KEEL_JSON_INTERNAL_H
+#define KEEL_JSON_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/json.h"
+#include "keel/result.h"
+#include "keel/slice.h"
+
+/*@
+  predicate json_ws(integer c) = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  predicate is_surrogate(integer cp) = 0xD800 <= cp <= 0xDFFF;
+  predicate is_scalar(integer cp) = 0 <= cp <= 0x10FFFF && !is_surrogate(cp);
+*/
+
+/* One decoded character: a UTF-8 sequence or a string escape. */
+typedef struct kjson_char {
+    uint32_t cp;           /* the code point (on KEEL_OK) */
+    size_t len;            /* bytes consumed on KEEL_OK; on failure, for a
+                            * UTF-8 sequence, the length of the maximal
+                            * subpart to replace by one U+FFFD (>= 1) */
+    keel_json_reason why;  /* KEEL_JSON_OK, or why it failed */
+} kjson_char;
+
+/* Decode the UTF-8 sequence at s[pos] (RFC 3629 / Unicode table 3-7
+ * well-formed sequences). KEEL_OK: c->cp is a scalar value (no surrogate,
+ * <= U+10FFFF) and c->len (1..4) bytes were read. KEEL_ERR_PARSE: invalid
+ * lead byte, overlong form, surrogate, > U+10FFFF or a bad continuation
+ * byte (why = BAD_UTF8). KEEL_ERR_INCOMPLETE: the slice ends inside an
+ * otherwise well-formed sequence (why = UNEXPECTED_END). On both failures
+ * c->len is the maximal subpart (the lead byte and the continuation bytes
+ * that were still acceptable). Requires pos < s.len. */
+keel_result kjson_utf8_decode(keel_slice s, size_t pos, kjson_char *c);
+
+/* Read four hex digits (either case) at s[pos]: KEEL_OK with *v,
+ * KEEL_ERR_PARSE at a non-hex digit, KEEL_ERR_INCOMPLETE when the slice
+ * ends first. *v is written only on KEEL_OK. Requires pos <= s.len. */
+keel_result kjson_hex4(keel_slice s, size_t pos, uint32_t *v);
+
+/* Decode the escape at s[pos] (which is '\\'): the two-byte escapes, and
+ * \uXXXX including a surrogate pair \uD8xx\uDCxx (c->len 12). KEEL_OK with
+ * c->cp a scalar value; KEEL_ERR_PARSE with why BAD_ESCAPE (unknown escape,
+ * non-hex digit) or BAD_SURROGATE (lone or misordered surrogate);
+ * KEEL_ERR_INCOMPLETE (why UNEXPECTED_END) when the slice ends inside it.
+ * Requires pos < s.len. */
+keel_result kjson_escape_decode(keel_slice s, size_t pos, kjson_char *c);
+
+/* Write the UTF-8 encoding of cp into out[0 .. n-1] and return n (1..4);
+ * 0 (nothing written) when cp is a surrogate or above U+10FFFF. */
+size_t kjson_utf8_put(uint32_t cp, uint8_t out[4]);
+
+/* Append the UTF-8 encoding of cp to *b, all or nothing: KEEL_ERR_TOO_LARGE
+ * (b unchanged) when it does not fit, KEEL_ERR_INVALID_ARG for a surrogate,
+ * a value above U+10FFFF or an invalid buf. */
+keel_result kjson_utf8_encode(keel_buf *b, uint32_t cp);
+
+/* The first position >= pos that is not JSON whitespace (SP, HT, CR, LF),
+ * or s.len. Requires pos <= s.len. */
+size_t kjson_skip_ws(keel_slice s, size_t pos);
+
+/* On a validated document: the value starting at s[pos] (no whitespace
+ * before it) ends at *end (one past its last byte). Containers are skipped
+ * by bracket counting, strings by looking for the closing quote (honouring
+ * backslashes), scalars up to the next delimiter; nothing is re-validated,
+ * but nothing is read outside s either: if s ends first (not a validated
+ * document) the result is KEEL_ERR_PARSE. *end written only on KEEL_OK.
+ * Requires pos <= s.len. */
+keel_result kjson_skip_value(keel_slice s, size_t pos, size_t *end);
+
+/* Whether the body of a validated string (its bytes between the quotes,
+ * escapes not decoded) decodes to exactly the bytes of text. A malformed
+ * escape compares unequal. */
+bool kjson_str_eq(keel_slice body, keel_slice text);
+
+/* ---- numbers ----------------------------------------------------------
+ * The double -> text conversion json_write.c uses, defined in json_value.c
+ * next to the number parser it checks itself against and the "C" locale
+ * both share. It wraps snprintf under uselocale with a "C" locale created
+ * once, so that keel's JSON numbers never depend on the process locale.
+ * Frama-C does not see the body (#ifndef __FRAMAC__ in json_value.c): the
+ * contract below is trusted (proofs/README.md lists it) and tested by
+ * test_json_write. */
+/* Append the shortest of v's "%.Ng" renderings in the C locale, N from 15
+ * (from 1 for subnormals) to 17, that reads back to v (all are valid JSON
+ * numbers), all or nothing. KEEL_ERR_INVALID_ARG for NaN, an infinity or
+ * an invalid buf, KEEL_ERR_TOO_LARGE when it does not fit (at most 24
+ * bytes are needed), KEEL_ERR_NO_MEMORY when the C locale cannot be
+ * created. */
+/*@ requires buf_arg(out);
+    assigns out->len, out->ptr[out->len .. out->cap - 1];
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
+            \result == KEEL_ERR_TOO_LARGE || \result == KEEL_ERR_NO_MEMORY;
+    ensures out != \null && \result != KEEL_OK ==> out->len == \old(out->len);
+    ensures \result == KEEL_OK ==>
+              buf_shape(*out) && \old(out->len) < out->len <= \old(out->len) + 24;
+*/
+keel_result kjson_format_double(double v, keel_buf *out);
+
+#endif /* KEEL_JSON_INTERNAL_H */

@@ -1,0 +1,381 @@
+/*
+ * tests/net/test_net_udp.c - the UDP half of the socket layer over real loopback
+ * sockets: datagram echo with sender addresses (IPv4 and IPv6), connected
+ * UDP, the truncation rule (too-large datagrams are reported, not cut and
+ * not lost), and mbed TLS-style accept that hands each new peer its own
+ * connected socket.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "test_main.h"
+
+#include "keel/net.h"
+#include "net_test_util.h"
+
+static keel_addr loopback_addr(keel_family fam, uint16_t port)
+{
+    keel_addr a;
+    assert_int_equal(keel_addr_loopback(fam, port, &a), KEEL_OK);
+    return a;
+}
+
+static void echo_over(keel_family fam)
+{
+    uint16_t sport = 0, cport = 0;
+    keel_net *srv = nt_listen(fam, KEEL_PROTO_UDP, &sport);
+    keel_net *cli = nt_listen(fam, KEEL_PROTO_UDP, &cport);
+    keel_addr to_srv = loopback_addr(fam, sport);
+    keel_addr cli_addr;
+    assert_int_equal(keel_net_local_addr(cli, &cli_addr), KEEL_OK);
+
+    for (size_t round = 0; round < 20; round++) {
+        uint8_t out[512];
+        size_t len = 1 + round * 25;
+        nt_fill(out, len, round);
+        assert_int_equal(keel_net_sendto(cli, nt_slice(out, len), &to_srv), KEEL_OK);
+
+        uint8_t st[600];
+        keel_buf b = nt_buf(st, sizeof st);
+        keel_addr from;
+        size_t got = 0;
+        assert_int_equal(keel_net_recvfrom(srv, &b, NT_IO_TIMEOUT_MS, &from, &got), KEEL_OK);
+        assert_int_equal(got, len);
+        assert_int_equal(nt_check(st, len, round), len);
+        assert_true(keel_addr_eq(&from, &cli_addr));
+        /* echo to whoever sent it */
+        assert_int_equal(keel_net_sendto(srv, keel_buf_slice(&b), &from), KEEL_OK);
+
+        keel_buf back = nt_buf(st, sizeof st);
+        assert_int_equal(keel_net_recvfrom(cli, &back, NT_IO_TIMEOUT_MS, &from, &got), KEEL_OK);
+        assert_int_equal(got, len);
+        assert_int_equal(nt_check(st, len, round), len);
+        assert_true(keel_addr_eq(&from, &to_srv));
+    }
+    /* Nothing else is queued: a short recvfrom times out. */
+    uint8_t st[16];
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recvfrom(srv, &b, 20, NULL, NULL), KEEL_ERR_TIMEOUT);
+    keel_net_free(srv);
+    keel_net_free(cli);
+}
+
+static void test_udp_echo_ipv4_with_sender_addresses(void **state)
+{
+    (void)state;
+    echo_over(KEEL_AF_INET4);
+}
+
+static void test_udp_echo_ipv6_with_sender_addresses(void **state)
+{
+    (void)state;
+    NT_SKIP_WITHOUT(KEEL_AF_INET6);
+    echo_over(KEEL_AF_INET6);
+}
+
+/* A UDP socket bound to the default address is dual stack: it reaches an
+ * IPv4 peer given as a plain IPv4 address. */
+static void test_udp_default_bind_is_dual_stack(void **state)
+{
+    (void)state;
+    NT_SKIP_WITHOUT(KEEL_AF_INET6);
+    keel_net *any = nt_new();
+    assert_int_equal(keel_net_bind(any, keel_slice_empty(), 0, KEEL_PROTO_UDP), KEEL_OK);
+    uint16_t port4 = 0;
+    keel_net *v4 = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port4);
+    keel_addr to = loopback_addr(KEEL_AF_INET4, port4);
+    assert_int_equal(keel_net_sendto(any, KEEL_STR("dual"), &to), KEEL_OK);
+    uint8_t st[16];
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recvfrom(v4, &b, NT_IO_TIMEOUT_MS, NULL, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&b), KEEL_STR("dual")));
+    keel_net_free(any);
+    keel_net_free(v4);
+}
+
+/* IPV6_V6ONLY on: the "::" socket no longer hears IPv4 peers. */
+static void test_udp_v6only_bind_ignores_ipv4(void **state)
+{
+    (void)state;
+    NT_SKIP_WITHOUT(KEEL_AF_INET6);
+    keel_net *v6 = nt_new();
+    keel_bind_opts o = { .proto = KEEL_PROTO_UDP, .v6only = KEEL_V6ONLY_ON };
+    assert_int_equal(keel_net_bind_opts(v6, &o), KEEL_OK);
+    uint16_t port = nt_local_port(v6);
+    uint16_t p4 = 0;
+    keel_net *v4 = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &p4);
+    keel_addr to4 = loopback_addr(KEEL_AF_INET4, port);
+    keel_addr to6 = loopback_addr(KEEL_AF_INET6, port);
+    assert_int_equal(keel_net_sendto(v4, KEEL_STR("four"), &to4), KEEL_OK);
+    uint8_t st[16];
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recvfrom(v6, &b, 50, NULL, NULL), KEEL_ERR_TIMEOUT);
+    keel_net *s6 = nt_new();
+    assert_int_equal(keel_net_bind(s6, KEEL_STR("::1"), 0, KEEL_PROTO_UDP), KEEL_OK);
+    assert_int_equal(keel_net_sendto(s6, KEEL_STR("six"), &to6), KEEL_OK);
+    assert_int_equal(keel_net_recvfrom(v6, &b, NT_IO_TIMEOUT_MS, NULL, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&b), KEEL_STR("six")));
+    keel_net_free(s6);
+    keel_net_free(v4);
+    keel_net_free(v6);
+}
+
+static void test_udp_connected_send_and_recv(void **state)
+{
+    (void)state;
+    uint16_t sport = 0;
+    keel_net *srv = NULL;
+    keel_net *cli = NULL;
+    nt_udp_connected(&srv, &cli, &sport);
+    assert_int_equal(keel_net_proto(cli), KEEL_PROTO_UDP);
+    keel_addr cli_addr, peer;
+    assert_int_equal(keel_net_local_addr(cli, &cli_addr), KEEL_OK);
+    assert_int_equal(keel_net_peer_addr(cli, &peer), KEEL_OK);
+    assert_int_equal(peer.port, sport);
+
+    size_t sent = 0;
+    assert_int_equal(keel_net_send(cli, KEEL_STR("ping"), &sent), KEEL_OK);
+    assert_int_equal(sent, 4);
+    uint8_t st[64];
+    keel_buf b = nt_buf(st, sizeof st);
+    keel_addr from;
+    assert_int_equal(keel_net_recvfrom(srv, &b, NT_IO_TIMEOUT_MS, &from, NULL), KEEL_OK);
+    assert_true(keel_addr_eq(&from, &cli_addr));
+    assert_int_equal(keel_net_sendto(srv, KEEL_STR("pong"), &from), KEEL_OK);
+
+    keel_buf r = nt_buf(st, sizeof st);
+    size_t got = 0;
+    assert_int_equal(keel_net_recv_timeout(cli, &r, NT_IO_TIMEOUT_MS, &got), KEEL_OK);
+    assert_int_equal(got, 4);
+    assert_true(keel_slice_eq(keel_buf_slice(&r), KEEL_STR("pong")));
+    /* send_all on UDP is one datagram */
+    assert_int_equal(keel_net_send_all(cli, KEEL_STR("whole"), NT_IO_TIMEOUT_MS, &sent), KEEL_OK);
+    assert_int_equal(sent, 5);
+    keel_buf w = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recvfrom(srv, &w, NT_IO_TIMEOUT_MS, NULL, &got), KEEL_OK);
+    assert_int_equal(got, 5);
+    keel_net_free(srv);
+    keel_net_free(cli);
+}
+
+/* ---- truncation --------------------------------------------------------- */
+
+static void test_udp_recvfrom_too_small_is_truncated_and_not_lost(void **state)
+{
+    (void)state;
+    uint16_t sport = 0, cport = 0;
+    keel_net *srv = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &sport);
+    keel_net *cli = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &cport);
+    keel_addr to = loopback_addr(KEEL_AF_INET4, sport);
+    uint8_t big[1000];
+    nt_fill(big, sizeof big, 5);
+    assert_int_equal(keel_net_sendto(cli, nt_slice(big, sizeof big), &to), KEEL_OK);
+
+    /* 20 bytes already filled, 100 spare: the spare room must stay as it
+     * was too (the size probe reads nothing into it). */
+    uint8_t st[120];
+    for (size_t i = 0; i < sizeof st; i++) {
+        st[i] = 0xA5;
+    }
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_buf_append(&b, nt_slice(st, 20)), KEEL_OK);
+    keel_addr from = { .port = 4242 };
+    size_t got = 0;
+    assert_int_equal(keel_net_recvfrom(srv, &b, NT_IO_TIMEOUT_MS, &from, &got),
+                     KEEL_ERR_TRUNCATED);
+    assert_int_equal(got, 1000);
+    assert_int_equal(b.len, 20);
+    for (size_t i = 0; i < sizeof st; i++) {
+        assert_int_equal(st[i], 0xA5);
+    }
+    assert_int_equal(from.port, 4242); /* not written on failure */
+    assert_int_equal(keel_net_last_os_error(srv), EMSGSIZE);
+
+    /* Still queued: offered enough room, it arrives whole. */
+    uint8_t room[1024];
+    keel_buf ok = nt_buf(room, sizeof room);
+    assert_int_equal(keel_net_recvfrom(srv, &ok, NT_IO_TIMEOUT_MS, &from, &got), KEEL_OK);
+    assert_int_equal(got, 1000);
+    assert_int_equal(nt_check(room, 1000, 5), 1000);
+    assert_int_equal(from.port, cport);
+
+    /* A spare room of 64 KiB or more can hold any datagram: read directly. */
+    static uint8_t huge[70000];
+    assert_int_equal(keel_net_sendto(cli, nt_slice(big, sizeof big), &to), KEEL_OK);
+    keel_buf h = nt_buf(huge, sizeof huge);
+    assert_int_equal(keel_net_recvfrom(srv, &h, NT_IO_TIMEOUT_MS, NULL, &got), KEEL_OK);
+    assert_int_equal(got, 1000);
+    assert_int_equal(nt_check(huge, 1000, 5), 1000);
+    keel_net_free(srv);
+    keel_net_free(cli);
+}
+
+static void test_udp_connected_recv_too_small_is_truncated_and_not_lost(void **state)
+{
+    (void)state;
+    uint16_t sport = 0;
+    keel_net *srv = NULL;
+    keel_net *cli = NULL;
+    nt_udp_connected(&srv, &cli, &sport);
+    keel_addr cli_addr;
+    assert_int_equal(keel_net_local_addr(cli, &cli_addr), KEEL_OK);
+    uint8_t big[300];
+    nt_fill(big, sizeof big, 9);
+    assert_int_equal(keel_net_sendto(srv, nt_slice(big, sizeof big), &cli_addr), KEEL_OK);
+
+    uint8_t st[400];
+    keel_buf small = nt_buf(st, 299);
+    size_t got = 0;
+    assert_int_equal(keel_net_recv(cli, &small, &got), KEEL_ERR_TRUNCATED);
+    assert_int_equal(got, 300);
+    assert_int_equal(small.len, 0);
+    assert_int_equal(keel_net_recv_timeout(cli, &small, NT_IO_TIMEOUT_MS, &got),
+                     KEEL_ERR_TRUNCATED);
+    assert_int_equal(got, 300);
+    keel_buf exact = nt_buf(st, 300);
+    assert_int_equal(keel_net_recv(cli, &exact, &got), KEEL_OK);
+    assert_int_equal(got, 300);
+    assert_int_equal(nt_check(st, 300, 9), 300);
+    keel_net_free(srv);
+    keel_net_free(cli);
+}
+
+/* ---- mbed TLS-style accept ---------------------------------------------- */
+
+static void recv_is(keel_net *ctx, keel_slice want)
+{
+    uint8_t st[64];
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recv_timeout(ctx, &b, NT_IO_TIMEOUT_MS, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&b), want));
+}
+
+static void accept_two_clients(keel_family fam)
+{
+    uint16_t port = 0;
+    keel_net *l = nt_listen(fam, KEEL_PROTO_UDP, &port);
+    keel_net *a = nt_new();
+    keel_net *b = nt_new();
+    keel_net *ca = nt_new();
+    keel_net *cb = nt_new();
+    assert_int_equal(keel_net_connect(a, nt_loopback(fam), port, KEEL_PROTO_UDP, NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    assert_int_equal(keel_net_connect(b, nt_loopback(fam), port, KEEL_PROTO_UDP, NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    keel_addr a_addr, b_addr, peer;
+    assert_int_equal(keel_net_local_addr(a, &a_addr), KEEL_OK);
+    assert_int_equal(keel_net_local_addr(b, &b_addr), KEEL_OK);
+    size_t sent = 0;
+
+    /* Peer A: its first datagram stays queued for the accepted context. */
+    assert_int_equal(keel_net_send(a, KEEL_STR("a1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_accept(l, ca, &peer), KEEL_OK);
+    assert_true(keel_addr_eq(&peer, &a_addr));
+    assert_int_equal(keel_net_proto(ca), KEEL_PROTO_UDP);
+    recv_is(ca, KEEL_STR("a1"));
+    assert_true(keel_net_is_open(l));
+    assert_int_equal(nt_local_port(l), port); /* rebound to the same address */
+
+    /* Peer B lands on the fresh listener, not on A's socket. */
+    assert_int_equal(keel_net_send(b, KEEL_STR("b1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_accept(l, cb, &peer), KEEL_OK);
+    assert_true(keel_addr_eq(&peer, &b_addr));
+    recv_is(cb, KEEL_STR("b1"));
+
+    /* Later traffic of each peer reaches its own context only. */
+    assert_int_equal(keel_net_send(b, KEEL_STR("b2"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(a, KEEL_STR("a2"), &sent), KEEL_OK);
+    recv_is(ca, KEEL_STR("a2"));
+    recv_is(cb, KEEL_STR("b2"));
+    uint8_t st[16];
+    keel_buf none = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recvfrom(l, &none, 50, NULL, NULL), KEEL_ERR_TIMEOUT);
+
+    /* Replies go back to the right peer. */
+    assert_int_equal(keel_net_send(ca, KEEL_STR("to-a"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(cb, KEEL_STR("to-b"), &sent), KEEL_OK);
+    recv_is(a, KEEL_STR("to-a"));
+    recv_is(b, KEEL_STR("to-b"));
+
+    /* A third peer is accepted by the listener that was rebound twice. */
+    keel_net *c = nt_new();
+    keel_net *cc = nt_new();
+    assert_int_equal(keel_net_connect(c, nt_loopback(fam), port, KEEL_PROTO_UDP, NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    assert_int_equal(keel_net_send(c, KEEL_STR("c1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_accept(l, cc, NULL), KEEL_OK);
+    recv_is(cc, KEEL_STR("c1"));
+
+    keel_net_free(c);
+    keel_net_free(cc);
+    keel_net_free(a);
+    keel_net_free(b);
+    keel_net_free(ca);
+    keel_net_free(cb);
+    keel_net_free(l);
+}
+
+static void test_udp_accept_two_clients_ipv4(void **state)
+{
+    (void)state;
+    int before = nt_count_fds();
+    accept_two_clients(KEEL_AF_INET4);
+    assert_int_equal(nt_count_fds(), before);
+}
+
+static void test_udp_accept_two_clients_ipv6(void **state)
+{
+    (void)state;
+    NT_SKIP_WITHOUT(KEEL_AF_INET6);
+    accept_two_clients(KEEL_AF_INET6);
+}
+
+static void test_udp_accept_nonblocking_listener_would_block(void **state)
+{
+    (void)state;
+    uint16_t port = 0;
+    keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
+    keel_net *c = nt_new();
+    assert_int_equal(keel_net_set_nonblocking(l, true), KEEL_OK);
+    assert_int_equal(keel_net_accept(l, c, NULL), KEEL_ERR_WOULD_BLOCK);
+    assert_false(keel_net_is_open(c));
+    /* With a datagram queued it accepts, and the rebound listener is still
+     * non-blocking. */
+    keel_net *p = nt_new();
+    assert_int_equal(keel_net_connect(p, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    size_t sent = 0;
+    assert_int_equal(keel_net_send(p, KEEL_STR("x"), &sent), KEEL_OK);
+    unsigned ready = 0;
+    assert_int_equal(keel_net_poll(l, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    assert_int_equal(keel_net_accept(l, c, NULL), KEEL_OK);
+    keel_net *c2 = nt_new();
+    assert_int_equal(keel_net_accept(l, c2, NULL), KEEL_ERR_WOULD_BLOCK);
+    recv_is(c, KEEL_STR("x"));
+    keel_net_free(c2);
+    keel_net_free(p);
+    keel_net_free(c);
+    keel_net_free(l);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_udp_echo_ipv4_with_sender_addresses),
+        cmocka_unit_test(test_udp_echo_ipv6_with_sender_addresses),
+        cmocka_unit_test(test_udp_default_bind_is_dual_stack),
+        cmocka_unit_test(test_udp_v6only_bind_ignores_ipv4),
+        cmocka_unit_test(test_udp_connected_send_and_recv),
+        cmocka_unit_test(test_udp_recvfrom_too_small_is_truncated_and_not_lost),
+        cmocka_unit_test(test_udp_connected_recv_too_small_is_truncated_and_not_lost),
+        cmocka_unit_test(test_udp_accept_two_clients_ipv4),
+        cmocka_unit_test(test_udp_accept_two_clients_ipv6),
+        cmocka_unit_test(test_udp_accept_nonblocking_listener_would_block),
+    };
+    return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
+}
