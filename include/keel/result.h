@@ -4,12 +4,16 @@
  * Conventions (apply to every keel header):
  *  - Every public function that can fail returns keel_result and is marked
  *    KEEL_MUST_USE: ignoring the result is a warning, and an error in keel's
- *    own build (-Werror). Note that casting to (void) does NOT silence it.
+ *    own build (-Werror). With gcc, casting to (void) does NOT silence it;
+ *    clang accepts a (void) cast as a deliberate discard (keel's own code
+ *    never discards a result that way).
  *  - KEEL_OK is 0; every other value names one situation a caller must be
  *    able to tell apart. Values are stable: they never change meaning.
  *  - Out-parameters are written only when the call returns KEEL_OK, unless
  *    the function's documentation says otherwise (e.g. a byte count that is
  *    reported on failure too, so that no data is lost).
+ *  - Propagation: KEEL_TRY(call) returns call's result from the enclosing
+ *    function when it is not KEEL_OK, the one idiom keel itself uses.
  */
 #ifndef KEEL_RESULT_H
 #define KEEL_RESULT_H
@@ -27,6 +31,26 @@ extern "C" {
 #else
 #define KEEL_MUST_USE
 #endif
+
+/* KEEL_TRY(expr): evaluate expr, a keel_result, exactly once; when it is not
+ * KEEL_OK, return it from the enclosing function (which must return
+ * keel_result). Like Rust's `?`:
+ *
+ *     keel_result send_greeting(keel_net *net)
+ *     {
+ *         KEEL_TRY(keel_net_send_all(net, KEEL_STR("hello\n"), 5000, NULL));
+ *         return keel_net_send_all(net, KEEL_STR("bye\n"), 5000, NULL);
+ *     }
+ *
+ * It does nothing else: no cleanup, no logging. Where a failure needs
+ * cleanup, test the result by hand. */
+#define KEEL_TRY(expr)                                                                             \
+    do {                                                                                           \
+        const keel_result keel_try_result_ = (expr);                                               \
+        if (keel_try_result_ != KEEL_OK) {                                                         \
+            return keel_try_result_;                                                               \
+        }                                                                                          \
+    } while (0)
 
 typedef enum keel_result {
     KEEL_OK = 0,

@@ -1,6 +1,7 @@
 /*
  * tests/core/test_result.c - every keel_result value has a distinct, non-empty
- * name and description; unknown values are described as unknown.
+ * name and description; unknown values are described as unknown; KEEL_TRY
+ * propagates the first failure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,6 +61,36 @@ static void test_unknown_values(void **state)
     assert_string_equal(keel_result_name((keel_result)999), "KEEL_ERR_UNKNOWN");
 }
 
+/* KEEL_TRY: each call below is counted, so that "evaluated once" and
+ * "stops at the first failure" are both observed. */
+static int try_calls;
+static keel_result try_step(keel_result r)
+{
+    try_calls++;
+    return r;
+}
+static keel_result try_three(keel_result a, keel_result b, keel_result c)
+{
+    KEEL_TRY(try_step(a));
+    KEEL_TRY(try_step(b));
+    KEEL_TRY(try_step(c));
+    return KEEL_OK;
+}
+
+static void test_try_propagates_the_first_failure_and_evaluates_once(void **state)
+{
+    (void)state;
+    try_calls = 0;
+    assert_int_equal(try_three(KEEL_OK, KEEL_OK, KEEL_OK), KEEL_OK);
+    assert_int_equal(try_calls, 3);
+    try_calls = 0;
+    assert_int_equal(try_three(KEEL_OK, KEEL_ERR_TIMEOUT, KEEL_ERR_PARSE), KEEL_ERR_TIMEOUT);
+    assert_int_equal(try_calls, 2);
+    try_calls = 0;
+    assert_int_equal(try_three(KEEL_ERR_OS, KEEL_OK, KEEL_OK), KEEL_ERR_OS);
+    assert_int_equal(try_calls, 1);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -67,6 +98,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_every_value_has_distinct_texts),
         cmocka_unit_test(test_names_match_enumerators),
         cmocka_unit_test(test_unknown_values),
+        cmocka_unit_test(test_try_propagates_the_first_failure_and_evaluates_once),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }
