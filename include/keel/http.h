@@ -1,0 +1,364 @@
+/*
+ * keel/http.h - HTTP/1.1 messages over slices: a strict, incremental,
+ * zero-copy parser for request and response heads, the chunked transfer
+ * coding (decoder and encoder), and what a server or client needs to frame
+ * a message body. Pure: depends on keel/result.h and keel/slice.h only; the
+ * server and client that run it over sockets are in keel/http_server.h and
+ * keel/http_client.h.
+ *
+ * Conventions (in addition to those of keel/result.h and keel/slice.h):
+ *  - Nothing here allocates or copies. A parsed head is a set of slices
+ *    INTO the caller's input (zero copy), valid as long as those bytes are.
+ *    Header fields go into an array the caller provides; its size is the
+ *    header count limit.
+ *  - Incremental: the parser is offered the message's bytes from its first
+ *    byte, again and again as more arrive (the same bytes with more
+ *    appended; they may have moved in memory in between, e.g. when a
+ *    receive buffer grows). It remembers how far it has checked and never
+ *    looks at a byte twice, so a head trickled one byte at a time costs
+ *    O(n) in total, not O(n^2). Feeding a message whole or in any split
+ *    gives the same result: the same consumed count, the same fields, the
+ *    same error at the same offset.
+ *  - Results: KEEL_OK (a complete head; *consumed says how many bytes it
+ *    took), KEEL_ERR_INCOMPLETE (a valid beginning: offer again with more
+ *    bytes), KEEL_ERR_PARSE (malformed: more bytes will not help),
+ *    KEEL_ERR_TOO_LARGE (a configured limit was exceeded), and
+ *    KEEL_ERR_INVALID_ARG (NULL pointers, invalid slices/bufs, a parser
+ *    used with the wrong function). Every PARSE and TOO_LARGE fills a
+ *    keel_http_error: the byte offset (from the message's first byte), a
+ *    reason, and the HTTP status a server should answer (400, 413, 414,
+ *    431, 501, 505). Errors are sticky: the same result and error on every
+ *    later call until keel_http_parser_reset.
+ *  - Strict by default: the profile, section by section against RFC 9110
+ *    and RFC 9112, is docs/http-profile.md. Every leniency is a named flag
+ *    of keel_http_config, off by default; the profile says which ambiguity
+ *    each can and cannot introduce.
+ *  - Thread-safety: plain values, no global state; one parser per
+ *    connection.
+ *  - The parser and the chunked decoder are proven with Frama-C WP
+ *    (proofs/): no out-of-bounds access, every returned slice lies inside
+ *    the input, *consumed <= the input's length, every loop terminates.
+ */
+#ifndef KEEL_HTTP_H
+#define KEEL_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/result.h"
+#include "keel/slice.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* ---- limits and leniencies ------------------------------------------- */
+
+/* Defaults used for a 0 field of keel_http_limits. */
+#define KEEL_HTTP_DEFAULT_MAX_START_LINE 8192u      /* request or status line, CRLF excluded */
+#define KEEL_HTTP_DEFAULT_MAX_HEADER_BYTES 32768u   /* field lines, CRLFs included */
+#define KEEL_HTTP_DEFAULT_MAX_CHUNK_EXT 1024u       /* extension bytes of one chunk */
+#define KEEL_HTTP_DEFAULT_MAX_TRAILER_BYTES 8192u   /* trailer section, CRLFs included */
+/* The largest value any limit may take. */
+#define KEEL_HTTP_LIMIT_CAP 0x40000000u            /* 1 GiB */
+
+typedef struct keel_http_limits {
+    uint32_t max_start_line;    /* over it: 414 if the request-target is what is long, else 400/501 */
+    uint32_t max_header_bytes;  /* over it: 431 */
+    uint32_t max_chunk_ext;     /* over it: 400 (chunked decoder) */
+    uint32_t max_trailer_bytes; /* over it: 431 (chunked decoder) */
+} keel_http_limits;
+
+/* Leniencies, each off unless its bit is set. */
+typedef enum keel_http_lenient {
+    /* Accept a bare LF as a line terminator in the start line, the header
+     * section and chunk framing (RFC 9112 2.2 "MAY"). A CR is then still
+     * only allowed right before the LF. */
+    KEEL_HTTP_LENIENT_BARE_LF = 1u << 0,
+    /* Accept several Content-Length values (a list, or repeated fields)
+     * when they are all the same number, as that number (RFC 9110 8.6
+     * "MAY"). Different values are always rejected. */
+    KEEL_HTTP_LENIENT_SAME_CONTENT_LENGTH = 1u << 1,
+    /* Accept an HTTP/1.1 request without a Host field (RFC 9112 3.2 says
+     * 400). More than one Host, or an invalid one, is still rejected. */
+    KEEL_HTTP_LENIENT_MISSING_HOST = 1u << 2,
+    /* Responses: accept a status line without the SP after the status code
+     * ("HTTP/1.1 200\r\n"), which some servers send. */
+    KEEL_HTTP_LENIENT_NO_REASON_SP = 1u << 3
+} keel_http_lenient;
+
+typedef struct keel_http_config {
+    keel_http_limits limits;  /* 0 fields take the defaults */
+    uint32_t lenient;         /* keel_http_lenient bits; 0 = strict */
+} keel_http_config;
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Why a message was rejected. Values are stable. The status a server should
+ * answer is keel_http_reason_status(). */
+typedef enum keel_http_reason {
+    KEEL_HTTP_OK = 0,
+    /* start line */
+    KEEL_HTTP_BAD_METHOD,            /* 400: the method is not a token */
+    KEEL_HTTP_METHOD_TOO_LONG,       /* 501: longer than the start-line limit */
+    KEEL_HTTP_BAD_TARGET,            /* 400: a byte not allowed in a request-target, or bad %-escape */
+    KEEL_HTTP_TARGET_TOO_LONG,       /* 414 */
+    KEEL_HTTP_BAD_TARGET_FORM,       /* 400: authority-form but not CONNECT, '*' but not OPTIONS, CONNECT without authority-form */
+    KEEL_HTTP_BAD_VERSION,           /* 400: not "HTTP/" DIGIT "." DIGIT */
+    KEEL_HTTP_UNSUPPORTED_VERSION,   /* 505: a well-formed version other than 1.0 / 1.1 */
+    KEEL_HTTP_BAD_START_LINE,        /* 400: wrong separators (not exactly one SP), or ends early */
+    KEEL_HTTP_START_LINE_TOO_LONG,   /* 400: the version or reason makes the line too long */
+    KEEL_HTTP_BAD_STATUS,            /* responses: not 3 digits in 100..599 */
+    KEEL_HTTP_BAD_REASON_PHRASE,     /* responses: a control character in the reason */
+    /* line endings */
+    KEEL_HTTP_BARE_CR,               /* 400: CR not followed by LF */
+    KEEL_HTTP_BARE_LF,               /* 400: LF without CR (KEEL_HTTP_LENIENT_BARE_LF allows it) */
+    /* header section */
+    KEEL_HTTP_OBS_FOLD,              /* 400: a field line starting with SP/HTAB (obs-fold, or whitespace after the start line) */
+    KEEL_HTTP_BAD_FIELD_NAME,        /* 400: not a token, empty, or whitespace before ':' */
+    KEEL_HTTP_BAD_FIELD_VALUE,       /* 400: NUL or another control character in a value */
+    KEEL_HTTP_TOO_MANY_HEADERS,      /* 431: more fields than the caller's array holds */
+    KEEL_HTTP_HEADERS_TOO_LARGE,     /* 431 */
+    KEEL_HTTP_BAD_CONTENT_LENGTH,    /* 400: not 1*DIGIT (sign, hex, '_', space inside, empty) */
+    KEEL_HTTP_CONTENT_LENGTH_TOO_LARGE, /* 413: more than UINT64 can hold */
+    KEEL_HTTP_DUPLICATE_CONTENT_LENGTH, /* 400: more than one value (identical ones: see LENIENT_SAME_CONTENT_LENGTH) */
+    KEEL_HTTP_BAD_TRANSFER_ENCODING, /* 400: chunked not last, chunked twice, empty list element, not a token list */
+    KEEL_HTTP_UNSUPPORTED_TRANSFER_CODING, /* 501: a coding other than chunked */
+    KEEL_HTTP_CONTENT_LENGTH_WITH_TRANSFER_ENCODING, /* 400 */
+    KEEL_HTTP_TRANSFER_ENCODING_IN_HTTP10, /* 400 */
+    KEEL_HTTP_MISSING_HOST,          /* 400: HTTP/1.1 request without Host */
+    KEEL_HTTP_DUPLICATE_HOST,        /* 400 */
+    KEEL_HTTP_BAD_HOST,              /* 400: not uri-host [":" port] */
+    KEEL_HTTP_BAD_CONNECTION,        /* 400: Connection is not a token list */
+    /* chunked coding */
+    KEEL_HTTP_BAD_CHUNK_SIZE,        /* 400: not 1*HEXDIG (0x, +, _, space, empty) */
+    KEEL_HTTP_CHUNK_SIZE_TOO_LARGE,  /* 413: more than UINT64 can hold */
+    KEEL_HTTP_BAD_CHUNK_EXT,         /* 400: extension syntax */
+    KEEL_HTTP_CHUNK_EXT_TOO_LARGE,   /* 400 */
+    KEEL_HTTP_BAD_CHUNK_END,         /* 400: chunk data not followed by CRLF */
+    KEEL_HTTP_BAD_TRAILER,           /* 400: a trailer field line is malformed */
+    KEEL_HTTP_TRAILERS_TOO_LARGE,    /* 431 */
+    KEEL_HTTP_REASON_COUNT
+} keel_http_reason;
+
+typedef struct keel_http_error {
+    size_t offset;            /* byte offset of the offending byte, from the message's first byte */
+    keel_http_reason reason;
+    uint16_t status;          /* what a server answers: keel_http_reason_status(reason) */
+} keel_http_error;
+
+/* A short English description ("obs-fold in the header section"); never NULL. */
+const char *keel_http_reason_str(keel_http_reason reason);
+
+/* The status a server answers for reason (400, 413, 414, 431, 501, 505);
+ * 0 for KEEL_HTTP_OK and values outside the enum. */
+uint16_t keel_http_reason_status(keel_http_reason reason);
+
+/* ---- parsed messages --------------------------------------------------- */
+
+typedef enum keel_http_method {
+    KEEL_HTTP_OTHER = 0, /* any other token: see the method slice */
+    KEEL_HTTP_GET,
+    KEEL_HTTP_HEAD,
+    KEEL_HTTP_POST,
+    KEEL_HTTP_PUT,
+    KEEL_HTTP_DELETE,
+    KEEL_HTTP_CONNECT,
+    KEEL_HTTP_OPTIONS,
+    KEEL_HTTP_TRACE,
+    KEEL_HTTP_PATCH
+} keel_http_method;
+
+typedef enum keel_http_target_form {
+    KEEL_HTTP_ORIGIN_FORM = 1, /* "/path?query" */
+    KEEL_HTTP_ABSOLUTE_FORM,   /* "http://host/path?query" */
+    KEEL_HTTP_AUTHORITY_FORM,  /* "host:port" (CONNECT only) */
+    KEEL_HTTP_ASTERISK_FORM    /* "*" (OPTIONS only) */
+} keel_http_target_form;
+
+/* How the body of a message is delimited (RFC 9112 6.3). */
+typedef enum keel_http_body {
+    KEEL_HTTP_BODY_NONE = 0,    /* no body (requests without CL/TE; HEAD, 1xx, 204, 304 responses...) */
+    KEEL_HTTP_BODY_LENGTH,      /* exactly content_length bytes follow the head */
+    KEEL_HTTP_BODY_CHUNKED,     /* chunked: decode with keel_http_chunked_decode */
+    KEEL_HTTP_BODY_UNTIL_CLOSE  /* responses only: the body runs to the end of the connection */
+} keel_http_body;
+
+/* One field line: name and value are slices into the input; the value has
+ * no leading or trailing whitespace (it may be empty). The other members
+ * are the parser's bookkeeping: do not use them. */
+typedef struct keel_http_header {
+    keel_slice name;
+    keel_slice value;
+    uint32_t name_off_, value_off_;  /* private */
+} keel_http_header;
+
+/* What requests and responses share. */
+typedef struct keel_http_head {
+    uint8_t version_minor;        /* HTTP/1.<version_minor>: 0 or 1 */
+    keel_http_header *headers;    /* the caller's array; header_count are filled */
+    size_t header_count;
+    keel_http_body body;
+    uint64_t content_length;      /* KEEL_HTTP_BODY_LENGTH: the body's length; else 0 */
+    bool keep_alive;              /* the connection may carry another message after this one */
+    bool has_upgrade;             /* an Upgrade field is present (keel does not switch protocols) */
+} keel_http_head;
+
+typedef struct keel_http_request {
+    keel_http_head head;
+    keel_slice method;            /* the method token, as sent */
+    keel_http_method method_id;
+    keel_slice target;            /* the whole request-target */
+    keel_http_target_form form;
+    keel_slice path;              /* origin/absolute form: the path ("/" when absolute form has none); else empty */
+    keel_slice query;             /* after '?', without it; empty if none */
+    keel_slice authority;         /* absolute and authority form: host[:port]; origin form: the Host value */
+    bool expect_continue;         /* Expect: 100-continue */
+    bool expect_other;            /* an Expect value other than 100-continue (a server answers 417) */
+} keel_http_request;
+
+typedef struct keel_http_response {
+    keel_http_head head;
+    uint16_t status;              /* 100..599 */
+    keel_slice reason;            /* the reason phrase (may be empty) */
+} keel_http_response;
+
+/* ---- the head parser --------------------------------------------------- */
+
+typedef enum keel_http_kind {
+    KEEL_HTTP_REQUEST = 1,
+    KEEL_HTTP_RESPONSE
+} keel_http_kind;
+
+/* Parser state: a fixed size, no allocation. Fields are private. */
+typedef struct keel_http_parser {
+    keel_http_kind kind;
+    keel_http_config cfg;
+    keel_http_header *headers;
+    size_t header_cap;
+    /* private: where the scan stands and what it has learnt so far */
+    uint32_t state;
+    size_t pos;
+    size_t line_start;
+    size_t mark[6];
+    uint32_t count;
+    uint32_t flags;
+    uint64_t number;
+    keel_http_error err;
+} keel_http_parser;
+
+/* Set p up for messages of the given kind, with cfg (NULL: the defaults,
+ * strict) and the caller's header array (its size is the header count
+ * limit; it may be 0, then any field is TOO_MANY_HEADERS). INVALID_ARG for
+ * a NULL p, an unknown kind, headers NULL with header_cap > 0, a limit
+ * above KEEL_HTTP_LIMIT_CAP, or unknown lenient bits. */
+KEEL_MUST_USE keel_result keel_http_parser_init(keel_http_parser *p, keel_http_kind kind,
+                                                const keel_http_config *cfg,
+                                                keel_http_header *headers, size_t header_cap);
+
+/* Forget the current message (and a sticky error): the next call starts a
+ * new message. Called automatically after a head is returned with KEEL_OK.
+ * Does nothing for NULL. */
+void keel_http_parser_reset(keel_http_parser *p);
+
+/* Parse a request head from in, the message's bytes from its first byte
+ * (empty lines before a request line are skipped: RFC 9112 2.2).
+ *  KEEL_OK: *req is filled and *consumed is the length of the head,
+ *    through the empty line that ends it; the body (if any, per
+ *    req->head.body) starts at in.ptr + *consumed. The parser is ready for
+ *    the next message (offer the bytes after the body).
+ *  KEEL_ERR_INCOMPLETE: no complete head yet; offer the same bytes again
+ *    with more appended. *consumed = 0, *req unspecified.
+ *  KEEL_ERR_PARSE / KEEL_ERR_TOO_LARGE: *err (and keel_http_parser_error)
+ *    say where, why and which status to answer. *consumed = 0.
+ *  KEEL_ERR_INVALID_ARG: NULL pointers, an invalid slice, a parser not
+ *    initialised for requests, or in shorter than what was already checked
+ *    (the bytes offered must only grow). Nothing written.
+ * err may be NULL. */
+KEEL_MUST_USE keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in,
+                                                  keel_http_request *req, size_t *consumed,
+                                                  keel_http_error *err);
+
+/* Parse a response head, as keel_http_parse_request does. request_method is
+ * the method of the request it answers (KEEL_HTTP_HEAD and 2xx answers to
+ * KEEL_HTTP_CONNECT have no body). A 1xx response is a complete head with
+ * no body: parse the next head after it. A response with neither
+ * Content-Length nor chunked is KEEL_HTTP_BODY_UNTIL_CLOSE. */
+KEEL_MUST_USE keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
+                                                   keel_http_method request_method,
+                                                   keel_http_response *resp, size_t *consumed,
+                                                   keel_http_error *err);
+
+/* The sticky error of p ({0, KEEL_HTTP_OK, 0} if none or p is NULL). */
+keel_http_error keel_http_parser_error(const keel_http_parser *p);
+
+/* The first field named name (ASCII case-insensitive) among head's fields:
+ * KEEL_OK with *value set, KEEL_ERR_NOT_FOUND, or INVALID_ARG. */
+KEEL_MUST_USE keel_result keel_http_header_get(const keel_http_head *head, keel_slice name,
+                                               keel_slice *value);
+
+/* ---- chunked transfer coding (RFC 9112 7.1) --------------------------- */
+
+/* Decoder state: fixed size, no allocation. Fields are private. */
+typedef struct keel_http_chunked {
+    keel_http_config cfg;
+    uint32_t state;
+    uint64_t remaining;   /* data bytes left in the current chunk */
+    uint32_t count;       /* bytes of the current extension or trailer section */
+    size_t offset;        /* bytes of the body consumed so far (for error offsets) */
+    keel_http_error err;
+} keel_http_chunked;
+
+/* Set d up (cfg NULL: defaults; its limits max_chunk_ext and
+ * max_trailer_bytes and the BARE_LF leniency apply). INVALID_ARG as for
+ * keel_http_parser_init. */
+KEEL_MUST_USE keel_result keel_http_chunked_init(keel_http_chunked *d, const keel_http_config *cfg);
+
+/* Decode the next piece of a chunked body from in (the body's bytes not
+ * consumed yet). Framing (chunk sizes, extensions, CRLFs, trailers) is
+ * checked and dropped; data comes out as slices INTO in (zero copy).
+ * Writes *consumed (the bytes of in used, framing and data) and *data on
+ * every result but INVALID_ARG:
+ *  KEEL_OK: *data is the next piece of data (non-empty), or the body is
+ *    complete (last chunk and trailer section consumed: *data empty and
+ *    keel_http_chunked_done(d)). Call again with in advanced by *consumed.
+ *  KEEL_ERR_INCOMPLETE: every byte of in was consumed as framing and more
+ *    are needed (*consumed == in.len, *data empty).
+ *  KEEL_ERR_PARSE / KEEL_ERR_TOO_LARGE: malformed or over a limit; *err
+ *    (may be NULL) says where (offset from the body's first byte) and why.
+ *    Sticky.
+ * Chunk sizes are 1*HEXDIG with overflow checks: no "0x", sign, '_',
+ * whitespace or empty size, never a "longest valid prefix". Extensions are
+ * parsed (token [= token / quoted-string]) and bounded; trailer fields are
+ * checked like header fields and bounded, then dropped. */
+KEEL_MUST_USE keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in,
+                                                   keel_slice *data, size_t *consumed,
+                                                   keel_http_error *err);
+
+/* Whether d has consumed the whole chunked body (false for NULL). */
+bool keel_http_chunked_done(const keel_http_chunked *d);
+
+/* Append one chunk carrying data ("<hex size>\r\n<data>\r\n") to out, all
+ * or nothing. INVALID_ARG for an empty data (an empty chunk would end the
+ * body: use keel_http_chunked_encode_last) or invalid arguments,
+ * TOO_LARGE if out lacks room. */
+KEEL_MUST_USE keel_result keel_http_chunked_encode(keel_buf *out, keel_slice data);
+
+/* Append the last chunk and an empty trailer section ("0\r\n\r\n"), all or
+ * nothing. */
+KEEL_MUST_USE keel_result keel_http_chunked_encode_last(keel_buf *out);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEEL_HTTP_H */
