@@ -704,10 +704,7 @@ static keel_result net_connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len
         }
     }
     short revents = 0;
-    keel_result r = net_wait_ready(ctx, POLLOUT, d, &revents);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_wait_ready(ctx, POLLOUT, d, &revents));
     int soerr = 0;
     socklen_t sl = (socklen_t)sizeof soerr;
     if (ksys_getsockopt(ctx->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
@@ -729,17 +726,11 @@ static keel_result net_connect_one(keel_net *ctx, const keel_addr *a, keel_proto
 {
     sa_buf ss;
     socklen_t len = 0;
-    keel_result r = keel_addr_to_sockaddr(a, &ss.ss, &len);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_to_sockaddr(a, &ss.ss, &len));
     int fd = -1;
-    r = net_open_socket(ctx, a->family, proto, SOCK_NONBLOCK, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_open_socket(ctx, a->family, proto, SOCK_NONBLOCK, &fd));
     ctx->fd = fd;
-    r = net_connect_fd(ctx, &ss, len, d);
+    keel_result r = net_connect_fd(ctx, &ss, len, d);
     if (r == KEEL_OK) {
         r = net_set_fd_nonblocking(ctx, fd, false);
     }
@@ -835,12 +826,9 @@ static keel_result net_open_bound(keel_net *ctx, const keel_addr *a, const struc
 {
     sa_buf ss;
     socklen_t len = 0;
-    keel_result r = keel_addr_to_sockaddr(a, &ss.ss, &len);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_to_sockaddr(a, &ss.ss, &len));
     int fd = -1;
-    r = net_open_socket(ctx, a->family, c->proto, 0, &fd);
+    keel_result r = net_open_socket(ctx, a->family, c->proto, 0, &fd);
     if (r == KEEL_OK && c->reuseaddr) {
         r = net_setsockopt_int(ctx, fd, SOL_SOCKET, SO_REUSEADDR, 1);
     }
@@ -875,14 +863,12 @@ static keel_result net_open_bound(keel_net *ctx, const keel_addr *a, const struc
 static keel_result net_bind_addr(keel_net *ctx, const keel_addr *a, const struct bind_cfg *c)
 {
     int fd = -1;
-    keel_result r = net_open_bound(ctx, a, c, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_open_bound(ctx, a, c, &fd));
     /* Keep the address the system actually bound (the port chosen for 0). */
     sa_buf ss;
     socklen_t len = (socklen_t)sizeof ss;
     keel_addr local;
+    keel_result r;
     if (ksys_getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
         r = net_fail_once(ctx, errno);
     } else {
@@ -929,16 +915,12 @@ keel_result keel_net_bind_opts(keel_net *ctx, const keel_bind_opts *opts)
         .backlog = opts->backlog > 0 ? opts->backlog : NET_DEFAULT_BACKLOG,
     };
     keel_addr a;
-    keel_result r;
     if (opts->ip.len > 0) {
-        r = keel_addr_parse_ip(opts->ip, &a);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(keel_addr_parse_ip(opts->ip, &a));
         a.port = opts->port;
         return net_bind_addr(ctx, &a, &cfg);
     }
-    r = keel_addr_any(KEEL_AF_INET6, opts->port, &a);
+    keel_result r = keel_addr_any(KEEL_AF_INET6, opts->port, &a);
     if (r == KEEL_OK) {
         r = net_bind_addr(ctx, &a, &cfg);
     }
@@ -1018,15 +1000,9 @@ static keel_result net_accept_udp(keel_net *listener, keel_net *client, keel_add
     socklen_t len = 0;
     size_t ignored = 0;
     uint8_t probe = 0;
-    keel_result r = net_recv_raw(listener, &probe, 0, MSG_PEEK, &ss, &len, &ignored);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_raw(listener, &probe, 0, MSG_PEEK, &ss, &len, &ignored));
     keel_addr from;
-    r = keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &from);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &from));
     struct bind_cfg cfg = {
         .proto = KEEL_PROTO_UDP,
         .reuseaddr = true,
@@ -1035,10 +1011,8 @@ static keel_result net_accept_udp(keel_net *listener, keel_net *client, keel_add
         .backlog = 0,
     };
     int fresh = -1;
-    r = net_open_bound(listener, &listener->local, &cfg, &fresh);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_open_bound(listener, &listener->local, &cfg, &fresh));
+    keel_result r = KEEL_OK;
     if (listener->nonblocking) {
         r = net_set_fd_nonblocking(listener, fresh, true);
     }
@@ -1167,10 +1141,7 @@ keel_result keel_net_poll(keel_net *ctx, unsigned want, uint32_t timeout_ms, uns
                            ((want & KEEL_POLL_WRITE) != 0 ? POLLOUT : 0));
     deadline d = net_deadline_in(timeout_ms);
     short rev = 0;
-    keel_result r = net_wait_ready(ctx, events, &d, &rev);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_wait_ready(ctx, events, &d, &rev));
     unsigned got = 0;
     if ((rev & (POLLERR | POLLHUP)) != 0) {
         got = all; /* the next call will report what happened */
@@ -1242,12 +1213,8 @@ static keel_result net_recv_some(keel_net *ctx, keel_buf *into, size_t max, int 
 {
     uint8_t *dst = into->ptr + into->len;
     size_t n = 0;
-    keel_result r;
     if (ctx->proto == KEEL_PROTO_UDP && max < NET_MAX_DATAGRAM) {
-        r = net_recv_raw(ctx, dst, 0, flags | MSG_PEEK | MSG_TRUNC, NULL, NULL, &n);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(net_recv_raw(ctx, dst, 0, flags | MSG_PEEK | MSG_TRUNC, NULL, NULL, &n));
         if (n > max) {
             ctx->last_errno = EMSGSIZE;
             *got = n;
@@ -1256,24 +1223,15 @@ static keel_result net_recv_some(keel_net *ctx, keel_buf *into, size_t max, int 
     }
     sa_buf ss;
     socklen_t len = 0;
-    r = net_recv_raw(ctx, dst, max, flags, from != NULL ? &ss : NULL, &len, &n);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_raw(ctx, dst, max, flags, from != NULL ? &ss : NULL, &len, &n));
     if (n == 0 && ctx->proto == KEEL_PROTO_TCP) {
         return KEEL_ERR_CLOSED;
     }
     keel_addr sender;
     if (from != NULL) {
-        r = keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &sender);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &sender));
     }
-    r = keel_buf_commit(into, n);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_buf_commit(into, n));
     if (from != NULL) {
         *from = sender;
     }
@@ -1304,11 +1262,8 @@ static keel_result net_recv_until(keel_net *ctx, keel_buf *into, size_t max, con
     */
     for (;;) {
         short rev = 0;
-        keel_result r = net_wait_ready(ctx, POLLIN, d, &rev);
-        if (r != KEEL_OK) {
-            return r;
-        }
-        r = net_recv_some(ctx, into, max, MSG_DONTWAIT, from, got);
+        KEEL_TRY(net_wait_ready(ctx, POLLIN, d, &rev));
+        keel_result r = net_recv_some(ctx, into, max, MSG_DONTWAIT, from, got);
         if (r != KEEL_ERR_WOULD_BLOCK) {
             return r;
         }
@@ -1334,10 +1289,7 @@ static keel_result net_recv_check(const keel_net *ctx, const keel_buf *into, siz
     if (ctx == NULL || !keel_buf_valid(into)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = net_io_check(ctx);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_io_check(ctx));
     return keel_buf_spare(into) < need ? KEEL_ERR_TOO_LARGE : KEEL_OK;
 }
 
@@ -1354,10 +1306,7 @@ keel_result keel_net_send(keel_net *ctx, keel_slice data, size_t *sent)
     if (ctx == NULL || sent == NULL || !keel_slice_valid(data)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = net_io_check(ctx);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_io_check(ctx));
     return net_send_raw(ctx, data, 0, NULL, 0, sent);
 }
 
@@ -1417,12 +1366,9 @@ keel_result keel_net_send_all(keel_net *ctx, keel_slice data, uint32_t timeout_m
 */
 keel_result keel_net_recv(keel_net *ctx, keel_buf *into, size_t *received)
 {
-    keel_result r = net_recv_check(ctx, into, 1);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_check(ctx, into, 1));
     size_t got = 0;
-    r = net_recv_some(ctx, into, keel_buf_spare(into), 0, NULL, &got);
+    keel_result r = net_recv_some(ctx, into, keel_buf_spare(into), 0, NULL, &got);
     if (received != NULL && (r == KEEL_OK || r == KEEL_ERR_TRUNCATED)) {
         *received = got;
     }
@@ -1446,13 +1392,10 @@ keel_result keel_net_recv(keel_net *ctx, keel_buf *into, size_t *received)
 keel_result keel_net_recv_timeout(keel_net *ctx, keel_buf *into, uint32_t timeout_ms,
                                   size_t *received)
 {
-    keel_result r = net_recv_check(ctx, into, 1);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_check(ctx, into, 1));
     deadline d = net_deadline_in(timeout_ms);
     size_t got = 0;
-    r = net_recv_until(ctx, into, keel_buf_spare(into), &d, NULL, &got);
+    keel_result r = net_recv_until(ctx, into, keel_buf_spare(into), &d, NULL, &got);
     if (received != NULL && (r == KEEL_OK || r == KEEL_ERR_TRUNCATED)) {
         *received = got;
     }
@@ -1536,10 +1479,7 @@ keel_result keel_net_sendto(keel_net *ctx, keel_slice data, const keel_addr *to)
     }
     sa_buf ss;
     socklen_t len = 0;
-    keel_result r = keel_addr_to_sockaddr(&dst, &ss.ss, &len);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_to_sockaddr(&dst, &ss.ss, &len));
     size_t sent = 0;
     return net_send_raw(ctx, data, 0, &ss, len, &sent);
 }
@@ -1562,16 +1502,13 @@ keel_result keel_net_sendto(keel_net *ctx, keel_slice data, const keel_addr *to)
 keel_result keel_net_recvfrom(keel_net *ctx, keel_buf *into, uint32_t timeout_ms,
                               keel_addr *from, size_t *received)
 {
-    keel_result r = net_recv_check(ctx, into, 1);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_check(ctx, into, 1));
     if (ctx->proto != KEEL_PROTO_UDP) {
         return KEEL_ERR_STATE;
     }
     deadline d = net_deadline_in(timeout_ms);
     size_t got = 0;
-    r = net_recv_until(ctx, into, keel_buf_spare(into), &d, from, &got);
+    keel_result r = net_recv_until(ctx, into, keel_buf_spare(into), &d, from, &got);
     if (received != NULL && (r == KEEL_OK || r == KEEL_ERR_TRUNCATED)) {
         *received = got;
     }
