@@ -61,7 +61,8 @@ static uint32_t addr_hex_digit_value(uint8_t c)
     ensures \result == KEEL_OK ==> lo < hi && *out <= max;
     ensures \result != KEEL_OK ==> *out == \old(*out);
 */
-static keel_result addr_parse_dec(keel_slice s, size_t lo, size_t hi, uint32_t max, uint32_t *out)
+static KEEL_MUST_USE keel_result addr_parse_dec(keel_slice s, size_t lo, size_t hi, uint32_t max,
+                                                uint32_t *out)
 {
     if (lo >= hi || (s.ptr[lo] == '0' && hi - lo > 1u)) {
         return KEEL_ERR_PARSE;
@@ -92,7 +93,7 @@ static keel_result addr_parse_dec(keel_slice s, size_t lo, size_t hi, uint32_t m
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result != KEEL_OK ==> *out == \old(*out);
 */
-static keel_result addr_parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t *out)
+static KEEL_MUST_USE keel_result addr_parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t *out)
 {
     if (lo >= hi || hi - lo > 4u) {
         return KEEL_ERR_PARSE;
@@ -125,7 +126,8 @@ static keel_result addr_parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t
     assigns q[0 .. 3];
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
 */
-static keel_result addr_parse_dotted_quad(keel_slice s, size_t lo, size_t hi, uint8_t q[4])
+static KEEL_MUST_USE keel_result addr_parse_dotted_quad(keel_slice s, size_t lo, size_t hi,
+                                                        uint8_t q[4])
 {
     size_t part = 0;
     size_t start = lo;
@@ -163,8 +165,8 @@ static keel_result addr_parse_dotted_quad(keel_slice s, size_t lo, size_t hi, ui
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result == KEEL_OK ==> *gap <= *count <= 8;
 */
-static keel_result addr_parse_v6_groups(keel_slice s, size_t lo, size_t hi, uint16_t g[8],
-                                        size_t *count, size_t *gap)
+static KEEL_MUST_USE keel_result addr_parse_v6_groups(keel_slice s, size_t lo, size_t hi,
+                                                      uint16_t g[8], size_t *count, size_t *gap)
 {
     size_t n = 0;
     size_t at = 0;
@@ -244,7 +246,8 @@ static keel_result addr_parse_v6_groups(keel_slice s, size_t lo, size_t hi, uint
     assigns b[0 .. 15], *scope;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
 */
-static keel_result addr_parse_v6(keel_slice s, size_t lo, size_t hi, uint8_t b[16], uint32_t *scope)
+static KEEL_MUST_USE keel_result addr_parse_v6(keel_slice s, size_t lo, size_t hi, uint8_t b[16],
+                                               uint32_t *scope)
 {
     size_t end = lo;
     /*@ loop invariant lo <= end <= hi;
@@ -330,8 +333,8 @@ static void addr_init_zeroed(keel_addr *a, keel_family f, uint16_t port)
     ensures \result == KEEL_OK && !v6 ==> out->scope_id == 0;
     ensures \result != KEEL_OK ==> *out == \old(*out);
 */
-static keel_result addr_parse_literal(keel_slice s, size_t lo, size_t hi, bool v6, uint16_t port,
-                                      keel_addr *out)
+static KEEL_MUST_USE keel_result addr_parse_literal(keel_slice s, size_t lo, size_t hi, bool v6,
+                                                    uint16_t port, keel_addr *out)
 {
     keel_addr a;
     addr_init_zeroed(&a, v6 ? KEEL_AF_INET6 : KEEL_AF_INET4, port);
@@ -355,8 +358,8 @@ static keel_result addr_parse_literal(keel_slice s, size_t lo, size_t hi, bool v
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result == KEEL_OK ==> *hlo < *hhi <= s.len;
 */
-static keel_result addr_split_hostport(keel_slice s, size_t *hlo, size_t *hhi, bool *bracketed,
-                                       uint16_t *port)
+static KEEL_MUST_USE keel_result addr_split_hostport(keel_slice s, size_t *hlo, size_t *hhi,
+                                                     bool *bracketed, uint16_t *port)
 {
     size_t lo = 0;
     size_t hi = 0;
@@ -540,7 +543,7 @@ keel_result keel_hostport_split(keel_slice text, keel_slice *host, uint16_t *por
     ensures \result != KEEL_OK ==> b->len == \old(b->len)
             && (\forall integer k; 0 <= k < b->cap ==> b->ptr[k] == \old(b->ptr[k]));
 */
-keel_result keel_buf_append(keel_buf *b, keel_slice src);
+KEEL_MUST_USE keel_result keel_buf_append(keel_buf *b, keel_slice src);
 #endif
 
 typedef struct addr_text {
@@ -752,7 +755,7 @@ static void addr_put_v6(const keel_addr *a, addr_text *t)
     ensures \result == KEEL_OK <==> (a->family == KEEL_AF_INET4 || a->family == KEEL_AF_INET6);
     ensures \result == KEEL_OK ==> \old(t->n) < t->n <= \old(t->n) + 51;
 */
-static keel_result addr_put_ip(const keel_addr *a, addr_text *t)
+static KEEL_MUST_USE keel_result addr_put_ip(const keel_addr *a, addr_text *t)
 {
     if (a->family == KEEL_AF_INET4) {
         addr_put_dotted_quad(t, a->bytes);
@@ -1004,7 +1007,7 @@ static bool addr_last_label_is_number(keel_slice s)
     return true;
 }
 
-static keel_result addr_gai_error_result(int rc)
+static KEEL_MUST_USE keel_result addr_gai_error_result(int rc)
 {
     switch (rc) {
     case EAI_NONAME:

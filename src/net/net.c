@@ -109,14 +109,16 @@ static inline int ksys_fcntl_int(int fd, int cmd, int arg);
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> 0 < *len <= sizeof(struct sockaddr_storage);
 */
-keel_result keel_addr_to_sockaddr(const keel_addr *a, struct sockaddr_storage *ss, socklen_t *len);
+KEEL_MUST_USE keel_result keel_addr_to_sockaddr(const keel_addr *a, struct sockaddr_storage *ss,
+                                                socklen_t *len);
 
 /*@ requires \valid_read((char *)sa + (0 .. sizeof(struct sockaddr_storage) - 1));
     requires \valid(out);
     assigns *out;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
 */
-keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, keel_addr *out);
+KEEL_MUST_USE keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
+                                                  keel_addr *out);
 
 /* keel_addr_resolve is outside WP too (it walks getaddrinfo's list, which
  * Frama-C's libc does not describe): trusted, pinned by tests/net/test_addr.c. */
@@ -124,8 +126,8 @@ keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, ke
     requires \valid(out);
     assigns *out;
 */
-keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family,
-                              keel_addr_list *out);
+KEEL_MUST_USE keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family,
+                                            keel_addr_list *out);
 
 /* The parts of src/net/addr.c's contracts that bind relies on; addr.c's own
  * proof discharges them (this file is proven without addr.c, as addr.c is
@@ -134,12 +136,12 @@ keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family
     requires out != \null ==> \valid(out);
     assigns *out;
 */
-keel_result keel_addr_parse_ip(keel_slice text, keel_addr *out);
+KEEL_MUST_USE keel_result keel_addr_parse_ip(keel_slice text, keel_addr *out);
 
 /*@ requires out != \null ==> \valid(out);
     assigns *out;
 */
-keel_result keel_addr_any(keel_family family, uint16_t port, keel_addr *out);
+KEEL_MUST_USE keel_result keel_addr_any(keel_family family, uint16_t port, keel_addr *out);
 
 /*@ assigns __fc_socket_counter, __fc_errno;
     ensures \result == -1 || fd_modelled(\result);
@@ -307,7 +309,7 @@ keel_result knet_errno_result(int err, bool connected)
     ensures \result != KEEL_OK;
     ensures err == ETIMEDOUT ==> \result == KEEL_ERR_TIMEOUT;
 */
-static keel_result net_errno_result(const keel_net *ctx, int err)
+static KEEL_MUST_USE keel_result net_errno_result(const keel_net *ctx, int err)
 {
     return knet_errno_result(err, ctx->connected);
 }
@@ -319,7 +321,7 @@ static keel_result net_errno_result(const keel_net *ctx, int err)
     ensures ctx->last_errno == err && \result != KEEL_OK;
     ensures err == ETIMEDOUT ==> \result == KEEL_ERR_TIMEOUT;
 */
-static keel_result net_fail_once(keel_net *ctx, int err)
+static KEEL_MUST_USE keel_result net_fail_once(keel_net *ctx, int err)
 {
     ctx->last_errno = err;
     return net_errno_result(ctx, err);
@@ -335,7 +337,7 @@ static keel_result net_fail_once(keel_net *ctx, int err)
     assigns ctx->last_errno, ctx->sticky;
     ensures ctx->last_errno == err && \result != KEEL_OK;
 */
-static keel_result net_fail_sticky(keel_net *ctx, int err)
+static KEEL_MUST_USE keel_result net_fail_sticky(keel_net *ctx, int err)
 {
     keel_result r = net_fail_once(ctx, err);
     if (ctx->proto == KEEL_PROTO_TCP &&
@@ -360,7 +362,7 @@ static bool net_proto_valid(keel_proto p)
     ensures ctx->fd < 0 ==> \result == KEEL_ERR_STATE;
     ensures ctx->fd >= 0 ==> \result == ctx->sticky;
 */
-static keel_result net_io_check(const keel_net *ctx)
+static KEEL_MUST_USE keel_result net_io_check(const keel_net *ctx)
 {
     if (ctx->fd < 0) {
         return KEEL_ERR_STATE;
@@ -415,7 +417,8 @@ static int net_deadline_left_ms(const deadline *d)
     requires \valid_read(d) && \valid(revents);
     assigns *revents, ctx->last_errno, __fc_time, __fc_errno;
 */
-static keel_result net_wait_ready(keel_net *ctx, short events, const deadline *d, short *revents)
+static KEEL_MUST_USE keel_result net_wait_ready(keel_net *ctx, short events, const deadline *d,
+                                                short *revents)
 {
     /*@ loop assigns __fc_time, __fc_errno; */
     for (;;) {
@@ -458,8 +461,8 @@ static void net_close_fd(int fd)
     ensures \result == KEEL_OK ==> fd_modelled(*fd);
     ensures \result != KEEL_OK ==> *fd == \old(*fd);
 */
-static keel_result net_open_socket(keel_net *ctx, keel_family family, keel_proto proto, int flags,
-                                   int *fd)
+static KEEL_MUST_USE keel_result net_open_socket(keel_net *ctx, keel_family family,
+                                                 keel_proto proto, int flags, int *fd)
 {
     int domain = family == KEEL_AF_INET6 ? AF_INET6 : AF_INET;
     int type = (proto == KEEL_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | flags;
@@ -474,7 +477,7 @@ static keel_result net_open_socket(keel_net *ctx, keel_family family, keel_proto
 /*@ requires \valid(ctx);
     assigns ctx->last_errno, __fc_errno;
 */
-static keel_result net_set_fd_nonblocking(keel_net *ctx, int fd, bool on)
+static KEEL_MUST_USE keel_result net_set_fd_nonblocking(keel_net *ctx, int fd, bool on)
 {
     int fl = ksys_fcntl_int(fd, F_GETFL, 0);
     if (fl < 0) {
@@ -490,7 +493,8 @@ static keel_result net_set_fd_nonblocking(keel_net *ctx, int fd, bool on)
 /*@ requires \valid(ctx) && fd_modelled(fd);
     assigns ctx->last_errno, NET_OS_STATE;
 */
-static keel_result net_setsockopt_int(keel_net *ctx, int fd, int level, int name, int value)
+static KEEL_MUST_USE keel_result net_setsockopt_int(keel_net *ctx, int fd, int level, int name,
+                                                    int value)
 {
     /* The byte view lets WP check the spec's char-wise read of the option. */
     union {
@@ -510,8 +514,8 @@ static keel_result net_setsockopt_int(keel_net *ctx, int fd, int level, int name
     assigns *sent, ctx->last_errno, ctx->sticky, NET_OS_STATE;
     ensures \result == KEEL_OK ==> *sent <= data.len;
 */
-static keel_result net_send_raw(keel_net *ctx, keel_slice data, int flags, const sa_buf *to,
-                                socklen_t tolen, size_t *sent)
+static KEEL_MUST_USE keel_result net_send_raw(keel_net *ctx, keel_slice data, int flags,
+                                              const sa_buf *to, socklen_t tolen, size_t *sent)
 {
     /*@ loop assigns NET_OS_STATE; */
     for (;;) {
@@ -537,8 +541,8 @@ static keel_result net_send_raw(keel_net *ctx, keel_slice data, int flags, const
     ensures \result == KEEL_OK ==> *n <= len;
     ensures \result == KEEL_OK && from != \null ==> *fromlen <= sizeof(sa_buf);
 */
-static keel_result net_recv_raw(keel_net *ctx, uint8_t *dst, size_t len, int flags, sa_buf *from,
-                                socklen_t *fromlen, size_t *n)
+static KEEL_MUST_USE keel_result net_recv_raw(keel_net *ctx, uint8_t *dst, size_t len, int flags,
+                                              sa_buf *from, socklen_t *fromlen, size_t *n)
 {
     /*@ loop assigns dst[0 .. len - 1], *from, *fromlen, NET_OS_STATE; */
     for (;;) {
@@ -680,7 +684,8 @@ keel_result knet_release_fd(keel_net *ctx, int *fd)
     requires \valid_read((char *)ss + (0 .. len - 1)) && \valid_read(d);
     assigns ctx->last_errno, NET_OS_STATE, __fc_time;
 */
-static keel_result net_connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len, const deadline *d)
+static KEEL_MUST_USE keel_result net_connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len,
+                                                const deadline *d)
 {
     /*@ loop assigns NET_OS_STATE, __fc_time; */
     for (;;) {
@@ -721,8 +726,8 @@ static keel_result net_connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len
     ensures valid_net(ctx);
     ensures \result == KEEL_OK <==> ctx->fd >= 0;
 */
-static keel_result net_connect_one(keel_net *ctx, const keel_addr *a, keel_proto proto,
-                                   const deadline *d)
+static KEEL_MUST_USE keel_result net_connect_one(keel_net *ctx, const keel_addr *a,
+                                                 keel_proto proto, const deadline *d)
 {
     sa_buf ss;
     socklen_t len = 0;
@@ -821,8 +826,8 @@ keel_result keel_net_connect(keel_net *ctx, keel_slice host, uint16_t port, keel
     assigns *out_fd, ctx->last_errno, NET_OPEN_STATE;
     ensures \result == KEEL_OK ==> fd_modelled(*out_fd);
 */
-static keel_result net_open_bound(keel_net *ctx, const keel_addr *a, const struct bind_cfg *c,
-                                  int *out_fd)
+static KEEL_MUST_USE keel_result net_open_bound(keel_net *ctx, const keel_addr *a,
+                                                const struct bind_cfg *c, int *out_fd)
 {
     sa_buf ss;
     socklen_t len = 0;
@@ -860,7 +865,8 @@ static keel_result net_open_bound(keel_net *ctx, const keel_addr *a, const struc
     ensures \result == KEEL_OK ==> ctx->fd >= 0;
     ensures \result != KEEL_OK ==> ctx->fd == \old(ctx->fd);
 */
-static keel_result net_bind_addr(keel_net *ctx, const keel_addr *a, const struct bind_cfg *c)
+static KEEL_MUST_USE keel_result net_bind_addr(keel_net *ctx, const keel_addr *a,
+                                               const struct bind_cfg *c)
 {
     int fd = -1;
     KEEL_TRY(net_open_bound(ctx, a, c, &fd));
@@ -953,7 +959,8 @@ keel_result keel_net_bind(keel_net *ctx, keel_slice ip, uint16_t port, keel_prot
     ensures valid_net(listener) && valid_net(client);
     ensures \result == KEEL_OK ==> client->fd >= 0;
 */
-static keel_result net_accept_tcp(keel_net *listener, keel_net *client, keel_addr *peer)
+static KEEL_MUST_USE keel_result net_accept_tcp(keel_net *listener, keel_net *client,
+                                                keel_addr *peer)
 {
     sa_buf ss;
     socklen_t len;
@@ -994,7 +1001,8 @@ static keel_result net_accept_tcp(keel_net *listener, keel_net *client, keel_add
     ensures valid_net(listener) && valid_net(client);
     ensures \result == KEEL_OK ==> client->fd >= 0 && listener->fd >= 0;
 */
-static keel_result net_accept_udp(keel_net *listener, keel_net *client, keel_addr *peer)
+static KEEL_MUST_USE keel_result net_accept_udp(keel_net *listener, keel_net *client,
+                                                keel_addr *peer)
 {
     sa_buf ss;
     socklen_t len = 0;
@@ -1208,8 +1216,8 @@ keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how)
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
     ensures \result != KEEL_OK ==> into->len == \old(into->len);
 */
-static keel_result net_recv_some(keel_net *ctx, keel_buf *into, size_t max, int flags,
-                                 keel_addr *from, size_t *got)
+static KEEL_MUST_USE keel_result net_recv_some(keel_net *ctx, keel_buf *into, size_t max, int flags,
+                                               keel_addr *from, size_t *got)
 {
     uint8_t *dst = into->ptr + into->len;
     size_t n = 0;
@@ -1253,8 +1261,8 @@ static keel_result net_recv_some(keel_net *ctx, keel_buf *into, size_t max, int 
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
     ensures \result != KEEL_OK ==> into->len == \old(into->len);
 */
-static keel_result net_recv_until(keel_net *ctx, keel_buf *into, size_t max, const deadline *d,
-                                  keel_addr *from, size_t *got)
+static KEEL_MUST_USE keel_result net_recv_until(keel_net *ctx, keel_buf *into, size_t max,
+                                                const deadline *d, keel_addr *from, size_t *got)
 {
     /*@ loop invariant into->len == \at(into->len, Pre);
         loop assigns into->len, into->ptr[\at(into->len, Pre) .. into->cap - 1], *from, *got,
@@ -1284,7 +1292,8 @@ static keel_result net_recv_until(keel_net *ctx, keel_buf *into, size_t max, con
     ensures \result == KEEL_OK ==> ctx != \null && ctx->fd >= 0 && into != \null &&
             buf_shape(*into) && need <= into->cap - into->len;
 */
-static keel_result net_recv_check(const keel_net *ctx, const keel_buf *into, size_t need)
+static KEEL_MUST_USE keel_result net_recv_check(const keel_net *ctx, const keel_buf *into,
+                                                size_t need)
 {
     if (ctx == NULL || !keel_buf_valid(into)) {
         return KEEL_ERR_INVALID_ARG;
@@ -1523,7 +1532,7 @@ keel_result keel_net_recvfrom(keel_net *ctx, keel_buf *into, uint32_t timeout_ms
     ensures ctx == \null || out == \null ==> \result == KEEL_ERR_INVALID_ARG;
     ensures ctx != \null && out != \null && ctx->fd < 0 ==> \result == KEEL_ERR_STATE;
 */
-static keel_result net_socket_addr(const keel_net *ctx, keel_addr *out, bool peer)
+static KEEL_MUST_USE keel_result net_socket_addr(const keel_net *ctx, keel_addr *out, bool peer)
 {
     if (ctx == NULL || out == NULL) {
         return KEEL_ERR_INVALID_ARG;
