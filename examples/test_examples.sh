@@ -58,6 +58,24 @@ start_async() {
     printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
 }
 
+# start_listening NAME PROG [ARGS...]: start a program that prints
+# "listening on 127.0.0.1:PORT" once ready; sets port_NAME and pid_NAME.
+start_listening() {
+    local name=$1 prog=$2 line= i
+    shift 2
+    "$bin/$prog" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    printf -v "pid_$name" '%s' $!
+    pids+=($!)
+    for i in $(seq 100); do
+        line=$(head -n1 "$work/$name.out")
+        [[ -n $line ]] && break
+        sleep 0.1
+    done
+    [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] ||
+        fail "$prog $name did not announce its address within 10 s (got '$line')"
+    printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
+}
+
 # wait_exit PID SECONDS: sets exit_rc to the exit status of PID (137 if it
 # had to be killed). Not in $(...): only this shell can wait for its children.
 wait_exit() {
@@ -411,6 +429,145 @@ json_check_hostile_inputs_never_crash)
             fail "random input $i: exit $rc (kept as random.out)"
         fi
     done
+    ;;
+guide_tcp_client_server)
+    # docs/guide-tcp.md: tcp_server serves two clients one after the other.
+    start_listening srv tcp_server 0 2
+    rc=0
+    timeout 20 "$bin/tcp_client" 127.0.0.1 "$port_srv" ada grace >"$work/c1.out" 2>"$work/c1.err" || rc=$?
+    [[ $rc == 0 ]] || fail "tcp_client exited with $rc"
+    [[ $(cat "$work/c1.out") == $'hello, ada\nhello, grace' ]] || fail "unexpected answers"
+    # A name over the server's 256-byte line limit: the server drops that
+    # client (its reader says TOO_LARGE) and the client fails cleanly.
+    long=$(head -c 300 /dev/zero | tr '\0' n)
+    rc=0
+    timeout 20 "$bin/tcp_client" 127.0.0.1 "$port_srv" "$long" >"$work/c2.out" 2>"$work/c2.err" || rc=$?
+    [[ $rc == 1 ]] || fail "tcp_client with an over-long line exited with $rc, expected 1"
+    grep -q 'client dropped: ' "$work/srv.err" || fail "the server did not report the dropped client"
+    wait_exit "$pid_srv" 10
+    [[ $exit_rc == 0 ]] || fail "tcp_server exited with $exit_rc after its two clients"
+    rc=0
+    timeout 10 "$bin/tcp_client" 127.0.0.1 "$port_srv" >/dev/null 2>&1 || rc=$?
+    [[ $rc == 2 ]] || fail "tcp_client without a name exited with $rc, expected 2"
+    ;;
+guide_line_server)
+    # docs/guide-async-lines.md: every line back in upper case.
+    start_listening srv line_server 0
+    printf 'hello\nWorld 42\n\nmixed Case, punctuation!\n' >"$work/lines"
+    rc=0
+    timeout 20 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" <"$work/lines" >"$work/c.out" 2>"$work/c.err" || rc=$?
+    [[ $rc == 0 ]] || fail "echo_client exited with $rc"
+    tr '[:lower:]' '[:upper:]' <"$work/lines" | sed 's/^/Response received: /' >"$work/c.expected"
+    cmp -s "$work/c.expected" "$work/c.out" || fail "the answers are not the lines in upper case"
+    # A line over 1024 bytes is refused whole, then the connection closes.
+    exec 4<>"/dev/tcp/127.0.0.1/$port_srv"
+    { head -c 2000 /dev/zero | tr '\0' x; echo; } >&4
+    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
+    exec 4<&-
+    [[ $(cat "$work/long.out") == "error: line longer than 1024 bytes" ]] ||
+        fail "over-long line: got '$(head -c 200 "$work/long.out")'"
+    # Twenty clients at once, on the server's two threads.
+    for i in $(seq 20); do
+        printf 'client %s first\nclient %s second\n' "$i" "$i" >"$work/in$i"
+        timeout 20 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" <"$work/in$i" >"$work/m$i.out" 2>&1 &
+        printf -v "cpid$i" '%s' $!
+        pids+=($!)
+    done
+    for i in $(seq 20); do
+        pid_var="cpid$i"
+        rc=0
+        wait "${!pid_var}" || rc=$?
+        [[ $rc == 0 ]] || fail "client $i exited with $rc"
+        [[ $(cat "$work/m$i.out") == "Response received: CLIENT $i FIRST"$'\n'"Response received: CLIENT $i SECOND" ]] ||
+            fail "client $i: wrong answers"
+    done
+    stop_server srv
+    ;;
+guide_json_report)
+    # docs/guide-json.md: parse, look up, extract, write.
+    jr() {
+        local name=$1
+        rc=0
+        timeout 10 "$bin/json_report" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    }
+    jr ok < <(printf '{"name": "ada", "scores": [90, 85.5, 77]}')
+    [[ $rc == 0 && $(cat "$work/ok.out") == '{"name":"ada","count":3,"total":252.5,"best":90}' ]] ||
+        fail "summary: exit $rc, got '$(cat "$work/ok.out")'"
+    jr escapes < <(printf '{"scores": [], "name": "a\\u00e9\\"b", "extra": null}')
+    [[ $rc == 0 && $(cat "$work/escapes.out") == '{"name":"aé\"b","count":0,"total":0}' ]] ||
+        fail "escapes and empty scores: exit $rc, got '$(cat "$work/escapes.out")'"
+    jr comma < <(printf '{"name": "ada", "scores": [90, 85.5,]}')
+    [[ $rc == 1 ]] || fail "trailing comma: exit $rc, expected 1"
+    grep -q '^json_report: byte 36: ' "$work/comma.err" || fail "trailing comma: no offset ($(cat "$work/comma.err"))"
+    jr missing < <(printf '{"name": "ada"}')
+    [[ $rc == 1 ]] || fail "missing scores: exit $rc, expected 1"
+    jr type < <(printf '{"name": 7, "scores": []}')
+    [[ $rc == 1 ]] || fail "a number as name: exit $rc, expected 1"
+    jr big < <(head -c 70000 /dev/zero | tr '\0' ' ')
+    [[ $rc == 2 ]] || fail "70,000 bytes: exit $rc, expected 2"
+    ;;
+migrate_before_and_after)
+    # docs/migrating-from-mbedtls-net.md: the same client with keel and,
+    # when mbed TLS was found at build time, with mbed TLS.
+    start_server srv tcp
+    sides=(migrate_after)
+    if [[ -x $bin/migrate_before ]]; then
+        sides+=(migrate_before)
+    else
+        echo "migrate_before was not built (no mbed TLS): the keel side only"
+    fi
+    for prog in "${sides[@]}"; do
+        rc=0
+        timeout 20 "$bin/$prog" 127.0.0.1 "$port_srv" 'hello, keel' >"$work/$prog.out" 2>"$work/$prog.err" || rc=$?
+        [[ $rc == 0 ]] || fail "$prog exited with $rc"
+        [[ $(cat "$work/$prog.out") == 'reply: hello, keel' ]] || fail "$prog printed '$(cat "$work/$prog.out")'"
+        echo "$prog: $(cat "$work/$prog.out")"
+    done
+    stop_server srv
+    # Nobody listens there now: both fail with their own error report.
+    for prog in "${sides[@]}"; do
+        rc=0
+        timeout 20 "$bin/$prog" 127.0.0.1 "$port_srv" hi >"$work/$prog.out" 2>"$work/$prog.err" || rc=$?
+        [[ $rc == 1 ]] || fail "$prog to a closed port exited with $rc, expected 1"
+        echo "$prog, refused: $(cat "$work/$prog.err")"
+    done
+    grep -q 'KEEL_ERR_REFUSED' "$work/migrate_after.err" || fail "migrate_after did not report KEEL_ERR_REFUSED"
+    ;;
+guide_snippets_match_examples)
+    # Every C block of the guides is a snippet of a compiled example: the
+    # block after "<!-- snippet: examples/F.c#NAME -->" must equal the lines
+    # between "/* guide:NAME:begin */" and "/* guide:NAME:end */" of F.c.
+    shopt -s nullglob
+    guides=("$src"/docs/*.md)
+    [[ ${#guides[@]} -gt 0 ]] || fail "no guide in docs/"
+    checked=0
+    for g in "${guides[@]}"; do
+        rel=${g#"$src"/}
+        # A C block not right after a snippet marker is prose that could drift.
+        awk -v f="$rel" '/^```c$/ && prev !~ /^<!-- snippet: examples\/[A-Za-z0-9_]+\.c#[A-Za-z0-9_]+ -->$/ {
+                print f ":" NR ": a C block that is not a snippet of an example"; bad = 1 }
+            { prev = $0 } END { exit bad }' "$g" >&2 || fail "$rel has a C block that is not a snippet"
+        while IFS= read -r marker; do
+            lineno=${marker%%:*}
+            spec=${marker#*snippet: }
+            spec=${spec% -->}
+            file=${spec%#*} name=${spec#*#}
+            [[ -f $src/$file ]] || fail "$rel:$lineno: no file $file"
+            awk -v start="$lineno" 'NR == start + 1 { if ($0 != "```c") exit 1; on = 1; next }
+                on && /^```$/ { exit } on { print }' "$g" >"$work/doc.c" ||
+                fail "$rel:$lineno: the snippet marker is not followed by a \`\`\`c block"
+            sed -n "/^[[:space:]]*\/\* guide:$name:begin \*\/\$/,/^[[:space:]]*\/\* guide:$name:end \*\/\$/p" \
+                "$src/$file" | sed '1d;$d' >"$work/file.c"
+            [[ -s $work/file.c ]] || fail "$rel:$lineno: no guide:$name:begin/end block in $file"
+            # The block in the guide is the file's, dedented as it stands there.
+            indent=$(head -n1 "$work/file.c" | sed 's/[^ ].*//')
+            sed "s/^$indent//" "$work/file.c" >"$work/file.dedented.c"
+            diff -u "$work/doc.c" "$work/file.dedented.c" >&2 ||
+                fail "$rel:$lineno: the block differs from $file#$name"
+            checked=$((checked + 1))
+        done < <(grep -n '^<!-- snippet: ' "$g")
+    done
+    echo "$checked snippets in ${#guides[@]} guides match their examples"
     ;;
 *)
     echo "unknown case $case_name" >&2

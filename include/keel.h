@@ -19,9 +19,11 @@
  *    are the only functions that take a raw pointer and a length.
  *  - **NULL only with length 0.** A slice's pointer may be NULL only when
  *    its length is 0, a buf's only when its capacity is 0. A NULL handle or
- *    out-parameter where an object is required is KEEL_ERR_INVALID_ARG,
- *    never undefined behaviour; functions that release (keel_net_free,
- *    keel_loop_free, ...) accept NULL and do nothing.
+ *    out-parameter where an object is required is never undefined
+ *    behaviour: a function that returns a keel_result returns
+ *    KEEL_ERR_INVALID_ARG, one that returns a value gives the empty answer
+ *    (0, false, NULL, the empty slice), one that returns nothing does
+ *    nothing; so releasing NULL (keel_net_free, keel_loop_free, ...) is fine.
  *  - **Ownership.** Every resource has one owner. Slices own nothing; bufs
  *    use the caller's storage, which keel never allocates or frees. Handles
  *    (keel_net, keel_loop, ...) are opaque: keel allocates them in their
