@@ -40,24 +40,6 @@ start_server() {
     printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
 }
 
-# start_async NAME PROG [ARGS...]: start async_echo_server / chat_server on
-# port 0; sets port_NAME and pid_NAME from its "listening on" line.
-start_async() {
-    local name=$1 prog=$2 line= i
-    shift 2
-    "$bin/$prog" --port 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    printf -v "pid_$name" '%s' $!
-    pids+=($!)
-    for i in $(seq 100); do
-        line=$(head -n1 "$work/$name.out")
-        [[ -n $line ]] && break
-        sleep 0.1
-    done
-    [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] ||
-        fail "$prog $name did not announce its address within 10 s (got '$line')"
-    printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
-}
-
 # start_listening NAME PROG [ARGS...]: start a program that prints
 # "listening on 127.0.0.1:PORT" once ready; sets port_NAME and pid_NAME.
 start_listening() {
@@ -74,6 +56,14 @@ start_listening() {
     [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] ||
         fail "$prog $name did not announce its address within 10 s (got '$line')"
     printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
+}
+
+# start_async NAME PROG [ARGS...]: start async_echo_server / chat_server on
+# port 0; sets port_NAME and pid_NAME from its "listening on" line.
+start_async() {
+    local name=$1 prog=$2
+    shift 2
+    start_listening "$name" "$prog" --port 0 "$@"
 }
 
 # wait_exit PID SECONDS: sets exit_rc to the exit status of PID (137 if it
@@ -116,9 +106,10 @@ expect_echo() {
 # echo_20_clients: $work/in1..in20 through 20 concurrent echo_client tcp
 # runs against $port_srv, each holding its connection open across a 1 s
 # pause after its first line (so all 20 are connected at once); every
-# client must exit 0 with exactly its lines echoed back.
+# client must exit 0 with exactly its lines echoed back (passed through the
+# command named by $1 first, if given: a server that changes the lines).
 echo_20_clients() {
-    local i rc pid_var
+    local i rc pid_var transform=${1:-cat}
     for i in $(seq 20); do
         { head -n1 "$work/in$i"; sleep 1; tail -n +2 "$work/in$i"; } |
             timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" \
@@ -131,9 +122,20 @@ echo_20_clients() {
         rc=0
         wait "${!pid_var}" || rc=$?
         [[ $rc == 0 ]] || fail "client $i exited with $rc (124: timed out)"
-        sed 's/^/Response received: /' "$work/in$i" >"$work/c$i.expected"
+        "$transform" <"$work/in$i" | sed 's/^/Response received: /' >"$work/c$i.expected"
         cmp -s "$work/c$i.expected" "$work/c$i.out" || fail "client $i: wrong responses"
     done
+}
+
+# expect_refused_line PORT BYTES EXPECTED: on a fresh connection, send one
+# line of BYTES bytes; the server must answer exactly EXPECTED, then close.
+expect_refused_line() {
+    exec 4<>"/dev/tcp/127.0.0.1/$1"
+    { head -c "$2" /dev/zero | tr '\0' x; echo; } >&4
+    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
+    exec 4<&-
+    [[ $(cat "$work/long.out") == "$3" ]] ||
+        fail "over-long line: expected '$3', got '$(head -c 200 "$work/long.out")'"
 }
 
 make_lines() {
@@ -313,12 +315,7 @@ chat_broadcast_and_long_line)
     done
     # An over-long line is refused whole: an error line, then the server
     # closes that connection; nobody else gets any part of it.
-    exec 4<>"/dev/tcp/127.0.0.1/$port_chat"
-    { head -c 5000 /dev/zero | tr '\0' x; echo; } >&4
-    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
-    exec 4<&-
-    [[ $(cat "$work/long.out") == "error: line longer than 4096 bytes" ]] ||
-        fail "over-long line: expected the error line, got '$(head -c 200 "$work/long.out")'"
+    expect_refused_line "$port_chat" 5000 "error: line longer than 4096 bytes"
     echo "after the long line" >&3
     read -r -t 10 back <&3 || fail "chat stopped serving after the long line"
     [[ $back == "after the long line" ]] || fail "got '$back' instead of my own line"
@@ -460,27 +457,13 @@ guide_line_server)
     tr '[:lower:]' '[:upper:]' <"$work/lines" | sed 's/^/Response received: /' >"$work/c.expected"
     cmp -s "$work/c.expected" "$work/c.out" || fail "the answers are not the lines in upper case"
     # A line over 1024 bytes is refused whole, then the connection closes.
-    exec 4<>"/dev/tcp/127.0.0.1/$port_srv"
-    { head -c 2000 /dev/zero | tr '\0' x; echo; } >&4
-    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
-    exec 4<&-
-    [[ $(cat "$work/long.out") == "error: line longer than 1024 bytes" ]] ||
-        fail "over-long line: got '$(head -c 200 "$work/long.out")'"
-    # Twenty clients at once, on the server's two threads.
+    expect_refused_line "$port_srv" 2000 "error: line longer than 1024 bytes"
+    # Twenty clients connected at once, on the server's two threads.
     for i in $(seq 20); do
         printf 'client %s first\nclient %s second\n' "$i" "$i" >"$work/in$i"
-        timeout 20 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" <"$work/in$i" >"$work/m$i.out" 2>&1 &
-        printf -v "cpid$i" '%s' $!
-        pids+=($!)
     done
-    for i in $(seq 20); do
-        pid_var="cpid$i"
-        rc=0
-        wait "${!pid_var}" || rc=$?
-        [[ $rc == 0 ]] || fail "client $i exited with $rc"
-        [[ $(cat "$work/m$i.out") == "Response received: CLIENT $i FIRST"$'\n'"Response received: CLIENT $i SECOND" ]] ||
-            fail "client $i: wrong answers"
-    done
+    upper() { tr '[:lower:]' '[:upper:]'; }
+    echo_20_clients upper
     stop_server srv
     ;;
 guide_json_report)
