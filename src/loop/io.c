@@ -19,14 +19,14 @@ struct keel_io {
 
 #define IO_OF(ptr, member) ((keel_io *)(void *)((char *)(ptr) - offsetof(keel_io, member)))
 
-static uint32_t to_epoll(unsigned events)
+static uint32_t io_events_to_epoll(unsigned events)
 {
     return ((events & KEEL_IO_READ) ? (uint32_t)EPOLLIN : 0u) |
            ((events & KEEL_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
 }
 
 /* The pending error of the socket, as the socket layer maps it. */
-static keel_result socket_error(int fd)
+static KEEL_MUST_USE keel_result io_pending_error(int fd)
 {
     int err = 0;
     socklen_t len = sizeof err;
@@ -36,13 +36,13 @@ static keel_result socket_error(int fd)
     return knet_errno_result(err != 0 ? err : ECONNRESET, true);
 }
 
-static void io_ready(kloop_watch *w, uint32_t ev)
+static void io_report_events(kloop_watch *w, uint32_t ev)
 {
     keel_io *io = IO_OF(w, watch);
     unsigned ready = ((ev & EPOLLIN) ? KEEL_IO_READ : 0u) | ((ev & EPOLLOUT) ? KEEL_IO_WRITE : 0u);
     ready &= io->events;
     if (ev & EPOLLERR) {
-        io->cb(io, socket_error(w->fd), 0, io->user);
+        io->cb(io, io_pending_error(w->fd), 0, io->user);
     } else if ((ev & EPOLLHUP) && ready == 0) {
         /* Hung up with nothing the caller asked for left to report (a
          * readable EOF is reported as READ, so the caller reads it). */
@@ -70,10 +70,7 @@ keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events, keel
         return KEEL_ERR_INVALID_ARG;
     }
     int fd;
-    keel_result r = keel_net_fd(sock, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_net_fd(sock, &fd));
     keel_io *io = ksys_alloc_zeroed(sizeof *io);
     if (io == NULL) {
         return KEEL_ERR_NO_MEMORY;
@@ -82,10 +79,10 @@ keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events, keel
     io->cb = cb;
     io->user = user;
     io->events = events;
-    io->watch.fn = io_ready;
+    io->watch.fn = io_report_events;
     io->release.fn = io_release;
     io->handle.close_now = io_close_now;
-    r = kloop_add(loop, &io->watch, fd, to_epoll(events));
+    keel_result r = kloop_add(loop, &io->watch, fd, io_events_to_epoll(events));
     if (r != KEEL_OK) {
         ksys_release(io);
         return r;
@@ -103,7 +100,7 @@ keel_result keel_io_update(keel_io *io, unsigned events)
     if (io->watch.fd < 0) {
         return KEEL_ERR_STATE;
     }
-    keel_result r = kloop_mod(io->loop, &io->watch, to_epoll(events));
+    keel_result r = kloop_mod(io->loop, &io->watch, io_events_to_epoll(events));
     if (r == KEEL_OK) {
         io->events = events;
     }

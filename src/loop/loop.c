@@ -74,7 +74,7 @@ struct keel_loop {
 
 /* ---- watches ------------------------------------------------------------ */
 
-static keel_result errno_result(int err)
+static KEEL_MUST_USE keel_result loop_errno_result(int err)
 {
     return knet_errno_result(err, false);
 }
@@ -109,7 +109,7 @@ keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
     int op = w->events == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
     struct epoll_event ev = { .events = events, .data = { .ptr = w } };
     if (ksys_epoll_ctl(loop->epfd, op, w->fd, &ev) != 0) {
-        return errno_result(errno);
+        return loop_errno_result(errno);
     }
     w->events = events;
     return KEEL_OK;
@@ -155,7 +155,7 @@ void kloop_defer(keel_loop *loop, kloop_deferred *d)
 
 /* Run the deferred queue until it is empty, including calls deferred by
  * the calls it runs. */
-static void run_deferred(keel_loop *loop)
+static void loop_run_deferred(keel_loop *loop)
 {
     while (loop->defer_head != NULL) {
         kloop_deferred *d = loop->defer_head;
@@ -210,14 +210,14 @@ uint64_t keel_loop_now_ms(const keel_loop *loop)
 /* Make epoll_wait return. An eventfd counter cannot overflow here (it
  * saturates after 2^64 - 2 writes), and EAGAIN would mean it is already
  * readable: either way the loop wakes. */
-static void wake_up(keel_loop *loop)
+static void loop_wake_up(keel_loop *loop)
 {
     uint64_t one = 1;
     while (ksys_fd_write(loop->wake.fd, &one, sizeof one) < 0 && errno == EINTR) {
     }
 }
 
-static void wake_ready(kloop_watch *w, uint32_t events)
+static void loop_wake_drain(kloop_watch *w, uint32_t events)
 {
     (void)events;
     uint64_t n;
@@ -231,7 +231,7 @@ void keel_loop_stop(keel_loop *loop)
         return;
     }
     atomic_store(&loop->stop_req, true);
-    wake_up(loop);
+    loop_wake_up(loop);
 }
 
 keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
@@ -257,12 +257,12 @@ keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
     /* The loop takes the whole queue at once: only the first task of a
      * batch needs to wake it. */
     if (was_empty) {
-        wake_up(loop);
+        loop_wake_up(loop);
     }
     return KEEL_OK;
 }
 
-static kloop_task *take_tasks(keel_loop *loop)
+static kloop_task *loop_take_tasks(keel_loop *loop)
 {
     pthread_mutex_lock(&loop->mu);
     kloop_task *t = loop->task_head;
@@ -272,7 +272,7 @@ static kloop_task *take_tasks(keel_loop *loop)
     return t;
 }
 
-static bool tasks_pending(keel_loop *loop)
+static bool loop_tasks_pending(keel_loop *loop)
 {
     pthread_mutex_lock(&loop->mu);
     bool pending = loop->task_head != NULL;
@@ -281,9 +281,9 @@ static bool tasks_pending(keel_loop *loop)
 }
 
 /* Tasks posted while these run wait for the next iteration. */
-static void run_tasks(keel_loop *loop)
+static void loop_run_tasks(keel_loop *loop)
 {
-    kloop_task *t = take_tasks(loop);
+    kloop_task *t = loop_take_tasks(loop);
     while (t != NULL) {
         kloop_task *next = t->next;
         keel_task_fn fn = t->fn;
@@ -296,7 +296,7 @@ static void run_tasks(keel_loop *loop)
 
 /* ---- timers --------------------------------------------------------------- */
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
+static uint64_t loop_add_saturating(uint64_t a, uint64_t b)
 {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
@@ -307,11 +307,9 @@ keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms, uint64_t repeat
     if (loop == NULL || cb == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = ktimer_reserve(&loop->timers);
-    if (r != KEEL_OK) {
-        return r;
-    }
-    uint64_t id = ktimer_insert(&loop->timers, add_sat(loop->now, delay_ms), repeat_ms, cb, user);
+    KEEL_TRY(ktimer_reserve(&loop->timers));
+    uint64_t id =
+        ktimer_insert(&loop->timers, loop_add_saturating(loop->now, delay_ms), repeat_ms, cb, user);
     if (out != NULL) {
         out->v = id;
     }
@@ -324,10 +322,7 @@ keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id)
         return KEEL_ERR_INVALID_ARG;
     }
     uint32_t slot;
-    keel_result r = ktimer_lookup(&loop->timers, id.v, &slot);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(ktimer_lookup(&loop->timers, id.v, &slot));
     ktimer_remove(&loop->timers, slot);
     return KEEL_OK;
 }
@@ -335,7 +330,7 @@ keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id)
 /* Fire every timer due now that was armed before this call: one started or
  * re-armed by a callback here waits for the next call, so a zero-delay
  * timer that restarts itself cannot starve I/O. */
-static void run_timers(keel_loop *loop)
+static void loop_run_due_timers(keel_loop *loop)
 {
     ktimer_heap *h = &loop->timers;
     uint64_t seq_mark = h->next_seq;
@@ -352,7 +347,7 @@ static void run_timers(keel_loop *loop)
         if (repeat > 0) {
             /* Re-armed before the call, so that cancelling from the
              * callback (id still live) stops it. */
-            uint64_t next = add_sat(e->deadline, repeat);
+            uint64_t next = loop_add_saturating(e->deadline, repeat);
             ktimer_rearm(h, slot, next > loop->now ? next : loop->now);
         } else {
             /* Released before the call: the id is stale inside it. */
@@ -363,9 +358,9 @@ static void run_timers(keel_loop *loop)
 }
 
 /* Milliseconds epoll_wait may sleep: at most bound, 0 when work is ready. */
-static int wait_budget(keel_loop *loop, uint32_t bound)
+static int loop_wait_budget(keel_loop *loop, uint32_t bound)
 {
-    if (loop->defer_head != NULL || tasks_pending(loop)) {
+    if (loop->defer_head != NULL || loop_tasks_pending(loop)) {
         return 0;
     }
     uint64_t ms = bound;
@@ -382,7 +377,7 @@ static int wait_budget(keel_loop *loop, uint32_t bound)
 
 /* ---- signals -------------------------------------------------------------- */
 
-static void signal_ready(kloop_watch *w, uint32_t events)
+static void loop_signals_deliver(kloop_watch *w, uint32_t events)
 {
     (void)events;
     keel_loop *loop = KLOOP_OF(w, sig);
@@ -432,10 +427,10 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
         sigaddset(&set, signo);
         int fd = ksys_signalfd(loop->sig.fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
         if (fd < 0) {
-            return errno_result(errno);
+            return loop_errno_result(errno);
         }
         if (loop->sig.fd < 0) {
-            loop->sig.fn = signal_ready;
+            loop->sig.fn = loop_signals_deliver;
             keel_result r = kloop_add(loop, &loop->sig, fd, EPOLLIN);
             if (r != KEEL_OK) {
                 while (ksys_close(fd) != 0 && errno == EINTR) {
@@ -455,7 +450,7 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
 
 /* ---- lifetime --------------------------------------------------------------- */
 
-static void close_fd(int fd)
+static void loop_close_fd(int fd)
 {
     if (fd >= 0) {
         /* Linux releases the descriptor even when close reports EINTR. */
@@ -492,18 +487,18 @@ keel_result keel_loop_new(keel_loop **out)
     }
     loop->epfd = ksys_epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
-        r = errno_result(errno);
+        r = loop_errno_result(errno);
         goto fail;
     }
     int efd = ksys_eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0) {
-        r = errno_result(errno);
+        r = loop_errno_result(errno);
         goto fail;
     }
-    loop->wake.fn = wake_ready;
+    loop->wake.fn = loop_wake_drain;
     r = kloop_add(loop, &loop->wake, efd, EPOLLIN);
     if (r != KEEL_OK) {
-        close_fd(efd);
+        loop_close_fd(efd);
         goto fail;
     }
     loop->now = ksys_now_ms();
@@ -511,7 +506,7 @@ keel_result keel_loop_new(keel_loop **out)
     return KEEL_OK;
 
 fail:
-    close_fd(loop->epfd);
+    loop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);
@@ -531,19 +526,19 @@ void keel_loop_free(keel_loop *loop)
         if (loop->handles.next == h) {
             kloop_handle_unlink(loop, h);
         }
-        run_deferred(loop);
+        loop_run_deferred(loop);
     }
-    run_deferred(loop);
-    kloop_task *t = take_tasks(loop);
+    loop_run_deferred(loop);
+    kloop_task *t = loop_take_tasks(loop);
     while (t != NULL) {
         kloop_task *next = t->next;
         ksys_release(t);
         t = next;
     }
     ktimer_free(&loop->timers);
-    close_fd(loop->sig.fd);
-    close_fd(loop->wake.fd);
-    close_fd(loop->epfd);
+    loop_close_fd(loop->sig.fd);
+    loop_close_fd(loop->wake.fd);
+    loop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);
@@ -551,17 +546,17 @@ void keel_loop_free(keel_loop *loop)
 
 /* ---- running ---------------------------------------------------------------- */
 
-static bool alive(keel_loop *loop)
+static bool loop_has_work(keel_loop *loop)
 {
-    return loop->handles.next != &loop->handles || loop->timers.count > 0 ||
-           loop->nsignals > 0 || loop->defer_head != NULL || tasks_pending(loop);
+    return loop->handles.next != &loop->handles || loop->timers.count > 0 || loop->nsignals > 0 ||
+           loop->defer_head != NULL || loop_tasks_pending(loop);
 }
 
 /* Wait for events within bound_ms, restarting after EINTR with what is
  * left of the budget. */
-static keel_result wait_events(keel_loop *loop, uint32_t bound_ms, int *n)
+static KEEL_MUST_USE keel_result loop_wait_events(keel_loop *loop, uint32_t bound_ms, int *n)
 {
-    int budget = wait_budget(loop, bound_ms);
+    int budget = loop_wait_budget(loop, bound_ms);
     uint64_t start = ksys_now_ms();
     for (;;) {
         int got = ksys_epoll_wait(loop->epfd, loop->batch, KLOOP_BATCH, budget);
@@ -570,14 +565,14 @@ static keel_result wait_events(keel_loop *loop, uint32_t bound_ms, int *n)
             return KEEL_OK;
         }
         if (errno != EINTR) {
-            return errno_result(errno);
+            return loop_errno_result(errno);
         }
         uint64_t spent = ksys_now_ms() - start;
         budget = spent >= (uint64_t)budget ? 0 : budget - (int)spent;
     }
 }
 
-static void dispatch(keel_loop *loop, int n)
+static void loop_dispatch_batch(keel_loop *loop, int n)
 {
     loop->batch_len = n;
     for (loop->batch_next = 0; loop->batch_next < loop->batch_len;) {
@@ -591,25 +586,22 @@ static void dispatch(keel_loop *loop, int n)
     loop->batch_next = 0;
 }
 
-static keel_result iterate(keel_loop *loop, uint32_t bound_ms)
+static KEEL_MUST_USE keel_result loop_run_iteration(keel_loop *loop, uint32_t bound_ms)
 {
     loop->now = ksys_now_ms();
     int n = 0;
-    keel_result r = wait_events(loop, bound_ms, &n);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(loop_wait_events(loop, bound_ms, &n));
     loop->now = ksys_now_ms();
-    dispatch(loop, n);
-    run_deferred(loop);
-    run_timers(loop);
-    run_deferred(loop);
-    run_tasks(loop);
-    run_deferred(loop);
+    loop_dispatch_batch(loop, n);
+    loop_run_deferred(loop);
+    loop_run_due_timers(loop);
+    loop_run_deferred(loop);
+    loop_run_tasks(loop);
+    loop_run_deferred(loop);
     return KEEL_OK;
 }
 
-static bool enter(keel_loop *loop)
+static bool loop_claim_running(keel_loop *loop)
 {
     bool expected = false;
     return atomic_compare_exchange_strong(&loop->running, &expected, true);
@@ -620,10 +612,10 @@ keel_result keel_loop_run_once(keel_loop *loop, uint32_t timeout_ms)
     if (loop == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!enter(loop)) {
+    if (!loop_claim_running(loop)) {
         return KEEL_ERR_STATE;
     }
-    keel_result r = iterate(loop, timeout_ms);
+    keel_result r = loop_run_iteration(loop, timeout_ms);
     atomic_store(&loop->running, false);
     return r;
 }
@@ -633,12 +625,12 @@ keel_result keel_loop_run(keel_loop *loop)
     if (loop == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!enter(loop)) {
+    if (!loop_claim_running(loop)) {
         return KEEL_ERR_STATE;
     }
     keel_result r = KEEL_OK;
-    while (r == KEEL_OK && !atomic_exchange(&loop->stop_req, false) && alive(loop)) {
-        r = iterate(loop, UINT32_MAX);
+    while (r == KEEL_OK && !atomic_exchange(&loop->stop_req, false) && loop_has_work(loop)) {
+        r = loop_run_iteration(loop, UINT32_MAX);
     }
     atomic_store(&loop->running, false);
     return r;

@@ -76,18 +76,18 @@ typedef struct ktimer_heap {
   // its inverse. (Stated one way only: the converse as a second quantified
   // fact would make the provers' instantiation loop; ktimer_live states it
   // for one slot.)
-  predicate links(ktimer_entry *heap, ktimer_slot *slots, integer used) =
+  predicate ktimer_links(ktimer_entry *heap, ktimer_slot *slots, integer used) =
       \forall integer i; 0 <= i < used ==>
           heap[i].slot < used && slots[heap[i].slot].pos == i;
 
-  predicate ktimer_ok(ktimer_heap *h) = ktimer_mem(h) && links(h->heap, h->slots, h->used);
+  predicate ktimer_ok(ktimer_heap *h) = ktimer_mem(h) && ktimer_links(h->heap, h->slots, h->used);
 
   // slot s is live: its position is in the heap and holds it.
   predicate ktimer_live(ktimer_heap *h, integer s) =
       0 <= s < h->used && 0 <= h->slots[s].pos < h->count &&
       h->heap[h->slots[s].pos].slot == s;
 
-  predicate same_entry(ktimer_entry a, ktimer_entry b) =
+  predicate ktimer_same_entry(ktimer_entry a, ktimer_entry b) =
       a.deadline == b.deadline && a.seq == b.seq && a.slot == b.slot;
 */
 

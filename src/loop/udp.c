@@ -28,7 +28,7 @@ struct keel_udp {
 
 /* Receive one datagram into the scratch buffer. MSG_TRUNC makes recvfrom
  * return the datagram's real length, which tells a truncation apart. */
-static keel_result recv_one(keel_udp *u, keel_slice *data, keel_addr *from)
+static KEEL_MUST_USE keel_result udp_recv_datagram(keel_udp *u, keel_slice *data, keel_addr *from)
 {
     keel_buf scratch = kloop_scratch(u->loop);
     struct sockaddr_storage ss;
@@ -44,11 +44,7 @@ static keel_result recv_one(keel_udp *u, keel_slice *data, keel_addr *from)
         }
         size_t got = (size_t)n;
         keel_result r = got > u->max_datagram ? KEEL_ERR_TRUNCATED : KEEL_OK;
-        keel_result s = keel_slice_from(scratch.ptr, got > u->max_datagram ? u->max_datagram : got,
-                                        data);
-        if (s != KEEL_OK) {
-            return s;
-        }
+        KEEL_TRY(keel_slice_from(scratch.ptr, got > u->max_datagram ? u->max_datagram : got, data));
         if (keel_addr_from_sockaddr((const struct sockaddr *)&ss, sslen, from) != KEEL_OK) {
             *from = (keel_addr){ .family = KEEL_AF_UNSPEC };
         }
@@ -56,14 +52,14 @@ static keel_result recv_one(keel_udp *u, keel_slice *data, keel_addr *from)
     }
 }
 
-static void udp_ready(kloop_watch *w, uint32_t ev)
+static void udp_deliver_burst(kloop_watch *w, uint32_t ev)
 {
     (void)ev;
     keel_udp *u = UDP_OF(w, watch);
     for (int k = 0; k < UDP_BURST && u->watch.fd >= 0; k++) {
         keel_slice data = keel_slice_empty();
         keel_addr from = { .family = KEEL_AF_UNSPEC };
-        keel_result r = recv_one(u, &data, &from);
+        keel_result r = udp_recv_datagram(u, &data, &from);
         if (r == KEEL_ERR_WOULD_BLOCK) {
             return;
         }
@@ -94,17 +90,14 @@ keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t max_datagram,
         return KEEL_ERR_STATE;
     }
     int fd;
-    keel_result r = keel_net_fd(sock, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_net_fd(sock, &fd));
     keel_udp *u = ksys_alloc_zeroed(sizeof *u);
     if (u == NULL) {
         return KEEL_ERR_NO_MEMORY;
     }
-    r = keel_net_set_nonblocking(sock, true);
+    keel_result r = keel_net_set_nonblocking(sock, true);
     if (r == KEEL_OK) {
-        u->watch.fn = udp_ready;
+        u->watch.fn = udp_deliver_burst;
         r = kloop_add(loop, &u->watch, fd, EPOLLIN);
     }
     if (r != KEEL_OK) {
