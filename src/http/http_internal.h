@@ -51,7 +51,11 @@ extern const uint8_t khttp_class[256];
       r == KEEL_HTTP_CHUNK_SIZE_TOO_LARGE || r == KEEL_HTTP_CHUNK_EXT_TOO_LARGE ||
       r == KEEL_HTTP_TRAILERS_TOO_LARGE;
   logic integer reason_result(integer r) =
-      limit_reason(r) ? KEEL_ERR_TOO_LARGE : KEEL_ERR_PARSE;
+      (r == KEEL_HTTP_METHOD_TOO_LONG || r == KEEL_HTTP_TARGET_TOO_LONG ||
+       r == KEEL_HTTP_START_LINE_TOO_LONG || r == KEEL_HTTP_TOO_MANY_HEADERS ||
+       r == KEEL_HTTP_HEADERS_TOO_LARGE || r == KEEL_HTTP_CONTENT_LENGTH_TOO_LARGE ||
+       r == KEEL_HTTP_CHUNK_SIZE_TOO_LARGE || r == KEEL_HTTP_CHUNK_EXT_TOO_LARGE ||
+       r == KEEL_HTTP_TRAILERS_TOO_LARGE) ? KEEL_ERR_TOO_LARGE : KEEL_ERR_PARSE;
 */
 
 /* Every keel_http_lenient bit. */
