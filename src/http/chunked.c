@@ -39,8 +39,8 @@
 #define CH_ERROR 18u       /* sticky: err_ says why */
 
 /*@
-  predicate chunked_shape(keel_http_chunked d) =
-      d.state_ <= CH_ERROR && d.fs_.state <= KHTTP_FL_EMPTY;
+  predicate chunked_shape{L}(keel_http_chunked *d) =
+      d->state_ <= CH_ERROR && d->fs_.state <= KHTTP_FL_EMPTY;
   predicate chunked_arg{L}(keel_http_chunked *d) = d == \null || \valid(d);
 */
 
@@ -321,7 +321,7 @@ static keel_http_reason chunked_trailer_reason(keel_http_reason why)
     assigns *d;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
     ensures d == \null ==> \result == KEEL_ERR_INVALID_ARG;
-    ensures \result == KEEL_OK ==> chunked_shape(*d) && d->state_ == CH_SIZE_START;
+    ensures \result == KEEL_OK ==> chunked_shape(d) && d->state_ == CH_SIZE_START;
 */
 keel_result keel_http_chunked_init(keel_http_chunked *d, const keel_http_config *cfg)
 {
@@ -361,7 +361,7 @@ bool keel_http_chunked_done(const keel_http_chunked *d)
     assigns d->state_, d->count_, d->fs_, d->err_, *at;
     ensures \old(*at) <= *at <= in.len;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-    ensures \result == KEEL_OK ==> *at > \old(*at) && chunked_shape(*d) &&
+    ensures \result == KEEL_OK ==> *at > \old(*at) && chunked_shape(d) &&
               (d->state_ == CH_TRAILER || d->state_ == CH_DONE);
     ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
@@ -408,21 +408,22 @@ static KEEL_MUST_USE keel_result chunked_trailer(keel_http_chunked *d, keel_slic
     requires data == \null || \valid(data);
     requires consumed == \null || \valid(consumed);
     requires err == \null || \valid(err);
-    requires d != \null && data != \null ==> \separated(d, data);
+    requires d != \null && data != \null && consumed != \null ==> \separated(d, data, consumed);
     requires d != \null && err != \null ==> \separated(d, err);
     requires data != \null && err != \null ==> \separated(data, err);
+    requires consumed != \null && err != \null ==> \separated(consumed, err);
     assigns *d, *data, *consumed, *err;
     behavior invalid:
       assumes d == \null || data == \null || consumed == \null || !slice_shape(in) ||
-              !chunked_shape(*d);
+              !chunked_shape(d);
       assigns \nothing;
       ensures \result == KEEL_ERR_INVALID_ARG;
     behavior decode:
       assumes d != \null && data != \null && consumed != \null && slice_shape(in) &&
-              chunked_shape(*d);
+              chunked_shape(d);
       ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-      ensures chunked_shape(*d);
+      ensures chunked_shape(d);
       ensures *consumed <= in.len;
       ensures valid_slice(*data);
       ensures data->len == 0 ||
@@ -452,22 +453,17 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
         r = khttp_reason_result(d->err_.reason);
     }
     /*@ loop invariant 0 <= i <= in.len;
-        loop invariant chunked_shape(*d);
+        loop invariant chunked_shape(d);
         loop invariant r == KEEL_OK ==> d->state_ != CH_ERROR;
         loop invariant data->ptr == \null && data->len == 0 && *consumed == 0;
         loop assigns i, r, *d;
         loop variant in.len - i;
     */
     while (r == KEEL_OK && i < in.len && d->state_ != CH_DONE) {
-        uint32_t st = d->state_;
-        if (st == CH_DATA) {
+        if (d->state_ == CH_DATA && d->remaining_ > 0) {
             size_t n = in.len - i;
             if (d->remaining_ < n) {
                 n = (size_t)d->remaining_;
-            }
-            if (n == 0) {
-                d->state_ = CH_DATA_CR; /* unreachable: a chunk has data */
-                continue;
             }
             d->remaining_ -= n;
             if (d->remaining_ == 0) {
@@ -479,8 +475,14 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
             d->offset_ += i + n;
             return KEEL_OK;
         }
-        if (st == CH_TRAILER) {
+        if (d->state_ == CH_DATA) {
+            d->state_ = CH_DATA_CR; /* unreachable: a chunk has data */
+        }
+        if (d->state_ == CH_TRAILER) {
             r = chunked_trailer(d, in, &i);
+            if (r != KEEL_OK) {
+                break;
+            }
             continue;
         }
         r = chunked_byte(d, in.ptr[i], d->offset_ + i);

@@ -43,7 +43,6 @@ extern const uint8_t khttp_class[256];
 #define KHTTP_FL_EMPTY 7u /* done: the empty line (LF consumed) */
 
 /*@
-  predicate fs_ok(keel_http_fieldscan_ f) = f.state <= KHTTP_FL_EMPTY;
   predicate limit_reason(integer r) =
       r == KEEL_HTTP_METHOD_TOO_LONG || r == KEEL_HTTP_TARGET_TOO_LONG ||
       r == KEEL_HTTP_START_LINE_TOO_LONG || r == KEEL_HTTP_TOO_MANY_HEADERS ||

@@ -65,24 +65,29 @@
   predicate kind_ok(integer k) = k == KEEL_HTTP_REQUEST || k == KEEL_HTTP_RESPONSE;
 
   // What keel_http_parser's C check (parse_shape_ok) accepts.
-  predicate parser_shape(keel_http_parser p) =
-      kind_ok(p.kind) && (p.headers == \null ==> p.header_cap == 0) &&
-      p.st_.count <= p.header_cap && p.st_.state <= ST_ERROR &&
-      p.st_.fs.state <= KHTTP_FL_EMPTY;
+  predicate parser_shape{L}(keel_http_parser *p) =
+      kind_ok(p->kind) && (p->headers == \null ==> p->header_cap == 0) &&
+      p->st_.count <= p->header_cap && p->st_.state <= ST_ERROR &&
+      p->st_.fs.state <= KHTTP_FL_EMPTY;
 
   // What C cannot check: the caller's header array is there, apart from p.
+  // (For header_cap == 0 the range is empty: both hold.)
   predicate parser_mem{L}(keel_http_parser *p) =
-      p->header_cap > 0 ==>
-        (\valid(p->headers + (0 .. p->header_cap - 1)) &&
-         \separated(p, p->headers + (0 .. p->header_cap - 1)));
+      \valid(p->headers + (0 .. p->header_cap - 1)) &&
+      \separated(p, p->headers + (0 .. p->header_cap - 1));
 
   predicate parser_arg{L}(keel_http_parser *p) =
-      p == \null || (\valid(p) && (parser_shape(*p) ==> parser_mem(p)));
+      p == \null || (\valid(p) && (parser_shape(p) ==> parser_mem(p)));
 
   // During a run: a sound parser over a valid input it has not overtaken.
   predicate run_ok{L}(keel_http_parser *p, keel_slice in) =
-      \valid(p) && parser_shape(*p) && parser_mem(p) && valid_slice(in) &&
-      p->st_.pos <= in.len;
+      \valid(p) && parser_shape(p) && valid_slice(in) && p->st_.pos <= in.len;
+
+  // The caller's header array, passed by value (hs, cap) to what writes it:
+  // the array's bounds are then no memory read that a write could change.
+  predicate hdrs_ok{L}(keel_http_parser *p, keel_http_header *hs, size_t cap) =
+      hs == p->headers && cap == p->header_cap &&
+      \valid(hs + (0 .. cap - 1)) && \separated(p, hs + (0 .. cap - 1));
 
   predicate is_tchar(integer c) = (khttp_class[c] & KHTTP_TCHAR) != 0;
 
@@ -276,7 +281,7 @@ static KEEL_MUST_USE keel_result parse_line_error(keel_http_error *e, size_t off
     ensures \result == KEEL_OK ==>
               (fs->state == KHTTP_FL_FIELD || fs->state == KHTTP_FL_EMPTY) &&
               (\old(fs->state) < KHTTP_FL_FIELD ==> *at > \old(*at));
-    ensures \result == KEEL_ERR_INCOMPLETE ==> *at == end && fs_ok(*fs);
+    ensures \result == KEEL_ERR_INCOMPLETE ==> *at == end && fs->state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_ERR_PARSE ==> e->offset < end;
 */
 keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at, size_t end,
@@ -957,13 +962,14 @@ static uint32_t parse_expect(keel_slice in, size_t vs, size_t ve)
 /* A field line is complete: in[line, name_end) is its name and in[vs, ve)
  * its value. Store it in the caller's array, then work out what it says
  * about framing. */
-/*@ requires run_ok(p, in);
-    assigns p->st_, p->headers[0 .. p->header_cap - 1];
-    ensures run_ok(p, in);
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap);
+    assigns p->st_, hs[0 .. cap - 1];
+    ensures run_ok(p, in) && hdrs_ok(p, hs, cap);
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==> p->st_.pos == \old(p->st_.pos) && p->st_.state == \old(p->st_.state);
 */
-static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in)
+static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in,
+                                             keel_http_header *hs, size_t cap)
 {
     size_t line = p->st_.line;
     size_t ne = p->st_.fs.name_end;
@@ -974,10 +980,10 @@ static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in)
         return parse_fail(p, line <= in.len ? line : in.len, KEEL_HTTP_BAD_FIELD_NAME);
     }
     size_t n = p->st_.count;
-    if (n >= p->header_cap) {
+    if (n >= cap) {
         return parse_fail(p, line, KEEL_HTTP_TOO_MANY_HEADERS);
     }
-    keel_http_header *h = &p->headers[n];
+    keel_http_header *h = &hs[n];
     h->name.ptr = NULL;
     h->name.len = ne - line;
     h->name_off_ = (uint32_t)(line - hdr);
@@ -1027,7 +1033,7 @@ static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in)
 /* The start line is complete; the header section starts at next. */
 /*@ requires run_ok(p, in) && p->st_.pos < next <= in.len;
     assigns p->st_.state, p->st_.hdr, p->st_.line, p->st_.fs.state, p->st_.pos;
-    ensures run_ok(p, in) && p->st_.pos == next;
+    ensures run_ok(p, in) && p->st_.pos == next && p->st_.state == ST_FIELDS;
     ensures \result == KEEL_OK;
 */
 static KEEL_MUST_USE keel_result parse_start_done(keel_http_parser *p, keel_slice in, size_t next)
@@ -1043,16 +1049,19 @@ static KEEL_MUST_USE keel_result parse_start_done(keel_http_parser *p, keel_slic
 
 /* The common contract of the state handlers: each consumes at least one
  * byte or fails (the sticky error set). */
-/*@ predicate step_ok{L1, L2}(keel_http_parser *p, keel_slice in, keel_result r) =
+/*@ predicate step_pre{L}(keel_http_parser *p, keel_slice in) =
+      run_ok(p, in) && p->st_.pos < in.len && p->st_.state < ST_DONE;
+    predicate step_ok{L1, L2}(keel_http_parser *p, keel_slice in, keel_result r) =
       run_ok{L2}(p, in) &&
       (r == KEEL_OK || r == KEEL_ERR_PARSE || r == KEEL_ERR_TOO_LARGE) &&
-      (r == KEEL_OK ==> \at(p->st_.pos, L2) > \at(p->st_.pos, L1)) &&
+      (r == KEEL_OK ==> \at(p->st_.pos, L2) > \at(p->st_.pos, L1) &&
+                        \at(p->st_.state, L2) != ST_ERROR) &&
       (r != KEEL_OK ==> \at(p->st_.state, L2) == ST_ERROR);
 */
 
 /* Requests: empty lines (CRLF) before the request line are skipped, at most
  * max_start_line bytes of them; the first byte of the method. */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1088,7 +1097,7 @@ static KEEL_MUST_USE keel_result parse_skip(keel_http_parser *p, keel_slice in)
     return KEEL_OK;
 }
 
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1128,7 +1137,7 @@ static KEEL_MUST_USE keel_result parse_method(keel_http_parser *p, keel_slice in
 
 /* The request-target: a run of target bytes; '?' marks the query, '%' must
  * start an escape of two hex digits (ST_PCT1/ST_PCT2 when it is split). */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1205,7 +1214,7 @@ static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in
 }
 
 /* A hex digit of a %-escape that a call boundary split. */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1229,7 +1238,7 @@ static const uint8_t parse_http_name[8] = { 'H', 'T', 'T', 'P', '/', '1', '.', '
 
 /* "HTTP/" DIGIT "." DIGIT, byte by byte (vidx bytes matched so far), with
  * a fast path for the whole version in view. */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1291,7 +1300,7 @@ static KEEL_MUST_USE keel_result parse_version(keel_http_parser *p, keel_slice i
 
 /* After the version: CRLF (requests) or SP (responses). A well-formed
  * version other than 1.0 / 1.1 is 505 once the version is known to end. */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1336,7 +1345,7 @@ static KEEL_MUST_USE keel_result parse_version_end(keel_http_parser *p, keel_sli
 
 /* Responses: three digits, 100..599, then SP (or the line end with
  * LENIENT_NO_REASON_SP). */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1401,7 +1410,7 @@ static KEEL_MUST_USE keel_result parse_status(keel_http_parser *p, keel_slice in
 }
 
 /* Responses: reason-phrase = *( HTAB / SP / VCHAR / obs-text ). */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1440,7 +1449,7 @@ static KEEL_MUST_USE keel_result parse_reason(keel_http_parser *p, keel_slice in
 }
 
 /* The LF after the start line's CR. */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
+/*@ requires step_pre(p, in);
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
@@ -1457,11 +1466,12 @@ static KEEL_MUST_USE keel_result parse_line_lf(keel_http_parser *p, keel_slice i
 
 /* One field line (or the rest of one) through the shared scanner, bounded
  * by max_header_bytes from the section's first byte. */
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
-    assigns p->st_, p->headers[0 .. p->header_cap - 1];
-    ensures step_ok{Pre, Post}(p, in, \result);
+/*@ requires step_pre(p, in) && hdrs_ok(p, hs, cap);
+    assigns p->st_, hs[0 .. cap - 1];
+    ensures step_ok{Pre, Post}(p, in, \result) && hdrs_ok(p, hs, cap);
 */
-static KEEL_MUST_USE keel_result parse_fields(keel_http_parser *p, keel_slice in)
+static KEEL_MUST_USE keel_result parse_fields(keel_http_parser *p, keel_slice in,
+                                              keel_http_header *hs, size_t cap)
 {
     size_t i = p->st_.pos;
     size_t end = parse_limit(p->st_.hdr, p->cfg.limits.max_header_bytes, in.len);
@@ -1489,7 +1499,7 @@ static KEEL_MUST_USE keel_result parse_fields(keel_http_parser *p, keel_slice in
         p->st_.pos = i;
         return KEEL_OK;
     }
-    r = parse_field(p, in);
+    r = parse_field(p, in, hs, cap);
     if (r != KEEL_OK) {
         return r;
     }
@@ -1501,45 +1511,45 @@ static KEEL_MUST_USE keel_result parse_fields(keel_http_parser *p, keel_slice in
 
 /* ---- the driver -------------------------------------------------------------- */
 
-/*@ requires run_ok(p, in) && p->st_.pos < in.len;
-    requires p->st_.state != ST_DONE && p->st_.state != ST_ERROR;
-    assigns p->st_, p->headers[0 .. p->header_cap - 1];
-    ensures step_ok{Pre, Post}(p, in, \result);
+/*@ requires step_pre(p, in) && hdrs_ok(p, hs, cap);
+    assigns p->st_, hs[0 .. cap - 1];
+    ensures step_ok{Pre, Post}(p, in, \result) && hdrs_ok(p, hs, cap);
 */
-static KEEL_MUST_USE keel_result parse_step(keel_http_parser *p, keel_slice in)
+static KEEL_MUST_USE keel_result parse_step(keel_http_parser *p, keel_slice in,
+                                            keel_http_header *hs, size_t cap)
 {
-    switch (p->st_.state) {
-    case ST_SKIP:
-    case ST_SKIP_LF:
-        return parse_skip(p, in);
-    case ST_METHOD:
-        return parse_method(p, in);
-    case ST_TARGET:
-        return parse_target(p, in);
-    case ST_PCT1:
-    case ST_PCT2:
-        return parse_pct(p, in);
-    case ST_VERSION:
-        return parse_version(p, in);
-    case ST_VERSION_END:
-        return parse_version_end(p, in);
-    case ST_STATUS:
-        return parse_status(p, in);
-    case ST_REASON:
-        return parse_reason(p, in);
-    case ST_LINE_LF:
-        return parse_line_lf(p, in);
-    default:
-        return parse_fields(p, in);
+    keel_result r;
+    uint32_t st = p->st_.state;
+    if (st <= ST_SKIP_LF) {
+        r = parse_skip(p, in);
+    } else if (st == ST_METHOD) {
+        r = parse_method(p, in);
+    } else if (st == ST_TARGET) {
+        r = parse_target(p, in);
+    } else if (st <= ST_PCT2) {
+        r = parse_pct(p, in);
+    } else if (st == ST_VERSION) {
+        r = parse_version(p, in);
+    } else if (st == ST_VERSION_END) {
+        r = parse_version_end(p, in);
+    } else if (st == ST_STATUS) {
+        r = parse_status(p, in);
+    } else if (st == ST_REASON) {
+        r = parse_reason(p, in);
+    } else if (st == ST_LINE_LF) {
+        r = parse_line_lf(p, in);
+    } else {
+        r = parse_fields(p, in, hs, cap);
     }
+    return r;
 }
 
 /* Run the state machine over in from the resume point: KEEL_OK when the
  * head is complete (st_.pos is its length), INCOMPLETE when in ends first,
  * or the (sticky) error. */
-/*@ requires run_ok(p, in);
+/*@ requires run_ok(p, in) && parser_mem(p);
     assigns p->st_, p->headers[0 .. p->header_cap - 1];
-    ensures run_ok(p, in);
+    ensures run_ok(p, in) && parser_mem(p);
     ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==> p->st_.state == ST_DONE;
@@ -1550,15 +1560,17 @@ static KEEL_MUST_USE keel_result parse_run(keel_http_parser *p, keel_slice in)
     if (p->st_.state == ST_ERROR) {
         return khttp_reason_result(p->st_.err.reason);
     }
-    /*@ loop invariant run_ok(p, in) && p->st_.state != ST_ERROR;
-        loop assigns p->st_, p->headers[0 .. p->header_cap - 1];
+    keel_http_header *hs = p->headers;
+    size_t cap = p->header_cap;
+    /*@ loop invariant run_ok(p, in) && hdrs_ok(p, hs, cap) && p->st_.state != ST_ERROR;
+        loop assigns p->st_, hs[0 .. cap - 1];
         loop variant in.len - p->st_.pos;
     */
     while (p->st_.state != ST_DONE) {
         if (p->st_.pos >= in.len) {
             return KEEL_ERR_INCOMPLETE;
         }
-        keel_result r = parse_step(p, in);
+        keel_result r = parse_step(p, in, hs, cap);
         if (r != KEEL_OK) {
             return r;
         }
@@ -1588,36 +1600,36 @@ static keel_slice parse_view(keel_slice in, size_t off, size_t len)
 
 /* What requests and responses share: version, the field lines as slices of
  * in (offsets checked against in.len again), Upgrade. */
-/*@ requires run_ok(p, in) && \valid(head);
-    requires p->header_cap > 0 ==> \separated(head, p->headers + (0 .. p->header_cap - 1));
-    requires \separated(head, p);
-    assigns *head, p->headers[0 .. p->header_cap - 1];
-    ensures head->headers == p->headers && head->header_count == p->st_.count;
-    ensures head->header_count <= p->header_cap;
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(head);
+    requires \separated(head, hs + (0 .. cap - 1)) && \separated(head, p);
+    assigns *head, hs[0 .. cap - 1];
+    ensures hdrs_ok(p, hs, cap);
+    ensures head->headers == hs && head->header_count == p->st_.count;
     ensures \forall integer k; 0 <= k < head->header_count ==>
-              within(p->headers[k].name, in) && within(p->headers[k].value, in) &&
-              valid_slice(p->headers[k].name) && valid_slice(p->headers[k].value);
+              within(hs[k].name, in) && within(hs[k].value, in) &&
+              valid_slice(hs[k].name) && valid_slice(hs[k].value);
 */
-static void parse_head(keel_http_parser *p, keel_slice in, keel_http_head *head)
+static void parse_head(keel_http_parser *p, keel_slice in, keel_http_header *hs, size_t cap,
+                       keel_http_head *head)
 {
-    size_t n = p->st_.count;
+    size_t n = p->st_.count <= cap ? p->st_.count : cap;
     size_t hdr = p->st_.hdr;
-    /*@ loop invariant 0 <= k <= n && n <= p->header_cap;
+    /*@ loop invariant 0 <= k <= n && n <= cap;
         loop invariant \forall integer j; 0 <= j < k ==>
-              within(p->headers[j].name, in) && within(p->headers[j].value, in) &&
-              valid_slice(p->headers[j].name) && valid_slice(p->headers[j].value);
-        loop assigns k, p->headers[0 .. p->header_cap - 1];
+              within(hs[j].name, in) && within(hs[j].value, in) &&
+              valid_slice(hs[j].name) && valid_slice(hs[j].value);
+        loop assigns k, hs[0 .. cap - 1];
         loop variant n - k;
     */
     for (size_t k = 0; k < n; k++) {
-        keel_http_header *h = &p->headers[k];
+        keel_http_header *h = &hs[k];
         keel_slice name = parse_view(in, hdr + h->name_off_, h->name.len);
         keel_slice value = parse_view(in, hdr + h->value_off_, h->value.len);
         h->name = name;
         h->value = value;
     }
     head->version_minor = p->st_.minor;
-    head->headers = p->headers;
+    head->headers = hs;
     head->header_count = n;
     head->has_upgrade = (p->st_.flags & F_UPGRADE) != 0;
     head->body = KEEL_HTTP_BODY_NONE;
@@ -1643,10 +1655,10 @@ static bool parse_keep_alive(uint8_t minor, uint32_t flags)
       valid_slice(req->query) && valid_slice(req->authority);
 */
 
-/*@ requires run_ok(p, in) && \valid(req) && \separated(req, p);
-    requires p->header_cap > 0 ==> \separated(req, p->headers + (0 .. p->header_cap - 1));
+/*@ requires run_ok(p, in) && parser_mem(p) && \valid(req) && \separated(req, p);
+    requires \separated(req, p->headers + (0 .. p->header_cap - 1));
     assigns *req, p->st_, p->headers[0 .. p->header_cap - 1];
-    ensures run_ok(p, in) && p->st_.pos == \old(p->st_.pos);
+    ensures run_ok(p, in) && parser_mem(p) && p->st_.pos == \old(p->st_.pos);
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result == KEEL_OK ==> request_out(req, in) && req->head.header_count <= p->header_cap &&
               req->head.headers == p->headers &&
@@ -1663,7 +1675,7 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
         (p->cfg.lenient & KEEL_HTTP_LENIENT_MISSING_HOST) == 0) {
         return parse_fail(p, p->st_.line, KEEL_HTTP_MISSING_HOST);
     }
-    parse_head(p, in, &req->head);
+    parse_head(p, in, p->headers, p->header_cap, &req->head);
     if ((f & F_TE) != 0) {
         req->head.body = KEEL_HTTP_BODY_CHUNKED;
     } else if ((f & F_CL) != 0) {
@@ -1687,9 +1699,10 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
 
 /* Response framing (RFC 9112 6.3): no body after HEAD, for 1xx, 204, 304
  * and a 2xx to CONNECT; then chunked, Content-Length, or until close. */
-/*@ requires run_ok(p, in) && \valid(resp) && \separated(resp, p);
-    requires p->header_cap > 0 ==> \separated(resp, p->headers + (0 .. p->header_cap - 1));
+/*@ requires run_ok(p, in) && parser_mem(p) && \valid(resp) && \separated(resp, p);
+    requires \separated(resp, p->headers + (0 .. p->header_cap - 1));
     assigns *resp, p->headers[0 .. p->header_cap - 1];
+    ensures run_ok(p, in) && parser_mem(p);
     ensures within(resp->reason, in) && valid_slice(resp->reason);
     ensures resp->head.header_count <= p->header_cap && resp->head.headers == p->headers;
     ensures \forall integer k; 0 <= k < resp->head.header_count ==>
@@ -1702,7 +1715,7 @@ static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_
     uint32_t f = p->st_.flags;
     uint16_t status = p->st_.status;
     bool tunnel = method == KEEL_HTTP_CONNECT && status >= 200u && status < 300u;
-    parse_head(p, in, &resp->head);
+    parse_head(p, in, p->headers, p->header_cap, &resp->head);
     if (method == KEEL_HTTP_HEAD || status < 200u || status == 204u || status == 304u || tunnel) {
         resp->head.body = KEEL_HTTP_BODY_NONE;
     } else if ((f & F_TE) != 0) {
@@ -1724,7 +1737,7 @@ static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_
 
 /*@ requires p == \null || \valid_read(p);
     assigns \nothing;
-    ensures \result <==> p != \null && parser_shape(*p);
+    ensures \result <==> p != \null && parser_shape(p);
 */
 static bool parse_shape_ok(const keel_http_parser *p)
 {
@@ -1781,10 +1794,37 @@ void keel_http_parser_reset(keel_http_parser *p)
     if (p == NULL) {
         return;
     }
-    keel_http_pstate_ zero = { 0 };
-    p->st_ = zero;
-    p->st_.state = p->kind == KEEL_HTTP_RESPONSE ? ST_VERSION : ST_SKIP;
-    p->st_.fs.state = KHTTP_FL_START;
+    keel_http_pstate_ *s = &p->st_;
+    s->state = p->kind == KEEL_HTTP_RESPONSE ? ST_VERSION : ST_SKIP;
+    s->flags = 0;
+    s->pos = 0;
+    s->start = 0;
+    s->hdr = 0;
+    s->line = 0;
+    s->method_end = 0;
+    s->target = 0;
+    s->target_end = 0;
+    s->query = 0;
+    s->path = 0;
+    s->path_len = 0;
+    s->auth = 0;
+    s->auth_len = 0;
+    s->version = 0;
+    s->count = 0;
+    s->content_length = 0;
+    s->status = 0;
+    s->vidx = 0;
+    s->major = 0;
+    s->minor = 0;
+    s->method = KEEL_HTTP_OTHER;
+    s->form = 0;
+    s->fs.state = KHTTP_FL_START;
+    s->fs.name_end = 0;
+    s->fs.value_start = 0;
+    s->fs.value_end = 0;
+    s->err.offset = 0;
+    s->err.reason = KEEL_HTTP_OK;
+    s->err.status = 0;
 }
 
 /*@ requires p == \null || \valid(p);
@@ -1796,8 +1836,10 @@ void keel_http_parser_reset(keel_http_parser *p)
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
     ensures p == \null || !kind_ok(kind) || (headers == \null && header_cap > 0) ==>
               \result == KEEL_ERR_INVALID_ARG;
-    ensures \result == KEEL_OK ==> parser_shape(*p) && parser_mem(p) && p->st_.pos == 0 &&
-              p->kind == kind && p->headers == headers && p->header_cap == header_cap;
+    ensures \result == KEEL_OK ==> p->kind == kind && p->headers == headers &&
+              p->header_cap == header_cap && p->st_.pos == 0;
+    ensures \result == KEEL_OK ==> parser_shape(p);
+    ensures \result == KEEL_OK ==> parser_mem(p);
 */
 keel_result keel_http_parser_init(keel_http_parser *p, keel_http_kind kind,
                                   const keel_http_config *cfg, keel_http_header *headers,
@@ -1833,7 +1875,7 @@ keel_http_error keel_http_parser_error(const keel_http_parser *p)
 /* The checks both parse functions make before touching anything. */
 /*@ requires parser_arg(p) && slice_arg(in);
     assigns \nothing;
-    ensures \result <==> p != \null && parser_shape(*p) && p->kind == kind && slice_shape(in) &&
+    ensures \result <==> p != \null && parser_shape(p) && p->kind == kind && slice_shape(in) &&
                          p->st_.pos <= in.len;
 */
 static bool parse_args_ok(const keel_http_parser *p, keel_http_kind kind, keel_slice in)
@@ -1845,27 +1887,29 @@ static bool parse_args_ok(const keel_http_parser *p, keel_http_kind kind, keel_s
     requires req == \null || \valid(req);
     requires consumed == \null || \valid(consumed);
     requires err == \null || \valid(err);
-    requires p != \null && req != \null ==> \separated(p, req);
-    requires p != \null && err != \null ==> \separated(p, err);
+    requires p != \null && req != \null && consumed != \null ==>
+               \separated(p, req, consumed) &&
+               (parser_shape(p) ==>
+                  \separated(p->headers + (0 .. p->header_cap - 1), req, consumed));
+    requires p != \null && err != \null ==>
+               \separated(p, err) &&
+               (parser_shape(p) ==> \separated(p->headers + (0 .. p->header_cap - 1), err));
     requires req != \null && err != \null ==> \separated(req, err);
-    requires p != \null && parser_shape(*p) && p->header_cap > 0 ==>
-               (req != \null ==> \separated(req, p->headers + (0 .. p->header_cap - 1))) &&
-               (err != \null ==> \separated(err, p->headers + (0 .. p->header_cap - 1))) &&
-               (consumed != \null ==> \separated(consumed, p->headers + (0 .. p->header_cap - 1)));
+    requires consumed != \null && err != \null ==> \separated(consumed, err);
     assigns p->st_, p->headers[0 .. p->header_cap - 1], *req, *consumed, *err;
     behavior invalid:
       assumes p == \null || req == \null || consumed == \null ||
-              !parser_shape(*p) || p->kind != KEEL_HTTP_REQUEST || !slice_shape(in) ||
+              !parser_shape(p) || p->kind != KEEL_HTTP_REQUEST || !slice_shape(in) ||
               p->st_.pos > in.len;
       assigns \nothing;
       ensures \result == KEEL_ERR_INVALID_ARG;
     behavior parse:
       assumes p != \null && req != \null && consumed != \null &&
-              parser_shape(*p) && p->kind == KEEL_HTTP_REQUEST && slice_shape(in) &&
+              parser_shape(p) && p->kind == KEEL_HTTP_REQUEST && slice_shape(in) &&
               p->st_.pos <= in.len;
       ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-      ensures parser_shape(*p) && p->st_.pos <= in.len;
+      ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
       ensures \result == KEEL_OK ==> 0 < *consumed <= in.len && p->st_.pos == 0;
       ensures \result == KEEL_OK ==> request_out(req, in) &&
@@ -1901,27 +1945,29 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     requires resp == \null || \valid(resp);
     requires consumed == \null || \valid(consumed);
     requires err == \null || \valid(err);
-    requires p != \null && resp != \null ==> \separated(p, resp);
-    requires p != \null && err != \null ==> \separated(p, err);
+    requires p != \null && resp != \null && consumed != \null ==>
+               \separated(p, resp, consumed) &&
+               (parser_shape(p) ==>
+                  \separated(p->headers + (0 .. p->header_cap - 1), resp, consumed));
+    requires p != \null && err != \null ==>
+               \separated(p, err) &&
+               (parser_shape(p) ==> \separated(p->headers + (0 .. p->header_cap - 1), err));
     requires resp != \null && err != \null ==> \separated(resp, err);
-    requires p != \null && parser_shape(*p) && p->header_cap > 0 ==>
-               (resp != \null ==> \separated(resp, p->headers + (0 .. p->header_cap - 1))) &&
-               (err != \null ==> \separated(err, p->headers + (0 .. p->header_cap - 1))) &&
-               (consumed != \null ==> \separated(consumed, p->headers + (0 .. p->header_cap - 1)));
+    requires consumed != \null && err != \null ==> \separated(consumed, err);
     assigns p->st_, p->headers[0 .. p->header_cap - 1], *resp, *consumed, *err;
     behavior invalid:
       assumes p == \null || resp == \null || consumed == \null ||
-              !parser_shape(*p) || p->kind != KEEL_HTTP_RESPONSE || !slice_shape(in) ||
+              !parser_shape(p) || p->kind != KEEL_HTTP_RESPONSE || !slice_shape(in) ||
               p->st_.pos > in.len;
       assigns \nothing;
       ensures \result == KEEL_ERR_INVALID_ARG;
     behavior parse:
       assumes p != \null && resp != \null && consumed != \null &&
-              parser_shape(*p) && p->kind == KEEL_HTTP_RESPONSE && slice_shape(in) &&
+              parser_shape(p) && p->kind == KEEL_HTTP_RESPONSE && slice_shape(in) &&
               p->st_.pos <= in.len;
       ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-      ensures parser_shape(*p) && p->st_.pos <= in.len;
+      ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
       ensures \result == KEEL_OK ==> 0 < *consumed <= in.len && p->st_.pos == 0;
       ensures \result == KEEL_OK ==> within(resp->reason, in) &&
