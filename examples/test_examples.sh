@@ -246,6 +246,24 @@ readme_snippet_matches_and_runs)
     [[ $(cat "$work/snippet.out") == "reply: hello" ]] || fail "unexpected reply"
     stop_server srv
     ;;
+readme_http_snippet_matches_and_runs)
+    sed -n '/^\/\* README:begin \*\/$/,/^\/\* README:end \*\/$/p' "$src/examples/readme_http_snippet.c" |
+        sed '1d;$d' >"$work/snippet.c"
+    awk '/^<!-- snippet: examples\/readme_http_snippet.c -->$/ { on = 1; next }
+         on && /^```c$/ { inside = 1; next }
+         inside && /^```$/ { exit }
+         inside { print }' "$src/README.md" >"$work/readme.c"
+    [[ -s $work/snippet.c ]] || fail "no README:begin/end block in examples/readme_http_snippet.c"
+    diff -u "$work/readme.c" "$work/snippet.c" >&2 ||
+        fail "README.md's HTTP code block differs from examples/readme_http_snippet.c"
+    rc=0
+    timeout 20 "$bin/readme_http_snippet" >"$work/snippet.out" 2>"$work/snippet.err" || rc=$?
+    [[ $rc == 0 ]] || fail "readme_http_snippet exited with $rc"
+    [[ $(cat "$work/snippet.out") == "POST /upload host=example.com body=5 bytes at 67" ]] ||
+        fail "unexpected output: $(cat "$work/snippet.out")"
+    [[ $(cat "$work/snippet.err") == "rejected at byte 45: both Content-Length and Transfer-Encoding (400)" ]] ||
+        fail "unexpected rejection: $(cat "$work/snippet.err")"
+    ;;
 async_echo_concurrent_clients)
     # 20 clients held open across a pause (all connected at once), one of
     # them with a 200 KB line, against two loop threads.
