@@ -95,6 +95,12 @@
   predicate within(keel_slice s, keel_slice in) =
       s.len == 0 ||
       (\exists integer off; 0 <= off && off + s.len <= in.len && s.ptr == in.ptr + off);
+
+  // The first n field lines of hs are slices of in.
+  predicate heads_within{L}(keel_http_header *hs, integer n, keel_slice in) =
+      \forall integer k; 0 <= k < n ==>
+        within(hs[k].name, in) && within(hs[k].value, in) &&
+        valid_slice(hs[k].name) && valid_slice(hs[k].value);
 */
 
 /* ---- byte classes and reasons -------------------------------------------- */
@@ -272,16 +278,88 @@ static KEEL_MUST_USE keel_result parse_line_error(keel_http_error *e, size_t off
     return KEEL_ERR_PARSE;
 }
 
+/* End of the run of bytes of class cls from i (bounded by end). */
+/*@ requires valid_slice(in) && i <= end <= in.len;
+    assigns \nothing;
+    ensures i <= \result <= end;
+    ensures \result < end ==> (khttp_class[in.ptr[\result]] & cls) == 0;
+*/
+static size_t parse_run_of(keel_slice in, size_t i, size_t end, uint8_t cls)
+{
+    size_t k = i;
+    /*@ loop invariant i <= k <= end;
+        loop assigns k;
+        loop variant end - k;
+    */
+    while (k < end && (khttp_class[in.ptr[k]] & cls) != 0) {
+        k++;
+    }
+    return k;
+}
+
+/* End of the run of SP/HTAB from i (bounded by end). */
+/*@ requires valid_slice(in) && i <= end <= in.len;
+    assigns \nothing;
+    ensures i <= \result <= end;
+    ensures \result < end ==> in.ptr[\result] != ' ' && in.ptr[\result] != '\t';
+*/
+static size_t parse_ws_end(keel_slice in, size_t i, size_t end)
+{
+    size_t k = i;
+    /*@ loop invariant i <= k <= end;
+        loop assigns k;
+        loop variant end - k;
+    */
+    while (k < end && (in.ptr[k] == ' ' || in.ptr[k] == '\t')) {
+        k++;
+    }
+    return k;
+}
+
+/* The value of a field line from in[*at] (state KHTTP_FL_VALUE): runs of
+ * visible bytes and of whitespace; the value ends after the last visible
+ * run (trailing OWS is not part of it). Stops at the byte that is neither
+ * (*at left there) or at end. */
+/*@ requires valid_slice(in) && \valid(fs) && \valid(at) && \separated(fs, at);
+    requires *at <= end <= in.len;
+    assigns fs->value_end, *at;
+    ensures \old(*at) <= *at <= end;
+    ensures *at < end ==> (khttp_class[in.ptr[*at]] & KHTTP_VCHAR) == 0 &&
+                          in.ptr[*at] != ' ' && in.ptr[*at] != '\t';
+*/
+static void parse_value_runs(keel_http_fieldscan_ *fs, keel_slice in, size_t *at, size_t end)
+{
+    size_t i = *at;
+    /*@ loop invariant \at(*at, Pre) <= i <= end;
+        loop assigns i, fs->value_end;
+        loop variant end - i;
+    */
+    while (i < end) {
+        size_t v = parse_run_of(in, i, end, KHTTP_VCHAR);
+        if (v > i) {
+            fs->value_end = v;
+        }
+        size_t w = parse_ws_end(in, v, end);
+        if (w == v) {
+            i = w;
+            break;
+        }
+        i = w;
+    }
+    *at = i;
+}
+
 /*@ requires valid_slice(in) && \valid(fs) && \valid(at) && \valid(e);
     requires \separated(fs, at, e);
-    requires *at <= end <= in.len;
+    requires *at <= end <= in.len && fs->state <= KHTTP_FL_EMPTY;
     assigns *fs, *at, *e;
+    ensures fs->state <= KHTTP_FL_EMPTY;
     ensures \old(*at) <= *at <= end;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE || \result == KEEL_ERR_PARSE;
     ensures \result == KEEL_OK ==>
               (fs->state == KHTTP_FL_FIELD || fs->state == KHTTP_FL_EMPTY) &&
               (\old(fs->state) < KHTTP_FL_FIELD ==> *at > \old(*at));
-    ensures \result == KEEL_ERR_INCOMPLETE ==> *at == end && fs->state <= KHTTP_FL_EMPTY;
+    ensures \result == KEEL_ERR_INCOMPLETE ==> *at == end;
     ensures \result == KEEL_ERR_PARSE ==> e->offset < end;
 */
 keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at, size_t end,
@@ -301,13 +379,7 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
     while (i < end) {
         uint8_t c = in.ptr[i];
         if (st == KHTTP_FL_NAME) {
-            /*@ loop invariant \at(i, LoopEntry) <= i <= end;
-                loop assigns i;
-                loop variant end - i;
-            */
-            while (i < end && (khttp_class[in.ptr[i]] & KHTTP_TCHAR) != 0) {
-                i++;
-            }
+            i = parse_run_of(in, i, end, KHTTP_TCHAR);
             if (i == end) {
                 break;
             }
@@ -321,7 +393,7 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
         }
         if (st == KHTTP_FL_OWS) {
             if (c == ' ' || c == '\t') {
-                i++;
+                i = parse_ws_end(in, i, end);
                 continue;
             }
             fs->value_start = i;
@@ -329,36 +401,11 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
             st = KHTTP_FL_VALUE;
         }
         if (st == KHTTP_FL_VALUE) {
-            size_t from = i;
-            /* A run of visible bytes, then one of whitespace: the value ends
-             * after the last visible run (trailing OWS is not part of it). */
-            /*@ loop invariant from <= i <= end;
-                loop assigns i;
-                loop variant end - i;
-            */
-            while (i < end && (khttp_class[in.ptr[i]] & KHTTP_VCHAR) != 0) {
-                i++;
-            }
-            if (i > from) {
-                fs->value_end = i;
-            }
-            size_t ws = i;
-            /*@ loop invariant ws <= i <= end;
-                loop assigns i;
-                loop variant end - i;
-            */
-            while (i < end && (in.ptr[i] == ' ' || in.ptr[i] == '\t')) {
-                i++;
-            }
+            parse_value_runs(fs, in, &i, end);
             if (i == end) {
                 break;
             }
             c = in.ptr[i];
-            if ((khttp_class[c] & KHTTP_VCHAR) != 0) {
-                /*@ assert i > ws; */
-                (void)ws;
-                continue;
-            }
             if (c == '\r') {
                 st = KHTTP_FL_CR;
                 i++;
@@ -394,7 +441,7 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
                 return KEEL_OK;
             }
             return parse_line_error(e, i, c == ' ' || c == '\t' ? KEEL_HTTP_OBS_FOLD
-                                                                 : KEEL_HTTP_BAD_FIELD_NAME);
+                                                                  : KEEL_HTTP_BAD_FIELD_NAME);
         }
         /* KHTTP_FL_CR or KHTTP_FL_ECR: the LF must follow. */
         if (c != '\n') {
@@ -766,29 +813,32 @@ static KEEL_MUST_USE keel_result parse_target_form(keel_http_parser *p, keel_sli
 /* ---- framing fields ------------------------------------------------------- */
 
 /* Content-Length = 1*DIGIT; a list or a repeated field is one value too
- * many, unless LENIENT_SAME_CONTENT_LENGTH and every value is the same. */
-/*@ requires run_ok(p, in) && line <= vs <= ve <= in.len;
-    assigns p->st_;
-    ensures run_ok(p, in);
-    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-    ensures \result == KEEL_OK ==> p->st_.pos == \old(p->st_.pos) && p->st_.state == \old(p->st_.state);
+ * many, unless same_ok (LENIENT_SAME_CONTENT_LENGTH) and every value is the
+ * same. have: a value was seen before, in *len. KEEL_HTTP_OK with *len the
+ * value, or the reason and *at the offending byte. */
+/*@ requires valid_slice(in) && vs <= ve <= in.len;
+    requires \valid(len) && \valid(at) && \separated(len, at);
+    assigns *len, *at;
+    ensures \result == KEEL_HTTP_OK || \result == KEEL_HTTP_BAD_CONTENT_LENGTH ||
+            \result == KEEL_HTTP_CONTENT_LENGTH_TOO_LARGE ||
+            \result == KEEL_HTTP_DUPLICATE_CONTENT_LENGTH;
 */
-static KEEL_MUST_USE keel_result parse_content_length(keel_http_parser *p, keel_slice in,
-                                                      size_t line, size_t vs, size_t ve)
+static keel_http_reason parse_cl_value(keel_slice in, size_t vs, size_t ve, bool have,
+                                       bool same_ok, uint64_t *len, size_t *at)
 {
     size_t i = vs;
-    bool same_ok = (p->cfg.lenient & KEEL_HTTP_LENIENT_SAME_CONTENT_LENGTH) != 0;
+    bool seen = have;
+    uint64_t prev = *len;
     /*@ loop invariant vs <= i <= ve;
-        loop invariant run_ok(p, in);
-        loop invariant p->st_.pos == \at(p->st_.pos, Pre) && p->st_.state == \at(p->st_.state, Pre);
-        loop assigns i, p->st_.flags, p->st_.content_length;
+        loop assigns i, seen, prev, *at;
         loop variant ve - i;
     */
     for (;;) {
         size_t el = i;
         uint64_t v = 0;
         if (i == ve || (khttp_class[in.ptr[i]] & KHTTP_DIGIT) == 0) {
-            return parse_fail(p, i, KEEL_HTTP_BAD_CONTENT_LENGTH);
+            *at = i;
+            return KEEL_HTTP_BAD_CONTENT_LENGTH;
         }
         /*@ loop invariant el <= i <= ve;
             loop assigns i, v;
@@ -797,104 +847,94 @@ static KEEL_MUST_USE keel_result parse_content_length(keel_http_parser *p, keel_
         while (i < ve && (khttp_class[in.ptr[i]] & KHTTP_DIGIT) != 0) {
             uint64_t d = (uint64_t)(in.ptr[i] - '0');
             if (v > (UINT64_MAX - d) / 10u) {
-                return parse_fail(p, i, KEEL_HTTP_CONTENT_LENGTH_TOO_LARGE);
+                *at = i;
+                return KEEL_HTTP_CONTENT_LENGTH_TOO_LARGE;
             }
             v = v * 10u + d;
             i++;
         }
         size_t j = parse_skip_ows(in, i, ve);
         if (j < ve && in.ptr[j] != ',') {
-            return parse_fail(p, j, KEEL_HTTP_BAD_CONTENT_LENGTH);
+            *at = j;
+            return KEEL_HTTP_BAD_CONTENT_LENGTH;
         }
-        if ((p->st_.flags & F_CL) != 0) {
-            if (!same_ok || v != p->st_.content_length) {
-                return parse_fail(p, el, KEEL_HTTP_DUPLICATE_CONTENT_LENGTH);
-            }
+        if (seen && (!same_ok || v != prev)) {
+            *at = el;
+            return KEEL_HTTP_DUPLICATE_CONTENT_LENGTH;
         }
-        p->st_.flags |= F_CL;
-        p->st_.content_length = v;
+        seen = true;
+        prev = v;
         if (j == ve) {
             break;
         }
         i = parse_skip_ows(in, j + 1, ve);
     }
-    if ((p->st_.flags & F_TE) != 0) {
-        return parse_fail(p, line, KEEL_HTTP_CONTENT_LENGTH_WITH_TRANSFER_ENCODING);
-    }
-    return KEEL_OK;
+    *len = prev;
+    return KEEL_HTTP_OK;
 }
 
 static const uint8_t parse_chunked_name[32] = "chunked";
 
 /* Transfer-Encoding = 1#transfer-coding where keel knows only chunked: each
  * element a token, chunked exactly once and last, no parameters on it, no
- * empty element; any other coding is 501. Several fields make one list. */
-/*@ requires run_ok(p, in) && line <= vs <= ve <= in.len;
-    assigns p->st_;
-    ensures run_ok(p, in);
-    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-    ensures \result == KEEL_OK ==> p->st_.pos == \old(p->st_.pos) && p->st_.state == \old(p->st_.state);
+ * empty element; any other coding is 501. Several fields make one list
+ * (chunked: an earlier field ended with chunked). KEEL_HTTP_OK, or the
+ * reason and *at the offending byte. */
+/*@ requires valid_slice(in) && vs <= ve <= in.len && \valid(at);
+    assigns *at;
+    ensures \result == KEEL_HTTP_OK || \result == KEEL_HTTP_BAD_TRANSFER_ENCODING ||
+            \result == KEEL_HTTP_UNSUPPORTED_TRANSFER_CODING;
 */
-static KEEL_MUST_USE keel_result parse_transfer_encoding(keel_http_parser *p, keel_slice in,
-                                                         size_t line, size_t vs, size_t ve)
+static keel_http_reason parse_te_value(keel_slice in, size_t vs, size_t ve, bool chunked,
+                                       size_t *at)
 {
-    if (p->st_.minor == 0) {
-        return parse_fail(p, line, KEEL_HTTP_TRANSFER_ENCODING_IN_HTTP10);
-    }
     size_t i = vs;
+    bool seen = chunked;
     /*@ loop invariant vs <= i <= ve;
-        loop invariant run_ok(p, in);
-        loop invariant p->st_.pos == \at(p->st_.pos, Pre) && p->st_.state == \at(p->st_.state, Pre);
-        loop assigns i, p->st_.flags;
+        loop assigns i, seen, *at;
         loop variant ve - i;
     */
     for (;;) {
         size_t te = parse_token_end(in, i, ve);
-        if (te == i) {
-            return parse_fail(p, i, KEEL_HTTP_BAD_TRANSFER_ENCODING);
-        }
-        if ((p->st_.flags & F_TE) != 0) {
-            /* a coding after chunked (or chunked twice) */
-            return parse_fail(p, i, KEEL_HTTP_BAD_TRANSFER_ENCODING);
+        *at = i;
+        if (te == i || seen) {
+            /* an empty or non-token element, or a coding after chunked */
+            return KEEL_HTTP_BAD_TRANSFER_ENCODING;
         }
         if (!parse_eq_nocase(in, i, te, parse_chunked_name, 7)) {
-            return parse_fail(p, i, KEEL_HTTP_UNSUPPORTED_TRANSFER_CODING);
+            return KEEL_HTTP_UNSUPPORTED_TRANSFER_CODING;
         }
-        p->st_.flags |= F_TE;
+        seen = true;
         size_t j = parse_skip_ows(in, te, ve);
         if (j < ve && in.ptr[j] != ',') {
-            return parse_fail(p, j, KEEL_HTTP_BAD_TRANSFER_ENCODING);
+            *at = j;
+            return KEEL_HTTP_BAD_TRANSFER_ENCODING;
         }
         if (j == ve) {
             break;
         }
         i = parse_skip_ows(in, j + 1, ve);
     }
-    if ((p->st_.flags & F_CL) != 0) {
-        return parse_fail(p, line, KEEL_HTTP_CONTENT_LENGTH_WITH_TRANSFER_ENCODING);
-    }
-    return KEEL_OK;
+    return KEEL_HTTP_OK;
 }
 
 static const uint8_t parse_close_name[32] = "close";
 static const uint8_t parse_keep_alive_name[32] = "keep-alive";
 static const uint8_t parse_continue_name[32] = "100-continue";
 
-/* Connection = #connection-option (tokens; empty elements are ignored). */
-/*@ requires run_ok(p, in) && vs <= ve <= in.len;
-    assigns p->st_;
-    ensures run_ok(p, in);
-    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> p->st_.pos == \old(p->st_.pos) && p->st_.state == \old(p->st_.state);
+/* Connection = #connection-option (tokens; empty elements are ignored):
+ * F_CLOSE / F_KEEP into *flags, or the reason and *at the offending byte. */
+/*@ requires valid_slice(in) && vs <= ve <= in.len;
+    requires \valid(flags) && \valid(at) && \separated(flags, at);
+    assigns *flags, *at;
+    ensures \result == KEEL_HTTP_OK || \result == KEEL_HTTP_BAD_CONNECTION;
 */
-static KEEL_MUST_USE keel_result parse_connection(keel_http_parser *p, keel_slice in, size_t vs,
-                                                  size_t ve)
+static keel_http_reason parse_connection_value(keel_slice in, size_t vs, size_t ve,
+                                               uint32_t *flags, size_t *at)
 {
     size_t i = vs;
     /*@ loop invariant vs <= i <= ve;
-        loop invariant run_ok(p, in);
-        loop invariant p->st_.pos == \at(p->st_.pos, Pre) && p->st_.state == \at(p->st_.state, Pre);
-        loop assigns i, p->st_.flags;
+        loop assigns i, *flags, *at;
         loop variant ve - i;
     */
     while (i < ve) {
@@ -905,20 +945,22 @@ static KEEL_MUST_USE keel_result parse_connection(keel_http_parser *p, keel_slic
         }
         size_t te = parse_token_end(in, i, ve);
         if (te == i) {
-            return parse_fail(p, i, KEEL_HTTP_BAD_CONNECTION);
+            *at = i;
+            return KEEL_HTTP_BAD_CONNECTION;
         }
         if (parse_eq_nocase(in, i, te, parse_close_name, 5)) {
-            p->st_.flags |= F_CLOSE;
+            *flags |= F_CLOSE;
         } else if (parse_eq_nocase(in, i, te, parse_keep_alive_name, 10)) {
-            p->st_.flags |= F_KEEP;
+            *flags |= F_KEEP;
         }
         size_t j = parse_skip_ows(in, te, ve);
         if (j < ve && in.ptr[j] != ',') {
-            return parse_fail(p, j, KEEL_HTTP_BAD_CONNECTION);
+            *at = j;
+            return KEEL_HTTP_BAD_CONNECTION;
         }
         i = j;
     }
-    return KEEL_OK;
+    return KEEL_HTTP_OK;
 }
 
 /* Expect: each element is 100-continue or something else (417); empty
@@ -967,6 +1009,7 @@ static uint32_t parse_expect(keel_slice in, size_t vs, size_t ve)
     ensures run_ok(p, in) && hdrs_ok(p, hs, cap);
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==> p->st_.pos == \old(p->st_.pos) && p->st_.state == \old(p->st_.state);
+    ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
 */
 static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in,
                                              keel_http_header *hs, size_t cap)
@@ -992,40 +1035,51 @@ static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in,
     h->value_off_ = (uint32_t)(vs - hdr);
     p->st_.count = n + 1u;
 
-    switch (parse_field_id(in, line, ne)) {
-    case FIELD_CONTENT_LENGTH:
-        return parse_content_length(p, in, line, vs, ve);
-    case FIELD_TRANSFER_ENCODING:
-        return parse_transfer_encoding(p, in, line, vs, ve);
-    case FIELD_HOST:
-        if (p->kind == KEEL_HTTP_REQUEST) {
-            size_t bad = 0;
-            if ((p->st_.flags & F_HOST) != 0) {
-                return parse_fail(p, line, KEEL_HTTP_DUPLICATE_HOST);
-            }
-            if (!parse_host(in, vs, ve, false, true, &bad)) {
-                return parse_fail(p, bad, KEEL_HTTP_BAD_HOST);
-            }
-            p->st_.flags |= F_HOST;
-            if (p->st_.form == KEEL_HTTP_ORIGIN_FORM || p->st_.form == KEEL_HTTP_ASTERISK_FORM) {
-                p->st_.auth = vs;
-                p->st_.auth_len = ve - vs;
-            }
+    uint32_t f = p->st_.flags;
+    size_t at = line;
+    keel_http_reason why = KEEL_HTTP_OK;
+    uint32_t id = parse_field_id(in, line, ne);
+    if (id == FIELD_CONTENT_LENGTH) {
+        uint64_t v = p->st_.content_length;
+        why = parse_cl_value(in, vs, ve, (f & F_CL) != 0,
+                             (p->cfg.lenient & KEEL_HTTP_LENIENT_SAME_CONTENT_LENGTH) != 0, &v,
+                             &at);
+        p->st_.content_length = v;
+        f |= F_CL;
+    } else if (id == FIELD_TRANSFER_ENCODING) {
+        /* HTTP/1.0 first: any Transfer-Encoding there makes the framing faulty */
+        why = p->st_.minor == 0 ? KEEL_HTTP_TRANSFER_ENCODING_IN_HTTP10
+                                : parse_te_value(in, vs, ve, (f & F_TE) != 0, &at);
+        f |= F_TE;
+    } else if (id == FIELD_HOST && p->kind == KEEL_HTTP_REQUEST) {
+        if ((f & F_HOST) != 0) {
+            why = KEEL_HTTP_DUPLICATE_HOST;
+        } else if (!parse_host(in, vs, ve, false, true, &at)) {
+            why = KEEL_HTTP_BAD_HOST;
         }
-        return KEEL_OK;
-    case FIELD_CONNECTION:
-        return parse_connection(p, in, vs, ve);
-    case FIELD_EXPECT:
-        if (p->kind == KEEL_HTTP_REQUEST) {
-            p->st_.flags |= parse_expect(in, vs, ve);
+        f |= F_HOST;
+        if (p->st_.form == KEEL_HTTP_ORIGIN_FORM || p->st_.form == KEEL_HTTP_ASTERISK_FORM) {
+            p->st_.auth = vs;
+            p->st_.auth_len = ve - vs;
         }
-        return KEEL_OK;
-    case FIELD_UPGRADE:
-        p->st_.flags |= F_UPGRADE;
-        return KEEL_OK;
-    default:
-        return KEEL_OK;
+    } else if (id == FIELD_CONNECTION) {
+        why = parse_connection_value(in, vs, ve, &f, &at);
+    } else if (id == FIELD_EXPECT && p->kind == KEEL_HTTP_REQUEST) {
+        f |= parse_expect(in, vs, ve);
+    } else if (id == FIELD_UPGRADE) {
+        f |= F_UPGRADE;
     }
+    p->st_.flags = f;
+    if (why == KEEL_HTTP_OK && (id == FIELD_CONTENT_LENGTH || id == FIELD_TRANSFER_ENCODING) &&
+        (f & F_CL) != 0 && (f & F_TE) != 0) {
+        /* both, in either order: rejected at the later field line */
+        why = KEEL_HTTP_CONTENT_LENGTH_WITH_TRANSFER_ENCODING;
+        at = line;
+    }
+    if (why != KEEL_HTTP_OK) {
+        return parse_fail(p, at, why);
+    }
+    return KEEL_OK;
 }
 
 /* ---- the start line -------------------------------------------------------- */
@@ -1468,7 +1522,12 @@ static KEEL_MUST_USE keel_result parse_line_lf(keel_http_parser *p, keel_slice i
  * by max_header_bytes from the section's first byte. */
 /*@ requires step_pre(p, in) && hdrs_ok(p, hs, cap);
     assigns p->st_, hs[0 .. cap - 1];
-    ensures step_ok{Pre, Post}(p, in, \result) && hdrs_ok(p, hs, cap);
+    ensures run_ok(p, in);
+    ensures hdrs_ok(p, hs, cap);
+    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures \result == KEEL_OK ==> p->st_.pos > \old(p->st_.pos);
+    ensures \result == KEEL_OK ==> p->st_.state != ST_ERROR;
+    ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
 */
 static KEEL_MUST_USE keel_result parse_fields(keel_http_parser *p, keel_slice in,
                                               keel_http_header *hs, size_t cap)
@@ -1604,10 +1663,8 @@ static keel_slice parse_view(keel_slice in, size_t off, size_t len)
     requires \separated(head, hs + (0 .. cap - 1)) && \separated(head, p);
     assigns *head, hs[0 .. cap - 1];
     ensures hdrs_ok(p, hs, cap);
-    ensures head->headers == hs && head->header_count == p->st_.count;
-    ensures \forall integer k; 0 <= k < head->header_count ==>
-              within(hs[k].name, in) && within(hs[k].value, in) &&
-              valid_slice(hs[k].name) && valid_slice(hs[k].value);
+    ensures head->headers == hs && head->header_count <= cap;
+    ensures heads_within(hs, head->header_count, in);
 */
 static void parse_head(keel_http_parser *p, keel_slice in, keel_http_header *hs, size_t cap,
                        keel_http_head *head)
@@ -1615,9 +1672,7 @@ static void parse_head(keel_http_parser *p, keel_slice in, keel_http_header *hs,
     size_t n = p->st_.count <= cap ? p->st_.count : cap;
     size_t hdr = p->st_.hdr;
     /*@ loop invariant 0 <= k <= n && n <= cap;
-        loop invariant \forall integer j; 0 <= j < k ==>
-              within(hs[j].name, in) && within(hs[j].value, in) &&
-              valid_slice(hs[j].name) && valid_slice(hs[j].value);
+        loop invariant heads_within(hs, k, in);
         loop assigns k, hs[0 .. cap - 1];
         loop variant n - k;
     */
@@ -1662,9 +1717,7 @@ static bool parse_keep_alive(uint8_t minor, uint32_t flags)
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result == KEEL_OK ==> request_out(req, in) && req->head.header_count <= p->header_cap &&
               req->head.headers == p->headers &&
-              \forall integer k; 0 <= k < req->head.header_count ==>
-                within(p->headers[k].name, in) && within(p->headers[k].value, in) &&
-                valid_slice(p->headers[k].name) && valid_slice(p->headers[k].value);
+              heads_within(p->headers, req->head.header_count, in);
     ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
 */
 static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_slice in,
@@ -1705,9 +1758,7 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
     ensures run_ok(p, in) && parser_mem(p);
     ensures within(resp->reason, in) && valid_slice(resp->reason);
     ensures resp->head.header_count <= p->header_cap && resp->head.headers == p->headers;
-    ensures \forall integer k; 0 <= k < resp->head.header_count ==>
-              within(p->headers[k].name, in) && within(p->headers[k].value, in) &&
-              valid_slice(p->headers[k].name) && valid_slice(p->headers[k].value);
+    ensures heads_within(p->headers, resp->head.header_count, in);
 */
 static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_method method,
                                   keel_http_response *resp)
@@ -1911,11 +1962,12 @@ static bool parse_args_ok(const keel_http_parser *p, keel_http_kind kind, keel_s
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
       ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
-      ensures \result == KEEL_OK ==> 0 < *consumed <= in.len && p->st_.pos == 0;
-      ensures \result == KEEL_OK ==> request_out(req, in) &&
+      ensures *consumed <= in.len;
+      ensures \result == KEEL_OK ==> p->st_.pos == 0;
+      ensures \result == KEEL_OK ==> request_out(req, in);
+      ensures \result == KEEL_OK ==>
                 req->head.header_count <= p->header_cap && req->head.headers == p->headers &&
-                \forall integer k; 0 <= k < req->head.header_count ==>
-                  within(p->headers[k].name, in) && within(p->headers[k].value, in);
+                heads_within(p->headers, req->head.header_count, in);
     complete behaviors;
     disjoint behaviors;
 */
@@ -1925,14 +1977,20 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     if (req == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_REQUEST, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
+    /*@ ghost keel_http_header *hs = p->headers; */
     *consumed = 0;
     keel_result r = parse_run(p, in);
+    /*@ assert run_ok(p, in) && parser_mem(p) && p->headers == hs; */
     if (r == KEEL_OK) {
         r = parse_finish_request(p, in, req);
     }
     if (r == KEEL_OK) {
-        *consumed = p->st_.pos;
+        size_t n = p->st_.pos;
+        /*@ assert n <= in.len && request_out(req, in); */
+        /*@ assert heads_within(hs, req->head.header_count, in); */
         keel_http_parser_reset(p);
+        /*@ assert p->headers == hs && heads_within(hs, req->head.header_count, in); */
+        *consumed = n;
         return KEEL_OK;
     }
     if (r != KEEL_ERR_INCOMPLETE && err != NULL) {
@@ -1969,11 +2027,12 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
       ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
-      ensures \result == KEEL_OK ==> 0 < *consumed <= in.len && p->st_.pos == 0;
-      ensures \result == KEEL_OK ==> within(resp->reason, in) &&
+      ensures *consumed <= in.len;
+      ensures \result == KEEL_OK ==> p->st_.pos == 0;
+      ensures \result == KEEL_OK ==> within(resp->reason, in) && valid_slice(resp->reason);
+      ensures \result == KEEL_OK ==>
                 resp->head.header_count <= p->header_cap && resp->head.headers == p->headers &&
-                \forall integer k; 0 <= k < resp->head.header_count ==>
-                  within(p->headers[k].name, in) && within(p->headers[k].value, in);
+                heads_within(p->headers, resp->head.header_count, in);
     complete behaviors;
     disjoint behaviors;
 */
@@ -1984,12 +2043,18 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     if (resp == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_RESPONSE, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
+    /*@ ghost keel_http_header *hs = p->headers; */
     *consumed = 0;
     keel_result r = parse_run(p, in);
+    /*@ assert run_ok(p, in) && parser_mem(p) && p->headers == hs; */
     if (r == KEEL_OK) {
         parse_finish_response(p, in, request_method, resp);
-        *consumed = p->st_.pos;
+        size_t n = p->st_.pos;
+        /*@ assert n <= in.len && within(resp->reason, in); */
+        /*@ assert heads_within(hs, resp->head.header_count, in); */
         keel_http_parser_reset(p);
+        /*@ assert p->headers == hs && heads_within(hs, resp->head.header_count, in); */
+        *consumed = n;
         return KEEL_OK;
     }
     if (r != KEEL_ERR_INCOMPLETE && err != NULL) {
