@@ -52,11 +52,8 @@
 static KEEL_MUST_USE keel_result chunked_fail(keel_http_chunked *d, size_t off,
                                               keel_http_reason why)
 {
-    d->err_.offset = off;
-    d->err_.reason = why;
-    d->err_.status = keel_http_reason_status(why);
     d->state_ = CH_ERROR;
-    return khttp_reason_result(why);
+    return khttp_error(&d->err_, off, why);
 }
 
 /*@ assigns \nothing; */

@@ -267,15 +267,14 @@ uint16_t keel_http_reason_status(keel_http_reason reason)
 /*@ requires \valid(e);
     assigns *e;
     ensures e->offset == off && e->reason == why;
-    ensures \result == KEEL_ERR_PARSE;
+    ensures \result == reason_result(why);
 */
-static KEEL_MUST_USE keel_result parse_line_error(keel_http_error *e, size_t off,
-                                                  keel_http_reason why)
+keel_result khttp_error(keel_http_error *e, size_t off, keel_http_reason why)
 {
     e->offset = off;
     e->reason = why;
-    e->status = 400;
-    return KEEL_ERR_PARSE;
+    e->status = keel_http_reason_status(why);
+    return khttp_reason_result(why);
 }
 
 /* End of the run of bytes of class cls from i (bounded by end). */
@@ -384,7 +383,7 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
                 break;
             }
             if (in.ptr[i] != ':') {
-                return parse_line_error(e, i, KEEL_HTTP_BAD_FIELD_NAME);
+                return khttp_error(e, i, KEEL_HTTP_BAD_FIELD_NAME);
             }
             fs->name_end = i;
             st = KHTTP_FL_OWS;
@@ -412,10 +411,10 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
                 continue;
             }
             if (c != '\n') {
-                return parse_line_error(e, i, KEEL_HTTP_BAD_FIELD_VALUE);
+                return khttp_error(e, i, KEEL_HTTP_BAD_FIELD_VALUE);
             }
             if (!bare_lf) {
-                return parse_line_error(e, i, KEEL_HTTP_BARE_LF);
+                return khttp_error(e, i, KEEL_HTTP_BARE_LF);
             }
             fs->state = KHTTP_FL_FIELD;
             *at = i + 1;
@@ -434,18 +433,18 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
             }
             if (c == '\n') {
                 if (!bare_lf) {
-                    return parse_line_error(e, i, KEEL_HTTP_BARE_LF);
+                    return khttp_error(e, i, KEEL_HTTP_BARE_LF);
                 }
                 fs->state = KHTTP_FL_EMPTY;
                 *at = i + 1;
                 return KEEL_OK;
             }
-            return parse_line_error(e, i, c == ' ' || c == '\t' ? KEEL_HTTP_OBS_FOLD
+            return khttp_error(e, i, c == ' ' || c == '\t' ? KEEL_HTTP_OBS_FOLD
                                                                   : KEEL_HTTP_BAD_FIELD_NAME);
         }
         /* KHTTP_FL_CR or KHTTP_FL_ECR: the LF must follow. */
         if (c != '\n') {
-            return parse_line_error(e, i, KEEL_HTTP_BARE_CR);
+            return khttp_error(e, i, KEEL_HTTP_BARE_CR);
         }
         fs->state = st == KHTTP_FL_CR ? KHTTP_FL_FIELD : KHTTP_FL_EMPTY;
         *at = i + 1;
@@ -466,11 +465,8 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
 */
 static KEEL_MUST_USE keel_result parse_fail(keel_http_parser *p, size_t off, keel_http_reason why)
 {
-    p->st_.err.offset = off;
-    p->st_.err.reason = why;
-    p->st_.err.status = keel_http_reason_status(why);
     p->st_.state = ST_ERROR;
-    return khttp_reason_result(why);
+    return khttp_error(&p->st_.err, off, why);
 }
 
 /* min(from + max, len): one past the last byte a bounded part may use. */
@@ -721,93 +717,129 @@ static bool parse_host(keel_slice in, size_t from, size_t to, bool need_port, bo
     return true;
 }
 
-/* The form of the request-target in[target, target_end) against the method:
- * origin ("/..."), asterisk ("*", OPTIONS only), authority (CONNECT only,
- * host:port), absolute (scheme "://" authority [path] ["?" query]); sets
- * form, path and authority. */
-/*@ requires run_ok(p, in);
-    assigns p->st_;
-    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> p->st_.pos == \old(p->st_.pos) && p->st_.state == \old(p->st_.state);
-    ensures \result == KEEL_ERR_PARSE ==> p->st_.state == ST_ERROR;
-    ensures run_ok(p, in);
+/* Where the parts of a request-target lie (offsets into the input). */
+typedef struct parse_form {
+    uint8_t form;
+    size_t path, path_len, auth, auth_len;
+} parse_form;
+
+/* One past the scheme that starts at in[t] (ALPHA was checked):
+ * *( ALPHA / DIGIT / "+" / "-" / "." ), bounded by q. */
+/*@ requires valid_slice(in) && t < q <= in.len;
+    assigns \nothing;
+    ensures t < \result <= q;
 */
-static KEEL_MUST_USE keel_result parse_target_form(keel_http_parser *p, keel_slice in)
+static size_t parse_scheme_end(keel_slice in, size_t t, size_t q)
 {
-    size_t t = p->st_.target;
-    size_t e = p->st_.target_end;
-    size_t bad = 0;
-    if (t >= e || e > in.len) {
-        return parse_fail(p, e <= in.len ? e : in.len, KEEL_HTTP_BAD_START_LINE);
-    }
-    /* The path ends at the first '?' (recorded during the scan), if any. */
-    size_t q = e;
-    if ((p->st_.flags & F_QUERY) != 0 && t < p->st_.query && p->st_.query < e) {
-        q = p->st_.query;
-    }
-    uint8_t c = in.ptr[t];
-    bool connect = p->st_.method == KEEL_HTTP_CONNECT;
-    if (c == '/' && !connect) {
-        p->st_.form = KEEL_HTTP_ORIGIN_FORM;
-        p->st_.path = t;
-        p->st_.path_len = q - t;
-        return KEEL_OK;
-    }
-    if (c == '*' && e - t == 1u && p->st_.method == KEEL_HTTP_OPTIONS) {
-        p->st_.form = KEEL_HTTP_ASTERISK_FORM;
-        return KEEL_OK;
-    }
-    if (connect) {
-        if (c == '/' || c == '*' || q != e) {
-            return parse_fail(p, t, KEEL_HTTP_BAD_TARGET_FORM);
-        }
-        if (!parse_host(in, t, e, true, false, &bad)) {
-            return parse_fail(p, bad, KEEL_HTTP_BAD_TARGET);
-        }
-        p->st_.form = KEEL_HTTP_AUTHORITY_FORM;
-        p->st_.auth = t;
-        p->st_.auth_len = e - t;
-        return KEEL_OK;
-    }
-    /* absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ),
-     * then "://" and an authority. */
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
-        return parse_fail(p, t, KEEL_HTTP_BAD_TARGET_FORM);
-    }
     size_t i = t + 1;
     /*@ loop invariant t < i <= q;
         loop assigns i;
         loop variant q - i;
     */
     while (i < q) {
-        uint8_t s = in.ptr[i];
-        if (!((s >= 'a' && s <= 'z') || (s >= 'A' && s <= 'Z') ||
-              (khttp_class[s] & KHTTP_DIGIT) != 0 || s == '+' || s == '-' || s == '.')) {
+        uint8_t c = in.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (khttp_class[c] & KHTTP_DIGIT) != 0 || c == '+' || c == '-' || c == '.')) {
             break;
         }
         i++;
     }
+    return i;
+}
+
+/* The first '/' in in[a, q), or q. */
+/*@ requires valid_slice(in) && a <= q <= in.len;
+    assigns \nothing;
+    ensures a <= \result <= q;
+*/
+static size_t parse_slash(keel_slice in, size_t a, size_t q)
+{
+    size_t k = a;
+    /*@ loop invariant a <= k <= q;
+        loop assigns k;
+        loop variant q - k;
+    */
+    while (k < q && in.ptr[k] != '/') {
+        k++;
+    }
+    return k;
+}
+
+/* absolute-form: scheme "://" authority [path] ["?" query], the target in
+ * in[t, e) with its first '?' at q (e if none). */
+/*@ requires valid_slice(in) && t < q <= e <= in.len;
+    requires \valid(o) && \valid(at) && \separated(o, at);
+    assigns *o, *at;
+    ensures \result == KEEL_HTTP_OK || \result == KEEL_HTTP_BAD_TARGET_FORM ||
+            \result == KEEL_HTTP_BAD_TARGET;
+*/
+static keel_http_reason parse_absolute_form(keel_slice in, size_t t, size_t q, size_t e,
+                                            parse_form *o, size_t *at)
+{
+    uint8_t c = in.ptr[t];
+    *at = t;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+        return KEEL_HTTP_BAD_TARGET_FORM;
+    }
+    size_t i = parse_scheme_end(in, t, q);
     if (q - i < 3 || in.ptr[i] != ':' || in.ptr[i + 1] != '/' || in.ptr[i + 2] != '/') {
-        return parse_fail(p, t, KEEL_HTTP_BAD_TARGET_FORM);
+        return KEEL_HTTP_BAD_TARGET_FORM;
     }
     size_t a = i + 3;
-    size_t ae = a;
-    /*@ loop invariant a <= ae <= q;
-        loop assigns ae;
-        loop variant q - ae;
-    */
-    while (ae < q && in.ptr[ae] != '/') {
-        ae++;
+    size_t ae = parse_slash(in, a, q);
+    if (!parse_host(in, a, ae, false, false, at)) {
+        return KEEL_HTTP_BAD_TARGET;
     }
-    if (!parse_host(in, a, ae, false, false, &bad)) {
-        return parse_fail(p, bad, KEEL_HTTP_BAD_TARGET);
+    o->form = KEEL_HTTP_ABSOLUTE_FORM;
+    o->auth = a;
+    o->auth_len = ae - a;
+    o->path = ae;
+    o->path_len = q - ae;
+    (void)e;
+    return KEEL_HTTP_OK;
+}
+
+/* The form of the request-target in[t, e) against the method: origin
+ * ("/..."), asterisk ("*", OPTIONS only), authority (CONNECT only,
+ * host:port), absolute; *o says where its parts lie. */
+/*@ requires valid_slice(in) && t < e <= in.len && t < q <= e;
+    requires \valid(o) && \valid(at) && \separated(o, at);
+    assigns *o, *at;
+    ensures \result == KEEL_HTTP_OK || \result == KEEL_HTTP_BAD_TARGET_FORM ||
+            \result == KEEL_HTTP_BAD_TARGET;
+*/
+static keel_http_reason parse_form_of(keel_slice in, size_t t, size_t q, size_t e, uint8_t method,
+                                      parse_form *o, size_t *at)
+{
+    uint8_t c = in.ptr[t];
+    bool connect = method == KEEL_HTTP_CONNECT;
+    *at = t;
+    o->form = 0;
+    o->path = t;
+    o->path_len = 0;
+    o->auth = t;
+    o->auth_len = 0;
+    if (c == '/' && !connect) {
+        o->form = KEEL_HTTP_ORIGIN_FORM;
+        o->path_len = q - t;
+        return KEEL_HTTP_OK;
     }
-    p->st_.form = KEEL_HTTP_ABSOLUTE_FORM;
-    p->st_.auth = a;
-    p->st_.auth_len = ae - a;
-    p->st_.path = ae;
-    p->st_.path_len = q - ae;
-    return KEEL_OK;
+    if (c == '*' && e - t == 1u && method == KEEL_HTTP_OPTIONS) {
+        o->form = KEEL_HTTP_ASTERISK_FORM;
+        return KEEL_HTTP_OK;
+    }
+    if (!connect) {
+        return parse_absolute_form(in, t, q, e, o, at);
+    }
+    if (c == '/' || c == '*' || q != e) {
+        return KEEL_HTTP_BAD_TARGET_FORM;
+    }
+    if (!parse_host(in, t, e, true, false, at)) {
+        return KEEL_HTTP_BAD_TARGET;
+    }
+    o->form = KEEL_HTTP_AUTHORITY_FORM;
+    o->auth_len = e - t;
+    return KEEL_HTTP_OK;
 }
 
 /* ---- framing fields ------------------------------------------------------- */
@@ -1249,12 +1281,25 @@ static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in
         p->st_.pos = i + 1;
         return KEEL_OK;
     }
-    if (c == ' ' && i > p->st_.target) {
-        p->st_.target_end = i;
-        keel_result r = parse_target_form(p, in);
-        if (r != KEEL_OK) {
-            return r;
+    if (c == ' ' && i > p->st_.target && p->st_.target < in.len) {
+        /* The path ends at the first '?' (recorded during the scan), if any. */
+        size_t t = p->st_.target;
+        size_t q = i;
+        size_t at = t;
+        parse_form o;
+        if ((p->st_.flags & F_QUERY) != 0 && t < p->st_.query && p->st_.query < i) {
+            q = p->st_.query;
         }
+        keel_http_reason why = parse_form_of(in, t, q, i, p->st_.method, &o, &at);
+        if (why != KEEL_HTTP_OK) {
+            return parse_fail(p, at, why);
+        }
+        p->st_.target_end = i;
+        p->st_.form = o.form;
+        p->st_.path = o.path;
+        p->st_.path_len = o.path_len;
+        p->st_.auth = o.auth;
+        p->st_.auth_len = o.auth_len;
         p->st_.version = i + 1;
         p->st_.vidx = 0;
         p->st_.state = ST_VERSION;
