@@ -64,10 +64,10 @@ static bool chunked_is_ows(uint8_t c)
 
 /* The chunk-size line is complete: data follows, or (size 0) the trailer
  * section. */
-/*@ requires \valid(d);
+/*@ requires \valid(d) && d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->count_, d->fs_.state;
     ensures d->state_ == CH_DATA || d->state_ == CH_TRAILER;
-    ensures d->fs_.state <= KHTTP_FL_EMPTY || d->fs_.state == \old(d->fs_.state);
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK;
 */
 static KEEL_MUST_USE keel_result chunked_size_done(keel_http_chunked *d)
@@ -83,9 +83,12 @@ static KEEL_MUST_USE keel_result chunked_size_done(keel_http_chunked *d)
 }
 
 /* A line end in a state where the chunk-size line may end. */
-/*@ requires \valid(d) && (c == '\r' || c == '\n');
+/*@ requires \valid(d) && (c == '\r' || c == '\n') && d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
+    ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
+    ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
 static KEEL_MUST_USE keel_result chunked_line_end(keel_http_chunked *d, uint8_t c, size_t off)
 {
@@ -101,8 +104,12 @@ static KEEL_MUST_USE keel_result chunked_line_end(keel_http_chunked *d, uint8_t 
 
 /* The chunk-size digits and what ends them. */
 /*@ requires \valid(d) && (d->state_ == CH_SIZE_START || d->state_ == CH_SIZE);
+    requires d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->remaining_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
+    ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
+    ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
 static KEEL_MUST_USE keel_result chunked_size_byte(keel_http_chunked *d, uint8_t c, size_t off)
 {
@@ -145,9 +152,12 @@ static bool chunked_is_qtext(uint8_t c)
  *   *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
  * bounded by max_chunk_ext bytes (the CRLF not counted). */
 /*@ requires \valid(d) && CH_SIZE_BWS <= d->state_ <= CH_EXT_AFTER;
+    requires d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
+    ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
 static KEEL_MUST_USE keel_result chunked_ext_byte(keel_http_chunked *d, uint8_t c, size_t off)
 {
@@ -258,8 +268,10 @@ static KEEL_MUST_USE keel_result chunked_ext_byte(keel_http_chunked *d, uint8_t 
 /* One byte of framing outside the data and the trailers: the chunk-size
  * line and the CRLF after the data. */
 /*@ requires \valid(d) && d->state_ <= CH_DATA_LF && d->state_ != CH_DATA;
+    requires d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->remaining_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
     ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
@@ -357,6 +369,7 @@ bool keel_http_chunked_done(const keel_http_chunked *d)
     requires d->state_ == CH_TRAILER && d->fs_.state <= KHTTP_FL_EMPTY && *at < in.len;
     assigns d->state_, d->count_, d->fs_, d->err_, *at;
     ensures \old(*at) <= *at <= in.len;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==> *at > \old(*at) && chunked_shape(d) &&
               (d->state_ == CH_TRAILER || d->state_ == CH_DONE);

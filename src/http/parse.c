@@ -1755,17 +1755,18 @@ static bool parse_keep_alive(uint8_t minor, uint32_t flags)
       valid_slice(req->query) && valid_slice(req->authority);
 */
 
-/*@ requires run_ok(p, in) && parser_mem(p) && \valid(req) && \separated(req, p);
-    requires \separated(req, p->headers + (0 .. p->header_cap - 1));
-    assigns *req, p->st_, p->headers[0 .. p->header_cap - 1];
-    ensures run_ok(p, in) && parser_mem(p) && p->st_.pos == \old(p->st_.pos);
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(req) && \separated(req, p);
+    requires \separated(req, hs + (0 .. cap - 1));
+    assigns *req, p->st_, hs[0 .. cap - 1];
+    ensures run_ok(p, in) && hdrs_ok(p, hs, cap) && p->st_.pos == \old(p->st_.pos);
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> request_out(req, in) && req->head.header_count <= p->header_cap &&
-              req->head.headers == p->headers &&
-              heads_within(p->headers, req->head.header_count, in);
+    ensures \result == KEEL_OK ==> request_out(req, in);
+    ensures \result == KEEL_OK ==> req->head.header_count <= cap && req->head.headers == hs &&
+              heads_within(hs, req->head.header_count, in);
     ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
 */
 static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_slice in,
+                                                      keel_http_header *hs, size_t cap,
                                                       keel_http_request *req)
 {
     uint32_t f = p->st_.flags;
@@ -1773,7 +1774,7 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
         (p->cfg.lenient & KEEL_HTTP_LENIENT_MISSING_HOST) == 0) {
         return parse_fail(p, p->st_.line, KEEL_HTTP_MISSING_HOST);
     }
-    parse_head(p, in, p->headers, p->header_cap, &req->head);
+    parse_head(p, in, hs, cap, &req->head);
     if ((f & F_TE) != 0) {
         req->head.body = KEEL_HTTP_BODY_CHUNKED;
     } else if ((f & F_CL) != 0) {
@@ -1797,21 +1798,21 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
 
 /* Response framing (RFC 9112 6.3): no body after HEAD, for 1xx, 204, 304
  * and a 2xx to CONNECT; then chunked, Content-Length, or until close. */
-/*@ requires run_ok(p, in) && parser_mem(p) && \valid(resp) && \separated(resp, p);
-    requires \separated(resp, p->headers + (0 .. p->header_cap - 1));
-    assigns *resp, p->headers[0 .. p->header_cap - 1];
-    ensures run_ok(p, in) && parser_mem(p);
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(resp) && \separated(resp, p);
+    requires \separated(resp, hs + (0 .. cap - 1));
+    assigns *resp, hs[0 .. cap - 1];
+    ensures run_ok(p, in) && hdrs_ok(p, hs, cap);
     ensures within(resp->reason, in) && valid_slice(resp->reason);
-    ensures resp->head.header_count <= p->header_cap && resp->head.headers == p->headers;
-    ensures heads_within(p->headers, resp->head.header_count, in);
+    ensures resp->head.header_count <= cap && resp->head.headers == hs;
+    ensures heads_within(hs, resp->head.header_count, in);
 */
-static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_method method,
-                                  keel_http_response *resp)
+static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_header *hs,
+                                  size_t cap, keel_http_method method, keel_http_response *resp)
 {
     uint32_t f = p->st_.flags;
     uint16_t status = p->st_.status;
     bool tunnel = method == KEEL_HTTP_CONNECT && status >= 200u && status < 300u;
-    parse_head(p, in, p->headers, p->header_cap, &resp->head);
+    parse_head(p, in, hs, cap, &resp->head);
     if (method == KEEL_HTTP_HEAD || status < 200u || status == 204u || status == 304u || tunnel) {
         resp->head.body = KEEL_HTTP_BODY_NONE;
     } else if ((f & F_TE) != 0) {
@@ -2022,19 +2023,16 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     if (req == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_REQUEST, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    /*@ ghost keel_http_header *hs = p->headers; */
+    keel_http_header *hs = p->headers;
+    size_t cap = p->header_cap;
     *consumed = 0;
     keel_result r = parse_run(p, in);
-    /*@ assert run_ok(p, in) && parser_mem(p) && p->headers == hs; */
     if (r == KEEL_OK) {
-        r = parse_finish_request(p, in, req);
+        r = parse_finish_request(p, in, hs, cap, req);
     }
     if (r == KEEL_OK) {
         size_t n = p->st_.pos;
-        /*@ assert n <= in.len && request_out(req, in); */
-        /*@ assert heads_within(hs, req->head.header_count, in); */
         keel_http_parser_reset(p);
-        /*@ assert p->headers == hs && heads_within(hs, req->head.header_count, in); */
         *consumed = n;
         return KEEL_OK;
     }
@@ -2088,17 +2086,14 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     if (resp == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_RESPONSE, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    /*@ ghost keel_http_header *hs = p->headers; */
+    keel_http_header *hs = p->headers;
+    size_t cap = p->header_cap;
     *consumed = 0;
     keel_result r = parse_run(p, in);
-    /*@ assert run_ok(p, in) && parser_mem(p) && p->headers == hs; */
     if (r == KEEL_OK) {
-        parse_finish_response(p, in, request_method, resp);
+        parse_finish_response(p, in, hs, cap, request_method, resp);
         size_t n = p->st_.pos;
-        /*@ assert n <= in.len && within(resp->reason, in); */
-        /*@ assert heads_within(hs, resp->head.header_count, in); */
         keel_http_parser_reset(p);
-        /*@ assert p->headers == hs && heads_within(hs, resp->head.header_count, in); */
         *consumed = n;
         return KEEL_OK;
     }
