@@ -292,8 +292,8 @@ KEEL_MUST_USE keel_result keel_http_parser_init(keel_http_parser *p, keel_http_k
                                                 keel_http_header *headers, size_t header_cap);
 
 /* Forget the current message (and a sticky error): the next call starts a
- * new message. Called automatically after a head is returned with KEEL_OK.
- * Does nothing for NULL. */
+ * new message. Not needed after a head was returned with KEEL_OK: the next
+ * call starts a new message by itself. Does nothing for NULL. */
 void keel_http_parser_reset(keel_http_parser *p);
 
 /* Parse a request head from in, the message's bytes from its first byte

@@ -91,6 +91,11 @@
 
   predicate is_tchar(integer c) = (khttp_class[c] & KHTTP_TCHAR) != 0;
 
+  // The reasons a field line can be rejected for.
+  predicate line_reason(integer r) =
+      r == KEEL_HTTP_OK || r == KEEL_HTTP_BARE_CR || r == KEEL_HTTP_BARE_LF ||
+      r == KEEL_HTTP_OBS_FOLD || r == KEEL_HTTP_BAD_FIELD_NAME || r == KEEL_HTTP_BAD_FIELD_VALUE;
+
   // A slice that lies inside in (or is empty).
   predicate within(keel_slice s, keel_slice in) =
       s.len == 0 ||
@@ -348,6 +353,118 @@ static void parse_value_runs(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
     *at = i;
 }
 
+/* The line end of a field line in state VALUE at in[k] (k < end): CR, or
+ * LF alone when bare_lf. */
+/*@ requires valid_slice(in) && k < end <= in.len && \valid(st) && \valid(why);
+    requires \separated(st, why);
+    requires line_reason(*why);
+    assigns *st, *why;
+    ensures line_reason(*why);
+    ensures *why == KEEL_HTTP_OK ==> *st == KHTTP_FL_CR || *st == KHTTP_FL_FIELD;
+    ensures \result == k + 1;
+*/
+static size_t parse_fl_value_end(keel_slice in, size_t k, size_t end, bool bare_lf, uint32_t *st,
+                                 keel_http_reason *why)
+{
+    uint8_t c = in.ptr[k];
+    (void)end;
+    if (c == '\r') {
+        *st = KHTTP_FL_CR;
+    } else if (c != '\n') {
+        *why = KEEL_HTTP_BAD_FIELD_VALUE;
+    } else if (!bare_lf) {
+        *why = KEEL_HTTP_BARE_LF;
+    } else {
+        *st = KHTTP_FL_FIELD;
+    }
+    return k + 1;
+}
+
+/* The first byte of a line (state START) at in[i]. */
+/*@ requires \valid(st) && \valid(why) && \separated(st, why);
+    requires line_reason(*why);
+    assigns *st, *why;
+    ensures line_reason(*why);
+    ensures *why == KEEL_HTTP_OK ==> *st == KHTTP_FL_NAME || *st == KHTTP_FL_ECR ||
+                                     *st == KHTTP_FL_EMPTY;
+*/
+static void parse_fl_first(uint8_t c, bool bare_lf, uint32_t *st, keel_http_reason *why)
+{
+    if ((khttp_class[c] & KHTTP_TCHAR) != 0) {
+        *st = KHTTP_FL_NAME;
+    } else if (c == '\r') {
+        *st = KHTTP_FL_ECR;
+    } else if (c == '\n') {
+        if (bare_lf) {
+            *st = KHTTP_FL_EMPTY;
+        } else {
+            *why = KEEL_HTTP_BARE_LF;
+        }
+    } else {
+        *why = c == ' ' || c == '\t' ? KEEL_HTTP_OBS_FOLD : KEEL_HTTP_BAD_FIELD_NAME;
+    }
+}
+
+/* One step of the field-line scanner from in[i] (i < end) in state *st.
+ * Returns where the next step starts (after i), *st updated (FIELD or
+ * EMPTY once the line's LF is consumed); or, with *why set, the offset of
+ * the offending byte. */
+/*@ requires valid_slice(in) && i < end <= in.len;
+    requires \valid(fs) && \valid(st) && \valid(why) && \separated(fs, st, why);
+    requires *st < KHTTP_FL_FIELD && *why == KEEL_HTTP_OK;
+    assigns *st, *why, fs->name_end, fs->value_start, fs->value_end;
+    ensures line_reason(*why);
+    ensures *why == KEEL_HTTP_OK ==> i < \result <= end && *st <= KHTTP_FL_EMPTY;
+    ensures *why != KEEL_HTTP_OK ==> \result < end;
+*/
+static size_t parse_fl_step(keel_http_fieldscan_ *fs, keel_slice in, size_t i, size_t end,
+                            bool bare_lf, uint32_t *st, keel_http_reason *why)
+{
+    size_t k = i;
+    uint32_t s = *st;
+    if (s == KHTTP_FL_START) {
+        parse_fl_first(in.ptr[i], bare_lf, st, why);
+        return *why == KEEL_HTTP_OK ? i + 1 : i;
+    }
+    if (s == KHTTP_FL_CR || s == KHTTP_FL_ECR) {
+        if (in.ptr[i] != '\n') {
+            *why = KEEL_HTTP_BARE_CR;
+            return i;
+        }
+        *st = s == KHTTP_FL_CR ? KHTTP_FL_FIELD : KHTTP_FL_EMPTY;
+        return i + 1;
+    }
+    if (s == KHTTP_FL_NAME) {
+        k = parse_run_of(in, i, end, KHTTP_TCHAR);
+        if (k == end) {
+            return k;
+        }
+        if (in.ptr[k] != ':') {
+            *why = KEEL_HTTP_BAD_FIELD_NAME;
+            return k;
+        }
+        fs->name_end = k;
+        *st = KHTTP_FL_OWS;
+        return k + 1;
+    }
+    if (s == KHTTP_FL_OWS) {
+        k = parse_ws_end(in, i, end);
+        if (k > i) {
+            return k;
+        }
+        fs->value_start = i;
+        fs->value_end = i;
+        *st = KHTTP_FL_VALUE;
+    }
+    /* KHTTP_FL_VALUE */
+    parse_value_runs(fs, in, &k, end);
+    if (k == end) {
+        return k;
+    }
+    k = parse_fl_value_end(in, k, end, bare_lf, st, why);
+    return *why == KEEL_HTTP_OK ? k : k - 1;
+}
+
 /*@ requires valid_slice(in) && \valid(fs) && \valid(at) && \valid(e);
     requires \separated(fs, at, e);
     requires *at <= end <= in.len && fs->state <= KHTTP_FL_EMPTY;
@@ -370,89 +487,22 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
     if (st >= KHTTP_FL_FIELD) {
         return KEEL_OK;
     }
-    /*@ loop invariant \at(*at, Pre) <= i <= end;
-        loop invariant st < KHTTP_FL_FIELD;
+    /*@ loop invariant \at(*at, Pre) <= i <= end && st <= KHTTP_FL_EMPTY;
+        loop invariant st >= KHTTP_FL_FIELD ==> i > \at(*at, Pre);
         loop assigns i, st, fs->name_end, fs->value_start, fs->value_end;
         loop variant end - i;
     */
-    while (i < end) {
-        uint8_t c = in.ptr[i];
-        if (st == KHTTP_FL_NAME) {
-            i = parse_run_of(in, i, end, KHTTP_TCHAR);
-            if (i == end) {
-                break;
-            }
-            if (in.ptr[i] != ':') {
-                return khttp_error(e, i, KEEL_HTTP_BAD_FIELD_NAME);
-            }
-            fs->name_end = i;
-            st = KHTTP_FL_OWS;
-            i++;
-            continue;
+    while (i < end && st < KHTTP_FL_FIELD) {
+        keel_http_reason why = KEEL_HTTP_OK;
+        size_t next = parse_fl_step(fs, in, i, end, bare_lf, &st, &why);
+        if (why != KEEL_HTTP_OK) {
+            return khttp_error(e, next, why);
         }
-        if (st == KHTTP_FL_OWS) {
-            if (c == ' ' || c == '\t') {
-                i = parse_ws_end(in, i, end);
-                continue;
-            }
-            fs->value_start = i;
-            fs->value_end = i;
-            st = KHTTP_FL_VALUE;
-        }
-        if (st == KHTTP_FL_VALUE) {
-            parse_value_runs(fs, in, &i, end);
-            if (i == end) {
-                break;
-            }
-            c = in.ptr[i];
-            if (c == '\r') {
-                st = KHTTP_FL_CR;
-                i++;
-                continue;
-            }
-            if (c != '\n') {
-                return khttp_error(e, i, KEEL_HTTP_BAD_FIELD_VALUE);
-            }
-            if (!bare_lf) {
-                return khttp_error(e, i, KEEL_HTTP_BARE_LF);
-            }
-            fs->state = KHTTP_FL_FIELD;
-            *at = i + 1;
-            return KEEL_OK;
-        }
-        if (st == KHTTP_FL_START) {
-            if ((khttp_class[c] & KHTTP_TCHAR) != 0) {
-                st = KHTTP_FL_NAME;
-                i++;
-                continue;
-            }
-            if (c == '\r') {
-                st = KHTTP_FL_ECR;
-                i++;
-                continue;
-            }
-            if (c == '\n') {
-                if (!bare_lf) {
-                    return khttp_error(e, i, KEEL_HTTP_BARE_LF);
-                }
-                fs->state = KHTTP_FL_EMPTY;
-                *at = i + 1;
-                return KEEL_OK;
-            }
-            return khttp_error(e, i, c == ' ' || c == '\t' ? KEEL_HTTP_OBS_FOLD
-                                                                  : KEEL_HTTP_BAD_FIELD_NAME);
-        }
-        /* KHTTP_FL_CR or KHTTP_FL_ECR: the LF must follow. */
-        if (c != '\n') {
-            return khttp_error(e, i, KEEL_HTTP_BARE_CR);
-        }
-        fs->state = st == KHTTP_FL_CR ? KHTTP_FL_FIELD : KHTTP_FL_EMPTY;
-        *at = i + 1;
-        return KEEL_OK;
+        i = next;
     }
     fs->state = st;
     *at = i;
-    return KEEL_ERR_INCOMPLETE;
+    return st >= KHTTP_FL_FIELD ? KEEL_OK : KEEL_ERR_INCOMPLETE;
 }
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -1970,14 +2020,17 @@ keel_http_error keel_http_parser_error(const keel_http_parser *p)
 }
 
 /* The checks both parse functions make before touching anything. */
+/* (A parser whose last head was complete starts over: its resume point
+ * then says nothing about in.) */
 /*@ requires parser_arg(p) && slice_arg(in);
     assigns \nothing;
     ensures \result <==> p != \null && parser_shape(p) && p->kind == kind && slice_shape(in) &&
-                         p->st_.pos <= in.len;
+                         (p->st_.state == ST_DONE || p->st_.pos <= in.len);
 */
 static bool parse_args_ok(const keel_http_parser *p, keel_http_kind kind, keel_slice in)
 {
-    return parse_shape_ok(p) && p->kind == kind && keel_slice_valid(in) && p->st_.pos <= in.len;
+    return parse_shape_ok(p) && p->kind == kind && keel_slice_valid(in) &&
+           (p->st_.state == ST_DONE || p->st_.pos <= in.len);
 }
 
 /*@ requires parser_arg(p) && slice_arg(in);
@@ -1997,23 +2050,22 @@ static bool parse_args_ok(const keel_http_parser *p, keel_http_kind kind, keel_s
     behavior invalid:
       assumes p == \null || req == \null || consumed == \null ||
               !parser_shape(p) || p->kind != KEEL_HTTP_REQUEST || !slice_shape(in) ||
-              p->st_.pos > in.len;
+              (p->st_.state != ST_DONE && p->st_.pos > in.len);
       assigns \nothing;
       ensures \result == KEEL_ERR_INVALID_ARG;
     behavior parse:
       assumes p != \null && req != \null && consumed != \null &&
               parser_shape(p) && p->kind == KEEL_HTTP_REQUEST && slice_shape(in) &&
-              p->st_.pos <= in.len;
+              (p->st_.state == ST_DONE || p->st_.pos <= in.len);
       ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-      ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
       ensures *consumed <= in.len;
-      ensures \result == KEEL_OK ==> p->st_.pos == 0;
       ensures \result == KEEL_OK ==> request_out(req, in);
       ensures \result == KEEL_OK ==>
-                req->head.header_count <= p->header_cap && req->head.headers == p->headers &&
-                heads_within(p->headers, req->head.header_count, in);
+                req->head.header_count <= \old(p->header_cap) &&
+                req->head.headers == \old(p->headers) &&
+                heads_within(\old(p->headers), req->head.header_count, in);
     complete behaviors;
     disjoint behaviors;
 */
@@ -2023,19 +2075,20 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     if (req == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_REQUEST, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
+    if (p->st_.state == ST_DONE) {
+        keel_http_parser_reset(p); /* the last call returned a head: a new message */
+    }
     keel_http_header *hs = p->headers;
     size_t cap = p->header_cap;
-    *consumed = 0;
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
         r = parse_finish_request(p, in, hs, cap, req);
     }
     if (r == KEEL_OK) {
-        size_t n = p->st_.pos;
-        keel_http_parser_reset(p);
-        *consumed = n;
+        *consumed = p->st_.pos;
         return KEEL_OK;
     }
+    *consumed = 0;
     if (r != KEEL_ERR_INCOMPLETE && err != NULL) {
         *err = p->st_.err;
     }
@@ -2059,23 +2112,22 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     behavior invalid:
       assumes p == \null || resp == \null || consumed == \null ||
               !parser_shape(p) || p->kind != KEEL_HTTP_RESPONSE || !slice_shape(in) ||
-              p->st_.pos > in.len;
+              (p->st_.state != ST_DONE && p->st_.pos > in.len);
       assigns \nothing;
       ensures \result == KEEL_ERR_INVALID_ARG;
     behavior parse:
       assumes p != \null && resp != \null && consumed != \null &&
               parser_shape(p) && p->kind == KEEL_HTTP_RESPONSE && slice_shape(in) &&
-              p->st_.pos <= in.len;
+              (p->st_.state == ST_DONE || p->st_.pos <= in.len);
       ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-      ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
       ensures *consumed <= in.len;
-      ensures \result == KEEL_OK ==> p->st_.pos == 0;
       ensures \result == KEEL_OK ==> within(resp->reason, in) && valid_slice(resp->reason);
       ensures \result == KEEL_OK ==>
-                resp->head.header_count <= p->header_cap && resp->head.headers == p->headers &&
-                heads_within(p->headers, resp->head.header_count, in);
+                resp->head.header_count <= \old(p->header_cap) &&
+                resp->head.headers == \old(p->headers) &&
+                heads_within(\old(p->headers), resp->head.header_count, in);
     complete behaviors;
     disjoint behaviors;
 */
@@ -2086,17 +2138,18 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     if (resp == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_RESPONSE, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
+    if (p->st_.state == ST_DONE) {
+        keel_http_parser_reset(p); /* the last call returned a head: a new message */
+    }
     keel_http_header *hs = p->headers;
     size_t cap = p->header_cap;
-    *consumed = 0;
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
         parse_finish_response(p, in, hs, cap, request_method, resp);
-        size_t n = p->st_.pos;
-        keel_http_parser_reset(p);
-        *consumed = n;
+        *consumed = p->st_.pos;
         return KEEL_OK;
     }
+    *consumed = 0;
     if (r != KEEL_ERR_INCOMPLETE && err != NULL) {
         *err = p->st_.err;
     }
