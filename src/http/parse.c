@@ -2080,11 +2080,14 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     }
     keel_http_header *hs = p->headers;
     size_t cap = p->header_cap;
+    /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
         r = parse_finish_request(p, in, hs, cap, req);
     }
     if (r == KEEL_OK) {
+        /*@ assert req->head.headers == hs && req->head.header_count <= cap &&
+                   heads_within(hs, req->head.header_count, in); */
         *consumed = p->st_.pos;
         return KEEL_OK;
     }
@@ -2143,9 +2146,12 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     }
     keel_http_header *hs = p->headers;
     size_t cap = p->header_cap;
+    /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
         parse_finish_response(p, in, hs, cap, request_method, resp);
+        /*@ assert resp->head.headers == hs && resp->head.header_count <= cap &&
+                   heads_within(hs, resp->head.header_count, in); */
         *consumed = p->st_.pos;
         return KEEL_OK;
     }
