@@ -451,39 +451,31 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
         d->state_ > CH_ERROR || d->fs_.state > KHTTP_FL_EMPTY) {
         return KEEL_ERR_INVALID_ARG;
     }
-    data->ptr = NULL;
-    data->len = 0;
-    *consumed = 0;
     keel_result r = KEEL_OK;
     size_t i = 0;
-    if (d->state_ == CH_DONE) {
-        return KEEL_OK;
-    }
+    size_t start = 0; /* the data piece, if any: in[start, start + n) */
+    size_t n = 0;
     if (d->state_ == CH_ERROR) {
         r = khttp_reason_result(d->err_.reason);
     }
-    /*@ loop invariant 0 <= i <= in.len;
+    /*@ loop invariant 0 <= i <= in.len && n == 0;
         loop invariant chunked_shape(d);
         loop invariant r == KEEL_OK ==> d->state_ != CH_ERROR;
-        loop invariant data->ptr == \null && data->len == 0 && *consumed == 0;
-        loop assigns i, r, *d;
+        loop assigns i, r, start, n, *d;
         loop variant in.len - i;
     */
     while (r == KEEL_OK && i < in.len && d->state_ != CH_DONE) {
         if (d->state_ == CH_DATA && d->remaining_ > 0) {
-            size_t n = in.len - i;
-            if (d->remaining_ < n) {
-                n = (size_t)d->remaining_;
-            }
-            d->remaining_ -= n;
+            size_t avail = in.len - i;
+            size_t take = d->remaining_ < avail ? (size_t)d->remaining_ : avail;
+            d->remaining_ -= take;
             if (d->remaining_ == 0) {
                 d->state_ = CH_DATA_CR;
             }
-            data->ptr = in.ptr + i;
-            data->len = n;
-            *consumed = i + n;
-            d->offset_ += i + n;
-            return KEEL_OK;
+            start = i;
+            n = take;
+            i += take;
+            break;
         }
         if (d->state_ == CH_DATA) {
             d->state_ = CH_DATA_CR; /* unreachable: a chunk has data */
@@ -499,13 +491,23 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
         i++;
     }
     if (r != KEEL_OK) {
+        data->ptr = NULL;
+        data->len = 0;
+        *consumed = 0;
         if (err != NULL) {
             *err = d->err_;
         }
         return r;
     }
-    *consumed = i;
     d->offset_ += i;
+    *consumed = i;
+    if (n > 0) {
+        data->ptr = in.ptr + start;
+        data->len = n;
+        return KEEL_OK;
+    }
+    data->ptr = NULL;
+    data->len = 0;
     return d->state_ == CH_DONE ? KEEL_OK : KEEL_ERR_INCOMPLETE;
 }
 
