@@ -2083,13 +2083,11 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
-        r = parse_finish_request(p, in, hs, cap, req);
-    }
-    if (r == KEEL_OK) {
-        /*@ assert req->head.headers == hs && req->head.header_count <= cap &&
-                   heads_within(hs, req->head.header_count, in); */
         *consumed = p->st_.pos;
-        return KEEL_OK;
+        r = parse_finish_request(p, in, hs, cap, req);
+        if (r == KEEL_OK) {
+            return KEEL_OK;
+        }
     }
     *consumed = 0;
     if (r != KEEL_ERR_INCOMPLETE && err != NULL) {
@@ -2149,10 +2147,8 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
-        parse_finish_response(p, in, hs, cap, request_method, resp);
-        /*@ assert resp->head.headers == hs && resp->head.header_count <= cap &&
-                   heads_within(hs, resp->head.header_count, in); */
         *consumed = p->st_.pos;
+        parse_finish_response(p, in, hs, cap, request_method, resp);
         return KEEL_OK;
     }
     *consumed = 0;
