@@ -2083,9 +2083,10 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
-        *consumed = p->st_.pos;
+        size_t n = p->st_.pos;
         r = parse_finish_request(p, in, hs, cap, req);
         if (r == KEEL_OK) {
+            *consumed = n;
             return KEEL_OK;
         }
     }
@@ -2147,8 +2148,9 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
-        *consumed = p->st_.pos;
+        size_t n = p->st_.pos;
         parse_finish_response(p, in, hs, cap, request_method, resp);
+        *consumed = n;
         return KEEL_OK;
     }
     *consumed = 0;
