@@ -1704,6 +1704,7 @@ static KEEL_MUST_USE keel_result parse_step(keel_http_parser *p, keel_slice in,
 /*@ requires run_ok(p, in) && parser_mem(p);
     assigns p->st_, p->headers[0 .. p->header_cap - 1];
     ensures run_ok(p, in) && parser_mem(p);
+    ensures p->headers == \old(p->headers) && p->header_cap == \old(p->header_cap);
     ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==> p->st_.state == ST_DONE;
