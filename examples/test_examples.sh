@@ -159,6 +159,16 @@ jc() {
     [[ $rc -lt 124 ]] || fail "json_check $* ended with status $rc (signal or timeout)"
 }
 
+# hp NAME ARGS...: run http_parse (stdin as given) with its output in
+# NAME.out/.err; sets rc, and fails at once on a signal or a hang.
+hp() {
+    local name=$1
+    shift
+    rc=0
+    timeout 30 "$bin/http_parse" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    [[ $rc -lt 124 ]] || fail "http_parse $* ended with status $rc (signal or timeout)"
+}
+
 case $case_name in
 tcp_echo | udp_echo)
     proto=${case_name%_echo}
@@ -255,6 +265,24 @@ readme_snippet_matches_and_runs)
     [[ $rc == 0 ]] || fail "readme_snippet exited with $rc"
     [[ $(cat "$work/snippet.out") == "reply: hello" ]] || fail "unexpected reply"
     stop_server srv
+    ;;
+readme_http_snippet_matches_and_runs)
+    sed -n '/^\/\* README:begin \*\/$/,/^\/\* README:end \*\/$/p' "$src/examples/readme_http_snippet.c" |
+        sed '1d;$d' >"$work/snippet.c"
+    awk '/^<!-- snippet: examples\/readme_http_snippet.c -->$/ { on = 1; next }
+         on && /^```c$/ { inside = 1; next }
+         inside && /^```$/ { exit }
+         inside { print }' "$src/README.md" >"$work/readme.c"
+    [[ -s $work/snippet.c ]] || fail "no README:begin/end block in examples/readme_http_snippet.c"
+    diff -u "$work/readme.c" "$work/snippet.c" >&2 ||
+        fail "README.md's HTTP code block differs from examples/readme_http_snippet.c"
+    rc=0
+    timeout 20 "$bin/readme_http_snippet" >"$work/snippet.out" 2>"$work/snippet.err" || rc=$?
+    [[ $rc == 0 ]] || fail "readme_http_snippet exited with $rc"
+    [[ $(cat "$work/snippet.out") == "POST /upload host=example.com body=5 bytes at 67" ]] ||
+        fail "unexpected output: $(cat "$work/snippet.out")"
+    [[ $(cat "$work/snippet.err") == "rejected at byte 45: both Content-Length and Transfer-Encoding (400)" ]] ||
+        fail "unexpected rejection: $(cat "$work/snippet.err")"
     ;;
 async_echo_concurrent_clients)
     # 20 clients held open across a pause (all connected at once), one of
@@ -551,6 +579,94 @@ guide_snippets_match_examples)
         done < <(grep -n '^<!-- snippet: ' "$g")
     done
     echo "$checked snippets in ${#guides[@]} guides match their examples"
+    ;;
+http_parse_pipelined_requests)
+    printf 'GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\nPOST /j HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\n{"a":1}POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.0\r\n\r\n' \
+        >"$work/req.http"
+    hp req "$work/req.http"
+    [[ $rc == 0 ]] || fail "pipelined requests: exit $rc, expected 0"
+    cat >"$work/req.want" <<'EOF'
+{"method":"GET","target":"/a?x=1","version":"HTTP/1.1","headers":[["Host","example.com"],["Accept","*/*"]],"body_len":0,"body_b64":""}
+{"method":"POST","target":"/j","version":"HTTP/1.1","headers":[["Host","h"],["Content-Length","7"]],"body_len":7,"body_b64":"eyJhIjoxfQ=="}
+{"method":"POST","target":"/c","version":"HTTP/1.1","headers":[["Host","h"],["Transfer-Encoding","chunked"]],"body_len":5,"body_b64":"YWJjZGU="}
+{"method":"GET","target":"/","version":"HTTP/1.0","headers":[],"body_len":0,"body_b64":""}
+{"end":"ok","offset":215,"reason":"no error"}
+EOF
+    diff -u "$work/req.want" "$work/req.out" >&2 || fail "pipelined requests: unexpected output"
+    # the same from stdin
+    hp stdin - <"$work/req.http"
+    [[ $rc == 0 ]] && cmp -s "$work/req.want" "$work/stdin.out" || fail "stdin: different output"
+    ;;
+http_parse_smuggling_is_rejected)
+    # CL.TE: the message is rejected whole, nothing is printed for it
+    printf 'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG' \
+        >"$work/clte.http"
+    hp clte "$work/clte.http"
+    [[ $rc == 1 ]] || fail "CL.TE: exit $rc, expected 1"
+    [[ $(cat "$work/clte.out") == '{"end":"error","offset":45,"reason":"both Content-Length and Transfer-Encoding","status":400}' ]] ||
+        fail "CL.TE: unexpected output: $(cat "$work/clte.out")"
+    # TE.TE obfuscation after a good request: the good one is printed first
+    printf 'GET / HTTP/1.1\r\nHost: h\r\n\r\nPOST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n' \
+        >"$work/tete.http"
+    hp tete "$work/tete.http"
+    [[ $rc == 1 ]] || fail "TE.TE: exit $rc, expected 1"
+    [[ $(sed -n 2p "$work/tete.out") == '{"end":"error","offset":72,"reason":"a transfer coding other than chunked","status":501}' ]] ||
+        fail "TE.TE: unexpected output: $(cat "$work/tete.out")"
+    [[ $(head -c 16 "$work/tete.out") == '{"method":"GET",' ]] || fail "TE.TE: the first request is missing"
+    # a bad chunk size in the body: the offset counts from the input's first byte
+    printf 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n' \
+        >"$work/hex.http"
+    hp hex "$work/hex.http"
+    [[ $rc == 1 ]] || fail "0x chunk size: exit $rc, expected 1"
+    [[ $(cat "$work/hex.out") == '{"end":"error","offset":57,"reason":"malformed chunk size","status":400}' ]] ||
+        fail "0x chunk size: unexpected output: $(cat "$work/hex.out")"
+    ;;
+http_parse_truncated_message_exits_3)
+    printf 'GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHo' >"$work/cut.http"
+    hp cut "$work/cut.http"
+    [[ $rc == 3 ]] || fail "truncated head: exit $rc, expected 3"
+    [[ $(tail -n1 "$work/cut.out") == '{"end":"incomplete","offset":27,"reason":"the input ends inside a message head"}' ]] ||
+        fail "truncated head: unexpected output: $(cat "$work/cut.out")"
+    printf 'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nshort' >"$work/body.http"
+    hp body "$work/body.http"
+    [[ $rc == 3 ]] || fail "truncated body: exit $rc, expected 3"
+    [[ $(cat "$work/body.out") == '{"end":"incomplete","offset":0,"reason":"the input ends inside a message body"}' ]] ||
+        fail "truncated body: unexpected output: $(cat "$work/body.out")"
+    : >"$work/empty.http"
+    hp empty "$work/empty.http"
+    [[ $rc == 0 && $(cat "$work/empty.out") == '{"end":"ok","offset":0,"reason":"no error"}' ]] ||
+        fail "empty input: exit $rc, output $(cat "$work/empty.out")"
+    ;;
+http_parse_chunked_response)
+    printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext\r\n, world\r\n0\r\n\r\nHTTP/1.0 404 Not Found\r\nServer: k\r\n\r\ngone\n' \
+        >"$work/resp.http"
+    hp resp --response "$work/resp.http"
+    [[ $rc == 0 ]] || fail "responses: exit $rc, expected 0"
+    cat >"$work/resp.want" <<'EOF'
+{"version":"HTTP/1.1","status":100,"headers":[],"body_len":0,"body_b64":""}
+{"version":"HTTP/1.1","status":200,"headers":[["Transfer-Encoding","chunked"]],"body_len":12,"body_b64":"aGVsbG8sIHdvcmxk"}
+{"version":"HTTP/1.0","status":404,"headers":[["Server","k"]],"body_len":5,"body_b64":"Z29uZQo="}
+{"end":"ok","offset":145,"reason":"no error"}
+EOF
+    diff -u "$work/resp.want" "$work/resp.out" >&2 || fail "responses: unexpected output"
+    ;;
+http_parse_usage_and_io_errors)
+    printf 'GET / HTTP/1.1\r\nHost: h\r\n\r\n' >"$work/ok.http"
+    for args in "--nope" "$work/ok.http $work/ok.http" "-x"; do
+        # shellcheck disable=SC2086
+        hp usage $args </dev/null
+        [[ $rc == 2 ]] || fail "http_parse $args: exit $rc, expected 2"
+        grep -q '^usage: ' "$work/usage.err" || fail "http_parse $args: no usage message"
+    done
+    hp help --help
+    [[ $rc == 0 ]] && grep -q '^usage: ' "$work/help.out" || fail "--help: exit $rc or no usage on stdout"
+    hp missing "$work/no-such-file"
+    [[ $rc == 2 ]] || fail "missing file: exit $rc, expected 2"
+    hp dir "$work"
+    [[ $rc == 2 ]] || fail "directory: exit $rc, expected 2"
+    head -c $((64 * 1024 * 1024 + 1)) /dev/zero >"$work/big.http"
+    hp big "$work/big.http"
+    [[ $rc == 2 ]] && grep -q 'larger than' "$work/big.err" || fail "64 MiB + 1: exit $rc"
     ;;
 *)
     echo "unknown case $case_name" >&2

@@ -113,10 +113,10 @@ typedef enum keel_http_reason {
     KEEL_HTTP_UNSUPPORTED_VERSION,   /* 505: a well-formed version other than 1.0 / 1.1 */
     KEEL_HTTP_BAD_START_LINE,        /* 400: wrong separators (not exactly one SP), or ends early */
     KEEL_HTTP_START_LINE_TOO_LONG,   /* 400: the version or reason makes the line too long */
-    KEEL_HTTP_BAD_STATUS,            /* responses: not 3 digits in 100..599 */
-    KEEL_HTTP_BAD_REASON_PHRASE,     /* responses: a control character in the reason */
+    KEEL_HTTP_BAD_STATUS,            /* 400 (responses): not 3 digits in 100..599 */
+    KEEL_HTTP_BAD_REASON_PHRASE,     /* 400 (responses): a control character in the reason */
     /* line endings */
-    KEEL_HTTP_BARE_CR,               /* 400: CR not followed by LF */
+    KEEL_HTTP_BARE_CR,               /* 400: CR not followed by LF (offset: the byte after the CR) */
     KEEL_HTTP_BARE_LF,               /* 400: LF without CR (KEEL_HTTP_LENIENT_BARE_LF allows it) */
     /* header section */
     KEEL_HTTP_OBS_FOLD,              /* 400: a field line starting with SP/HTAB (obs-fold, or whitespace after the start line) */
@@ -215,9 +215,11 @@ typedef struct keel_http_request {
     keel_http_method method_id;
     keel_slice target;            /* the whole request-target */
     keel_http_target_form form;
-    keel_slice path;              /* origin/absolute form: the path ("/" when absolute form has none); else empty */
+    keel_slice path;              /* origin/absolute form: the path (empty when an absolute-form
+                                   * target has none: read it as "/"); else empty */
     keel_slice query;             /* after '?', without it; empty if none */
-    keel_slice authority;         /* absolute and authority form: host[:port]; origin form: the Host value */
+    keel_slice authority;         /* absolute and authority form: host[:port] of the target;
+                                   * origin and asterisk form: the Host value (empty without Host) */
     bool expect_continue;         /* Expect: 100-continue */
     bool expect_other;            /* an Expect value other than 100-continue (a server answers 417) */
 } keel_http_request;
@@ -235,21 +237,49 @@ typedef enum keel_http_kind {
     KEEL_HTTP_RESPONSE
 } keel_http_kind;
 
-/* Parser state: a fixed size, no allocation. Fields are private. */
+/* The field-line scanner's state (private: shared by header and trailer
+ * sections; offsets from the first byte of the input being scanned). */
+typedef struct keel_http_fieldscan_ {
+    uint32_t state;
+    size_t name_end, value_start, value_end;
+} keel_http_fieldscan_;
+
+/* What the parser has learnt so far (private): offsets from the message's
+ * first byte, never pointers, so the bytes may move between calls. */
+typedef struct keel_http_pstate_ {
+    uint32_t state;        /* where the scan stands */
+    uint32_t flags;        /* framing facts (Content-Length seen, chunked, Host...) */
+    size_t pos;            /* the resume point: bytes checked */
+    size_t start;          /* first byte of the start line (after skipped empty lines) */
+    size_t hdr;            /* first byte of the header section */
+    size_t line;           /* first byte of the current field line */
+    size_t method_end;     /* requests: one past the method */
+    size_t target;         /* requests: first byte of the request-target */
+    size_t target_end;     /* requests: one past it */
+    size_t query;          /* requests: the first '?' of the target (valid with its flag) */
+    size_t path, path_len; /* requests: the path */
+    size_t auth, auth_len; /* requests: the authority (target or Host value) */
+    size_t version;        /* first byte of the HTTP-version */
+    size_t count;          /* field lines stored in the caller's array */
+    uint64_t content_length;
+    uint16_t status;       /* responses */
+    uint8_t vidx;          /* bytes of the version (or status digits) matched */
+    uint8_t major, minor;
+    uint8_t method;        /* keel_http_method */
+    uint8_t form;          /* keel_http_target_form */
+    keel_http_fieldscan_ fs;
+    keel_http_error err;   /* the sticky error */
+} keel_http_pstate_;
+
+/* Parser state: a fixed size, no allocation. kind, cfg (with the defaults
+ * filled in), headers and header_cap are what keel_http_parser_init set;
+ * st_ is private. */
 typedef struct keel_http_parser {
     keel_http_kind kind;
     keel_http_config cfg;
     keel_http_header *headers;
     size_t header_cap;
-    /* private: where the scan stands and what it has learnt so far */
-    uint32_t state;
-    size_t pos;
-    size_t line_start;
-    size_t mark[6];
-    uint32_t count;
-    uint32_t flags;
-    uint64_t number;
-    keel_http_error err;
+    keel_http_pstate_ st_;  /* private */
 } keel_http_parser;
 
 /* Set p up for messages of the given kind, with cfg (NULL: the defaults,
@@ -262,8 +292,8 @@ KEEL_MUST_USE keel_result keel_http_parser_init(keel_http_parser *p, keel_http_k
                                                 keel_http_header *headers, size_t header_cap);
 
 /* Forget the current message (and a sticky error): the next call starts a
- * new message. Called automatically after a head is returned with KEEL_OK.
- * Does nothing for NULL. */
+ * new message. Not needed after a head was returned with KEEL_OK: the next
+ * call starts a new message by itself. Does nothing for NULL. */
 void keel_http_parser_reset(keel_http_parser *p);
 
 /* Parse a request head from in, the message's bytes from its first byte
@@ -304,14 +334,17 @@ KEEL_MUST_USE keel_result keel_http_header_get(const keel_http_head *head, keel_
 
 /* ---- chunked transfer coding (RFC 9112 7.1) --------------------------- */
 
-/* Decoder state: fixed size, no allocation. Fields are private. */
+/* Decoder state: fixed size, no allocation. cfg is what
+ * keel_http_chunked_init set (defaults filled in); the other fields are
+ * private. */
 typedef struct keel_http_chunked {
     keel_http_config cfg;
-    uint32_t state;
-    uint64_t remaining;   /* data bytes left in the current chunk */
-    uint32_t count;       /* bytes of the current extension or trailer section */
-    size_t offset;        /* bytes of the body consumed so far (for error offsets) */
-    keel_http_error err;
+    uint32_t state_;
+    uint64_t remaining_;  /* data bytes left in the current chunk (the size while it is read) */
+    uint64_t count_;      /* bytes of the current extension or of the trailer section */
+    size_t offset_;       /* bytes of the body consumed so far (for error offsets) */
+    keel_http_fieldscan_ fs_;
+    keel_http_error err_;
 } keel_http_chunked;
 
 /* Set d up (cfg NULL: defaults; its limits max_chunk_ext and
@@ -343,10 +376,11 @@ KEEL_MUST_USE keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_sl
 /* Whether d has consumed the whole chunked body (false for NULL). */
 bool keel_http_chunked_done(const keel_http_chunked *d);
 
-/* Append one chunk carrying data ("<hex size>\r\n<data>\r\n") to out, all
- * or nothing. INVALID_ARG for an empty data (an empty chunk would end the
- * body: use keel_http_chunked_encode_last) or invalid arguments,
- * TOO_LARGE if out lacks room. */
+/* Append one chunk carrying data ("<hex size>\r\n<data>\r\n", the size in
+ * lowercase hex) to out, all or nothing. INVALID_ARG for an empty data (an
+ * empty chunk would end the body: use keel_http_chunked_encode_last) or
+ * invalid arguments, TOO_LARGE if out lacks room. data may be bytes out
+ * already holds, but not its spare room (the size line is written first). */
 KEEL_MUST_USE keel_result keel_http_chunked_encode(keel_buf *out, keel_slice data);
 
 /* Append the last chunk and an empty trailer section ("0\r\n\r\n"), all or
