@@ -9,6 +9,14 @@
  *    called on that thread, from loop callbacks or before/after running it,
  *    EXCEPT the ones marked "thread-safe": keel_loop_stop, keel_loop_post,
  *    keel_server_shutdown.
+ *  - Freeing against those calls: keel_loop_free (keel_server_free) waits
+ *    for a thread-safe call that is still inside keel once its effect has
+ *    shown (the posted task ran, run returned after the stop, the server's
+ *    threads ended after the shutdown), so freeing as soon as the effect
+ *    shows is safe. The rule left to the caller: no thread may START such a
+ *    call once the free has begun (the object may be gone); make sure of it
+ *    by joining those threads, or by letting them call only before an
+ *    effect that the freeing thread waits for.
  *  - Every callback receives a keel_result saying why it is called.
  *  - Callbacks never run inside the keel_* call that caused them: a close,
  *    an error found during a write, a connect failure... are reported later,
@@ -64,9 +72,12 @@ typedef struct keel_server keel_server;
  * memory or descriptors run out; the mapped OS error when the epoll or
  * eventfd descriptor cannot be made for another reason. */
 KEEL_MUST_USE keel_result keel_loop_new(keel_loop **out);
-/** Free a loop that is not running. Handles still open are closed abortively
- * first (their close callbacks run, with KEEL_ERR_CLOSED); pending posted
- * tasks are dropped (their memory, not their side effects). NULL is a no-op. */
+/** Free a loop that is not running (a running loop is left alone). Handles
+ * still open are closed abortively first (their close callbacks run, with
+ * KEEL_ERR_CLOSED); pending posted tasks are dropped (their memory, not
+ * their side effects). Waits for a keel_loop_post / keel_loop_stop from
+ * another thread that the loop has already seen to return (see the
+ * conventions above). NULL is a no-op. */
 void keel_loop_free(keel_loop *loop);
 
 /** Run until keel_loop_stop is called or nothing is left to wait for (no
@@ -76,7 +87,8 @@ KEEL_MUST_USE keel_result keel_loop_run(keel_loop *loop);
 /** Wait at most timeout_ms (0: just poll) for events, then dispatch what is
  * ready and every timer due. */
 KEEL_MUST_USE keel_result keel_loop_run_once(keel_loop *loop, uint32_t timeout_ms);
-/** Thread-safe: make keel_loop_run return after the current dispatch. */
+/** Thread-safe: make keel_loop_run return after the current dispatch (or
+ * the next run, if none is running). */
 void keel_loop_stop(keel_loop *loop);
 
 /** A task for keel_loop_post: called once, on the loop's thread. */
@@ -321,9 +333,15 @@ size_t keel_server_connections(const keel_server *srv);
  * Returns at once; keel_server_wait waits. */
 void keel_server_shutdown(keel_server *srv, uint32_t grace_ms);
 /** Block until every thread has ended (after a shutdown, or a signal when
- * handle_signals is set). */
+ * handle_signals is set). KEEL_ERR_STATE, without waiting, when called from
+ * one of the server's own threads (a handler). */
 KEEL_MUST_USE keel_result keel_server_wait(keel_server *srv);
-/** Shut down (grace 0) if still running, wait, free. NULL is a no-op. */
+/** Shut down (grace 0) if still running, wait, free; waits for a
+ * keel_server_shutdown running on another thread to return first. NULL is
+ * a no-op. Refused from one of the server's own threads (a handler): it
+ * would free the loop it runs on and join its own thread, so it then does
+ * nothing at all (call keel_server_shutdown there, and free the server
+ * from the thread that started it). */
 void keel_server_free(keel_server *srv);
 
 #if defined(__GNUC__)

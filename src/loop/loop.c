@@ -205,12 +205,21 @@ uint64_t keel_loop_now_ms(const keel_loop *loop)
     return loop == NULL ? 0 : loop->now;
 }
 
-/* ---- posting and stopping ------------------------------------------------ */
+/* ---- posting and stopping ------------------------------------------------ *
+ *
+ * keel_loop_post and keel_loop_stop run on other threads, and the loop may
+ * finish (and its owner free it) as soon as it has seen their effect: the
+ * task queued, the stop flag set. So each of them does all of its work,
+ * the wake-up write included, inside one critical section of loop->mu,
+ * and keel_loop_free takes loop->mu before it closes the eventfd and
+ * releases the loop: a call whose effect the loop has seen has finished
+ * with the loop once free gets the lock (the unlock itself may still touch
+ * the mutex word, which POSIX allows to be destroyed once it is unlocked). */
 
-/* Make epoll_wait return. An eventfd counter cannot overflow here (it
- * saturates after 2^64 - 2 writes), and EAGAIN would mean it is already
- * readable: either way the loop wakes. */
-static void loop_wake_up(keel_loop *loop)
+/* Make epoll_wait return; loop->mu held. An eventfd counter cannot
+ * overflow here (it saturates after 2^64 - 2 writes), and EAGAIN would
+ * mean it is already readable: either way the loop wakes. */
+static void loop_wake_up_locked(keel_loop *loop)
 {
     uint64_t one = 1;
     while (ksys_fd_write(loop->wake.fd, &one, sizeof one) < 0 && errno == EINTR) {
@@ -230,8 +239,10 @@ void keel_loop_stop(keel_loop *loop)
     if (loop == NULL) {
         return;
     }
+    pthread_mutex_lock(&loop->mu);
     atomic_store(&loop->stop_req, true);
-    loop_wake_up(loop);
+    loop_wake_up_locked(loop);
+    pthread_mutex_unlock(&loop->mu);
 }
 
 keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
@@ -253,12 +264,12 @@ keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
         loop->task_tail->next = t;
     }
     loop->task_tail = t;
-    pthread_mutex_unlock(&loop->mu);
     /* The loop takes the whole queue at once: only the first task of a
      * batch needs to wake it. */
     if (was_empty) {
-        loop_wake_up(loop);
+        loop_wake_up_locked(loop);
     }
+    pthread_mutex_unlock(&loop->mu);
     return KEEL_OK;
 }
 
@@ -529,6 +540,9 @@ void keel_loop_free(keel_loop *loop)
         loop_run_deferred(loop);
     }
     loop_run_deferred(loop);
+    /* Takes loop->mu: a post or stop from another thread that the loop has
+     * seen has left its critical section, wake-up write included, before
+     * the eventfd is closed below. */
     kloop_task *t = loop_take_tasks(loop);
     while (t != NULL) {
         kloop_task *next = t->next;

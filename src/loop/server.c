@@ -60,7 +60,11 @@ struct keel_server {
     unsigned n;
     uint16_t port;
     atomic_size_t conns;
-    atomic_bool shut;
+    /* Held by keel_server_shutdown while it posts to the loops, and taken
+     * by keel_server_free before it frees them: a shutdown whose effect
+     * the owner has seen (keel_server_wait returned) has let go of srv. */
+    pthread_mutex_t mu;
+    bool shut; /* guarded by mu */
     bool joined;
 };
 
@@ -327,16 +331,24 @@ static void server_stop_task(keel_loop *loop, void *arg)
 
 void keel_server_shutdown(keel_server *srv, uint32_t grace_ms)
 {
-    if (srv == NULL || atomic_exchange(&srv->shut, true)) {
+    if (srv == NULL) {
         return;
     }
-    for (unsigned i = 0; i < srv->n; i++) {
-        kserver_loop *sl = &srv->loops[i];
-        sl->grace_ms = grace_ms;
-        if (keel_loop_post(sl->loop, server_stop_task, sl) != KEEL_OK) {
-            keel_loop_stop(sl->loop); /* no memory for the task: stop hard */
+    /* The last loop may end, and its owner free srv, as soon as it has
+     * seen the last post: everything here happens under srv->mu, which
+     * keel_server_free takes first. */
+    pthread_mutex_lock(&srv->mu);
+    if (!srv->shut) {
+        srv->shut = true;
+        for (unsigned i = 0; i < srv->n; i++) {
+            kserver_loop *sl = &srv->loops[i];
+            sl->grace_ms = grace_ms;
+            if (keel_loop_post(sl->loop, server_stop_task, sl) != KEEL_OK) {
+                keel_loop_stop(sl->loop); /* no memory for the task: stop hard */
+            }
         }
     }
+    pthread_mutex_unlock(&srv->mu);
 }
 
 static void server_signal_shutdown(keel_loop *loop, keel_result r, int signo, void *user)
@@ -390,10 +402,26 @@ static KEEL_MUST_USE keel_result server_open_loop(keel_server *srv, unsigned i)
     return KEEL_OK;
 }
 
+/* Whether the calling thread is one of srv's loops (a callback). */
+static bool server_on_own_thread(const keel_server *srv)
+{
+    pthread_t self = pthread_self();
+    for (unsigned i = 0; i < srv->n; i++) {
+        if (srv->loops[i].thread_started && pthread_equal(srv->loops[i].thread, self)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 keel_result keel_server_wait(keel_server *srv)
 {
     if (srv == NULL) {
         return KEEL_ERR_INVALID_ARG;
+    }
+    /* Checked before joining any: a loop thread would wait for itself. */
+    if (server_on_own_thread(srv)) {
+        return KEEL_ERR_STATE;
     }
     keel_result r = KEEL_OK;
     for (unsigned i = 0; i < srv->n; i++) {
@@ -402,7 +430,7 @@ keel_result keel_server_wait(keel_server *srv)
             continue;
         }
         if (!srv->joined && pthread_join(sl->thread, NULL) != 0) {
-            return KEEL_ERR_STATE; /* waited from one of the server's threads */
+            return KEEL_ERR_STATE; /* cannot happen: not a loop thread, joinable */
         }
         if (r == KEEL_OK) {
             r = sl->run_result;
@@ -414,9 +442,14 @@ keel_result keel_server_wait(keel_server *srv)
 
 void keel_server_free(keel_server *srv)
 {
-    if (srv == NULL) {
+    /* From a loop callback the server would free its own running loop and
+     * join its own thread: refused (see loop.h), as keel_loop_free refuses
+     * a running loop. */
+    if (srv == NULL || server_on_own_thread(srv)) {
         return;
     }
+    /* Takes srv->mu: a shutdown running on another thread has finished
+     * posting when this returns. */
     keel_server_shutdown(srv, 0);
     if (keel_server_wait(srv) != KEEL_OK) {
         /* the loops' errors have no one left to report to */
@@ -425,6 +458,7 @@ void keel_server_free(keel_server *srv)
         keel_loop_free(srv->loops[i].loop);
     }
     ksys_release(srv->loops);
+    pthread_mutex_destroy(&srv->mu);
     ksys_release(srv);
 }
 
@@ -454,9 +488,13 @@ keel_result keel_server_start(const keel_server_opts *opts, keel_server **out)
         srv->opts.grace_ms = SERVER_GRACE_MS;
     }
     atomic_init(&srv->conns, 0);
-    atomic_init(&srv->shut, false);
+    if (pthread_mutex_init(&srv->mu, NULL) != 0) {
+        ksys_release(srv);
+        return KEEL_ERR_NO_MEMORY;
+    }
     srv->loops = ksys_alloc_zeroed(n * sizeof *srv->loops);
     if (srv->loops == NULL) {
+        pthread_mutex_destroy(&srv->mu);
         ksys_release(srv);
         return KEEL_ERR_NO_MEMORY;
     }
