@@ -408,7 +408,7 @@ static KEEL_MUST_USE keel_result stream_arm_timer(keel_stream *s)
 /* ---- failure and release ---------------------------------------------------- */
 
 static void stream_run_deferred(kloop_deferred *d);
-static void stream_drain_before_fail(keel_stream *s);
+static void stream_fail_after_send(keel_stream *s, keel_result r);
 
 /* Give back the descriptor and the queue now; on_close and the free follow
  * from the deferred queue. Calls no user code, so it is safe anywhere. */
@@ -513,10 +513,7 @@ static void stream_run_deferred(kloop_deferred *d)
         if (stream_flags_any(s, SF_CONNECTING)) {
             stream_connect_failed(s, s->err);
         } else {
-            if (s->err == KEEL_ERR_RESET) {
-                stream_drain_before_fail(s);
-            }
-            stream_fail(s, s->err, stream_unconsumed(s));
+            stream_fail_after_send(s, s->err);
         }
     }
     if (stream_flags_any(s, SF_NOTIFY_BLOCK) && !stream_flags_any(s, SF_DEAD)) {
@@ -565,17 +562,21 @@ static void stream_read_eof(keel_stream *s)
     }
 }
 
-/* One read: KEEL_OK when bytes were delivered to on_read, otherwise what
- * the socket said (already handled here). */
-static KEEL_MUST_USE keel_result stream_read(keel_stream *s)
+/* One read: KEEL_OK when bytes were delivered to on_read (*got of them
+ * taken from the kernel), otherwise what the socket said: handled here
+ * (EOF, a failure), except while draining before a failure, when the end
+ * of what the kernel holds is only returned (after a send has reported
+ * the reset, recv says EOF: that is not an orderly close). */
+static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size_t *got)
 {
+    *got = 0;
     size_t cap = stream_read_cap(s);
     keel_buf in = kloop_scratch(s->loop);
     if (cap - s->rlen < in.cap) {
         in.cap = cap - s->rlen; /* > 0: a full buffer failed the stream */
     }
     keel_result r = stream_recv_some(s->watch.fd, &in);
-    if (r == KEEL_ERR_WOULD_BLOCK) {
+    if (r == KEEL_ERR_WOULD_BLOCK || (r != KEEL_OK && draining)) {
         return r;
     }
     if (r == KEEL_ERR_CLOSED) {
@@ -588,6 +589,7 @@ static KEEL_MUST_USE keel_result stream_read(keel_stream *s)
     }
     s->t_rx = kloop_now(s->loop);
     keel_slice data = keel_buf_slice(&in);
+    *got = data.len;
     if (s->rlen > 0) {
         r = stream_keep_unconsumed(s, stream_unconsumed(s), data);
         if (r != KEEL_OK) {
@@ -621,18 +623,30 @@ static KEEL_MUST_USE keel_result stream_read(keel_stream *s)
     return r;
 }
 
-/* A send found the connection reset, but what the peer sent before its
- * reset still waits in the kernel (recv returns it ahead of the error):
- * deliver it first, so no received byte is lost. Bounded: a peer that
- * reset sends nothing more. */
-static void stream_drain_before_fail(keel_stream *s)
+/* A send (or the FIN, or a write from the API) failed with r. When the
+ * connection was reset, what the peer sent before its reset still waits in
+ * the kernel (recv returns it ahead of the error): it is delivered first,
+ * so no received byte is lost. Not while reading is paused (those bytes
+ * were never taken). Bounded by what the kernel can hold (SO_RCVBUF, plus
+ * one read's slack): a peer that reset sends nothing more. */
+static void stream_fail_after_send(keel_stream *s, keel_result r)
 {
-    for (unsigned i = 0; i < 64; i++) {
-        if (stream_flags_any(s, SF_DEAD | SF_READ_DONE) || (s->watch.events & EPOLLIN) == 0 ||
-            stream_read(s) != KEEL_OK) {
-            return;
+    if (r == KEEL_ERR_RESET) {
+        int rcvbuf = 0;
+        socklen_t len = (socklen_t)sizeof rcvbuf;
+        if (ksys_getsockopt(s->watch.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) != 0 ||
+            rcvbuf < 0) {
+            rcvbuf = 0;
+        }
+        size_t limit = (size_t)rcvbuf + KLOOP_SCRATCH_CAP;
+        size_t drained = 0;
+        size_t got = 0;
+        while (drained < limit && !stream_flags_any(s, SF_DEAD | SF_READ_DONE) &&
+               (s->watch.events & EPOLLIN) != 0 && stream_read(s, true, &got) == KEEL_OK) {
+            drained += got;
         }
     }
+    stream_fail(s, r, stream_unconsumed(s));
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -655,7 +669,7 @@ static void stream_flush(keel_stream *s)
         size_t sent = 0;
         keel_result r = stream_send_some(s->watch.fd, left, &sent);
         if (r != KEEL_OK) {
-            stream_fail(s, r, stream_unconsumed(s));
+            stream_fail_after_send(s, r);
             return;
         }
         if (sent == 0) {
@@ -690,7 +704,7 @@ static void stream_flush(keel_stream *s)
         r = stream_update_interest(s);
     }
     if (r != KEEL_OK) {
-        stream_fail(s, r, stream_unconsumed(s));
+        stream_fail_after_send(s, r);
         return;
     }
     if (stream_flags_any(s, SF_BLOCKED) && s->queued <= stream_write_low(s->opts)) {
@@ -816,7 +830,8 @@ static void stream_handle_events(kloop_watch *w, uint32_t events)
      * delivered, ahead of the error a send would report. */
     bool reading = (s->watch.events & EPOLLIN) != 0;
     if (reading && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
-        if (stream_read(s) != KEEL_OK) {
+        size_t got = 0;
+        if (stream_read(s, false, &got) != KEEL_OK) {
             /* WOULD_BLOCK, or a failure stream_read has handled */
         }
         if (stream_flags_any(s, SF_DEAD)) {

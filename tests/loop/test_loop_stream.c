@@ -606,6 +606,47 @@ static void test_bytes_sent_before_peer_reset_are_delivered(void **state)
     finish(loop);
 }
 
+/* More than one read's worth (the loop reads at most 64 KiB at a time)
+ * before the reset, while the stream has a write queue: the readiness that
+ * reports the reset carries EPOLLOUT too, and the failed flush must not
+ * end the stream before the kernel's bytes are read (a client that sends a
+ * request and closes without reading the answer). */
+static void test_every_byte_before_a_reset_is_delivered_with_a_write_queue(void **state)
+{
+    (void)state;
+    enum { LAST_WORDS = 125000 };
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    keel_net *raw = NULL, *mine = NULL;
+    nt_tcp_pair(KEEL_AF_INET4, &raw, &mine);
+    /* A small path towards the peer (so the stream's bytes stay queued),
+     * the default, autotuned one towards the stream (so the kernel holds
+     * all of the peer's last words). */
+    assert_int_equal(keel_net_set_buffer_sizes(mine, SMALL_BUF, 0), KEEL_OK);
+    assert_int_equal(keel_net_set_buffer_sizes(raw, 0, SMALL_BUF), KEEL_OK);
+    keel_stream *s = NULL;
+    assert_int_equal(keel_stream_adopt(loop, mine, &sink_handlers, NULL, &e, &s), KEEL_OK);
+    static uint8_t big[512 * 1024];
+    nt_fill(big, sizeof big, 0);
+    assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
+    assert_true(keel_stream_queued(s) > 0);
+    static uint8_t last[LAST_WORDS];
+    nt_fill(last, sizeof last, 0);
+    assert_int_equal(keel_net_send_all(raw, nt_slice(last, sizeof last), NT_IO_TIMEOUT_MS, NULL),
+                     KEEL_OK);
+    int fd = -1;
+    assert_int_equal(keel_net_fd(raw, &fd), KEEL_OK);
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    keel_net_free(raw);
+    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+    assert_int_equal(e.received, sizeof last);
+    assert_false(e.pattern_broken);
+    assert_int_equal(e.read_end, KEEL_ERR_RESET);
+    assert_int_equal(e.close_r, KEEL_ERR_RESET);
+    finish(loop);
+}
+
 /* Half-close: the client sends, then shuts down its sending side; the
  * server sees the data then CLOSED, and can still answer. */
 static size_t count_then_reply(keel_stream *s, keel_result r, keel_slice data, void *user)
@@ -772,6 +813,8 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bytes_before_reset_survive_a_write_that_meets_it,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_every_byte_before_a_reset_is_delivered_with_a_write_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_then_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_offers_unconsumed_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_resets_the_peer, setup, teardown),
