@@ -28,7 +28,10 @@
  *    checked ids instead: a stale id is harmless (KEEL_ERR_NOT_FOUND).
  *  - Memory: every buffer has a hard cap (read_cap, write_cap); going past a
  *    cap is a distinct result (KEEL_ERR_TOO_LARGE), never unbounded growth.
- *    An idle stream holds no read or write buffer.
+ *    An idle stream holds no read or write buffer. Holding unconsumed bytes
+ *    costs O(1) per byte in total however the peer splits them (the buffer
+ *    grows geometrically, consuming from its front costs nothing), in one
+ *    allocation of at most read_cap + read_cap / 2 bytes.
  *  - Signals are delivered as loop events (signalfd), never from an
  *    asynchronous handler.
  *  - Linux only (epoll, eventfd, signalfd).

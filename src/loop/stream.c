@@ -48,6 +48,19 @@ enum {
     SF_FAIL_PENDING = 1u << 10 /* deferred failure with err (from an API call) */
 };
 
+/* The unconsumed bytes: data[off, off + len) of an allocation of cap
+ * bytes (see stream_hold for how it grows). */
+typedef struct kreadbuf {
+    size_t cap;
+    size_t off;
+    size_t len;
+    uint8_t data[];
+} kreadbuf;
+
+/* The smallest read buffer: a slow peer's first bytes do not start a
+ * series of tiny reallocations. */
+#define READBUF_MIN 256u
+
 /* Part of the write queue: data[off, len) is still to be sent. */
 typedef struct kchunk {
     struct kchunk *next;
@@ -65,20 +78,21 @@ typedef struct kconnect {
 } kconnect;
 
 /*
- * What a connection costs (x86-64, glibc), idle: this struct only, 192
- * bytes, one 208-byte malloc chunk; no read buffer and no write buffer
+ * What a connection costs (x86-64, glibc), idle: this struct only, 184
+ * bytes, one 192-byte malloc chunk; no read buffer and no write buffer
  * (the kernel's socket and epoll entry are not in the process's RSS).
  *   watch 16 (fn, fd, registered events: the fd lives here, no copy)
  *   handle 24 (loop's handle list), deferred 24 (close/notify, no alloc)
  *   loop, h, opts, user 32 (handlers and opts by pointer, shared)
  *   u 8 (unconsumed bytes, or connect state while connecting)
- *   rlen 8, whead 8, wtail 8, queued 8 (the write queue: NULL when idle)
+ *   whead 8, wtail 8, queued 8 (the write queue: NULL when idle)
  *   t_rx, t_tx 16 (activity stamps for the timeouts), timer 8
  *   group, gprev, gnext 24 (server streams: closed together at shutdown)
  *   err 4, flags 2 (+2 padding)
- * While busy: unconsumed bytes in one allocation of exactly their size
- * (<= read_cap), freed once consumed; unsent bytes in chunks of at least
- * CHUNK_MIN, each freed as soon as it is sent.
+ * While busy: unconsumed bytes in one buffer (a 24-byte header, then at
+ * most read_cap + read_cap / 2 bytes: stream_hold), freed once all are
+ * consumed; unsent bytes in chunks of at least CHUNK_MIN, each freed as
+ * soon as it is sent.
  */
 struct keel_stream {
     kloop_watch watch;
@@ -89,10 +103,9 @@ struct keel_stream {
     const keel_stream_opts *opts; /* NULL: every default */
     void *user;
     union {
-        uint8_t *rbuf; /* unconsumed bytes (NULL when none) */
+        kreadbuf *rbuf; /* unconsumed bytes (NULL when none) */
         kconnect *conn;
     } u;
-    size_t rlen;
     kchunk *whead;
     kchunk *wtail;
     size_t queued;
@@ -235,8 +248,8 @@ static keel_slice stream_unconsumed(const keel_stream *s)
 {
     keel_slice v = { NULL, 0 };
     if (!stream_flags_any(s, SF_CONNECTING) && s->u.rbuf != NULL) {
-        v.ptr = s->u.rbuf;
-        v.len = s->rlen;
+        v.ptr = s->u.rbuf->data + s->u.rbuf->off;
+        v.len = s->u.rbuf->len;
     }
     return v;
 }
@@ -246,34 +259,73 @@ static void stream_drop_unconsumed(keel_stream *s)
     if (s->u.rbuf != NULL && !stream_flags_any(s, SF_CONNECTING | SF_IN_READ)) {
         ksys_release(s->u.rbuf);
         s->u.rbuf = NULL;
-        s->rlen = 0;
     }
 }
 
-/* A fresh allocation holding a then b (either may be empty). */
-static KEEL_MUST_USE keel_result stream_keep_unconsumed(keel_stream *s, keel_slice a, keel_slice b)
+static size_t stream_size_max(size_t a, size_t b)
 {
-    size_t n = a.len + b.len; /* both within read_cap: no overflow */
-    uint8_t *p = ksys_alloc_zeroed(n);
-    if (p == NULL) {
-        return KEEL_ERR_NO_MEMORY;
+    return a > b ? a : b;
+}
+
+/*
+ * Keep `fresh` behind the unconsumed bytes. Holding bytes costs O(1) per
+ * byte in total, however the peer splits them and the handler consumes
+ * them. When the tail of the buffer has no room, the kept bytes move into
+ * a new buffer (always a fresh allocation, so every byte moved is a byte
+ * the allocator handed out: tests count them there):
+ *  - more has been consumed at the front than is kept (off >= len): same
+ *    size (or the size needed). The move costs len <= off bytes and the
+ *    new block at most off + len + n < 2 off + n: paid by the off bytes
+ *    consumed since the last move, each paying once, and the n new ones;
+ *  - otherwise the buffer doubles, up to read_cap + read_cap / 2: growth
+ *    is geometric, paid by the bytes received into it. At that size the
+ *    front holds more than read_cap / 2 consumed bytes whenever the tail
+ *    is full (at most read_cap are kept), which pays for the move.
+ * So at most read_cap + read_cap / 2 bytes are allocated (plus the move's
+ * moment with two blocks), and the kept bytes are copied O(1) times each.
+ */
+static KEEL_MUST_USE keel_result stream_hold(keel_stream *s, keel_slice fresh)
+{
+    kreadbuf *rb = s->u.rbuf;
+    size_t len = rb != NULL ? rb->len : 0;
+    size_t want = len + fresh.len; /* both within read_cap: no overflow */
+    if (rb == NULL || want > rb->cap - rb->off) {
+        size_t limit = stream_read_cap(s);
+        limit = limit > SIZE_MAX - limit / 2u ? SIZE_MAX : limit + limit / 2u;
+        size_t grown = READBUF_MIN;
+        if (rb != NULL) {
+            grown = rb->off >= len ? rb->cap : rb->cap > SIZE_MAX / 2u ? SIZE_MAX : rb->cap * 2u;
+        }
+        size_t cap = stream_size_max(want, grown < limit ? grown : limit);
+        if (cap > SIZE_MAX - sizeof(kreadbuf)) {
+            return KEEL_ERR_NO_MEMORY;
+        }
+        kreadbuf *nb = ksys_alloc_zeroed(sizeof(kreadbuf) + cap);
+        if (nb == NULL) {
+            return KEEL_ERR_NO_MEMORY;
+        }
+        nb->cap = cap;
+        keel_buf kept = { nb->data, cap, 0 };
+        keel_result r = keel_buf_append(&kept, stream_unconsumed(s));
+        if (r != KEEL_OK) {
+            ksys_release(nb); /* cannot happen: cap >= len */
+            return r;
+        }
+        nb->len = kept.len;
+        ksys_release(rb);
+        s->u.rbuf = rb = nb;
     }
-    keel_buf buf;
-    keel_result r = keel_buf_init(&buf, p, n);
-    if (r == KEEL_OK) {
-        r = keel_buf_append(&buf, a);
-    }
-    if (r == KEEL_OK) {
-        r = keel_buf_append(&buf, b);
-    }
-    if (r != KEEL_OK) {
-        ksys_release(p);
-        return r;
-    }
-    ksys_release(s->u.rbuf);
-    s->u.rbuf = p;
-    s->rlen = n;
+    keel_buf tail = { rb->data + rb->off, rb->cap - rb->off, rb->len };
+    KEEL_TRY(keel_buf_append(&tail, fresh)); /* cannot fail: the room was made */
+    rb->len = tail.len;
     return KEEL_OK;
+}
+
+/* The handler consumed `used` (< len) of the kept bytes: O(1). */
+static void stream_consume_held(keel_stream *s, size_t used)
+{
+    s->u.rbuf->off += used;
+    s->u.rbuf->len -= used;
 }
 
 static void stream_queue_free(keel_stream *s)
@@ -562,36 +614,15 @@ static void stream_read_eof(keel_stream *s)
     }
 }
 
-/* One read: KEEL_OK when bytes were delivered to on_read (*got of them
- * taken from the kernel), otherwise what the socket said: handled here
- * (EOF, a failure), except while draining before a failure, when the end
- * of what the kernel holds is only returned (after a send has reported
- * the reset, recv says EOF: that is not an orderly close). */
-static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size_t *got)
+/* Offer the unconsumed bytes followed by `fresh` (bytes just read into
+ * the scratch buffer, or none) to on_read, and keep what it leaves:
+ * KEEL_OK, or the failure (already handled here). */
+static KEEL_MUST_USE keel_result stream_offer(keel_stream *s, keel_slice fresh)
 {
-    *got = 0;
     size_t cap = stream_read_cap(s);
-    keel_buf in = kloop_scratch(s->loop);
-    if (cap - s->rlen < in.cap) {
-        in.cap = cap - s->rlen; /* > 0: a full buffer failed the stream */
-    }
-    keel_result r = stream_recv_some(s->watch.fd, &in);
-    if (r == KEEL_ERR_WOULD_BLOCK || (r != KEEL_OK && draining)) {
-        return r;
-    }
-    if (r == KEEL_ERR_CLOSED) {
-        stream_read_eof(s);
-        return r;
-    }
-    if (r != KEEL_OK) {
-        stream_fail(s, r, stream_unconsumed(s));
-        return r;
-    }
-    s->t_rx = kloop_now(s->loop);
-    keel_slice data = keel_buf_slice(&in);
-    *got = data.len;
-    if (s->rlen > 0) {
-        r = stream_keep_unconsumed(s, stream_unconsumed(s), data);
+    keel_slice data = fresh;
+    if (s->u.rbuf != NULL) {
+        keel_result r = stream_hold(s, fresh);
         if (r != KEEL_OK) {
             stream_fail(s, r, stream_unconsumed(s));
             return r;
@@ -609,18 +640,50 @@ static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size
         stream_fail(s, KEEL_ERR_TOO_LARGE, data);
         return KEEL_ERR_TOO_LARGE;
     }
-    if (used == 0 && data.ptr == s->u.rbuf) {
-        return KEEL_OK; /* kept as it is */
+    if (s->u.rbuf != NULL) {
+        stream_consume_held(s, used); /* data is the buffer's */
+        return KEEL_OK;
     }
     keel_slice rest;
-    r = keel_slice_from_off(data, used, &rest);
+    keel_result r = keel_slice_from_off(data, used, &rest);
     if (r == KEEL_OK) {
-        r = stream_keep_unconsumed(s, keel_slice_empty(), rest);
+        r = stream_hold(s, rest);
     }
     if (r != KEEL_OK) {
         stream_fail(s, r, rest);
     }
     return r;
+}
+
+/* One read: KEEL_OK when bytes were delivered to on_read (*got of them
+ * taken from the kernel), otherwise what the socket said: handled here
+ * (EOF, a failure), except while draining before a failure, when the end
+ * of what the kernel holds is only returned (after a send has reported
+ * the reset, recv says EOF: that is not an orderly close). */
+static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size_t *got)
+{
+    *got = 0;
+    size_t cap = stream_read_cap(s);
+    size_t held = stream_unconsumed(s).len;
+    keel_buf in = kloop_scratch(s->loop);
+    if (cap - held < in.cap) {
+        in.cap = cap - held; /* > 0: a full buffer failed the stream */
+    }
+    keel_result r = stream_recv_some(s->watch.fd, &in);
+    if (r == KEEL_ERR_WOULD_BLOCK || (r != KEEL_OK && draining)) {
+        return r;
+    }
+    if (r == KEEL_ERR_CLOSED) {
+        stream_read_eof(s);
+        return r;
+    }
+    if (r != KEEL_OK) {
+        stream_fail(s, r, stream_unconsumed(s));
+        return r;
+    }
+    s->t_rx = kloop_now(s->loop);
+    *got = in.len;
+    return stream_offer(s, keel_buf_slice(&in));
 }
 
 /* A send (or the FIN, or a write from the API) failed with r. When the
