@@ -418,9 +418,16 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
     }
     kloop_signal *s = &loop->signals[signo];
     if (cb == NULL) {
-        /* Stop delivering: the signal stays blocked in the threads that
-         * blocked it, and stays pending there. */
+        /* Stop delivering: the signalfd stops taking signo (it would read
+         * and drop it), so it stays blocked in the threads that blocked it,
+         * and pending there. Nothing changes if the mask cannot be. */
         if (s->cb != NULL) {
+            sigset_t set = loop->sigset;
+            sigdelset(&set, signo);
+            if (ksys_signalfd(loop->sig.fd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0) {
+                return loop_errno_result(errno);
+            }
+            loop->sigset = set;
             s->cb = NULL;
             s->user = NULL;
             loop->nsignals--;

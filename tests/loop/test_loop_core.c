@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -519,6 +521,37 @@ static void raised_signal_is_delivered_on_the_loop(void **state)
     assert_true(got_signo == SIGUSR1 || got_signo == SIGUSR2);
     /* Both watchers removed: nothing keeps the loop alive. */
     assert_int_equal(keel_loop_run(loop), KEEL_OK);
+    keel_loop_free(loop);
+}
+
+/* Removing the callback gives the signal back to the process: it stays
+ * blocked and pending (the loop's signalfd no longer takes it), and a new
+ * callback receives it. */
+static void signal_with_its_callback_removed_stays_pending(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    unsigned calls = 0;
+    assert_int_equal(keel_loop_signal(loop, SIGUSR1, signal_cb, &calls), KEEL_OK);
+    assert_int_equal(keel_loop_signal(loop, SIGUSR1, NULL, NULL), KEEL_OK);
+    assert_int_equal(raise(SIGUSR1), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(keel_loop_run_once(loop, 10), KEEL_OK);
+    }
+    sigset_t pending;
+    assert_int_equal(sigpending(&pending), 0);
+    assert_int_equal(sigismember(&pending, SIGUSR1), 1);
+    assert_int_equal(calls, 0);
+    /* Watched again: the pending signal is delivered. */
+    assert_int_equal(keel_loop_signal(loop, SIGUSR1, signal_cb, &calls), KEEL_OK);
+    while (calls < 1 && !watchdog_fired) {
+        assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    }
+    disarm(loop, wd);
+    assert_int_equal(calls, 1);
+    assert_int_equal(sigpending(&pending), 0);
+    assert_int_equal(sigismember(&pending, SIGUSR1), 0);
     keel_loop_free(loop);
 }
 
@@ -1062,6 +1095,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(zero_delay_timer_started_from_a_timer_fires_next_iteration),
         cmocka_unit_test(ten_thousand_timers_all_fire_once_in_order),
         cmocka_unit_test(raised_signal_is_delivered_on_the_loop),
+        cmocka_unit_test(signal_with_its_callback_removed_stays_pending),
         cmocka_unit_test(invalid_signals_are_rejected),
         cmocka_unit_test(io_watcher_reports_read_and_write_readiness),
         cmocka_unit_test(io_start_rejects_bad_arguments_and_closed_sockets),
