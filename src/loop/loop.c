@@ -136,6 +136,16 @@ void kloop_del(keel_loop *loop, kloop_watch *w)
     }
 }
 
+void kloop_close_fd(int fd)
+{
+    if (fd >= 0) {
+        /* Never retried: Linux releases the descriptor even when close
+         * reports EINTR, and a retry could close a descriptor another
+         * thread has just been given. */
+        (void)ksys_close(fd);
+    }
+}
+
 /* ---- deferred calls, handles, scratch, clock ---------------------------- */
 
 void kloop_defer(keel_loop *loop, kloop_deferred *d)
@@ -451,8 +461,7 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
             loop->sig.fn = loop_signals_deliver;
             keel_result r = kloop_add(loop, &loop->sig, fd, EPOLLIN);
             if (r != KEEL_OK) {
-                while (ksys_close(fd) != 0 && errno == EINTR) {
-                }
+                kloop_close_fd(fd);
                 return r;
             }
         }
@@ -467,14 +476,6 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
 }
 
 /* ---- lifetime --------------------------------------------------------------- */
-
-static void loop_close_fd(int fd)
-{
-    if (fd >= 0) {
-        /* Linux releases the descriptor even when close reports EINTR. */
-        (void)ksys_close(fd);
-    }
-}
 
 keel_result keel_loop_new(keel_loop **out)
 {
@@ -516,7 +517,7 @@ keel_result keel_loop_new(keel_loop **out)
     loop->wake.fn = loop_wake_drain;
     r = kloop_add(loop, &loop->wake, efd, EPOLLIN);
     if (r != KEEL_OK) {
-        loop_close_fd(efd);
+        kloop_close_fd(efd);
         goto fail;
     }
     loop->now = ksys_now_ms();
@@ -524,7 +525,7 @@ keel_result keel_loop_new(keel_loop **out)
     return KEEL_OK;
 
 fail:
-    loop_close_fd(loop->epfd);
+    kloop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);
@@ -557,9 +558,9 @@ void keel_loop_free(keel_loop *loop)
         t = next;
     }
     ktimer_free(&loop->timers);
-    loop_close_fd(loop->sig.fd);
-    loop_close_fd(loop->wake.fd);
-    loop_close_fd(loop->epfd);
+    kloop_close_fd(loop->sig.fd);
+    kloop_close_fd(loop->wake.fd);
+    kloop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);

@@ -82,6 +82,10 @@ void kloop_handle_unlink(keel_loop *loop, kloop_handle *h);
 #define KLOOP_SCRATCH_CAP (64u * 1024u)
 keel_buf kloop_scratch(keel_loop *loop);
 
+/* Close a descriptor the loop layer owns (fd < 0: nothing): the one close
+ * path of src/loop/, never retried on EINTR. */
+void kloop_close_fd(int fd);
+
 /* The loop's cached monotonic clock (ms), as keel_loop_now_ms. */
 uint64_t kloop_now(const keel_loop *loop);
 

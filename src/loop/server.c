@@ -148,7 +148,7 @@ static void server_listener_accept_burst(kloop_watch *w, uint32_t events)
             return;
         }
         if (l->srv != NULL && !server_admit_conn(l->srv)) {
-            (void)ksys_close(fd); /* over the connection limit */
+            kloop_close_fd(fd); /* over the connection limit */
             continue;
         }
         keel_stream *s = NULL;
@@ -181,7 +181,7 @@ void keel_listener_close(keel_listener *l)
     l->closed = true;
     int fd = l->watch.fd;
     kloop_del(l->loop, &l->watch);
-    (void)ksys_close(fd);
+    kloop_close_fd(fd);
     if (l->pause.v != 0 && keel_timer_cancel(l->loop, l->pause) != KEEL_OK) {
         /* already fired */
     }

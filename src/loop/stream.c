@@ -178,13 +178,6 @@ static void stream_flags_clear(keel_stream *s, unsigned f)
 
 /* ---- socket calls ---------------------------------------------------------- */
 
-static void stream_close_fd(int fd)
-{
-    if (fd >= 0) {
-        (void)ksys_close(fd); /* not retried: Linux has released it even on EINTR */
-    }
-}
-
 /* One send; *sent 0 when the socket takes nothing now. */
 static KEEL_MUST_USE keel_result stream_send_some(int fd, keel_slice data, size_t *sent)
 {
@@ -488,7 +481,7 @@ static void stream_release(keel_stream *s, keel_result why, bool abortive)
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
         (void)ksys_setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, (socklen_t)sizeof lg);
     }
-    stream_close_fd(fd);
+    kloop_close_fd(fd);
     stream_queue_free(s);
     stream_flags_set(s, SF_DEAD | SF_READ_DONE);
     stream_flags_clear(s, SF_BLOCKED | SF_NOTIFY_BLOCK | SF_FAIL_PENDING);
@@ -1008,7 +1001,7 @@ keel_result kstream_open(keel_loop *loop, int fd, const keel_stream_handlers *h,
         }
     }
     if (r != KEEL_OK) {
-        stream_close_fd(fd);
+        kloop_close_fd(fd);
         return r;
     }
     *out = s;
@@ -1105,7 +1098,7 @@ static KEEL_MUST_USE keel_result stream_connect_try_next(keel_stream *s)
         if (r == KEEL_OK) {
             return KEEL_OK;
         }
-        stream_close_fd(fd);
+        kloop_close_fd(fd);
         if (stream_connect_error_rank(r) >= stream_connect_error_rank(c->best)) {
             c->best = r;
         }
@@ -1135,7 +1128,7 @@ static void stream_connect_attempt_done(keel_stream *s)
             c->best = r;
         }
         kloop_del(s->loop, &s->watch);
-        stream_close_fd(fd);
+        kloop_close_fd(fd);
         r = stream_connect_try_next(s);
         if (r != KEEL_OK) {
             stream_connect_failed(s, r);

@@ -1079,6 +1079,61 @@ static void signalfd_failure_is_reported_and_leaves_the_loop_idle(void **state)
     keel_loop_free(loop);
 }
 
+/* Registering the signalfd fails, and close then reports EINTR after
+ * releasing the descriptor (as Linux may): it is closed exactly once, never
+ * retried (a retry could close a descriptor another thread just got). */
+static int signalfd_made = -1;
+static unsigned closes_of_signalfd;
+
+static int recording_signalfd(int fd, const sigset_t *mask, int flags)
+{
+    int r = signalfd(fd, mask, flags);
+    signalfd_made = r;
+    return r;
+}
+
+static int enomem_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    (void)epfd;
+    (void)op;
+    (void)fd;
+    (void)ev;
+    errno = ENOMEM;
+    return -1;
+}
+
+static int eintr_close(int fd)
+{
+    if (fd == signalfd_made) {
+        closes_of_signalfd++;
+    }
+    int r = close(fd);
+    if (r == 0 && fd == signalfd_made) {
+        errno = EINTR; /* released, yet reported as interrupted */
+        return -1;
+    }
+    return r;
+}
+
+static void signalfd_closed_once_when_registering_it_fails(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    unsigned calls = 0;
+    closes_of_signalfd = 0;
+    signalfd_made = -1;
+    keel_sys.signalfd = recording_signalfd;
+    keel_sys.epoll_ctl = enomem_epoll_ctl;
+    keel_sys.close = eintr_close;
+    keel_result r = keel_loop_signal(loop, SIGUSR1, signal_cb, &calls);
+    keel_sys_reset();
+    assert_int_equal(r, KEEL_ERR_NO_MEMORY);
+    assert_true(signalfd_made >= 0);
+    assert_int_equal(closes_of_signalfd, 1);
+    assert_int_equal(keel_loop_run(loop), KEEL_OK); /* no watcher keeps it alive */
+    keel_loop_free(loop);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1110,6 +1165,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(epoll_wait_failure_is_returned_by_run),
         cmocka_unit_test(loop_new_failures_leak_nothing),
         cmocka_unit_test(signalfd_failure_is_reported_and_leaves_the_loop_idle),
+        cmocka_unit_test(signalfd_closed_once_when_registering_it_fails),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }
