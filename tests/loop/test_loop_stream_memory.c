@@ -36,8 +36,8 @@ typedef union count_hdr {
 
 static size_t alloc_total; /* bytes handed out since count_start */
 static size_t alloc_calls;
-static size_t alloc_live;  /* bytes handed out and not yet released */
-static size_t alloc_peak;  /* most bytes live at once since count_start */
+static size_t alloc_live; /* bytes handed out and not yet released */
+static size_t alloc_peak; /* most bytes live at once since count_start */
 
 static void *counting_alloc(size_t n)
 {
@@ -173,7 +173,9 @@ static void holder_finish(keel_loop *loop, keel_net *raw, holder *h)
 static void trickled_block_costs_o_n_allocation(void **state)
 {
     (void)state;
-    enum { SEG = 64 };
+    enum {
+        SEG = 64
+    };
     for (size_t total = 1024; total <= 256u * 1024u; total *= 4u) {
         keel_loop *loop = lt_loop();
         holder h = { .total = total };
@@ -187,8 +189,8 @@ static void trickled_block_costs_o_n_allocation(void **state)
         size_t allocated = alloc_total;
         print_message("trickle %6zu B in %u B segments: %zu reads, %zu B allocated (%.2f per "
                       "byte) in %zu blocks\n",
-                      total, (unsigned)SEG, h.calls, allocated,
-                      (double)allocated / (double)total, alloc_calls);
+                      total, (unsigned)SEG, h.calls, allocated, (double)allocated / (double)total,
+                      alloc_calls);
         assert_int_equal(h.calls, total / SEG);
         assert_true(allocated <= 4u * total + 4096u);
         holder_finish(loop, raw, &h);
@@ -202,7 +204,11 @@ static void trickled_block_costs_o_n_allocation(void **state)
 static void consuming_a_little_at_a_time_near_the_cap_costs_o_n(void **state)
 {
     (void)state;
-    enum { CAP = 64 * 1024, REQ = 16, ROUNDS = 8192 };
+    enum {
+        CAP = 64 * 1024,
+        REQ = 16,
+        ROUNDS = 8192
+    };
     keel_loop *loop = lt_loop();
     holder h = { .total = CAP - 100 + (size_t)ROUNDS * REQ, .hold = REQ, .take = REQ };
     const keel_stream_opts o = { .read_cap = CAP };
@@ -235,8 +241,8 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(trickled_block_costs_o_n_allocation, setup, teardown),
-        cmocka_unit_test_setup_teardown(consuming_a_little_at_a_time_near_the_cap_costs_o_n,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(consuming_a_little_at_a_time_near_the_cap_costs_o_n, setup,
+                                        teardown),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }

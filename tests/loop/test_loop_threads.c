@@ -53,7 +53,7 @@ static void sleep_ms(unsigned ms)
 
 static pthread_t held_thread;
 static atomic_bool hold_armed;
-static atomic_bool freed;      /* set by the main thread once free returned */
+static atomic_bool freed;            /* set by the main thread once free returned */
 static atomic_int frees_during_call; /* free returned while a caller was held */
 static atomic_int held_calls;
 static bool hold_before_write; /* sleep before the real write (else after) */
@@ -144,8 +144,8 @@ static void busy_start(busy_loop *b, uint64_t tick_ms)
         assert_int_equal(keel_timer_start(b->loop, tick_ms, tick_ms, busy_tick, b, &b->tick),
                          KEEL_OK);
     }
-    assert_int_equal(
-        keel_timer_start(b->loop, LT_DEADLINE_MS, 0, busy_watchdog, b, &b->watchdog), KEEL_OK);
+    assert_int_equal(keel_timer_start(b->loop, LT_DEADLINE_MS, 0, busy_watchdog, b, &b->watchdog),
+                     KEEL_OK);
 }
 
 /* The posted task: everything that kept the loop running goes, so run()
@@ -319,14 +319,15 @@ static size_t free_from_handler_read(keel_stream *s, keel_result r, keel_slice d
     return 5;
 }
 
-static const keel_stream_handlers free_from_handler_handlers = { .on_read = free_from_handler_read };
+static const keel_stream_handlers free_from_handler_handlers = { .on_read =
+                                                                     free_from_handler_read };
 
 static void ask(uint16_t port, keel_slice line)
 {
     keel_net *c = nt_new();
-    assert_int_equal(keel_net_connect(c, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP,
-                                      NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
+    assert_int_equal(
+        keel_net_connect(c, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP, NT_IO_TIMEOUT_MS),
+        KEEL_OK);
     assert_int_equal(keel_net_send_all(c, line, NT_IO_TIMEOUT_MS, NULL), KEEL_OK);
     uint8_t buf[3];
     keel_buf b = nt_buf(buf, sizeof buf);
