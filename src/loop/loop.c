@@ -210,6 +210,11 @@ uint64_t kloop_now(const keel_loop *loop)
     return loop->now;
 }
 
+uint64_t kloop_add_saturating(uint64_t t, uint64_t ms)
+{
+    return t > UINT64_MAX - ms ? UINT64_MAX : t + ms;
+}
+
 uint64_t keel_loop_now_ms(const keel_loop *loop)
 {
     return loop == NULL ? 0 : loop->now;
@@ -317,11 +322,6 @@ static void loop_run_tasks(keel_loop *loop)
 
 /* ---- timers --------------------------------------------------------------- */
 
-static uint64_t loop_add_saturating(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms, uint64_t repeat_ms,
                              keel_timer_cb cb, void *user, keel_timer_id *out)
 {
@@ -329,8 +329,8 @@ keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms, uint64_t repeat
         return KEEL_ERR_INVALID_ARG;
     }
     KEEL_TRY(ktimer_reserve(&loop->timers));
-    uint64_t id =
-        ktimer_insert(&loop->timers, loop_add_saturating(loop->now, delay_ms), repeat_ms, cb, user);
+    uint64_t deadline = kloop_add_saturating(loop->now, delay_ms);
+    uint64_t id = ktimer_insert(&loop->timers, deadline, repeat_ms, cb, user);
     if (out != NULL) {
         out->v = id;
     }
@@ -368,7 +368,7 @@ static void loop_run_due_timers(keel_loop *loop)
         if (repeat > 0) {
             /* Re-armed before the call, so that cancelling from the
              * callback (id still live) stops it. */
-            uint64_t next = loop_add_saturating(e->deadline, repeat);
+            uint64_t next = kloop_add_saturating(e->deadline, repeat);
             ktimer_rearm(h, slot, next > loop->now ? next : loop->now);
         } else {
             /* Released before the call: the id is stale inside it. */

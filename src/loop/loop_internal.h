@@ -88,6 +88,9 @@ void kloop_close_fd(int fd);
 
 /* The loop's cached monotonic clock (ms), as keel_loop_now_ms. */
 uint64_t kloop_now(const keel_loop *loop);
+/* t + ms, or UINT64_MAX ("never") when that overflows: every deadline of
+ * the loop layer (timers, stream timeouts) is computed with it. */
+uint64_t kloop_add_saturating(uint64_t t, uint64_t ms);
 
 /* ---- streams (stream.c) for the listener and the server (server.c) ---- */
 

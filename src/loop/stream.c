@@ -391,11 +391,6 @@ static void stream_track_deadline(uint64_t due, uint64_t now, bool *expired, uin
     }
 }
 
-static uint64_t stream_deadline_after(uint64_t t, uint32_t ms)
-{
-    return t > UINT64_MAX - ms ? UINT64_MAX : t + ms;
-}
-
 /* Whether a timeout has passed at now; *next gets the earliest deadline
  * still ahead (UINT64_MAX: none). */
 static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *next)
@@ -405,7 +400,7 @@ static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *ne
     *next = UINT64_MAX;
     if (stream_flags_any(s, SF_CLOSING)) {
         uint32_t ms = o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
-        stream_track_deadline(stream_deadline_after(s->t_tx, ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(s->t_tx, ms), now, &expired, next);
         return expired;
     }
     if (o == NULL) {
@@ -413,16 +408,16 @@ static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *ne
     }
     if (o->read_timeout_ms != 0 && stream_flags_any(s, SF_READING) &&
         !stream_flags_any(s, SF_READ_DONE)) {
-        stream_track_deadline(stream_deadline_after(s->t_rx, o->read_timeout_ms), now, &expired,
+        stream_track_deadline(kloop_add_saturating(s->t_rx, o->read_timeout_ms), now, &expired,
                               next);
     }
     if (o->write_timeout_ms != 0 && s->whead != NULL) {
-        stream_track_deadline(stream_deadline_after(s->t_tx, o->write_timeout_ms), now, &expired,
+        stream_track_deadline(kloop_add_saturating(s->t_tx, o->write_timeout_ms), now, &expired,
                               next);
     }
     if (o->idle_timeout_ms != 0) {
         uint64_t last = s->t_rx > s->t_tx ? s->t_rx : s->t_tx;
-        stream_track_deadline(stream_deadline_after(last, o->idle_timeout_ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(last, o->idle_timeout_ms), now, &expired, next);
     }
     return expired;
 }

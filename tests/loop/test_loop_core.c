@@ -485,6 +485,27 @@ static void ten_thousand_timers_all_fire_once_in_order(void **state)
     keel_loop_free(loop);
 }
 
+/* Deadlines saturate at "never" (kloop_add_saturating, shared with the
+ * streams' timeouts): a repeat of UINT64_MAX fires once, a delay of
+ * UINT64_MAX not at all, and neither wraps around to fire early. */
+static void timer_deadlines_saturate_instead_of_wrapping(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    ticks = 0;
+    keel_timer_id once, never;
+    assert_int_equal(keel_timer_start(loop, 0, UINT64_MAX, tick_cb, NULL, &once), KEEL_OK);
+    assert_int_equal(keel_timer_start(loop, UINT64_MAX, UINT64_MAX, tick_cb, NULL, &never),
+                     KEEL_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(keel_loop_run_once(loop, 5), KEEL_OK);
+    }
+    assert_int_equal(ticks, 1);
+    assert_int_equal(keel_timer_cancel(loop, once), KEEL_OK); /* re-armed for never */
+    assert_int_equal(keel_timer_cancel(loop, never), KEEL_OK);
+    keel_loop_free(loop);
+}
+
 /* ---- signals ------------------------------------------------------------- */
 
 static int got_signo;
@@ -1149,6 +1170,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(repeating_timer_fires_every_period_until_cancelled),
         cmocka_unit_test(zero_delay_timer_started_from_a_timer_fires_next_iteration),
         cmocka_unit_test(ten_thousand_timers_all_fire_once_in_order),
+        cmocka_unit_test(timer_deadlines_saturate_instead_of_wrapping),
         cmocka_unit_test(raised_signal_is_delivered_on_the_loop),
         cmocka_unit_test(signal_with_its_callback_removed_stays_pending),
         cmocka_unit_test(invalid_signals_are_rejected),
