@@ -281,9 +281,11 @@ void keel_listener_close(keel_listener *l);
 /* ---- UDP -------------------------------------------------------------- */
 
 /** r == KEEL_OK: one datagram. r == KEEL_ERR_TRUNCATED: a datagram longer
- * than max_datagram arrived; data holds its first max_datagram bytes (the
- * rest is lost: reported, never silent). Other r: a socket error (the
- * handle stays open; UDP errors are per datagram). */
+ * than max_datagram arrived; data holds its first max_datagram bytes, the
+ * rest is dropped (the kernel discards it: it cannot stay queued, unlike
+ * keel_net_recvfrom's) and keel_udp_datagram_size tells its real size: the
+ * loss is reported, never silent. Other r: a socket error (the handle
+ * stays open; UDP errors are per datagram). */
 typedef void (*keel_udp_cb)(keel_udp *u, keel_result r, keel_slice data,
                             const keel_addr *from, void *user);
 
@@ -296,6 +298,11 @@ KEEL_MUST_USE keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t
  * the datagram was not sent (UDP is not queued: the caller decides);
  * KEEL_ERR_TOO_LARGE: longer than the path allows (EMSGSIZE). */
 KEEL_MUST_USE keel_result keel_udp_send(keel_udp *u, keel_slice data, const keel_addr *to);
+/** Inside u's callback for a datagram (r KEEL_OK or KEEL_ERR_TRUNCATED):
+ * the datagram's real size as the kernel reports it (recvfrom's
+ * MSG_TRUNC), data.len when it arrived whole, more when it was truncated.
+ * 0 anywhere else (another r, outside the callback, NULL). */
+size_t keel_udp_datagram_size(const keel_udp *u);
 /** The address the handle's socket is bound to. STATE once it is closed. */
 KEEL_MUST_USE keel_result keel_udp_local_addr(const keel_udp *u, keel_addr *out);
 /** Stop receiving and close the socket; the handle is freed after the

@@ -922,6 +922,71 @@ static void udp_truncation_result_carries_the_first_bytes(void **state)
     keel_net_free(cli);
 }
 
+/* The kernel tells the real size of a datagram (recvfrom with MSG_TRUNC):
+ * the handle reports it during the callback, also when only the first
+ * max_datagram bytes were delivered. */
+typedef struct sized_case {
+    unsigned calls;
+    keel_result r[3];
+    size_t len[3];
+    size_t size[3];
+} sized_case;
+
+static void sized_cb(keel_udp *u, keel_result r, keel_slice data, const keel_addr *from,
+                     void *user)
+{
+    (void)from;
+    sized_case *c = user;
+    if (c->calls < 3) {
+        c->r[c->calls] = r;
+        c->len[c->calls] = data.len;
+        c->size[c->calls] = keel_udp_datagram_size(u);
+    }
+    c->calls++;
+}
+
+static void udp_truncated_datagram_reports_its_real_size(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    uint16_t port;
+    keel_net *sock = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
+    sized_case c = { 0 };
+    keel_udp *u;
+    assert_int_equal(keel_udp_start(loop, sock, 8, sized_cb, &c, &u), KEEL_OK);
+    keel_net *cli = nt_new();
+    assert_int_equal(keel_net_connect(cli, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    static uint8_t big[65507]; /* the largest UDP datagram over IPv4 */
+    nt_fill(big, sizeof big, 0);
+    size_t sent;
+    assert_int_equal(keel_net_send(cli, KEEL_STR("0123456789abcdefghij"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(cli, KEEL_STR("12345678"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(cli, nt_slice(big, sizeof big), &sent), KEEL_OK);
+    while (c.calls < 3 && !watchdog_fired) {
+        assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    }
+    disarm(loop, wd);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(c.r[0], KEEL_ERR_TRUNCATED);
+    assert_int_equal(c.len[0], 8);
+    assert_int_equal(c.size[0], 20);
+    assert_int_equal(c.r[1], KEEL_OK);
+    assert_int_equal(c.len[1], 8);
+    assert_int_equal(c.size[1], 8);
+    assert_int_equal(c.r[2], KEEL_ERR_TRUNCATED);
+    assert_int_equal(c.len[2], 8);
+    assert_int_equal(c.size[2], sizeof big);
+    /* Outside a datagram callback there is none. */
+    assert_int_equal(keel_udp_datagram_size(u), 0);
+    assert_int_equal(keel_udp_datagram_size(NULL), 0);
+    keel_udp_close(u);
+    keel_loop_free(loop);
+    keel_net_free(cli);
+}
+
 static ssize_t sendto_errno_value;
 static ssize_t failing_sendto(int fd, const void *buf, size_t len, int flags,
                               const struct sockaddr *sa, socklen_t salen)
@@ -1181,6 +1246,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(udp_echo_on_the_loop),
         cmocka_unit_test(udp_datagram_after_a_truncated_one_arrives_whole),
         cmocka_unit_test(udp_truncation_result_carries_the_first_bytes),
+        cmocka_unit_test(udp_truncated_datagram_reports_its_real_size),
         cmocka_unit_test(udp_send_maps_full_buffer_and_oversize),
         cmocka_unit_test(udp_start_rejects_bad_arguments),
         cmocka_unit_test(epoll_wait_eintr_is_retried_transparently),
