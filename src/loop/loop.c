@@ -93,6 +93,24 @@ keel_result kloop_add(keel_loop *loop, kloop_watch *w, int fd, uint32_t events)
     return r;
 }
 
+/* Events already fetched in the batch being dispatched, for w, that w no
+ * longer asks for are dropped (all of them when it asks for nothing), so
+ * that no stale event reaches a watch that was paused or removed by a
+ * callback earlier in the same batch. */
+static void loop_batch_filter(keel_loop *loop, const kloop_watch *w, uint32_t events)
+{
+    /* epoll reports errors and hang-ups to any registered watch. */
+    uint32_t keep = events == 0 ? 0 : events | EPOLLERR | EPOLLHUP;
+    for (int i = loop->batch_next; i < loop->batch_len; i++) {
+        if (loop->batch[i].data.ptr == w) {
+            loop->batch[i].events &= keep;
+            if (loop->batch[i].events == 0) {
+                loop->batch[i].data.ptr = NULL;
+            }
+        }
+    }
+}
+
 keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
 {
     if (loop == NULL || w == NULL) {
@@ -110,6 +128,9 @@ keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
     struct epoll_event ev = { .events = events, .data = { .ptr = w } };
     if (ksys_epoll_ctl(loop->epfd, op, w->fd, &ev) != 0) {
         return loop_errno_result(errno);
+    }
+    if ((w->events & ~events) != 0) {
+        loop_batch_filter(loop, w, events);
     }
     w->events = events;
     return KEEL_OK;
@@ -129,11 +150,7 @@ void kloop_del(keel_loop *loop, kloop_watch *w)
     }
     w->fd = -1;
     w->events = 0;
-    for (int i = loop->batch_next; i < loop->batch_len; i++) {
-        if (loop->batch[i].data.ptr == w) {
-            loop->batch[i].data.ptr = NULL;
-        }
-    }
+    loop_batch_filter(loop, w, 0);
 }
 
 void kloop_close_fd(int fd)

@@ -29,7 +29,9 @@ struct kloop_watch {
 /* Register / change / remove interest. kloop_mod is free when the events
  * are unchanged. kloop_del is safe on an unregistered watch, and after it
  * the loop never calls w->fn again, even for events already fetched in the
- * current epoll_wait batch. (loop.c:)
+ * current epoll_wait batch; likewise after kloop_mod, w->fn is not called
+ * for fetched events it no longer asks for (none at all after
+ * kloop_mod(w, 0)). (loop.c:)
  *  - Set w->fn before kloop_add. kloop_add takes events 0 too: the watch
  *    then knows its fd but is not in the epoll set (w->events == 0) until a
  *    kloop_mod asks for something; kloop_mod(w, 0) takes it out of the set

@@ -604,6 +604,7 @@ typedef struct io_case {
     keel_result r;
     bool stop_self;
     bool stop_other;
+    bool pause_other; /* keel_io_update(other, 0) */
 } io_case;
 
 static void io_cb(keel_io *io, keel_result r, unsigned events, void *user)
@@ -615,6 +616,10 @@ static void io_cb(keel_io *io, keel_result r, unsigned events, void *user)
     c->events = events;
     if (c->stop_other && c->other != NULL) {
         keel_io_stop(c->other);
+        c->other = NULL;
+    }
+    if (c->pause_other && c->other != NULL) {
+        assert_int_equal(keel_io_update(c->other, 0), KEEL_OK);
         c->other = NULL;
     }
     if (c->stop_self) {
@@ -775,6 +780,54 @@ static void watch_removed_during_a_batch_is_not_called_for_its_pending_event(voi
     keel_net_free(s1);
     keel_net_free(c2);
     keel_net_free(s2);
+}
+
+/* The same with a watch paused (interest 0) rather than stopped, on
+ * sockets that hung up (both directions shut: EPOLLIN | EPOLLHUP): its
+ * event already fetched in the batch must not reach it either (it would
+ * read as a hang-up, KEEL_ERR_CLOSED, for a watcher that asked for
+ * nothing). Resumed, it sees its socket as it is. */
+static void watch_paused_during_a_batch_is_not_called_for_its_pending_event(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    keel_net *c1, *s1, *c2, *s2;
+    nt_tcp_pair(KEEL_AF_INET4, &c1, &s1);
+    nt_tcp_pair(KEEL_AF_INET4, &c2, &s2);
+    io_case a = { .loop = loop, .pause_other = true };
+    io_case b = { .loop = loop, .pause_other = true };
+    assert_int_equal(keel_io_start(loop, s1, KEEL_IO_READ, io_cb, &a, &a.io), KEEL_OK);
+    assert_int_equal(keel_io_start(loop, s2, KEEL_IO_READ, io_cb, &b, &b.io), KEEL_OK);
+    a.other = b.io;
+    b.other = a.io;
+    keel_net *shut[] = { c1, s1, c2, s2 };
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(keel_net_shutdown(shut[i], KEEL_SHUT_WR), KEEL_OK);
+    }
+    unsigned ready = 0;
+    assert_int_equal(keel_net_poll(s1, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    assert_int_equal(keel_net_poll(s2, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    assert_int_equal(a.calls + b.calls, 1);
+    io_case *paused = a.calls == 0 ? &a : &b;
+    io_case *survivor = a.calls == 0 ? &b : &a;
+    assert_int_equal(survivor->r, KEEL_OK);
+    assert_int_equal(survivor->events, KEEL_IO_READ);
+    /* Paused: not woken by its level-triggered hang-up either. */
+    assert_int_equal(keel_io_update(survivor->io, 0), KEEL_OK);
+    assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+    assert_int_equal(paused->calls, 0);
+    assert_int_equal(keel_io_update(paused->io, KEEL_IO_READ), KEEL_OK);
+    assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    assert_int_equal(paused->calls, 1);
+    assert_int_equal(paused->r, KEEL_OK);
+    assert_int_equal(paused->events, KEEL_IO_READ);
+    disarm(loop, wd);
+    keel_loop_free(loop);
+    for (int i = 0; i < 4; i++) {
+        keel_net_free(shut[i]);
+    }
 }
 
 /* ---- UDP ------------------------------------------------------------------- */
@@ -1243,6 +1296,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(io_start_rejects_bad_arguments_and_closed_sockets),
         cmocka_unit_test(io_watcher_sees_eof_as_read_and_reset_as_error),
         cmocka_unit_test(watch_removed_during_a_batch_is_not_called_for_its_pending_event),
+        cmocka_unit_test(watch_paused_during_a_batch_is_not_called_for_its_pending_event),
         cmocka_unit_test(udp_echo_on_the_loop),
         cmocka_unit_test(udp_datagram_after_a_truncated_one_arrives_whole),
         cmocka_unit_test(udp_truncation_result_carries_the_first_bytes),
