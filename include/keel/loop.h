@@ -192,8 +192,9 @@ typedef struct keel_stream_handlers {
      * TIMEOUT, HOST_NOT_FOUND...; on_close follows). May be NULL. */
     void (*on_connect)(keel_stream *s, keel_result r, void *user);
     /** Exactly once, last. r is KEEL_OK after a local close/abort, otherwise
-     * the error that ended the stream. The stream is freed when it returns.
-     * May be NULL. */
+     * the error that ended the stream (also when the stream is closed after
+     * a call such as keel_stream_write returned that error, before it was
+     * reported). The stream is freed when it returns. May be NULL. */
     void (*on_close)(keel_stream *s, keel_result r, void *user);
 } keel_stream_handlers;
 
@@ -241,9 +242,12 @@ KEEL_MUST_USE keel_result keel_stream_shutdown(keel_stream *s);
 /** Orderly close: stop reading, send what is queued (bounded by
  * write_timeout_ms, or 5 s if none), then close; on_close(KEEL_OK). The
  * bound is on progress: when the queue makes none for that long the
- * connection is reset and on_close gets KEEL_ERR_TIMEOUT. */
+ * connection is reset and on_close gets KEEL_ERR_TIMEOUT. A stream whose
+ * failure a call has returned (keel_stream_write's KEEL_ERR_RESET...) is
+ * closed at once, and on_close gets that failure. */
 void keel_stream_close(keel_stream *s);
-/** Abortive close: drop the queue, reset the connection (RST); on_close(KEEL_OK). */
+/** Abortive close: drop the queue, reset the connection (RST); on_close(KEEL_OK),
+ * or the failure a call has already returned, as keel_stream_close. */
 void keel_stream_abort(keel_stream *s);
 
 /** @{ */

@@ -1251,7 +1251,9 @@ void keel_stream_close(keel_stream *s)
     stream_flags_clear(s, SF_FAIL_PENDING);
     stream_drop_unconsumed(s);
     if (s->whead == NULL || s->err != KEEL_OK) {
-        stream_release(s, KEEL_OK, false);
+        /* A failure found inside an API call and not yet reported ended
+         * the stream: on_close says so (s->err is KEEL_OK otherwise). */
+        stream_release(s, s->err, false);
         return;
     }
     if (stream_flags_any(s, SF_CONNECTING)) {
@@ -1270,7 +1272,7 @@ void keel_stream_close(keel_stream *s)
 void keel_stream_abort(keel_stream *s)
 {
     if (s != NULL) {
-        stream_release(s, KEEL_OK, true);
+        stream_release(s, s->err, true); /* as in keel_stream_close */
     }
 }
 

@@ -647,6 +647,39 @@ static void test_every_byte_before_a_reset_is_delivered_with_a_write_queue(void 
     finish(loop);
 }
 
+/* A write meets the peer's reset (returned at once, reported from the
+ * loop later); closing or aborting the stream before that report must not
+ * turn the failure into a clean end: on_close says RESET. */
+static void close_or_abort_after_a_failed_write(bool abortive)
+{
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    keel_net *raw = NULL;
+    keel_stream *s = adopt_pair(loop, &sink_handlers, NULL, &e, &raw, false);
+    int fd = -1;
+    assert_int_equal(keel_net_fd(raw, &fd), KEEL_OK);
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    keel_net_free(raw);
+    assert_int_equal(keel_stream_write(s, KEEL_STR("too late")), KEEL_ERR_RESET);
+    if (abortive) {
+        keel_stream_abort(s);
+    } else {
+        keel_stream_close(s);
+    }
+    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+    assert_int_equal(e.closes, 1);
+    assert_int_equal(e.close_r, KEEL_ERR_RESET);
+    finish(loop);
+}
+
+static void test_close_after_a_failed_write_reports_the_failure(void **state)
+{
+    (void)state;
+    close_or_abort_after_a_failed_write(false);
+    close_or_abort_after_a_failed_write(true);
+}
+
 /* Half-close: the client sends, then shuts down its sending side; the
  * server sees the data then CLOSED, and can still answer. */
 static size_t count_then_reply(keel_stream *s, keel_result r, keel_slice data, void *user)
@@ -815,6 +848,8 @@ int main(int argc, char **argv)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_every_byte_before_a_reset_is_delivered_with_a_write_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_after_a_failed_write_reports_the_failure,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_then_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_offers_unconsumed_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_resets_the_peer, setup, teardown),
