@@ -37,6 +37,9 @@ struct kloop_watch {
  *    kloop_mod asks for something; kloop_mod(w, 0) takes it out of the set
  *    again, so a paused watch is not woken by a level-triggered EPOLLHUP.
  *    On failure kloop_add leaves w->fd == -1 (the descriptor is untouched).
+ *    A watch that must stay registered while asking for nothing (so that
+ *    asking again is an EPOLL_CTL_MOD, which allocates nothing) uses
+ *    interest EPOLLET instead: only an error or a hang-up, once.
  *  - kloop_del removes w's pending events from the batch being dispatched,
  *    so the watch's memory may be released as soon as kloop_del returns -
  *    but not while w->fn (or a user callback it called) is still on the

@@ -78,6 +78,8 @@ struct keel_server {
 static bool server_admit_conn(kserver_loop *sl);
 static void server_release_conn(kserver_loop *sl);
 
+static void server_listener_pause(keel_listener *l);
+
 static void server_listener_resume(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)loop;
@@ -89,20 +91,31 @@ static void server_listener_resume(keel_loop *loop, keel_timer_id id, void *user
     }
     keel_result r = kloop_mod(l->loop, &l->watch, EPOLLIN);
     if (r != KEEL_OK) {
+        /* Rest again and retry, then tell (on_accept may close l). */
+        server_listener_pause(l);
         l->on_accept(l, r, NULL, l->user);
     }
 }
 
 /* Stop asking for connections for a while: the pending ones wait in the
- * backlog until descriptors or memory are back. */
+ * backlog until descriptors or memory are back, and a timer resumes.
+ * While paused the socket stays in the epoll set asking for nothing
+ * (EPOLLET: an error or a hang-up would still come, once), so that
+ * resuming is an EPOLL_CTL_MOD, which allocates nothing. Without a timer
+ * there is no pause: the socket stays armed and the next iteration of the
+ * loop retries. */
 static void server_listener_pause(keel_listener *l)
 {
-    if (kloop_mod(l->loop, &l->watch, 0) != KEEL_OK) {
-        return; /* cannot fail: taking a watch out does not allocate */
+    if (l->pause.v != 0) {
+        return; /* already resting: one timer at a time */
     }
     if (keel_timer_start(l->loop, ACCEPT_PAUSE_MS, 0, server_listener_resume, l, &l->pause) !=
         KEEL_OK) {
-        server_listener_resume(l->loop, l->pause, l); /* no timer: retry at once */
+        return;
+    }
+    if (kloop_mod(l->loop, &l->watch, EPOLLET) != KEEL_OK) {
+        /* Still armed (a MOD that cannot really fail): the timer's resume
+         * is then a no-op. */
     }
 }
 
