@@ -126,10 +126,14 @@ KEEL_MUST_USE keel_result keel_loop_signal(keel_loop *loop, int signo, keel_sign
  * the caller's: keel_io_stop does not close it. */
 typedef void (*keel_io_cb)(keel_io *io, keel_result r, unsigned events, void *user);
 /** Watch sock for events (KEEL_IO_READ | KEEL_IO_WRITE) on loop: cb is
- * called when it is ready. The socket stays the caller's (see keel_io_cb). */
+ * called when it is ready. The socket stays the caller's (see keel_io_cb):
+ * stop the watcher before closing it. A socket closed while watched leaves
+ * the watcher without events (the kernel drops the registration); the
+ * watcher knows its socket by its kernel cookie, not by its descriptor
+ * number, so it never touches another socket that reuses the number. */
 KEEL_MUST_USE keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events,
                                         keel_io_cb cb, void *user, keel_io **out);
-/** Change the events io watches. */
+/** Change the events io watches. KEEL_ERR_STATE once its socket is closed. */
 KEEL_MUST_USE keel_result keel_io_update(keel_io *io, unsigned events);
 /** Stop watching and free the watcher (never called back afterwards). */
 void keel_io_stop(keel_io *io);

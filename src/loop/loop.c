@@ -163,6 +163,15 @@ void kloop_close_fd(int fd)
     }
 }
 
+void kloop_forget(keel_loop *loop, kloop_watch *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    w->events = 0; /* so kloop_del leaves epoll alone */
+    kloop_del(loop, w);
+}
+
 /* ---- deferred calls, handles, scratch, clock ---------------------------- */
 
 void kloop_defer(keel_loop *loop, kloop_deferred *d)

@@ -51,6 +51,10 @@ struct kloop_watch {
 KEEL_MUST_USE keel_result kloop_add(keel_loop *loop, kloop_watch *w, int fd, uint32_t events);
 KEEL_MUST_USE keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events);
 void kloop_del(keel_loop *loop, kloop_watch *w);
+/* kloop_del for a watch whose descriptor was closed behind the loop's
+ * back (which took it out of the epoll set): no epoll_ctl, since the
+ * number may already name another socket that is registered. */
+void kloop_forget(keel_loop *loop, kloop_watch *w);
 
 /* A call run from the loop later in the same iteration (after the I/O
  * batch), FIFO, on the loop thread. Intrusive: embedded in the handle, so

@@ -830,6 +830,55 @@ static void watch_paused_during_a_batch_is_not_called_for_its_pending_event(void
     }
 }
 
+/* A watcher whose socket is closed behind its back (the kernel drops the
+ * registration with the socket), then the number is reused by a socket
+ * that another watcher registers: updating or stopping the stale watcher
+ * must not touch the new owner's registration (an EPOLL_CTL_DEL or MOD
+ * by number would remove it, or route its events to the stale one). */
+static void stale_watcher_leaves_a_reused_descriptor_alone(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    keel_net *c1, *s1;
+    nt_tcp_pair(KEEL_AF_INET4, &c1, &s1);
+    io_case stale = { .loop = loop };
+    assert_int_equal(keel_io_start(loop, s1, KEEL_IO_READ, io_cb, &stale, &stale.io), KEEL_OK);
+    int old_fd = -1;
+    assert_int_equal(keel_net_fd(s1, &old_fd), KEEL_OK);
+    keel_net_free(s1); /* closed while watched */
+    keel_net *c2, *s2;
+    nt_tcp_pair(KEEL_AF_INET4, &c2, &s2);
+    int new_fd = -1;
+    keel_net *reuser = NULL;
+    assert_int_equal(keel_net_fd(c2, &new_fd), KEEL_OK);
+    reuser = c2;
+    if (new_fd != old_fd) {
+        assert_int_equal(keel_net_fd(s2, &new_fd), KEEL_OK);
+        reuser = s2;
+    }
+    assert_int_equal(new_fd, old_fd); /* the lowest free number */
+    keel_net *sender = reuser == c2 ? s2 : c2;
+    io_case owner = { .loop = loop };
+    assert_int_equal(keel_io_start(loop, reuser, KEEL_IO_READ, io_cb, &owner, &owner.io),
+                     KEEL_OK);
+    assert_int_equal(keel_io_update(stale.io, KEEL_IO_READ | KEEL_IO_WRITE), KEEL_ERR_STATE);
+    keel_io_stop(stale.io);
+    size_t sent;
+    assert_int_equal(keel_net_send(sender, KEEL_STR("x"), &sent), KEEL_OK);
+    while (owner.calls == 0 && !watchdog_fired) {
+        assert_int_equal(keel_loop_run_once(loop, 100), KEEL_OK);
+    }
+    disarm(loop, wd);
+    assert_int_equal(owner.calls, 1);
+    assert_int_equal(owner.events, KEEL_IO_READ);
+    assert_int_equal(stale.calls, 0);
+    keel_loop_free(loop);
+    keel_net_free(c1);
+    keel_net_free(c2);
+    keel_net_free(s2);
+}
+
 /* ---- UDP ------------------------------------------------------------------- */
 
 typedef struct udp_case {
@@ -1297,6 +1346,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(io_watcher_sees_eof_as_read_and_reset_as_error),
         cmocka_unit_test(watch_removed_during_a_batch_is_not_called_for_its_pending_event),
         cmocka_unit_test(watch_paused_during_a_batch_is_not_called_for_its_pending_event),
+        cmocka_unit_test(stale_watcher_leaves_a_reused_descriptor_alone),
         cmocka_unit_test(udp_echo_on_the_loop),
         cmocka_unit_test(udp_datagram_after_a_truncated_one_arrives_whole),
         cmocka_unit_test(udp_truncation_result_carries_the_first_bytes),
