@@ -211,7 +211,10 @@ typedef struct keel_stream_handlers {
  * as on_connect(HOST_NOT_FOUND...). timeout_ms covers the connect (all
  * resolved addresses in turn); KEEL_FOREVER: no deadline. Bytes written
  * while connecting are queued. A keel_stream_close while connecting ends it
- * at once if nothing is queued (no on_connect then, on_close(KEEL_OK)). */
+ * at once if nothing is queued (no on_connect then, on_close(KEEL_OK));
+ * with bytes queued the connect goes on, to deliver them, until its
+ * deadline but no longer than write_timeout_ms (or 5 s) after the close,
+ * past which on_close gets KEEL_ERR_TIMEOUT (never on_connect). */
 KEEL_MUST_USE keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
                                               uint32_t timeout_ms,
                                               const keel_stream_handlers *handlers,

@@ -73,8 +73,9 @@ typedef struct kchunk {
 /* Connect state, allocated only while connecting. */
 typedef struct kconnect {
     keel_addr_list list;
-    size_t next;      /* next address to try */
-    keel_result best; /* most telling failure so far */
+    size_t next;       /* next address to try */
+    keel_result best;  /* most telling failure so far */
+    uint64_t deadline; /* of the whole connect, on the loop's clock; UINT64_MAX: none */
 } kconnect;
 
 /*
@@ -153,6 +154,13 @@ bool kstream_opts_ok(const keel_stream_opts *o)
 {
     return stream_write_low(o) <= stream_write_high(o) &&
            stream_write_high(o) <= stream_write_cap(o);
+}
+
+/* How long a closing stream may go without progress (flushing, or still
+ * connecting to flush). */
+static uint32_t stream_close_ms(const keel_stream_opts *o)
+{
+    return o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
 }
 
 static bool stream_has_timeouts(const keel_stream *s)
@@ -399,8 +407,8 @@ static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *ne
     bool expired = false;
     *next = UINT64_MAX;
     if (stream_flags_any(s, SF_CLOSING)) {
-        uint32_t ms = o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
-        stream_track_deadline(kloop_add_saturating(s->t_tx, ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(s->t_tx, stream_close_ms(o)), now, &expired,
+                              next);
         return expired;
     }
     if (o == NULL) {
@@ -1179,6 +1187,8 @@ keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
         return KEEL_ERR_NO_MEMORY;
     }
     c->best = KEEL_ERR_HOST_NOT_FOUND;
+    c->deadline = timeout_ms == KEEL_FOREVER ? UINT64_MAX
+                                             : kloop_add_saturating(kloop_now(loop), timeout_ms);
     /* A name (not a literal) is resolved here, blocking the loop for as
      * long as the system resolver takes. */
     keel_result r = keel_addr_resolve(host, port, KEEL_AF_UNSPEC, &c->list);
@@ -1257,7 +1267,23 @@ void keel_stream_close(keel_stream *s)
         return;
     }
     if (stream_flags_any(s, SF_CONNECTING)) {
-        return; /* flushed once connected, within the connect deadline */
+        /* Flushed once connected: the connect may go on until its own
+         * deadline, but no longer than the close bound from now (without
+         * one, the kernel's SYN retries would hold it for minutes). */
+        uint64_t now = kloop_now(s->loop);
+        uint64_t due = kloop_add_saturating(now, stream_close_ms(s->opts));
+        if (due < s->u.conn->deadline) {
+            s->u.conn->deadline = due;
+            if (s->timer.v != 0 && keel_timer_cancel(s->loop, s->timer) != KEEL_OK) {
+                /* already fired: cannot be, it would have failed the connect */
+            }
+            s->timer.v = 0;
+            if (keel_timer_start(s->loop, due - now, 0, stream_timer_fired, s, &s->timer) !=
+                KEEL_OK) {
+                stream_release(s, KEEL_ERR_NO_MEMORY, true);
+            }
+        }
+        return;
     }
     s->t_tx = kloop_now(s->loop);
     keel_result r = stream_update_interest(s);

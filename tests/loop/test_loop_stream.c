@@ -183,23 +183,47 @@ static void test_connect_refused_then_close(void **state)
 }
 
 /* As in test_net_errors.c: a backlog-1 listener that never accepts, filled
- * until a blocking connect times out; then SYNs are dropped. */
+ * until a blocking connect times out; then SYNs are dropped, and a connect
+ * there hangs (until the kernel gives up, minutes later). */
+enum { MAX_FILL = 16 };
+typedef struct deaf_listener {
+    keel_net *l;
+    keel_net *fill[MAX_FILL];
+    size_t nfill;
+    uint16_t port;
+} deaf_listener;
+
+static void deaf_listener_open(deaf_listener *d)
+{
+    d->l = nt_new();
+    keel_bind_opts o = { .ip = KEEL_STR("127.0.0.1"), .proto = KEEL_PROTO_TCP, .backlog = 1 };
+    assert_int_equal(keel_net_bind_opts(d->l, &o), KEEL_OK);
+    d->port = nt_local_port(d->l);
+    d->nfill = 0;
+    keel_result r = KEEL_OK;
+    while (r == KEEL_OK && d->nfill < MAX_FILL) {
+        d->fill[d->nfill] = nt_new();
+        r = keel_net_connect(d->fill[d->nfill], KEEL_STR("127.0.0.1"), d->port, KEEL_PROTO_TCP,
+                             300);
+        d->nfill++;
+    }
+    assert_int_equal(r, KEEL_ERR_TIMEOUT);
+}
+
+static void deaf_listener_close(deaf_listener *d)
+{
+    for (size_t i = 0; i < d->nfill; i++) {
+        keel_net_free(d->fill[i]);
+    }
+    keel_net_free(d->l);
+}
+
 static void test_connect_deadline_is_timeout(void **state)
 {
     (void)state;
-    keel_net *l = nt_new();
-    keel_bind_opts o = { .ip = KEEL_STR("127.0.0.1"), .proto = KEEL_PROTO_TCP, .backlog = 1 };
-    assert_int_equal(keel_net_bind_opts(l, &o), KEEL_OK);
-    uint16_t port = nt_local_port(l);
-    keel_net *fill[16];
-    size_t nfill = 0;
-    keel_result r = KEEL_OK;
-    while (r == KEEL_OK && nfill < 16) {
-        fill[nfill] = nt_new();
-        r = keel_net_connect(fill[nfill], KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP, 300);
-        nfill++;
-    }
-    assert_int_equal(r, KEEL_ERR_TIMEOUT);
+    deaf_listener d;
+    deaf_listener_open(&d);
+    uint16_t port = d.port;
 
     keel_loop *loop = lt_loop();
     client_state c = { 0 };
@@ -217,11 +241,9 @@ static void test_connect_deadline_is_timeout(void **state)
     assert_true(took >= 350);
     assert_true(took < 10000);
     finish(loop);
-    for (size_t i = 0; i < nfill; i++) {
-        keel_net_free(fill[i]);
-    }
-    keel_net_free(l);
+    deaf_listener_close(&d);
 }
+
 
 /* ---- back-pressure and caps ------------------------------------------- */
 
@@ -411,6 +433,39 @@ static const keel_stream_handlers sink_handlers = {
     .on_read = sink_read,
     .on_close = lt_on_close,
 };
+
+static const keel_stream_handlers connect_sink_handlers = {
+    .on_read = sink_read,
+    .on_connect = lt_on_connect,
+    .on_close = lt_on_close,
+};
+
+/* Closed while connecting without a deadline, with bytes queued: the
+ * close bounds the wait for the connect (write_timeout_ms here), instead
+ * of the kernel's SYN retries (minutes). */
+static void test_close_bounds_a_connect_without_deadline(void **state)
+{
+    (void)state;
+    deaf_listener d;
+    deaf_listener_open(&d);
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    static const keel_stream_opts o = { .write_timeout_ms = 300 };
+    keel_stream *s = NULL;
+    uint64_t t0 = nt_now_ms();
+    assert_int_equal(keel_stream_connect(loop, KEEL_STR("127.0.0.1"), d.port, KEEL_FOREVER,
+                                         &connect_sink_handlers, &o, &e, &s),
+                     KEEL_OK);
+    assert_int_equal(keel_stream_write(s, KEEL_STR("queued while connecting")), KEEL_OK);
+    keel_stream_close(s);
+    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+    assert_int_equal(e.connects, 0);
+    assert_int_equal(e.closes, 1);
+    assert_int_equal(e.close_r, KEEL_ERR_TIMEOUT);
+    assert_true(nt_now_ms() - t0 >= 250);
+    finish(loop);
+    deaf_listener_close(&d);
+}
 
 /* Two streams with the same timeout: one whose peer is silent, one whose
  * peer sends a byte every 50 ms. Only the silent one is closed, with
@@ -832,6 +887,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_connect_echo_every_byte_then_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused_then_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_deadline_is_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_bounds_a_connect_without_deadline, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_pauses_reading_and_caps_the_queue, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_write_past_cap_is_refused_whole, setup, teardown),
