@@ -176,9 +176,10 @@ typedef struct keel_stream_opts {
 /** What a stream calls, on the loop's thread (see each field). */
 typedef struct keel_stream_handlers {
     /** r == KEEL_OK: data holds every unconsumed byte received so far (at
-     *   least one new byte). Return how many bytes from its front are
-     *   consumed (at most data.len); the rest is kept and offered again with
-     *   what arrives next (the slice is valid only during the call).
+     *   least one new byte, except once after keel_stream_read_start, which
+     *   offers the bytes held again). Return how many bytes from its front
+     *   are consumed (at most data.len); the rest is kept and offered again
+     *   with what arrives next (the slice is valid only during the call).
      * r == KEEL_ERR_CLOSED: the peer will send nothing more (EOF); data holds
      *   the unconsumed bytes, possibly none. Writing is still possible
      *   (half-close) until the stream is closed. Last on_read call.
@@ -239,7 +240,11 @@ bool keel_stream_can_write(const keel_stream *s);
 size_t keel_stream_queued(const keel_stream *s);
 
 /** @{ */
-/** Pause/resume reading (the kernel's buffer then pushes back on the peer). */
+/** Pause/resume reading (the kernel's buffer then pushes back on the peer).
+ * While paused, on_read is not called (nor for EOF or errors, which wait).
+ * Resuming over bytes the handler left unconsumed offers them again, from
+ * the loop, ahead of anything new: a handler that pauses while it works on
+ * one request finds the next one without the peer sending more. */
 void keel_stream_read_stop(keel_stream *s);
 void keel_stream_read_start(keel_stream *s);
 /** @} */

@@ -45,7 +45,8 @@ enum {
     SF_DEAD = 1u << 7,         /* released: on_close pending, then free */
     SF_BLOCKED = 1u << 8,      /* queue reached write_high: can_write false */
     SF_NOTIFY_BLOCK = 1u << 9, /* deferred on_writable(false) */
-    SF_FAIL_PENDING = 1u << 10 /* deferred failure with err (from an API call) */
+    SF_FAIL_PENDING = 1u << 10, /* deferred failure with err (from an API call) */
+    SF_REOFFER = 1u << 11       /* read_start: offer the held bytes again */
 };
 
 /* The unconsumed bytes: data[off, off + len) of an allocation of cap
@@ -456,6 +457,7 @@ static KEEL_MUST_USE keel_result stream_arm_timer(keel_stream *s)
 /* ---- failure and release ---------------------------------------------------- */
 
 static void stream_run_deferred(kloop_deferred *d);
+static KEEL_MUST_USE keel_result stream_offer(keel_stream *s, keel_slice fresh);
 static void stream_fail_after_send(keel_stream *s, keel_result r);
 
 /* Give back the descriptor and the queue now; on_close and the free follow
@@ -564,6 +566,14 @@ static void stream_run_deferred(kloop_deferred *d)
             stream_fail_after_send(s, s->err);
         }
     }
+    if (stream_flags_any(s, SF_REOFFER)) {
+        stream_flags_clear(s, SF_REOFFER);
+        if (stream_flags_any(s, SF_READING) &&
+            !stream_flags_any(s, SF_DEAD | SF_READ_DONE | SF_CONNECTING) &&
+            stream_unconsumed(s).len > 0 && stream_offer(s, keel_slice_empty()) != KEEL_OK) {
+            /* a failure stream_offer has handled */
+        }
+    }
     if (stream_flags_any(s, SF_NOTIFY_BLOCK) && !stream_flags_any(s, SF_DEAD)) {
         stream_flags_clear(s, SF_NOTIFY_BLOCK);
         if (stream_flags_any(s, SF_BLOCKED) && !stream_flags_any(s, SF_CLOSING) &&
@@ -659,6 +669,14 @@ static KEEL_MUST_USE keel_result stream_offer(keel_stream *s, keel_slice fresh)
 static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size_t *got)
 {
     *got = 0;
+    if (stream_flags_any(s, SF_REOFFER)) {
+        /* Reading resumed over held bytes: they go first, ahead of what
+         * the kernel has (an EOF must not overtake them). */
+        stream_flags_clear(s, SF_REOFFER);
+        if (stream_unconsumed(s).len > 0) {
+            return stream_offer(s, keel_slice_empty());
+        }
+    }
     size_t cap = stream_read_cap(s);
     size_t held = stream_unconsumed(s).len;
     keel_buf in = kloop_scratch(s->loop);
@@ -1248,6 +1266,14 @@ void keel_stream_read_start(keel_stream *s)
         }
         if (r != KEEL_OK) {
             stream_fail_later(s, r);
+            return;
+        }
+        /* Bytes held while paused are offered again from the loop (the
+         * peer may have sent everything and wait): not needed when
+         * resumed inside on_read, which is looking at them. */
+        if (stream_unconsumed(s).len > 0 && !stream_flags_any(s, SF_IN_READ)) {
+            stream_flags_set(s, SF_REOFFER);
+            kloop_defer(s->loop, &s->deferred);
         }
     }
 }

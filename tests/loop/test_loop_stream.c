@@ -735,6 +735,80 @@ static void test_close_after_a_failed_write_reports_the_failure(void **state)
     close_or_abort_after_a_failed_write(true);
 }
 
+/* A handler that takes one line per call and pauses reading after each
+ * (as a server that handles one request at a time): the bytes it leaves
+ * are offered again when it resumes reading, without new bytes from the
+ * peer (which has sent everything and waits). */
+typedef struct liner {
+    lt_events e;
+    int lines;
+    char last[16];
+} liner;
+
+static size_t line_then_pause(keel_stream *s, keel_result r, keel_slice data, void *user)
+{
+    liner *l = user;
+    if (r != KEEL_OK) {
+        lt_note_end(&l->e, r, data);
+        if (r == KEEL_ERR_CLOSED) {
+            keel_stream_close(s);
+        }
+        return 0;
+    }
+    size_t nl = 0;
+    if (keel_slice_find_byte(data, '\n', &nl) != KEEL_OK) {
+        return 0;
+    }
+    keel_buf b = nt_buf(l->last, sizeof l->last);
+    keel_slice line;
+    assert_int_equal(keel_slice_sub(data, 0, nl, &line), KEEL_OK);
+    assert_int_equal(keel_buf_append(&b, line), KEEL_OK);
+    l->last[b.len] = '\0';
+    l->lines++;
+    keel_stream_read_stop(s);
+    return nl + 1;
+}
+
+static const keel_stream_handlers liner_handlers = {
+    .on_read = line_then_pause,
+    .on_close = lt_on_close,
+};
+
+static void test_read_start_offers_the_bytes_held_again(void **state)
+{
+    (void)state;
+    keel_loop *loop = lt_loop();
+    liner l = { 0 };
+    keel_net *raw = NULL;
+    keel_stream *s = adopt_pair(loop, &liner_handlers, NULL, &l.e, &raw, false);
+    keel_stream_set_user(s, &l);
+    assert_int_equal(keel_net_send_all(raw, KEEL_STR("one\ntwo\nthree\n"), NT_IO_TIMEOUT_MS,
+                                       NULL),
+                     KEEL_OK);
+    assert_int_equal(keel_net_shutdown(raw, KEEL_SHUT_WR), KEEL_OK);
+    for (int want = 1; want <= 3; want++) {
+        uint64_t end = nt_now_ms() + LT_DEADLINE_MS;
+        while (l.lines < want) {
+            assert_true(nt_now_ms() < end);
+            assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+        }
+        /* Paused: nothing more comes, held bytes or EOF. */
+        lt_run_for(loop, 30);
+        assert_int_equal(l.lines, want);
+        assert_int_equal(l.e.read_ends, 0);
+        keel_stream_read_start(s);
+        assert_int_equal(l.lines, want); /* offered from the loop, not inside the call */
+    }
+    assert_string_equal(l.last, "three");
+    lt_run_until(loop, &l.e.closed, LT_DEADLINE_MS);
+    assert_int_equal(l.e.read_ends, 1);
+    assert_int_equal(l.e.read_end, KEEL_ERR_CLOSED);
+    assert_int_equal(l.e.read_end_len, 0);
+    assert_int_equal(l.e.close_r, KEEL_OK);
+    keel_net_free(raw);
+    finish(loop);
+}
+
 /* Half-close: the client sends, then shuts down its sending side; the
  * server sees the data then CLOSED, and can still answer. */
 static size_t count_then_reply(keel_stream *s, keel_result r, keel_slice data, void *user)
@@ -907,6 +981,8 @@ int main(int argc, char **argv)
             test_every_byte_before_a_reset_is_delivered_with_a_write_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_after_a_failed_write_reports_the_failure,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_start_offers_the_bytes_held_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_half_close_then_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_offers_unconsumed_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_resets_the_peer, setup, teardown),
