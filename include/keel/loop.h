@@ -31,7 +31,9 @@
  *    An idle stream holds no read or write buffer. Holding unconsumed bytes
  *    costs O(1) per byte in total however the peer splits them (the buffer
  *    grows geometrically, consuming from its front costs nothing), in one
- *    allocation of at most read_cap + read_cap / 2 bytes.
+ *    allocation of at most read_cap + read_cap / 2 bytes. The write queue's
+ *    memory stays within write_cap + 1% + 68 KiB whatever the sizes of the
+ *    writes (chunks of 4,000 to 64 KiB, each filled before the next).
  *  - Signals are delivered as loop events (signalfd), never from an
  *    asynchronous handler.
  *  - Linux only (epoll, eventfd, signalfd).

@@ -31,8 +31,11 @@
  * timeout: no progress for this long resets the connection. */
 #define STREAM_CLOSE_MS 5000u
 /* Queue chunks hold at least this much, so that many small writes to a
- * blocked stream share allocations instead of paying a header each. */
+ * blocked stream share allocations instead of paying a header each... */
 #define CHUNK_MIN 4000u
+/* ...and at most this much: a big write is cut into several chunks, since
+ * a chunk is freed only once all of it is sent (see stream_queue_append). */
+#define CHUNK_MAX (64u * 1024u)
 
 enum {
     SF_CONNECTING = 1u << 0,   /* connect in progress; u.conn is live */
@@ -93,8 +96,9 @@ typedef struct kconnect {
  *   err 4, flags 2 (+2 padding)
  * While busy: unconsumed bytes in one buffer (a 24-byte header, then at
  * most read_cap + read_cap / 2 bytes: stream_hold), freed once all are
- * consumed; unsent bytes in chunks of at least CHUNK_MIN, each freed as
- * soon as it is sent.
+ * consumed; unsent bytes in chunks of CHUNK_MIN .. CHUNK_MAX bytes, each
+ * freed as soon as it is sent, all within write_cap + 1% + 68 KiB
+ * (stream_queue_append).
  */
 struct keel_stream {
     kloop_watch watch;
@@ -341,30 +345,73 @@ static void stream_queue_free(keel_stream *s)
     s->queued = 0;
 }
 
-/* Queue data behind what is queued (into the last chunk when it has room). */
+/* Copy the front of *data into c's room; *data keeps the rest. */
+static KEEL_MUST_USE keel_result stream_chunk_fill(kchunk *c, keel_slice *data)
+{
+    size_t room = c->cap - c->len;
+    keel_slice head, rest;
+    KEEL_TRY(keel_slice_split_at(*data, data->len < room ? data->len : room, &head, &rest));
+    keel_buf b = { c->data, c->cap, c->len };
+    KEEL_TRY(keel_buf_append(&b, head)); /* cannot fail: head fits the room */
+    c->len = b.len;
+    *data = rest;
+    return KEEL_OK;
+}
+
+/*
+ * Queue data behind what is queued, all or nothing: the room left in the
+ * last chunk is filled first, then new chunks of CHUNK_MIN .. CHUNK_MAX
+ * bytes, all allocated before anything is copied. So every chunk but the
+ * last is full, and the queue's memory is what it counts as queued plus
+ * at most: the sent part of the first chunk (< CHUNK_MAX, freed with the
+ * chunk), the room left in the last (< CHUNK_MIN), and a header per
+ * chunk (32 bytes per >= CHUNK_MIN: under 1%). write_cap bounds memory,
+ * not only the count, whatever the sizes of the writes.
+ */
 static KEEL_MUST_USE keel_result stream_queue_append(keel_stream *s, keel_slice data)
 {
-    kchunk *c = s->wtail;
-    if (c == NULL || c->cap - c->len < data.len) {
-        size_t cap = data.len < CHUNK_MIN ? CHUNK_MIN : data.len;
-        if (cap > SIZE_MAX - sizeof(kchunk)) {
-            return KEEL_ERR_NO_MEMORY;
-        }
-        c = ksys_alloc_zeroed(sizeof(kchunk) + cap);
+    size_t room = s->wtail != NULL ? s->wtail->cap - s->wtail->len : 0;
+    size_t rest = data.len > room ? data.len - room : 0;
+    kchunk *first = NULL;
+    kchunk *last = NULL;
+    while (rest > 0) {
+        size_t cap = rest < CHUNK_MIN ? CHUNK_MIN : rest > CHUNK_MAX ? CHUNK_MAX : rest;
+        kchunk *c = ksys_alloc_zeroed(sizeof(kchunk) + cap);
         if (c == NULL) {
+            while (first != NULL) {
+                kchunk *next = first->next;
+                ksys_release(first);
+                first = next;
+            }
             return KEEL_ERR_NO_MEMORY;
         }
         c->cap = cap;
-        if (s->wtail != NULL) {
-            s->wtail->next = c;
+        if (last != NULL) {
+            last->next = c;
         } else {
-            s->whead = c;
+            first = c;
         }
-        s->wtail = c;
+        last = c;
+        rest -= cap < rest ? cap : rest;
     }
-    keel_buf b = { c->data, c->cap, c->len };
-    KEEL_TRY(keel_buf_append(&b, data)); /* cannot fail: the room was checked */
-    c->len = b.len;
+    keel_slice left = data;
+    keel_result r = KEEL_OK;
+    if (s->wtail != NULL) {
+        r = stream_chunk_fill(s->wtail, &left);
+    }
+    for (kchunk *c = first; c != NULL && r == KEEL_OK; c = c->next) {
+        r = stream_chunk_fill(c, &left);
+    }
+    /* Cannot fail: the chunks were sized for data. */
+    KEEL_TRY(r);
+    if (first != NULL) {
+        if (s->wtail != NULL) {
+            s->wtail->next = first;
+        } else {
+            s->whead = first;
+        }
+        s->wtail = last;
+    }
     s->queued += data.len;
     return KEEL_OK;
 }

@@ -2,7 +2,8 @@
  * tests/loop/test_loop_stream_memory.c - what a keel_stream allocates for
  * the bytes it holds, counted through the syscall seam's allocator (not
  * timed): unconsumed bytes cost amortised O(1) per byte however a peer
- * splits them, and the write queue's memory stays within its cap.
+ * splits them, and the write queue's memory stays within its cap (plus a
+ * bounded slack).
  *
  * One thread, loopback: the stream under test and a raw peer. Every
  * allocation keel makes goes through keel_sys.alloc_zeroed; the counting
@@ -237,12 +238,134 @@ static void consuming_a_little_at_a_time_near_the_cap_costs_o_n(void **state)
     holder_finish(loop, raw, &h);
 }
 
+/* ---- the write queue ----------------------------------------------------------- */
+
+enum {
+    SMALL_BUF = 16384
+};
+
+/* The queue's allocations (live bytes above `base`, which is everything
+ * else) may exceed what it counts as queued by a bounded amount only: the
+ * part of the chunk being sent that has gone (at most one chunk), the
+ * room left in the last chunk, and the chunks' headers. */
+#define QUEUE_SLACK (72u * 1024u)
+
+static size_t queue_memory(size_t base)
+{
+    return alloc_live - base;
+}
+
+/* A stream whose peer does not read (small buffers: most of what is
+ * written stays queued), written to until the cap refuses more, in writes
+ * of `size` bytes: returns the most memory the queue held meanwhile. */
+static size_t fill_to_cap(keel_stream *s, size_t size, size_t cap, size_t base)
+{
+    static uint8_t chunk[65536];
+    size_t most = 0;
+    for (;;) {
+        keel_result r = keel_stream_write(s, nt_slice(chunk, size));
+        if (r == KEEL_ERR_TOO_LARGE) {
+            break;
+        }
+        assert_int_equal(r, KEEL_OK);
+        assert_true(keel_stream_queued(s) <= cap);
+        if (queue_memory(base) > most) {
+            most = queue_memory(base);
+        }
+    }
+    return most;
+}
+
+static size_t sink_all(keel_stream *s, keel_result r, keel_slice data, void *user)
+{
+    (void)s;
+    (void)r;
+    (void)user;
+    return data.len;
+}
+
+static const keel_stream_handlers sink_handlers = { .on_read = sink_all };
+
+static keel_stream *blocked_stream(keel_loop *loop, const keel_stream_opts *o, keel_net **raw)
+{
+    keel_net *mine = NULL;
+    nt_tcp_pair(KEEL_AF_INET4, raw, &mine);
+    assert_int_equal(keel_net_set_buffer_sizes(mine, SMALL_BUF, SMALL_BUF), KEEL_OK);
+    assert_int_equal(keel_net_set_buffer_sizes(*raw, SMALL_BUF, SMALL_BUF), KEEL_OK);
+    keel_stream *s = NULL;
+    assert_int_equal(keel_stream_adopt(loop, mine, &sink_handlers, o, NULL, &s), KEEL_OK);
+    return s;
+}
+
+/* Read n bytes on the raw peer while the loop flushes the stream. */
+static void peer_reads(keel_loop *loop, keel_net *raw, size_t n)
+{
+    static uint8_t buf[65536];
+    assert_int_equal(keel_net_set_nonblocking(raw, true), KEEL_OK);
+    uint64_t end = nt_now_ms() + LT_DEADLINE_MS;
+    while (n > 0) {
+        assert_true(nt_now_ms() < end);
+        assert_int_equal(keel_loop_run_once(loop, 5), KEEL_OK);
+        keel_buf b = nt_buf(buf, n < sizeof buf ? n : sizeof buf);
+        size_t got = 0;
+        keel_result r = keel_net_recv(raw, &b, &got);
+        assert_true(r == KEEL_OK || r == KEEL_ERR_WOULD_BLOCK);
+        n -= got;
+    }
+}
+
+static void finish_blocked(keel_loop *loop, keel_stream *s, keel_net *raw)
+{
+    keel_stream_abort(s);
+    assert_int_equal(keel_loop_run(loop), KEEL_OK);
+    keel_loop_free(loop);
+    keel_net_free(raw);
+}
+
+/* The queue's memory stays within write_cap plus the slack: for writes
+ * whose sizes leave most of each chunk's room unused, and when a big
+ * write, mostly sent, would keep its whole chunk while the queue fills up
+ * again behind it. */
+static void write_queue_memory_stays_within_the_cap(void **state)
+{
+    (void)state;
+    enum {
+        CAP = 256 * 1024
+    };
+    static const keel_stream_opts o = { .write_high = CAP, .write_low = CAP / 4, .write_cap = CAP };
+    static const size_t sizes[] = { 1, 100, 2001, 3999, 4001, 40000, 65536 };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        keel_loop *loop = lt_loop();
+        keel_net *raw = NULL;
+        keel_stream *s = blocked_stream(loop, &o, &raw);
+        size_t base = alloc_live;
+        size_t most = fill_to_cap(s, sizes[k], CAP, base);
+        print_message("writes of %5zu B: queued %zu, queue memory at most %zu B (cap %u)\n",
+                      sizes[k], keel_stream_queued(s), most, (unsigned)CAP);
+        assert_true(most <= CAP + QUEUE_SLACK);
+        finish_blocked(loop, s, raw);
+    }
+    keel_loop *loop = lt_loop();
+    keel_net *raw = NULL;
+    keel_stream *s = blocked_stream(loop, &o, &raw);
+    size_t base = alloc_live;
+    static uint8_t big[CAP];
+    assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
+    peer_reads(loop, raw, CAP - 48 * 1024);
+    size_t most = fill_to_cap(s, 1000, CAP, base);
+    print_message("after a mostly sent big write: queued %zu, queue memory at most %zu B\n",
+                  keel_stream_queued(s), most);
+    assert_true(most <= CAP + QUEUE_SLACK);
+    finish_blocked(loop, s, raw);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(trickled_block_costs_o_n_allocation, setup, teardown),
         cmocka_unit_test_setup_teardown(consuming_a_little_at_a_time_near_the_cap_costs_o_n, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(write_queue_memory_stays_within_the_cap, setup, teardown),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }
