@@ -25,7 +25,12 @@
  *    the loop. A handle pointer stays valid until its close callback has
  *    returned (streams: on_close), and must not be used after that; each
  *    close callback is called exactly once. Timers are named by generation-
- *    checked ids instead: a stale id is harmless (KEEL_ERR_NOT_FOUND).
+ *    checked ids instead: a stale id is harmless (KEEL_ERR_NOT_FOUND), with
+ *    one limit: the generation is 32 bits per slot, so an id kept while its
+ *    slot is reused 2^32 times (each timer started after one fired or was
+ *    cancelled may take the slot) could name a newer timer. keel's own
+ *    handles drop an id as soon as its timer has fired or been cancelled;
+ *    do the same with yours (keep ids only of timers that are live).
  *  - Memory: every buffer has a hard cap (read_cap, write_cap); going past a
  *    cap is a distinct result (KEEL_ERR_TOO_LARGE), never unbounded growth.
  *    An idle stream holds no read or write buffer. Holding unconsumed bytes
@@ -158,8 +163,9 @@ KEEL_MUST_USE keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms,
                                            uint64_t repeat_ms, keel_timer_cb cb, void *user,
                                            keel_timer_id *out);
 /** Cancel a timer. KEEL_OK, or KEEL_ERR_NOT_FOUND when id names no live timer (a one-shot
- * timer that fired, a cancelled timer, 0). Safe from any callback, including
- * the timer's own (a repeating timer then does not fire again). */
+ * timer that fired, a cancelled timer, 0; see the conventions above for
+ * how long a stale id stays stale). Safe from any callback, including the
+ * timer's own (a repeating timer then does not fire again). */
 KEEL_MUST_USE keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id);
 
 /* ---- streams (TCP connections) ---------------------------------------- */
