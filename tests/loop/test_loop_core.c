@@ -745,41 +745,64 @@ static void io_watcher_sees_eof_as_read_and_reset_as_error(void **state)
     keel_net_free(server);
 }
 
+/* Two loopback pairs whose server ends are watched for reads by a and b;
+ * each callback acts on the other watcher (stop or pause, as proto says). */
+typedef struct watched_pairs {
+    keel_net *c1, *s1, *c2, *s2;
+    io_case a, b;
+} watched_pairs;
+
+static void watched_pairs_start(keel_loop *loop, watched_pairs *w, io_case proto)
+{
+    nt_tcp_pair(KEEL_AF_INET4, &w->c1, &w->s1);
+    nt_tcp_pair(KEEL_AF_INET4, &w->c2, &w->s2);
+    proto.loop = loop;
+    w->a = proto;
+    w->b = proto;
+    assert_int_equal(keel_io_start(loop, w->s1, KEEL_IO_READ, io_cb, &w->a, &w->a.io), KEEL_OK);
+    assert_int_equal(keel_io_start(loop, w->s2, KEEL_IO_READ, io_cb, &w->b, &w->b.io), KEEL_OK);
+    w->a.other = w->b.io;
+    w->b.other = w->a.io;
+}
+
+/* Wait until both are readable, so that one batch carries both events. */
+static void watched_pairs_wait_readable(watched_pairs *w)
+{
+    unsigned ready = 0;
+    assert_int_equal(keel_net_poll(w->s1, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    assert_int_equal(keel_net_poll(w->s2, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+}
+
+static void watched_pairs_free(watched_pairs *w)
+{
+    keel_net_free(w->c1);
+    keel_net_free(w->s1);
+    keel_net_free(w->c2);
+    keel_net_free(w->s2);
+}
+
 static void watch_removed_during_a_batch_is_not_called_for_its_pending_event(void **state)
 {
     (void)state;
     keel_loop *loop = new_loop();
     keel_timer_id wd = watchdog(loop);
-    keel_net *c1, *s1, *c2, *s2;
-    nt_tcp_pair(KEEL_AF_INET4, &c1, &s1);
-    nt_tcp_pair(KEEL_AF_INET4, &c2, &s2);
-    io_case a = { .loop = loop, .stop_other = true };
-    io_case b = { .loop = loop, .stop_other = true };
-    assert_int_equal(keel_io_start(loop, s1, KEEL_IO_READ, io_cb, &a, &a.io), KEEL_OK);
-    assert_int_equal(keel_io_start(loop, s2, KEEL_IO_READ, io_cb, &b, &b.io), KEEL_OK);
-    a.other = b.io;
-    b.other = a.io;
+    watched_pairs w;
+    watched_pairs_start(loop, &w, (io_case){ .stop_other = true });
     size_t sent;
-    assert_int_equal(keel_net_send(c1, KEEL_STR("1"), &sent), KEEL_OK);
-    assert_int_equal(keel_net_send(c2, KEEL_STR("2"), &sent), KEEL_OK);
-    /* Both readable: wait until both bytes are there, so that one batch
-     * carries both events; whichever runs first stops the other. */
-    unsigned ready = 0;
-    assert_int_equal(keel_net_poll(s1, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
-    assert_int_equal(keel_net_poll(s2, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    assert_int_equal(keel_net_send(w.c1, KEEL_STR("1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(w.c2, KEEL_STR("2"), &sent), KEEL_OK);
+    /* Whichever runs first stops the other. */
+    watched_pairs_wait_readable(&w);
     assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
-    assert_int_equal(a.calls + b.calls, 1);
+    assert_int_equal(w.a.calls + w.b.calls, 1);
     /* The survivor is still watched (level-triggered: called again). */
     assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
-    assert_int_equal(a.calls + b.calls, 2);
-    assert_true(a.calls == 2 || b.calls == 2);
+    assert_int_equal(w.a.calls + w.b.calls, 2);
+    assert_true(w.a.calls == 2 || w.b.calls == 2);
     disarm(loop, wd);
     /* keel_loop_free stops the survivor. */
     keel_loop_free(loop);
-    keel_net_free(c1);
-    keel_net_free(s1);
-    keel_net_free(c2);
-    keel_net_free(s2);
+    watched_pairs_free(&w);
 }
 
 /* The same with a watch paused (interest 0) rather than stopped, on
@@ -792,26 +815,17 @@ static void watch_paused_during_a_batch_is_not_called_for_its_pending_event(void
     (void)state;
     keel_loop *loop = new_loop();
     keel_timer_id wd = watchdog(loop);
-    keel_net *c1, *s1, *c2, *s2;
-    nt_tcp_pair(KEEL_AF_INET4, &c1, &s1);
-    nt_tcp_pair(KEEL_AF_INET4, &c2, &s2);
-    io_case a = { .loop = loop, .pause_other = true };
-    io_case b = { .loop = loop, .pause_other = true };
-    assert_int_equal(keel_io_start(loop, s1, KEEL_IO_READ, io_cb, &a, &a.io), KEEL_OK);
-    assert_int_equal(keel_io_start(loop, s2, KEEL_IO_READ, io_cb, &b, &b.io), KEEL_OK);
-    a.other = b.io;
-    b.other = a.io;
-    keel_net *shut[] = { c1, s1, c2, s2 };
+    watched_pairs w;
+    watched_pairs_start(loop, &w, (io_case){ .pause_other = true });
+    keel_net *shut[] = { w.c1, w.s1, w.c2, w.s2 };
     for (int i = 0; i < 4; i++) {
         assert_int_equal(keel_net_shutdown(shut[i], KEEL_SHUT_WR), KEEL_OK);
     }
-    unsigned ready = 0;
-    assert_int_equal(keel_net_poll(s1, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
-    assert_int_equal(keel_net_poll(s2, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    watched_pairs_wait_readable(&w);
     assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
-    assert_int_equal(a.calls + b.calls, 1);
-    io_case *paused = a.calls == 0 ? &a : &b;
-    io_case *survivor = a.calls == 0 ? &b : &a;
+    assert_int_equal(w.a.calls + w.b.calls, 1);
+    io_case *paused = w.a.calls == 0 ? &w.a : &w.b;
+    io_case *survivor = w.a.calls == 0 ? &w.b : &w.a;
     assert_int_equal(survivor->r, KEEL_OK);
     assert_int_equal(survivor->events, KEEL_IO_READ);
     /* Paused: not woken by its level-triggered hang-up either. */
@@ -825,9 +839,7 @@ static void watch_paused_during_a_batch_is_not_called_for_its_pending_event(void
     assert_int_equal(paused->events, KEEL_IO_READ);
     disarm(loop, wd);
     keel_loop_free(loop);
-    for (int i = 0; i < 4; i++) {
-        keel_net_free(shut[i]);
-    }
+    watched_pairs_free(&w);
 }
 
 /* A watcher whose socket is closed behind its back (the kernel drops the

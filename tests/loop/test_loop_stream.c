@@ -630,6 +630,28 @@ static void test_bytes_before_reset_survive_a_write_that_meets_it(void **state)
     keel_loop_free(loop);
 }
 
+/* The peer sends n pattern bytes, then resets (SO_LINGER 0): the last
+ * words and the reset reach the stream in one readiness event. Every one
+ * of them must reach on_read, then the RESET. */
+static void last_words_then_reset(keel_loop *loop, keel_net *raw, lt_events *e, size_t n)
+{
+    static uint8_t last[128 * 1024];
+    assert_true(n <= sizeof last);
+    nt_fill(last, n, 0);
+    assert_int_equal(keel_net_send_all(raw, nt_slice(last, n), NT_IO_TIMEOUT_MS, NULL), KEEL_OK);
+    int fd = -1;
+    assert_int_equal(keel_net_fd(raw, &fd), KEEL_OK);
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    keel_net_free(raw);
+    lt_run_until(loop, &e->closed, LT_DEADLINE_MS);
+    assert_int_equal(e->received, n);
+    assert_false(e->pattern_broken);
+    assert_int_equal(e->read_end, KEEL_ERR_RESET);
+    assert_int_equal(e->close_r, KEEL_ERR_RESET);
+    finish(loop);
+}
+
 /* Bytes the peer sent before it reset are in the kernel: they reach
  * on_read before the RESET, also while the stream has bytes queued for the
  * peer (Linux returns them from recv before ECONNRESET). */
@@ -643,22 +665,7 @@ static void test_bytes_sent_before_peer_reset_are_delivered(void **state)
     static uint8_t big[512 * 1024];
     nt_fill(big, sizeof big, 0);
     assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
-    /* The last words and the reset reach the stream in one readiness event. */
-    static uint8_t last[1000];
-    nt_fill(last, sizeof last, 0);
-    assert_int_equal(keel_net_send_all(raw, nt_slice(last, sizeof last), NT_IO_TIMEOUT_MS, NULL),
-                     KEEL_OK);
-    int fd = -1;
-    assert_int_equal(keel_net_fd(raw, &fd), KEEL_OK);
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
-    keel_net_free(raw);
-    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
-    assert_int_equal(e.received, sizeof last);
-    assert_false(e.pattern_broken);
-    assert_int_equal(e.read_end, KEEL_ERR_RESET);
-    assert_int_equal(e.close_r, KEEL_ERR_RESET);
-    finish(loop);
+    last_words_then_reset(loop, raw, &e, 1000);
 }
 
 /* More than one read's worth (the loop reads at most 64 KiB at a time)
@@ -685,21 +692,7 @@ static void test_every_byte_before_a_reset_is_delivered_with_a_write_queue(void 
     nt_fill(big, sizeof big, 0);
     assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
     assert_true(keel_stream_queued(s) > 0);
-    static uint8_t last[LAST_WORDS];
-    nt_fill(last, sizeof last, 0);
-    assert_int_equal(keel_net_send_all(raw, nt_slice(last, sizeof last), NT_IO_TIMEOUT_MS, NULL),
-                     KEEL_OK);
-    int fd = -1;
-    assert_int_equal(keel_net_fd(raw, &fd), KEEL_OK);
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
-    keel_net_free(raw);
-    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
-    assert_int_equal(e.received, sizeof last);
-    assert_false(e.pattern_broken);
-    assert_int_equal(e.read_end, KEEL_ERR_RESET);
-    assert_int_equal(e.close_r, KEEL_ERR_RESET);
-    finish(loop);
+    last_words_then_reset(loop, raw, &e, LAST_WORDS);
 }
 
 /* A write meets the peer's reset (returned at once, reported from the
