@@ -366,6 +366,7 @@ static void stress_rounds(void *(*call)(void *), uint64_t tick_ms)
         run_free_join(&b, call);
         rounds++;
     }
+    print_message("%u rounds\n", rounds);
     assert_true(rounds > 0);
 }
 
@@ -406,6 +407,7 @@ static void shutdown_then_free_races_nothing(void **state)
         assert_int_equal(pthread_join(th, NULL), 0);
         rounds++;
     }
+    print_message("%u rounds\n", rounds);
     assert_true(rounds > 0);
 }
 
