@@ -249,7 +249,8 @@ size_t keel_stream_queued(const keel_stream *s);
 
 /** @{ */
 /** Pause/resume reading (the kernel's buffer then pushes back on the peer).
- * While paused, on_read is not called (nor for EOF or errors, which wait).
+ * While paused, new bytes and EOF wait in the kernel (a failure such as a
+ * reset or a timeout still ends the stream with its last on_read).
  * Resuming over bytes the handler left unconsumed offers them again, from
  * the loop, ahead of anything new: a handler that pauses while it works on
  * one request finds the next one without the peer sending more. */
