@@ -9,6 +9,14 @@
  *    called on that thread, from loop callbacks or before/after running it,
  *    EXCEPT the ones marked "thread-safe": keel_loop_stop, keel_loop_post,
  *    keel_server_shutdown.
+ *  - Freeing against those calls: keel_loop_free (keel_server_free) waits
+ *    for a thread-safe call that is still inside keel once its effect has
+ *    shown (the posted task ran, run returned after the stop, the server's
+ *    threads ended after the shutdown), so freeing as soon as the effect
+ *    shows is safe. The rule left to the caller: no thread may START such a
+ *    call once the free has begun (the object may be gone); make sure of it
+ *    by joining those threads, or by letting them call only before an
+ *    effect that the freeing thread waits for.
  *  - Every callback receives a keel_result saying why it is called.
  *  - Callbacks never run inside the keel_* call that caused them: a close,
  *    an error found during a write, a connect failure... are reported later,
@@ -17,10 +25,20 @@
  *    the loop. A handle pointer stays valid until its close callback has
  *    returned (streams: on_close), and must not be used after that; each
  *    close callback is called exactly once. Timers are named by generation-
- *    checked ids instead: a stale id is harmless (KEEL_ERR_NOT_FOUND).
+ *    checked ids instead: a stale id is harmless (KEEL_ERR_NOT_FOUND), with
+ *    one limit: the generation is 32 bits per slot, so an id kept while its
+ *    slot is reused 2^32 times (each timer started after one fired or was
+ *    cancelled may take the slot) could name a newer timer. keel's own
+ *    handles drop an id as soon as its timer has fired or been cancelled;
+ *    do the same with yours (keep ids only of timers that are live).
  *  - Memory: every buffer has a hard cap (read_cap, write_cap); going past a
  *    cap is a distinct result (KEEL_ERR_TOO_LARGE), never unbounded growth.
- *    An idle stream holds no read or write buffer.
+ *    An idle stream holds no read or write buffer. Holding unconsumed bytes
+ *    costs O(1) per byte in total however the peer splits them (the buffer
+ *    grows geometrically, consuming from its front costs nothing), in one
+ *    allocation of at most read_cap + read_cap / 2 bytes. The write queue's
+ *    memory stays within write_cap + 1% + 68 KiB whatever the sizes of the
+ *    writes (chunks of 4,000 to 64 KiB, each filled before the next).
  *  - Signals are delivered as loop events (signalfd), never from an
  *    asynchronous handler.
  *  - Linux only (epoll, eventfd, signalfd).
@@ -64,9 +82,12 @@ typedef struct keel_server keel_server;
  * memory or descriptors run out; the mapped OS error when the epoll or
  * eventfd descriptor cannot be made for another reason. */
 KEEL_MUST_USE keel_result keel_loop_new(keel_loop **out);
-/** Free a loop that is not running. Handles still open are closed abortively
- * first (their close callbacks run, with KEEL_ERR_CLOSED); pending posted
- * tasks are dropped (their memory, not their side effects). NULL is a no-op. */
+/** Free a loop that is not running (a running loop is left alone). Handles
+ * still open are closed abortively first (their close callbacks run, with
+ * KEEL_ERR_CLOSED); pending posted tasks are dropped (their memory, not
+ * their side effects). Waits for a keel_loop_post / keel_loop_stop from
+ * another thread that the loop has already seen to return (see the
+ * conventions above). NULL is a no-op. */
 void keel_loop_free(keel_loop *loop);
 
 /** Run until keel_loop_stop is called or nothing is left to wait for (no
@@ -76,7 +97,8 @@ KEEL_MUST_USE keel_result keel_loop_run(keel_loop *loop);
 /** Wait at most timeout_ms (0: just poll) for events, then dispatch what is
  * ready and every timer due. */
 KEEL_MUST_USE keel_result keel_loop_run_once(keel_loop *loop, uint32_t timeout_ms);
-/** Thread-safe: make keel_loop_run return after the current dispatch. */
+/** Thread-safe: make keel_loop_run return after the current dispatch (or
+ * the next run, if none is running). */
 void keel_loop_stop(keel_loop *loop);
 
 /** A task for keel_loop_post: called once, on the loop's thread. */
@@ -111,10 +133,14 @@ KEEL_MUST_USE keel_result keel_loop_signal(keel_loop *loop, int signo, keel_sign
  * the caller's: keel_io_stop does not close it. */
 typedef void (*keel_io_cb)(keel_io *io, keel_result r, unsigned events, void *user);
 /** Watch sock for events (KEEL_IO_READ | KEEL_IO_WRITE) on loop: cb is
- * called when it is ready. The socket stays the caller's (see keel_io_cb). */
+ * called when it is ready. The socket stays the caller's (see keel_io_cb):
+ * stop the watcher before closing it. A socket closed while watched leaves
+ * the watcher without events (the kernel drops the registration); the
+ * watcher knows its socket by its kernel cookie, not by its descriptor
+ * number, so it never touches another socket that reuses the number. */
 KEEL_MUST_USE keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events,
                                         keel_io_cb cb, void *user, keel_io **out);
-/** Change the events io watches. */
+/** Change the events io watches. KEEL_ERR_STATE once its socket is closed. */
 KEEL_MUST_USE keel_result keel_io_update(keel_io *io, unsigned events);
 /** Stop watching and free the watcher (never called back afterwards). */
 void keel_io_stop(keel_io *io);
@@ -137,8 +163,9 @@ KEEL_MUST_USE keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms,
                                            uint64_t repeat_ms, keel_timer_cb cb, void *user,
                                            keel_timer_id *out);
 /** Cancel a timer. KEEL_OK, or KEEL_ERR_NOT_FOUND when id names no live timer (a one-shot
- * timer that fired, a cancelled timer, 0). Safe from any callback, including
- * the timer's own (a repeating timer then does not fire again). */
+ * timer that fired, a cancelled timer, 0; see the conventions above for
+ * how long a stale id stays stale). Safe from any callback, including the
+ * timer's own (a repeating timer then does not fire again). */
 KEEL_MUST_USE keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id);
 
 /* ---- streams (TCP connections) ---------------------------------------- */
@@ -157,9 +184,10 @@ typedef struct keel_stream_opts {
 /** What a stream calls, on the loop's thread (see each field). */
 typedef struct keel_stream_handlers {
     /** r == KEEL_OK: data holds every unconsumed byte received so far (at
-     *   least one new byte). Return how many bytes from its front are
-     *   consumed (at most data.len); the rest is kept and offered again with
-     *   what arrives next (the slice is valid only during the call).
+     *   least one new byte, except once after keel_stream_read_start, which
+     *   offers the bytes held again). Return how many bytes from its front
+     *   are consumed (at most data.len); the rest is kept and offered again
+     *   with what arrives next (the slice is valid only during the call).
      * r == KEEL_ERR_CLOSED: the peer will send nothing more (EOF); data holds
      *   the unconsumed bytes, possibly none. Writing is still possible
      *   (half-close) until the stream is closed. Last on_read call.
@@ -177,8 +205,9 @@ typedef struct keel_stream_handlers {
      * TIMEOUT, HOST_NOT_FOUND...; on_close follows). May be NULL. */
     void (*on_connect)(keel_stream *s, keel_result r, void *user);
     /** Exactly once, last. r is KEEL_OK after a local close/abort, otherwise
-     * the error that ended the stream. The stream is freed when it returns.
-     * May be NULL. */
+     * the error that ended the stream (also when the stream is closed after
+     * a call such as keel_stream_write returned that error, before it was
+     * reported). The stream is freed when it returns. May be NULL. */
     void (*on_close)(keel_stream *s, keel_result r, void *user);
 } keel_stream_handlers;
 
@@ -191,7 +220,10 @@ typedef struct keel_stream_handlers {
  * as on_connect(HOST_NOT_FOUND...). timeout_ms covers the connect (all
  * resolved addresses in turn); KEEL_FOREVER: no deadline. Bytes written
  * while connecting are queued. A keel_stream_close while connecting ends it
- * at once if nothing is queued (no on_connect then, on_close(KEEL_OK)). */
+ * at once if nothing is queued (no on_connect then, on_close(KEEL_OK));
+ * with bytes queued the connect goes on, to deliver them, until its
+ * deadline but no longer than write_timeout_ms (or 5 s) after the close,
+ * past which on_close gets KEEL_ERR_TIMEOUT (never on_connect). */
 KEEL_MUST_USE keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
                                               uint32_t timeout_ms,
                                               const keel_stream_handlers *handlers,
@@ -216,7 +248,12 @@ bool keel_stream_can_write(const keel_stream *s);
 size_t keel_stream_queued(const keel_stream *s);
 
 /** @{ */
-/** Pause/resume reading (the kernel's buffer then pushes back on the peer). */
+/** Pause/resume reading (the kernel's buffer then pushes back on the peer).
+ * While paused, new bytes and EOF wait in the kernel (a failure such as a
+ * reset or a timeout still ends the stream with its last on_read).
+ * Resuming over bytes the handler left unconsumed offers them again, from
+ * the loop, ahead of anything new: a handler that pauses while it works on
+ * one request finds the next one without the peer sending more. */
 void keel_stream_read_stop(keel_stream *s);
 void keel_stream_read_start(keel_stream *s);
 /** @} */
@@ -226,9 +263,12 @@ KEEL_MUST_USE keel_result keel_stream_shutdown(keel_stream *s);
 /** Orderly close: stop reading, send what is queued (bounded by
  * write_timeout_ms, or 5 s if none), then close; on_close(KEEL_OK). The
  * bound is on progress: when the queue makes none for that long the
- * connection is reset and on_close gets KEEL_ERR_TIMEOUT. */
+ * connection is reset and on_close gets KEEL_ERR_TIMEOUT. A stream whose
+ * failure a call has returned (keel_stream_write's KEEL_ERR_RESET...) is
+ * closed at once, and on_close gets that failure. */
 void keel_stream_close(keel_stream *s);
-/** Abortive close: drop the queue, reset the connection (RST); on_close(KEEL_OK). */
+/** Abortive close: drop the queue, reset the connection (RST); on_close(KEEL_OK),
+ * or the failure a call has already returned, as keel_stream_close. */
 void keel_stream_abort(keel_stream *s);
 
 /** @{ */
@@ -266,9 +306,11 @@ void keel_listener_close(keel_listener *l);
 /* ---- UDP -------------------------------------------------------------- */
 
 /** r == KEEL_OK: one datagram. r == KEEL_ERR_TRUNCATED: a datagram longer
- * than max_datagram arrived; data holds its first max_datagram bytes (the
- * rest is lost: reported, never silent). Other r: a socket error (the
- * handle stays open; UDP errors are per datagram). */
+ * than max_datagram arrived; data holds its first max_datagram bytes, the
+ * rest is dropped (the kernel discards it: it cannot stay queued, unlike
+ * keel_net_recvfrom's) and keel_udp_datagram_size tells its real size: the
+ * loss is reported, never silent. Other r: a socket error (the handle
+ * stays open; UDP errors are per datagram). */
 typedef void (*keel_udp_cb)(keel_udp *u, keel_result r, keel_slice data,
                             const keel_addr *from, void *user);
 
@@ -281,6 +323,11 @@ KEEL_MUST_USE keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t
  * the datagram was not sent (UDP is not queued: the caller decides);
  * KEEL_ERR_TOO_LARGE: longer than the path allows (EMSGSIZE). */
 KEEL_MUST_USE keel_result keel_udp_send(keel_udp *u, keel_slice data, const keel_addr *to);
+/** Inside u's callback for a datagram (r KEEL_OK or KEEL_ERR_TRUNCATED):
+ * the datagram's real size as the kernel reports it (recvfrom's
+ * MSG_TRUNC), data.len when it arrived whole, more when it was truncated.
+ * 0 anywhere else (another r, outside the callback, NULL). */
+size_t keel_udp_datagram_size(const keel_udp *u);
 /** The address the handle's socket is bound to. STATE once it is closed. */
 KEEL_MUST_USE keel_result keel_udp_local_addr(const keel_udp *u, keel_addr *out);
 /** Stop receiving and close the socket; the handle is freed after the
@@ -321,9 +368,15 @@ size_t keel_server_connections(const keel_server *srv);
  * Returns at once; keel_server_wait waits. */
 void keel_server_shutdown(keel_server *srv, uint32_t grace_ms);
 /** Block until every thread has ended (after a shutdown, or a signal when
- * handle_signals is set). */
+ * handle_signals is set). KEEL_ERR_STATE, without waiting, when called from
+ * one of the server's own threads (a handler). */
 KEEL_MUST_USE keel_result keel_server_wait(keel_server *srv);
-/** Shut down (grace 0) if still running, wait, free. NULL is a no-op. */
+/** Shut down (grace 0) if still running, wait, free; waits for a
+ * keel_server_shutdown running on another thread to return first. NULL is
+ * a no-op. Refused from one of the server's own threads (a handler): it
+ * would free the loop it runs on and join its own thread, so it then does
+ * nothing at all (call keel_server_shutdown there, and free the server
+ * from the thread that started it). */
 void keel_server_free(keel_server *srv);
 
 #if defined(__GNUC__)

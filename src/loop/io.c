@@ -2,10 +2,17 @@
  * src/loop/io.c - readiness of a caller-owned keel socket (keel_io_*).
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "loop/loop_internal.h"
 #include "net/net_internal.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57 /* Linux 4.12 (asm-generic/socket.h) */
+#endif
 
 struct keel_io {
     kloop_handle handle;
@@ -15,6 +22,7 @@ struct keel_io {
     keel_io_cb cb;
     void *user;
     unsigned events;
+    uint64_t cookie; /* the watched socket's SO_COOKIE; 0: unknown */
 };
 
 #define IO_OF(ptr, member) ((keel_io *)(void *)((char *)(ptr) - offsetof(keel_io, member)))
@@ -52,6 +60,28 @@ static void io_report_events(kloop_watch *w, uint32_t ev)
     }
 }
 
+/* The socket's cookie: a number the kernel gives each socket once and
+ * never reuses (unlike its descriptor number). 0 if unknown. */
+static uint64_t io_socket_cookie(int fd)
+{
+    uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (ksys_getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0 || len != sizeof cookie) {
+        return 0;
+    }
+    return cookie;
+}
+
+/* Whether io's descriptor still names the socket it watches. The socket
+ * stays the caller's, who may close it while watched: the kernel then
+ * drops the registration, and the number may already name another
+ * socket, whose registration an EPOLL_CTL_MOD or _DEL by number would
+ * change. */
+static bool io_socket_still_ours(const keel_io *io)
+{
+    return io->cookie == 0 || io_socket_cookie(io->watch.fd) == io->cookie;
+}
+
 static void io_release(kloop_deferred *d)
 {
     ksys_release(IO_OF(d, release));
@@ -82,6 +112,7 @@ keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events, keel
     io->watch.fn = io_report_events;
     io->release.fn = io_release;
     io->handle.close_now = io_close_now;
+    io->cookie = io_socket_cookie(fd);
     keel_result r = kloop_add(loop, &io->watch, fd, io_events_to_epoll(events));
     if (r != KEEL_OK) {
         ksys_release(io);
@@ -100,6 +131,10 @@ keel_result keel_io_update(keel_io *io, unsigned events)
     if (io->watch.fd < 0) {
         return KEEL_ERR_STATE;
     }
+    if (!io_socket_still_ours(io)) {
+        kloop_forget(io->loop, &io->watch);
+        return KEEL_ERR_STATE;
+    }
     keel_result r = kloop_mod(io->loop, &io->watch, io_events_to_epoll(events));
     if (r == KEEL_OK) {
         io->events = events;
@@ -109,8 +144,14 @@ keel_result keel_io_update(keel_io *io, unsigned events)
 
 void keel_io_stop(keel_io *io)
 {
-    if (io == NULL || io->watch.fd < 0) {
+    if (io == NULL) {
         return;
+    }
+    if (io->watch.fd >= 0 && !io_socket_still_ours(io)) {
+        kloop_forget(io->loop, &io->watch);
+    }
+    if (io->handle.next == NULL) {
+        return; /* already stopped */
     }
     kloop_del(io->loop, &io->watch);
     kloop_handle_unlink(io->loop, &io->handle);

@@ -93,6 +93,24 @@ keel_result kloop_add(keel_loop *loop, kloop_watch *w, int fd, uint32_t events)
     return r;
 }
 
+/* Events already fetched in the batch being dispatched, for w, that w no
+ * longer asks for are dropped (all of them when it asks for nothing), so
+ * that no stale event reaches a watch that was paused or removed by a
+ * callback earlier in the same batch. */
+static void loop_batch_filter(keel_loop *loop, const kloop_watch *w, uint32_t events)
+{
+    /* epoll reports errors and hang-ups to any registered watch. */
+    uint32_t keep = events == 0 ? 0 : events | EPOLLERR | EPOLLHUP;
+    for (int i = loop->batch_next; i < loop->batch_len; i++) {
+        if (loop->batch[i].data.ptr == w) {
+            loop->batch[i].events &= keep;
+            if (loop->batch[i].events == 0) {
+                loop->batch[i].data.ptr = NULL;
+            }
+        }
+    }
+}
+
 keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
 {
     if (loop == NULL || w == NULL) {
@@ -110,6 +128,9 @@ keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
     struct epoll_event ev = { .events = events, .data = { .ptr = w } };
     if (ksys_epoll_ctl(loop->epfd, op, w->fd, &ev) != 0) {
         return loop_errno_result(errno);
+    }
+    if ((w->events & ~events) != 0) {
+        loop_batch_filter(loop, w, events);
     }
     w->events = events;
     return KEEL_OK;
@@ -129,11 +150,26 @@ void kloop_del(keel_loop *loop, kloop_watch *w)
     }
     w->fd = -1;
     w->events = 0;
-    for (int i = loop->batch_next; i < loop->batch_len; i++) {
-        if (loop->batch[i].data.ptr == w) {
-            loop->batch[i].data.ptr = NULL;
-        }
+    loop_batch_filter(loop, w, 0);
+}
+
+void kloop_close_fd(int fd)
+{
+    if (fd >= 0) {
+        /* Never retried: Linux releases the descriptor even when close
+         * reports EINTR, and a retry could close a descriptor another
+         * thread has just been given. */
+        (void)ksys_close(fd);
     }
+}
+
+void kloop_forget(keel_loop *loop, kloop_watch *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    w->events = 0; /* so kloop_del leaves epoll alone */
+    kloop_del(loop, w);
 }
 
 /* ---- deferred calls, handles, scratch, clock ---------------------------- */
@@ -200,17 +236,31 @@ uint64_t kloop_now(const keel_loop *loop)
     return loop->now;
 }
 
+uint64_t kloop_add_saturating(uint64_t t, uint64_t ms)
+{
+    return t > UINT64_MAX - ms ? UINT64_MAX : t + ms;
+}
+
 uint64_t keel_loop_now_ms(const keel_loop *loop)
 {
     return loop == NULL ? 0 : loop->now;
 }
 
-/* ---- posting and stopping ------------------------------------------------ */
+/* ---- posting and stopping ------------------------------------------------ *
+ *
+ * keel_loop_post and keel_loop_stop run on other threads, and the loop may
+ * finish (and its owner free it) as soon as it has seen their effect: the
+ * task queued, the stop flag set. So each of them does all of its work,
+ * the wake-up write included, inside one critical section of loop->mu,
+ * and keel_loop_free takes loop->mu before it closes the eventfd and
+ * releases the loop: a call whose effect the loop has seen has finished
+ * with the loop once free gets the lock (the unlock itself may still touch
+ * the mutex word, which POSIX allows to be destroyed once it is unlocked). */
 
-/* Make epoll_wait return. An eventfd counter cannot overflow here (it
- * saturates after 2^64 - 2 writes), and EAGAIN would mean it is already
- * readable: either way the loop wakes. */
-static void loop_wake_up(keel_loop *loop)
+/* Make epoll_wait return; loop->mu held. An eventfd counter cannot
+ * overflow here (it saturates after 2^64 - 2 writes), and EAGAIN would
+ * mean it is already readable: either way the loop wakes. */
+static void loop_wake_up_locked(keel_loop *loop)
 {
     uint64_t one = 1;
     while (ksys_fd_write(loop->wake.fd, &one, sizeof one) < 0 && errno == EINTR) {
@@ -230,8 +280,10 @@ void keel_loop_stop(keel_loop *loop)
     if (loop == NULL) {
         return;
     }
+    pthread_mutex_lock(&loop->mu);
     atomic_store(&loop->stop_req, true);
-    loop_wake_up(loop);
+    loop_wake_up_locked(loop);
+    pthread_mutex_unlock(&loop->mu);
 }
 
 keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
@@ -253,12 +305,12 @@ keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
         loop->task_tail->next = t;
     }
     loop->task_tail = t;
-    pthread_mutex_unlock(&loop->mu);
     /* The loop takes the whole queue at once: only the first task of a
      * batch needs to wake it. */
     if (was_empty) {
-        loop_wake_up(loop);
+        loop_wake_up_locked(loop);
     }
+    pthread_mutex_unlock(&loop->mu);
     return KEEL_OK;
 }
 
@@ -296,11 +348,6 @@ static void loop_run_tasks(keel_loop *loop)
 
 /* ---- timers --------------------------------------------------------------- */
 
-static uint64_t loop_add_saturating(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms, uint64_t repeat_ms,
                              keel_timer_cb cb, void *user, keel_timer_id *out)
 {
@@ -308,8 +355,8 @@ keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms, uint64_t repeat
         return KEEL_ERR_INVALID_ARG;
     }
     KEEL_TRY(ktimer_reserve(&loop->timers));
-    uint64_t id =
-        ktimer_insert(&loop->timers, loop_add_saturating(loop->now, delay_ms), repeat_ms, cb, user);
+    uint64_t deadline = kloop_add_saturating(loop->now, delay_ms);
+    uint64_t id = ktimer_insert(&loop->timers, deadline, repeat_ms, cb, user);
     if (out != NULL) {
         out->v = id;
     }
@@ -347,7 +394,7 @@ static void loop_run_due_timers(keel_loop *loop)
         if (repeat > 0) {
             /* Re-armed before the call, so that cancelling from the
              * callback (id still live) stops it. */
-            uint64_t next = loop_add_saturating(e->deadline, repeat);
+            uint64_t next = kloop_add_saturating(e->deadline, repeat);
             ktimer_rearm(h, slot, next > loop->now ? next : loop->now);
         } else {
             /* Released before the call: the id is stale inside it. */
@@ -407,9 +454,16 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
     }
     kloop_signal *s = &loop->signals[signo];
     if (cb == NULL) {
-        /* Stop delivering: the signal stays blocked in the threads that
-         * blocked it, and stays pending there. */
+        /* Stop delivering: the signalfd stops taking signo (it would read
+         * and drop it), so it stays blocked in the threads that blocked it,
+         * and pending there. Nothing changes if the mask cannot be. */
         if (s->cb != NULL) {
+            sigset_t set = loop->sigset;
+            sigdelset(&set, signo);
+            if (ksys_signalfd(loop->sig.fd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0) {
+                return loop_errno_result(errno);
+            }
+            loop->sigset = set;
             s->cb = NULL;
             s->user = NULL;
             loop->nsignals--;
@@ -433,8 +487,7 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
             loop->sig.fn = loop_signals_deliver;
             keel_result r = kloop_add(loop, &loop->sig, fd, EPOLLIN);
             if (r != KEEL_OK) {
-                while (ksys_close(fd) != 0 && errno == EINTR) {
-                }
+                kloop_close_fd(fd);
                 return r;
             }
         }
@@ -449,14 +502,6 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
 }
 
 /* ---- lifetime --------------------------------------------------------------- */
-
-static void loop_close_fd(int fd)
-{
-    if (fd >= 0) {
-        /* Linux releases the descriptor even when close reports EINTR. */
-        (void)ksys_close(fd);
-    }
-}
 
 keel_result keel_loop_new(keel_loop **out)
 {
@@ -498,7 +543,7 @@ keel_result keel_loop_new(keel_loop **out)
     loop->wake.fn = loop_wake_drain;
     r = kloop_add(loop, &loop->wake, efd, EPOLLIN);
     if (r != KEEL_OK) {
-        loop_close_fd(efd);
+        kloop_close_fd(efd);
         goto fail;
     }
     loop->now = ksys_now_ms();
@@ -506,7 +551,7 @@ keel_result keel_loop_new(keel_loop **out)
     return KEEL_OK;
 
 fail:
-    loop_close_fd(loop->epfd);
+    kloop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);
@@ -529,6 +574,9 @@ void keel_loop_free(keel_loop *loop)
         loop_run_deferred(loop);
     }
     loop_run_deferred(loop);
+    /* Takes loop->mu: a post or stop from another thread that the loop has
+     * seen has left its critical section, wake-up write included, before
+     * the eventfd is closed below. */
     kloop_task *t = loop_take_tasks(loop);
     while (t != NULL) {
         kloop_task *next = t->next;
@@ -536,9 +584,9 @@ void keel_loop_free(keel_loop *loop)
         t = next;
     }
     ktimer_free(&loop->timers);
-    loop_close_fd(loop->sig.fd);
-    loop_close_fd(loop->wake.fd);
-    loop_close_fd(loop->epfd);
+    kloop_close_fd(loop->sig.fd);
+    kloop_close_fd(loop->wake.fd);
+    kloop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);

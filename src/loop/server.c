@@ -60,7 +60,11 @@ struct keel_server {
     unsigned n;
     uint16_t port;
     atomic_size_t conns;
-    atomic_bool shut;
+    /* Held by keel_server_shutdown while it posts to the loops, and taken
+     * by keel_server_free before it frees them: a shutdown whose effect
+     * the owner has seen (keel_server_wait returned) has let go of srv. */
+    pthread_mutex_t mu;
+    bool shut; /* guarded by mu */
     bool joined;
 };
 
@@ -74,6 +78,8 @@ struct keel_server {
 static bool server_admit_conn(kserver_loop *sl);
 static void server_release_conn(kserver_loop *sl);
 
+static void server_listener_pause(keel_listener *l);
+
 static void server_listener_resume(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)loop;
@@ -85,20 +91,31 @@ static void server_listener_resume(keel_loop *loop, keel_timer_id id, void *user
     }
     keel_result r = kloop_mod(l->loop, &l->watch, EPOLLIN);
     if (r != KEEL_OK) {
+        /* Rest again and retry, then tell (on_accept may close l). */
+        server_listener_pause(l);
         l->on_accept(l, r, NULL, l->user);
     }
 }
 
 /* Stop asking for connections for a while: the pending ones wait in the
- * backlog until descriptors or memory are back. */
+ * backlog until descriptors or memory are back, and a timer resumes.
+ * While paused the socket stays in the epoll set asking for nothing
+ * (EPOLLET: an error or a hang-up would still come, once), so that
+ * resuming is an EPOLL_CTL_MOD, which allocates nothing. Without a timer
+ * there is no pause: the socket stays armed and the next iteration of the
+ * loop retries. */
 static void server_listener_pause(keel_listener *l)
 {
-    if (kloop_mod(l->loop, &l->watch, 0) != KEEL_OK) {
-        return; /* cannot fail: taking a watch out does not allocate */
+    if (l->pause.v != 0) {
+        return; /* already resting: one timer at a time */
     }
     if (keel_timer_start(l->loop, ACCEPT_PAUSE_MS, 0, server_listener_resume, l, &l->pause) !=
         KEEL_OK) {
-        server_listener_resume(l->loop, l->pause, l); /* no timer: retry at once */
+        return;
+    }
+    if (kloop_mod(l->loop, &l->watch, EPOLLET) != KEEL_OK) {
+        /* Still armed (a MOD that cannot really fail): the timer's resume
+         * is then a no-op. */
     }
 }
 
@@ -144,7 +161,7 @@ static void server_listener_accept_burst(kloop_watch *w, uint32_t events)
             return;
         }
         if (l->srv != NULL && !server_admit_conn(l->srv)) {
-            (void)ksys_close(fd); /* over the connection limit */
+            kloop_close_fd(fd); /* over the connection limit */
             continue;
         }
         keel_stream *s = NULL;
@@ -177,7 +194,7 @@ void keel_listener_close(keel_listener *l)
     l->closed = true;
     int fd = l->watch.fd;
     kloop_del(l->loop, &l->watch);
-    (void)ksys_close(fd);
+    kloop_close_fd(fd);
     if (l->pause.v != 0 && keel_timer_cancel(l->loop, l->pause) != KEEL_OK) {
         /* already fired */
     }
@@ -327,16 +344,24 @@ static void server_stop_task(keel_loop *loop, void *arg)
 
 void keel_server_shutdown(keel_server *srv, uint32_t grace_ms)
 {
-    if (srv == NULL || atomic_exchange(&srv->shut, true)) {
+    if (srv == NULL) {
         return;
     }
-    for (unsigned i = 0; i < srv->n; i++) {
-        kserver_loop *sl = &srv->loops[i];
-        sl->grace_ms = grace_ms;
-        if (keel_loop_post(sl->loop, server_stop_task, sl) != KEEL_OK) {
-            keel_loop_stop(sl->loop); /* no memory for the task: stop hard */
+    /* The last loop may end, and its owner free srv, as soon as it has
+     * seen the last post: everything here happens under srv->mu, which
+     * keel_server_free takes first. */
+    pthread_mutex_lock(&srv->mu);
+    if (!srv->shut) {
+        srv->shut = true;
+        for (unsigned i = 0; i < srv->n; i++) {
+            kserver_loop *sl = &srv->loops[i];
+            sl->grace_ms = grace_ms;
+            if (keel_loop_post(sl->loop, server_stop_task, sl) != KEEL_OK) {
+                keel_loop_stop(sl->loop); /* no memory for the task: stop hard */
+            }
         }
     }
+    pthread_mutex_unlock(&srv->mu);
 }
 
 static void server_signal_shutdown(keel_loop *loop, keel_result r, int signo, void *user)
@@ -390,10 +415,26 @@ static KEEL_MUST_USE keel_result server_open_loop(keel_server *srv, unsigned i)
     return KEEL_OK;
 }
 
+/* Whether the calling thread is one of srv's loops (a callback). */
+static bool server_on_own_thread(const keel_server *srv)
+{
+    pthread_t self = pthread_self();
+    for (unsigned i = 0; i < srv->n; i++) {
+        if (srv->loops[i].thread_started && pthread_equal(srv->loops[i].thread, self)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 keel_result keel_server_wait(keel_server *srv)
 {
     if (srv == NULL) {
         return KEEL_ERR_INVALID_ARG;
+    }
+    /* Checked before joining any: a loop thread would wait for itself. */
+    if (server_on_own_thread(srv)) {
+        return KEEL_ERR_STATE;
     }
     keel_result r = KEEL_OK;
     for (unsigned i = 0; i < srv->n; i++) {
@@ -402,7 +443,7 @@ keel_result keel_server_wait(keel_server *srv)
             continue;
         }
         if (!srv->joined && pthread_join(sl->thread, NULL) != 0) {
-            return KEEL_ERR_STATE; /* waited from one of the server's threads */
+            return KEEL_ERR_STATE; /* cannot happen: not a loop thread, joinable */
         }
         if (r == KEEL_OK) {
             r = sl->run_result;
@@ -414,9 +455,14 @@ keel_result keel_server_wait(keel_server *srv)
 
 void keel_server_free(keel_server *srv)
 {
-    if (srv == NULL) {
+    /* From a loop callback the server would free its own running loop and
+     * join its own thread: refused (see loop.h), as keel_loop_free refuses
+     * a running loop. */
+    if (srv == NULL || server_on_own_thread(srv)) {
         return;
     }
+    /* Takes srv->mu: a shutdown running on another thread has finished
+     * posting when this returns. */
     keel_server_shutdown(srv, 0);
     if (keel_server_wait(srv) != KEEL_OK) {
         /* the loops' errors have no one left to report to */
@@ -425,6 +471,7 @@ void keel_server_free(keel_server *srv)
         keel_loop_free(srv->loops[i].loop);
     }
     ksys_release(srv->loops);
+    pthread_mutex_destroy(&srv->mu);
     ksys_release(srv);
 }
 
@@ -454,9 +501,13 @@ keel_result keel_server_start(const keel_server_opts *opts, keel_server **out)
         srv->opts.grace_ms = SERVER_GRACE_MS;
     }
     atomic_init(&srv->conns, 0);
-    atomic_init(&srv->shut, false);
+    if (pthread_mutex_init(&srv->mu, NULL) != 0) {
+        ksys_release(srv);
+        return KEEL_ERR_NO_MEMORY;
+    }
     srv->loops = ksys_alloc_zeroed(n * sizeof *srv->loops);
     if (srv->loops == NULL) {
+        pthread_mutex_destroy(&srv->mu);
         ksys_release(srv);
         return KEEL_ERR_NO_MEMORY;
     }

@@ -31,8 +31,11 @@
  * timeout: no progress for this long resets the connection. */
 #define STREAM_CLOSE_MS 5000u
 /* Queue chunks hold at least this much, so that many small writes to a
- * blocked stream share allocations instead of paying a header each. */
+ * blocked stream share allocations instead of paying a header each... */
 #define CHUNK_MIN 4000u
+/* ...and at most this much: a big write is cut into several chunks, since
+ * a chunk is freed only once all of it is sent (see stream_queue_append). */
+#define CHUNK_MAX (64u * 1024u)
 
 enum {
     SF_CONNECTING = 1u << 0,   /* connect in progress; u.conn is live */
@@ -45,8 +48,22 @@ enum {
     SF_DEAD = 1u << 7,         /* released: on_close pending, then free */
     SF_BLOCKED = 1u << 8,      /* queue reached write_high: can_write false */
     SF_NOTIFY_BLOCK = 1u << 9, /* deferred on_writable(false) */
-    SF_FAIL_PENDING = 1u << 10 /* deferred failure with err (from an API call) */
+    SF_FAIL_PENDING = 1u << 10, /* deferred failure with err (from an API call) */
+    SF_REOFFER = 1u << 11       /* read_start: offer the held bytes again */
 };
+
+/* The unconsumed bytes: data[off, off + len) of an allocation of cap
+ * bytes (see stream_hold for how it grows). */
+typedef struct kreadbuf {
+    size_t cap;
+    size_t off;
+    size_t len;
+    uint8_t data[];
+} kreadbuf;
+
+/* The smallest read buffer: a slow peer's first bytes do not start a
+ * series of tiny reallocations. */
+#define READBUF_MIN 256u
 
 /* Part of the write queue: data[off, len) is still to be sent. */
 typedef struct kchunk {
@@ -60,25 +77,28 @@ typedef struct kchunk {
 /* Connect state, allocated only while connecting. */
 typedef struct kconnect {
     keel_addr_list list;
-    size_t next;      /* next address to try */
-    keel_result best; /* most telling failure so far */
+    size_t next;       /* next address to try */
+    keel_result best;  /* most telling failure so far */
+    uint64_t deadline; /* of the whole connect, on the loop's clock; UINT64_MAX: none */
 } kconnect;
 
 /*
- * What a connection costs (x86-64, glibc), idle: this struct only, 192
- * bytes, one 208-byte malloc chunk; no read buffer and no write buffer
+ * What a connection costs (x86-64, glibc), idle: this struct only, 184
+ * bytes, one 192-byte malloc chunk; no read buffer and no write buffer
  * (the kernel's socket and epoll entry are not in the process's RSS).
  *   watch 16 (fn, fd, registered events: the fd lives here, no copy)
  *   handle 24 (loop's handle list), deferred 24 (close/notify, no alloc)
  *   loop, h, opts, user 32 (handlers and opts by pointer, shared)
  *   u 8 (unconsumed bytes, or connect state while connecting)
- *   rlen 8, whead 8, wtail 8, queued 8 (the write queue: NULL when idle)
+ *   whead 8, wtail 8, queued 8 (the write queue: NULL when idle)
  *   t_rx, t_tx 16 (activity stamps for the timeouts), timer 8
  *   group, gprev, gnext 24 (server streams: closed together at shutdown)
  *   err 4, flags 2 (+2 padding)
- * While busy: unconsumed bytes in one allocation of exactly their size
- * (<= read_cap), freed once consumed; unsent bytes in chunks of at least
- * CHUNK_MIN, each freed as soon as it is sent.
+ * While busy: unconsumed bytes in one buffer (a 24-byte header, then at
+ * most read_cap + read_cap / 2 bytes: stream_hold), freed once all are
+ * consumed; unsent bytes in chunks of CHUNK_MIN .. CHUNK_MAX bytes, each
+ * freed as soon as it is sent, all within write_cap + 1% + 68 KiB
+ * (stream_queue_append).
  */
 struct keel_stream {
     kloop_watch watch;
@@ -89,10 +109,9 @@ struct keel_stream {
     const keel_stream_opts *opts; /* NULL: every default */
     void *user;
     union {
-        uint8_t *rbuf; /* unconsumed bytes (NULL when none) */
+        kreadbuf *rbuf; /* unconsumed bytes (NULL when none) */
         kconnect *conn;
     } u;
-    size_t rlen;
     kchunk *whead;
     kchunk *wtail;
     size_t queued;
@@ -142,6 +161,13 @@ bool kstream_opts_ok(const keel_stream_opts *o)
            stream_write_high(o) <= stream_write_cap(o);
 }
 
+/* How long a closing stream may go without progress (flushing, or still
+ * connecting to flush). */
+static uint32_t stream_close_ms(const keel_stream_opts *o)
+{
+    return o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
+}
+
 static bool stream_has_timeouts(const keel_stream *s)
 {
     const keel_stream_opts *o = s->opts;
@@ -164,13 +190,6 @@ static void stream_flags_clear(keel_stream *s, unsigned f)
 }
 
 /* ---- socket calls ---------------------------------------------------------- */
-
-static void stream_close_fd(int fd)
-{
-    if (fd >= 0) {
-        (void)ksys_close(fd); /* not retried: Linux has released it even on EINTR */
-    }
-}
 
 /* One send; *sent 0 when the socket takes nothing now. */
 static KEEL_MUST_USE keel_result stream_send_some(int fd, keel_slice data, size_t *sent)
@@ -235,8 +254,8 @@ static keel_slice stream_unconsumed(const keel_stream *s)
 {
     keel_slice v = { NULL, 0 };
     if (!stream_flags_any(s, SF_CONNECTING) && s->u.rbuf != NULL) {
-        v.ptr = s->u.rbuf;
-        v.len = s->rlen;
+        v.ptr = s->u.rbuf->data + s->u.rbuf->off;
+        v.len = s->u.rbuf->len;
     }
     return v;
 }
@@ -246,34 +265,73 @@ static void stream_drop_unconsumed(keel_stream *s)
     if (s->u.rbuf != NULL && !stream_flags_any(s, SF_CONNECTING | SF_IN_READ)) {
         ksys_release(s->u.rbuf);
         s->u.rbuf = NULL;
-        s->rlen = 0;
     }
 }
 
-/* A fresh allocation holding a then b (either may be empty). */
-static KEEL_MUST_USE keel_result stream_keep_unconsumed(keel_stream *s, keel_slice a, keel_slice b)
+static size_t stream_size_max(size_t a, size_t b)
 {
-    size_t n = a.len + b.len; /* both within read_cap: no overflow */
-    uint8_t *p = ksys_alloc_zeroed(n);
-    if (p == NULL) {
-        return KEEL_ERR_NO_MEMORY;
+    return a > b ? a : b;
+}
+
+/*
+ * Keep `fresh` behind the unconsumed bytes. Holding bytes costs O(1) per
+ * byte in total, however the peer splits them and the handler consumes
+ * them. When the tail of the buffer has no room, the kept bytes move into
+ * a new buffer (always a fresh allocation, so every byte moved is a byte
+ * the allocator handed out: tests count them there):
+ *  - more has been consumed at the front than is kept (off >= len): same
+ *    size (or the size needed). The move costs len <= off bytes and the
+ *    new block at most off + len + n < 2 off + n: paid by the off bytes
+ *    consumed since the last move, each paying once, and the n new ones;
+ *  - otherwise the buffer doubles, up to read_cap + read_cap / 2: growth
+ *    is geometric, paid by the bytes received into it. At that size the
+ *    front holds more than read_cap / 2 consumed bytes whenever the tail
+ *    is full (at most read_cap are kept), which pays for the move.
+ * So at most read_cap + read_cap / 2 bytes are allocated (plus the move's
+ * moment with two blocks), and the kept bytes are copied O(1) times each.
+ */
+static KEEL_MUST_USE keel_result stream_hold(keel_stream *s, keel_slice fresh)
+{
+    kreadbuf *rb = s->u.rbuf;
+    size_t len = rb != NULL ? rb->len : 0;
+    size_t want = len + fresh.len; /* both within read_cap: no overflow */
+    if (rb == NULL || want > rb->cap - rb->off) {
+        size_t limit = stream_read_cap(s);
+        limit = limit > SIZE_MAX - limit / 2u ? SIZE_MAX : limit + limit / 2u;
+        size_t grown = READBUF_MIN;
+        if (rb != NULL) {
+            grown = rb->off >= len ? rb->cap : rb->cap > SIZE_MAX / 2u ? SIZE_MAX : rb->cap * 2u;
+        }
+        size_t cap = stream_size_max(want, grown < limit ? grown : limit);
+        if (cap > SIZE_MAX - sizeof(kreadbuf)) {
+            return KEEL_ERR_NO_MEMORY;
+        }
+        kreadbuf *nb = ksys_alloc_zeroed(sizeof(kreadbuf) + cap);
+        if (nb == NULL) {
+            return KEEL_ERR_NO_MEMORY;
+        }
+        nb->cap = cap;
+        keel_buf kept = { nb->data, cap, 0 };
+        keel_result r = keel_buf_append(&kept, stream_unconsumed(s));
+        if (r != KEEL_OK) {
+            ksys_release(nb); /* cannot happen: cap >= len */
+            return r;
+        }
+        nb->len = kept.len;
+        ksys_release(rb);
+        s->u.rbuf = rb = nb;
     }
-    keel_buf buf;
-    keel_result r = keel_buf_init(&buf, p, n);
-    if (r == KEEL_OK) {
-        r = keel_buf_append(&buf, a);
-    }
-    if (r == KEEL_OK) {
-        r = keel_buf_append(&buf, b);
-    }
-    if (r != KEEL_OK) {
-        ksys_release(p);
-        return r;
-    }
-    ksys_release(s->u.rbuf);
-    s->u.rbuf = p;
-    s->rlen = n;
+    keel_buf tail = { rb->data + rb->off, rb->cap - rb->off, rb->len };
+    KEEL_TRY(keel_buf_append(&tail, fresh)); /* cannot fail: the room was made */
+    rb->len = tail.len;
     return KEEL_OK;
+}
+
+/* The handler consumed `used` (< len) of the kept bytes: O(1). */
+static void stream_consume_held(keel_stream *s, size_t used)
+{
+    s->u.rbuf->off += used;
+    s->u.rbuf->len -= used;
 }
 
 static void stream_queue_free(keel_stream *s)
@@ -287,30 +345,73 @@ static void stream_queue_free(keel_stream *s)
     s->queued = 0;
 }
 
-/* Queue data behind what is queued (into the last chunk when it has room). */
+/* Copy the front of *data into c's room; *data keeps the rest. */
+static KEEL_MUST_USE keel_result stream_chunk_fill(kchunk *c, keel_slice *data)
+{
+    size_t room = c->cap - c->len;
+    keel_slice head, rest;
+    KEEL_TRY(keel_slice_split_at(*data, data->len < room ? data->len : room, &head, &rest));
+    keel_buf b = { c->data, c->cap, c->len };
+    KEEL_TRY(keel_buf_append(&b, head)); /* cannot fail: head fits the room */
+    c->len = b.len;
+    *data = rest;
+    return KEEL_OK;
+}
+
+/*
+ * Queue data behind what is queued, all or nothing: the room left in the
+ * last chunk is filled first, then new chunks of CHUNK_MIN .. CHUNK_MAX
+ * bytes, all allocated before anything is copied. So every chunk but the
+ * last is full, and the queue's memory is what it counts as queued plus
+ * at most: the sent part of the first chunk (< CHUNK_MAX, freed with the
+ * chunk), the room left in the last (< CHUNK_MIN), and a header per
+ * chunk (32 bytes per >= CHUNK_MIN: under 1%). write_cap bounds memory,
+ * not only the count, whatever the sizes of the writes.
+ */
 static KEEL_MUST_USE keel_result stream_queue_append(keel_stream *s, keel_slice data)
 {
-    kchunk *c = s->wtail;
-    if (c == NULL || c->cap - c->len < data.len) {
-        size_t cap = data.len < CHUNK_MIN ? CHUNK_MIN : data.len;
-        if (cap > SIZE_MAX - sizeof(kchunk)) {
-            return KEEL_ERR_NO_MEMORY;
-        }
-        c = ksys_alloc_zeroed(sizeof(kchunk) + cap);
+    size_t room = s->wtail != NULL ? s->wtail->cap - s->wtail->len : 0;
+    size_t rest = data.len > room ? data.len - room : 0;
+    kchunk *first = NULL;
+    kchunk *last = NULL;
+    while (rest > 0) {
+        size_t cap = rest < CHUNK_MIN ? CHUNK_MIN : rest > CHUNK_MAX ? CHUNK_MAX : rest;
+        kchunk *c = ksys_alloc_zeroed(sizeof(kchunk) + cap);
         if (c == NULL) {
+            while (first != NULL) {
+                kchunk *next = first->next;
+                ksys_release(first);
+                first = next;
+            }
             return KEEL_ERR_NO_MEMORY;
         }
         c->cap = cap;
-        if (s->wtail != NULL) {
-            s->wtail->next = c;
+        if (last != NULL) {
+            last->next = c;
         } else {
-            s->whead = c;
+            first = c;
         }
-        s->wtail = c;
+        last = c;
+        rest -= cap < rest ? cap : rest;
     }
-    keel_buf b = { c->data, c->cap, c->len };
-    KEEL_TRY(keel_buf_append(&b, data)); /* cannot fail: the room was checked */
-    c->len = b.len;
+    keel_slice left = data;
+    keel_result r = KEEL_OK;
+    if (s->wtail != NULL) {
+        r = stream_chunk_fill(s->wtail, &left);
+    }
+    for (kchunk *c = first; c != NULL && r == KEEL_OK; c = c->next) {
+        r = stream_chunk_fill(c, &left);
+    }
+    /* Cannot fail: the chunks were sized for data. */
+    KEEL_TRY(r);
+    if (first != NULL) {
+        if (s->wtail != NULL) {
+            s->wtail->next = first;
+        } else {
+            s->whead = first;
+        }
+        s->wtail = last;
+    }
     s->queued += data.len;
     return KEEL_OK;
 }
@@ -346,11 +447,6 @@ static void stream_track_deadline(uint64_t due, uint64_t now, bool *expired, uin
     }
 }
 
-static uint64_t stream_deadline_after(uint64_t t, uint32_t ms)
-{
-    return t > UINT64_MAX - ms ? UINT64_MAX : t + ms;
-}
-
 /* Whether a timeout has passed at now; *next gets the earliest deadline
  * still ahead (UINT64_MAX: none). */
 static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *next)
@@ -359,8 +455,8 @@ static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *ne
     bool expired = false;
     *next = UINT64_MAX;
     if (stream_flags_any(s, SF_CLOSING)) {
-        uint32_t ms = o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
-        stream_track_deadline(stream_deadline_after(s->t_tx, ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(s->t_tx, stream_close_ms(o)), now, &expired,
+                              next);
         return expired;
     }
     if (o == NULL) {
@@ -368,16 +464,16 @@ static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *ne
     }
     if (o->read_timeout_ms != 0 && stream_flags_any(s, SF_READING) &&
         !stream_flags_any(s, SF_READ_DONE)) {
-        stream_track_deadline(stream_deadline_after(s->t_rx, o->read_timeout_ms), now, &expired,
+        stream_track_deadline(kloop_add_saturating(s->t_rx, o->read_timeout_ms), now, &expired,
                               next);
     }
     if (o->write_timeout_ms != 0 && s->whead != NULL) {
-        stream_track_deadline(stream_deadline_after(s->t_tx, o->write_timeout_ms), now, &expired,
+        stream_track_deadline(kloop_add_saturating(s->t_tx, o->write_timeout_ms), now, &expired,
                               next);
     }
     if (o->idle_timeout_ms != 0) {
         uint64_t last = s->t_rx > s->t_tx ? s->t_rx : s->t_tx;
-        stream_track_deadline(stream_deadline_after(last, o->idle_timeout_ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(last, o->idle_timeout_ms), now, &expired, next);
     }
     return expired;
 }
@@ -408,7 +504,8 @@ static KEEL_MUST_USE keel_result stream_arm_timer(keel_stream *s)
 /* ---- failure and release ---------------------------------------------------- */
 
 static void stream_run_deferred(kloop_deferred *d);
-static void stream_drain_before_fail(keel_stream *s);
+static KEEL_MUST_USE keel_result stream_offer(keel_stream *s, keel_slice fresh);
+static void stream_fail_after_send(keel_stream *s, keel_result r);
 
 /* Give back the descriptor and the queue now; on_close and the free follow
  * from the deferred queue. Calls no user code, so it is safe anywhere. */
@@ -436,7 +533,7 @@ static void stream_release(keel_stream *s, keel_result why, bool abortive)
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
         (void)ksys_setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, (socklen_t)sizeof lg);
     }
-    stream_close_fd(fd);
+    kloop_close_fd(fd);
     stream_queue_free(s);
     stream_flags_set(s, SF_DEAD | SF_READ_DONE);
     stream_flags_clear(s, SF_BLOCKED | SF_NOTIFY_BLOCK | SF_FAIL_PENDING);
@@ -513,10 +610,15 @@ static void stream_run_deferred(kloop_deferred *d)
         if (stream_flags_any(s, SF_CONNECTING)) {
             stream_connect_failed(s, s->err);
         } else {
-            if (s->err == KEEL_ERR_RESET) {
-                stream_drain_before_fail(s);
-            }
-            stream_fail(s, s->err, stream_unconsumed(s));
+            stream_fail_after_send(s, s->err);
+        }
+    }
+    if (stream_flags_any(s, SF_REOFFER)) {
+        stream_flags_clear(s, SF_REOFFER);
+        if (stream_flags_any(s, SF_READING) &&
+            !stream_flags_any(s, SF_DEAD | SF_READ_DONE | SF_CONNECTING) &&
+            stream_unconsumed(s).len > 0 && stream_offer(s, keel_slice_empty()) != KEEL_OK) {
+            /* a failure stream_offer has handled */
         }
     }
     if (stream_flags_any(s, SF_NOTIFY_BLOCK) && !stream_flags_any(s, SF_DEAD)) {
@@ -565,31 +667,15 @@ static void stream_read_eof(keel_stream *s)
     }
 }
 
-/* One read: KEEL_OK when bytes were delivered to on_read, otherwise what
- * the socket said (already handled here). */
-static KEEL_MUST_USE keel_result stream_read(keel_stream *s)
+/* Offer the unconsumed bytes followed by `fresh` (bytes just read into
+ * the scratch buffer, or none) to on_read, and keep what it leaves:
+ * KEEL_OK, or the failure (already handled here). */
+static KEEL_MUST_USE keel_result stream_offer(keel_stream *s, keel_slice fresh)
 {
     size_t cap = stream_read_cap(s);
-    keel_buf in = kloop_scratch(s->loop);
-    if (cap - s->rlen < in.cap) {
-        in.cap = cap - s->rlen; /* > 0: a full buffer failed the stream */
-    }
-    keel_result r = stream_recv_some(s->watch.fd, &in);
-    if (r == KEEL_ERR_WOULD_BLOCK) {
-        return r;
-    }
-    if (r == KEEL_ERR_CLOSED) {
-        stream_read_eof(s);
-        return r;
-    }
-    if (r != KEEL_OK) {
-        stream_fail(s, r, stream_unconsumed(s));
-        return r;
-    }
-    s->t_rx = kloop_now(s->loop);
-    keel_slice data = keel_buf_slice(&in);
-    if (s->rlen > 0) {
-        r = stream_keep_unconsumed(s, stream_unconsumed(s), data);
+    keel_slice data = fresh;
+    if (s->u.rbuf != NULL) {
+        keel_result r = stream_hold(s, fresh);
         if (r != KEEL_OK) {
             stream_fail(s, r, stream_unconsumed(s));
             return r;
@@ -607,13 +693,14 @@ static KEEL_MUST_USE keel_result stream_read(keel_stream *s)
         stream_fail(s, KEEL_ERR_TOO_LARGE, data);
         return KEEL_ERR_TOO_LARGE;
     }
-    if (used == 0 && data.ptr == s->u.rbuf) {
-        return KEEL_OK; /* kept as it is */
+    if (s->u.rbuf != NULL) {
+        stream_consume_held(s, used); /* data is the buffer's */
+        return KEEL_OK;
     }
     keel_slice rest;
-    r = keel_slice_from_off(data, used, &rest);
+    keel_result r = keel_slice_from_off(data, used, &rest);
     if (r == KEEL_OK) {
-        r = stream_keep_unconsumed(s, keel_slice_empty(), rest);
+        r = stream_hold(s, rest);
     }
     if (r != KEEL_OK) {
         stream_fail(s, r, rest);
@@ -621,18 +708,69 @@ static KEEL_MUST_USE keel_result stream_read(keel_stream *s)
     return r;
 }
 
-/* A send found the connection reset, but what the peer sent before its
- * reset still waits in the kernel (recv returns it ahead of the error):
- * deliver it first, so no received byte is lost. Bounded: a peer that
- * reset sends nothing more. */
-static void stream_drain_before_fail(keel_stream *s)
+/* One read: KEEL_OK when bytes were delivered to on_read (*got of them
+ * taken from the kernel), otherwise what the socket said: handled here
+ * (EOF, a failure), except while draining before a failure, when the end
+ * of what the kernel holds is only returned (after a send has reported
+ * the reset, recv says EOF: that is not an orderly close). */
+static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size_t *got)
 {
-    for (unsigned i = 0; i < 64; i++) {
-        if (stream_flags_any(s, SF_DEAD | SF_READ_DONE) || (s->watch.events & EPOLLIN) == 0 ||
-            stream_read(s) != KEEL_OK) {
-            return;
+    *got = 0;
+    if (stream_flags_any(s, SF_REOFFER)) {
+        /* Reading resumed over held bytes: they go first, ahead of what
+         * the kernel has (an EOF must not overtake them). */
+        stream_flags_clear(s, SF_REOFFER);
+        if (stream_unconsumed(s).len > 0) {
+            return stream_offer(s, keel_slice_empty());
         }
     }
+    size_t cap = stream_read_cap(s);
+    size_t held = stream_unconsumed(s).len;
+    keel_buf in = kloop_scratch(s->loop);
+    if (cap - held < in.cap) {
+        in.cap = cap - held; /* > 0: a full buffer failed the stream */
+    }
+    keel_result r = stream_recv_some(s->watch.fd, &in);
+    if (r == KEEL_ERR_WOULD_BLOCK || (r != KEEL_OK && draining)) {
+        return r;
+    }
+    if (r == KEEL_ERR_CLOSED) {
+        stream_read_eof(s);
+        return r;
+    }
+    if (r != KEEL_OK) {
+        stream_fail(s, r, stream_unconsumed(s));
+        return r;
+    }
+    s->t_rx = kloop_now(s->loop);
+    *got = in.len;
+    return stream_offer(s, keel_buf_slice(&in));
+}
+
+/* A send (or the FIN, or a write from the API) failed with r. When the
+ * connection was reset, what the peer sent before its reset still waits in
+ * the kernel (recv returns it ahead of the error): it is delivered first,
+ * so no received byte is lost. Not while reading is paused (those bytes
+ * were never taken). Bounded by what the kernel can hold (SO_RCVBUF, plus
+ * one read's slack): a peer that reset sends nothing more. */
+static void stream_fail_after_send(keel_stream *s, keel_result r)
+{
+    if (r == KEEL_ERR_RESET) {
+        int rcvbuf = 0;
+        socklen_t len = (socklen_t)sizeof rcvbuf;
+        if (ksys_getsockopt(s->watch.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) != 0 ||
+            rcvbuf < 0) {
+            rcvbuf = 0;
+        }
+        size_t limit = (size_t)rcvbuf + KLOOP_SCRATCH_CAP;
+        size_t drained = 0;
+        size_t got = 0;
+        while (drained < limit && !stream_flags_any(s, SF_DEAD | SF_READ_DONE) &&
+               (s->watch.events & EPOLLIN) != 0 && stream_read(s, true, &got) == KEEL_OK) {
+            drained += got;
+        }
+    }
+    stream_fail(s, r, stream_unconsumed(s));
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -655,7 +793,7 @@ static void stream_flush(keel_stream *s)
         size_t sent = 0;
         keel_result r = stream_send_some(s->watch.fd, left, &sent);
         if (r != KEEL_OK) {
-            stream_fail(s, r, stream_unconsumed(s));
+            stream_fail_after_send(s, r);
             return;
         }
         if (sent == 0) {
@@ -690,7 +828,7 @@ static void stream_flush(keel_stream *s)
         r = stream_update_interest(s);
     }
     if (r != KEEL_OK) {
-        stream_fail(s, r, stream_unconsumed(s));
+        stream_fail_after_send(s, r);
         return;
     }
     if (stream_flags_any(s, SF_BLOCKED) && s->queued <= stream_write_low(s->opts)) {
@@ -816,7 +954,8 @@ static void stream_handle_events(kloop_watch *w, uint32_t events)
      * delivered, ahead of the error a send would report. */
     bool reading = (s->watch.events & EPOLLIN) != 0;
     if (reading && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
-        if (stream_read(s) != KEEL_OK) {
+        size_t got = 0;
+        if (stream_read(s, false, &got) != KEEL_OK) {
             /* WOULD_BLOCK, or a failure stream_read has handled */
         }
         if (stream_flags_any(s, SF_DEAD)) {
@@ -930,7 +1069,7 @@ keel_result kstream_open(keel_loop *loop, int fd, const keel_stream_handlers *h,
         }
     }
     if (r != KEEL_OK) {
-        stream_close_fd(fd);
+        kloop_close_fd(fd);
         return r;
     }
     *out = s;
@@ -1027,7 +1166,7 @@ static KEEL_MUST_USE keel_result stream_connect_try_next(keel_stream *s)
         if (r == KEEL_OK) {
             return KEEL_OK;
         }
-        stream_close_fd(fd);
+        kloop_close_fd(fd);
         if (stream_connect_error_rank(r) >= stream_connect_error_rank(c->best)) {
             c->best = r;
         }
@@ -1057,7 +1196,7 @@ static void stream_connect_attempt_done(keel_stream *s)
             c->best = r;
         }
         kloop_del(s->loop, &s->watch);
-        stream_close_fd(fd);
+        kloop_close_fd(fd);
         r = stream_connect_try_next(s);
         if (r != KEEL_OK) {
             stream_connect_failed(s, r);
@@ -1113,6 +1252,8 @@ keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
         return KEEL_ERR_NO_MEMORY;
     }
     c->best = KEEL_ERR_HOST_NOT_FOUND;
+    c->deadline = timeout_ms == KEEL_FOREVER ? UINT64_MAX
+                                             : kloop_add_saturating(kloop_now(loop), timeout_ms);
     /* A name (not a literal) is resolved here, blocking the loop for as
      * long as the system resolver takes. */
     keel_result r = keel_addr_resolve(host, port, KEEL_AF_UNSPEC, &c->list);
@@ -1172,6 +1313,14 @@ void keel_stream_read_start(keel_stream *s)
         }
         if (r != KEEL_OK) {
             stream_fail_later(s, r);
+            return;
+        }
+        /* Bytes held while paused are offered again from the loop (the
+         * peer may have sent everything and wait): not needed when
+         * resumed inside on_read, which is looking at them. */
+        if (stream_unconsumed(s).len > 0 && !stream_flags_any(s, SF_IN_READ)) {
+            stream_flags_set(s, SF_REOFFER);
+            kloop_defer(s->loop, &s->deferred);
         }
     }
 }
@@ -1185,11 +1334,29 @@ void keel_stream_close(keel_stream *s)
     stream_flags_clear(s, SF_FAIL_PENDING);
     stream_drop_unconsumed(s);
     if (s->whead == NULL || s->err != KEEL_OK) {
-        stream_release(s, KEEL_OK, false);
+        /* A failure found inside an API call and not yet reported ended
+         * the stream: on_close says so (s->err is KEEL_OK otherwise). */
+        stream_release(s, s->err, false);
         return;
     }
     if (stream_flags_any(s, SF_CONNECTING)) {
-        return; /* flushed once connected, within the connect deadline */
+        /* Flushed once connected: the connect may go on until its own
+         * deadline, but no longer than the close bound from now (without
+         * one, the kernel's SYN retries would hold it for minutes). */
+        uint64_t now = kloop_now(s->loop);
+        uint64_t due = kloop_add_saturating(now, stream_close_ms(s->opts));
+        if (due < s->u.conn->deadline) {
+            s->u.conn->deadline = due;
+            if (s->timer.v != 0 && keel_timer_cancel(s->loop, s->timer) != KEEL_OK) {
+                /* already fired: cannot be, it would have failed the connect */
+            }
+            s->timer.v = 0;
+            if (keel_timer_start(s->loop, due - now, 0, stream_timer_fired, s, &s->timer) !=
+                KEEL_OK) {
+                stream_release(s, KEEL_ERR_NO_MEMORY, true);
+            }
+        }
+        return;
     }
     s->t_tx = kloop_now(s->loop);
     keel_result r = stream_update_interest(s);
@@ -1204,7 +1371,7 @@ void keel_stream_close(keel_stream *s)
 void keel_stream_abort(keel_stream *s)
 {
     if (s != NULL) {
-        stream_release(s, KEEL_OK, true);
+        stream_release(s, s->err, true); /* as in keel_stream_close */
     }
 }
 

@@ -10,7 +10,10 @@
  * middle in O(log n) and a slot is free exactly when pos >= count. A slot
  * is reused with its generation bumped, so the id of a fired or cancelled
  * timer (generation << 32 | slot + 1) never names its successor (until the
- * 32-bit generation of that one slot wraps).
+ * 32-bit generation of that one slot wraps: documented in loop.h rather
+ * than prevented, since retiring a slot whose generation is spent would
+ * need a third region in the permutation that ktimer_ok proves; the loop's
+ * own users never keep an id past its timer).
  *
  * Growing the arrays (ktimer_reserve, ktimer_free) allocates; everything
  * else works within the capacity and is proven with Frama-C WP

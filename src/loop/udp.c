@@ -20,6 +20,7 @@ struct keel_udp {
     keel_loop *loop;
     keel_net *sock;
     size_t max_datagram;
+    size_t delivering; /* real size of the datagram in the callback now, else 0 */
     keel_udp_cb cb;
     void *user;
 };
@@ -27,8 +28,10 @@ struct keel_udp {
 #define UDP_OF(ptr, member) ((keel_udp *)(void *)((char *)(ptr) - offsetof(keel_udp, member)))
 
 /* Receive one datagram into the scratch buffer. MSG_TRUNC makes recvfrom
- * return the datagram's real length, which tells a truncation apart. */
-static KEEL_MUST_USE keel_result udp_recv_datagram(keel_udp *u, keel_slice *data, keel_addr *from)
+ * return the datagram's real length (*size), which tells a truncation
+ * apart; the kernel drops what did not fit. */
+static KEEL_MUST_USE keel_result udp_recv_datagram(keel_udp *u, keel_slice *data, keel_addr *from,
+                                                   size_t *size)
 {
     keel_buf scratch = kloop_scratch(u->loop);
     struct sockaddr_storage ss;
@@ -43,6 +46,7 @@ static KEEL_MUST_USE keel_result udp_recv_datagram(keel_udp *u, keel_slice *data
             return knet_errno_result(errno, false);
         }
         size_t got = (size_t)n;
+        *size = got;
         keel_result r = got > u->max_datagram ? KEEL_ERR_TRUNCATED : KEEL_OK;
         KEEL_TRY(keel_slice_from(scratch.ptr, got > u->max_datagram ? u->max_datagram : got, data));
         if (keel_addr_from_sockaddr((const struct sockaddr *)&ss, sslen, from) != KEEL_OK) {
@@ -59,11 +63,15 @@ static void udp_deliver_burst(kloop_watch *w, uint32_t ev)
     for (int k = 0; k < UDP_BURST && u->watch.fd >= 0; k++) {
         keel_slice data = keel_slice_empty();
         keel_addr from = { .family = KEEL_AF_UNSPEC };
-        keel_result r = udp_recv_datagram(u, &data, &from);
+        size_t size = 0;
+        keel_result r = udp_recv_datagram(u, &data, &from, &size);
         if (r == KEEL_ERR_WOULD_BLOCK) {
             return;
         }
-        u->cb(u, r, data, r == KEEL_OK || r == KEEL_ERR_TRUNCATED ? &from : NULL, u->user);
+        bool datagram = r == KEEL_OK || r == KEEL_ERR_TRUNCATED;
+        u->delivering = datagram ? size : 0;
+        u->cb(u, r, data, datagram ? &from : NULL, u->user);
+        u->delivering = 0;
     }
 }
 
@@ -129,6 +137,11 @@ keel_result keel_udp_send(keel_udp *u, keel_slice data, const keel_addr *to)
         return KEEL_ERR_TOO_LARGE;
     }
     return r;
+}
+
+size_t keel_udp_datagram_size(const keel_udp *u)
+{
+    return u == NULL ? 0 : u->delivering;
 }
 
 keel_result keel_udp_local_addr(const keel_udp *u, keel_addr *out)
