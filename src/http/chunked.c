@@ -414,6 +414,60 @@ static KEEL_MUST_USE keel_result chunked_trailer(keel_http_chunked *d, keel_slic
     return KEEL_OK;
 }
 
+/* The decoding loop from in[0], on a decoder not in error: framing bytes
+ * and trailers are consumed up to the end of in, the end of the body or the
+ * first data piece, which is in[*at - *n, *at). */
+/*@ requires \valid(d) && valid_slice(in) && chunked_shape(d) && d->state_ != CH_ERROR;
+    requires \valid(at) && \valid(n) && \separated(d, at, n);
+    assigns *d, *at, *n;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures chunked_shape(d);
+    ensures *n <= *at <= in.len;
+    ensures \result == KEEL_OK && *n == 0 ==> *at == in.len || d->state_ == CH_DONE;
+    ensures \result == KEEL_OK ==> d->state_ != CH_ERROR;
+*/
+static KEEL_MUST_USE keel_result chunked_run(keel_http_chunked *d, keel_slice in, size_t *at,
+                                             size_t *n)
+{
+    keel_result r = KEEL_OK;
+    size_t i = 0;
+    /*@ loop invariant 0 <= i <= in.len;
+        loop invariant chunked_shape(d);
+        loop invariant r == KEEL_OK || r == KEEL_ERR_PARSE || r == KEEL_ERR_TOO_LARGE;
+        loop invariant r == KEEL_OK ==> d->state_ != CH_ERROR;
+        loop assigns i, r, *d;
+        loop variant in.len - i;
+    */
+    while (r == KEEL_OK && i < in.len && d->state_ != CH_DONE) {
+        if (d->state_ == CH_DATA && d->remaining_ > 0) {
+            size_t avail = in.len - i;
+            size_t take = d->remaining_ < avail ? (size_t)d->remaining_ : avail;
+            d->remaining_ -= take;
+            if (d->remaining_ == 0) {
+                d->state_ = CH_DATA_CR;
+            }
+            *at = i + take;
+            *n = take;
+            return KEEL_OK;
+        }
+        if (d->state_ == CH_DATA) {
+            d->state_ = CH_DATA_CR; /* unreachable: a chunk has data */
+        }
+        if (d->state_ == CH_TRAILER) {
+            r = chunked_trailer(d, in, &i);
+            if (r != KEEL_OK) {
+                break;
+            }
+            continue;
+        }
+        r = chunked_byte(d, in.ptr[i], d->offset_ + i);
+        i++;
+    }
+    *at = i;
+    *n = 0;
+    return r;
+}
+
 /*@ requires chunked_arg(d) && slice_arg(in);
     requires data == \null || \valid(data);
     requires consumed == \null || \valid(consumed);
@@ -451,45 +505,10 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
         d->state_ > CH_ERROR || d->fs_.state > KHTTP_FL_EMPTY) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = KEEL_OK;
-    size_t i = 0;
-    size_t start = 0; /* the data piece, if any: in[start, start + n) */
+    size_t at = 0;
     size_t n = 0;
-    if (d->state_ == CH_ERROR) {
-        r = khttp_reason_result(d->err_.reason);
-    }
-    /*@ loop invariant 0 <= i <= in.len && n == 0;
-        loop invariant chunked_shape(d);
-        loop invariant r == KEEL_OK ==> d->state_ != CH_ERROR;
-        loop assigns i, r, start, n, *d;
-        loop variant in.len - i;
-    */
-    while (r == KEEL_OK && i < in.len && d->state_ != CH_DONE) {
-        if (d->state_ == CH_DATA && d->remaining_ > 0) {
-            size_t avail = in.len - i;
-            size_t take = d->remaining_ < avail ? (size_t)d->remaining_ : avail;
-            d->remaining_ -= take;
-            if (d->remaining_ == 0) {
-                d->state_ = CH_DATA_CR;
-            }
-            start = i;
-            n = take;
-            i += take;
-            break;
-        }
-        if (d->state_ == CH_DATA) {
-            d->state_ = CH_DATA_CR; /* unreachable: a chunk has data */
-        }
-        if (d->state_ == CH_TRAILER) {
-            r = chunked_trailer(d, in, &i);
-            if (r != KEEL_OK) {
-                break;
-            }
-            continue;
-        }
-        r = chunked_byte(d, in.ptr[i], d->offset_ + i);
-        i++;
-    }
+    keel_result r = d->state_ == CH_ERROR ? khttp_reason_result(d->err_.reason)
+                                          : chunked_run(d, in, &at, &n);
     if (r != KEEL_OK) {
         data->ptr = NULL;
         data->len = 0;
@@ -499,10 +518,10 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
         }
         return r;
     }
-    d->offset_ += i;
-    *consumed = i;
+    d->offset_ += at;
+    *consumed = at;
     if (n > 0) {
-        data->ptr = in.ptr + start;
+        data->ptr = in.ptr + (at - n);
         data->len = n;
         return KEEL_OK;
     }
@@ -522,16 +541,13 @@ static const uint8_t chunked_hex[16] = { '0', '1', '2', '3', '4', '5', '6', '7',
 */
 static size_t chunked_hex_width(uint64_t n)
 {
-    size_t w = 1;
-    uint64_t v = n >> 4;
+    size_t w = 16;
     /*@ loop invariant 1 <= w <= 16;
-        loop invariant w < 16 || v == 0;
-        loop assigns w, v;
-        loop variant v;
+        loop assigns w;
+        loop variant w;
     */
-    while (v != 0) {
-        w++;
-        v >>= 4;
+    while (w > 1u && (n >> (4u * (w - 1u))) == 0) {
+        w--;
     }
     return w;
 }

@@ -1049,15 +1049,16 @@ static keel_http_reason parse_connection_value(keel_slice in, size_t vs, size_t 
  * elements are ignored. Never an error. */
 /*@ requires valid_slice(in) && vs <= ve <= in.len;
     assigns \nothing;
-    ensures (\result & ~(F_EXPECT_CONT | F_EXPECT_OTHER)) == 0;
+    ensures \result == 0 || \result == F_EXPECT_CONT || \result == F_EXPECT_OTHER ||
+            \result == (F_EXPECT_CONT | F_EXPECT_OTHER);
 */
 static uint32_t parse_expect(keel_slice in, size_t vs, size_t ve)
 {
-    uint32_t flags = 0;
+    bool cont = false;
+    bool other = false;
     size_t i = vs;
     /*@ loop invariant vs <= i <= ve;
-        loop invariant (flags & ~(F_EXPECT_CONT | F_EXPECT_OTHER)) == 0;
-        loop assigns i, flags;
+        loop assigns i, cont, other;
         loop variant ve - i;
     */
     while (i < ve) {
@@ -1075,12 +1076,21 @@ static uint32_t parse_expect(keel_slice in, size_t vs, size_t ve)
             j++;
         }
         if (last > s) {
-            flags |= parse_eq_nocase(in, s, last, parse_continue_name, 12) ? F_EXPECT_CONT
-                                                                            : F_EXPECT_OTHER;
+            if (parse_eq_nocase(in, s, last, parse_continue_name, 12)) {
+                cont = true;
+            } else {
+                other = true;
+            }
         }
         i = j < ve ? j + 1 : ve;
     }
-    return flags;
+    if (cont && other) {
+        return F_EXPECT_CONT | F_EXPECT_OTHER;
+    }
+    if (cont) {
+        return F_EXPECT_CONT;
+    }
+    return other ? F_EXPECT_OTHER : 0u;
 }
 
 /* A field line is complete: in[line, name_end) is its name and in[vs, ve)
@@ -1505,7 +1515,6 @@ static KEEL_MUST_USE keel_result parse_status(keel_http_parser *p, keel_slice in
     /*@ loop invariant \at(p->st_.pos, Pre) <= i <= in.len;
         loop invariant run_ok(p, in) && p->st_.pos == \at(p->st_.pos, Pre);
         loop invariant p->st_.state == \at(p->st_.state, Pre);
-        loop invariant p->st_.status <= 999;
         loop invariant i == \at(p->st_.pos, Pre) ==> p->st_.vidx == \at(p->st_.vidx, Pre);
         loop assigns i, p->st_.vidx, p->st_.status;
         loop variant in.len - i;
@@ -1755,10 +1764,9 @@ static keel_slice parse_view(keel_slice in, size_t off, size_t len)
 
 /* What requests and responses share: version, the field lines as slices of
  * in (offsets checked against in.len again), Upgrade. */
-/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(head);
-    requires \separated(head, hs + (0 .. cap - 1)) && \separated(head, p);
+/*@ requires \valid_read(p) && valid_slice(in) && \valid(hs + (0 .. cap - 1)) && \valid(head);
+    requires \separated(head, hs + (0 .. cap - 1));
     assigns *head, hs[0 .. cap - 1];
-    ensures hdrs_ok(p, hs, cap);
     ensures head->headers == hs && head->header_count <= cap;
     ensures heads_within(hs, head->header_count, in);
 */
@@ -1767,6 +1775,8 @@ static void parse_head(keel_http_parser *p, keel_slice in, keel_http_header *hs,
 {
     size_t n = p->st_.count <= cap ? p->st_.count : cap;
     size_t hdr = p->st_.hdr;
+    uint8_t minor = p->st_.minor;
+    bool upgrade = (p->st_.flags & F_UPGRADE) != 0;
     /*@ loop invariant 0 <= k <= n && n <= cap;
         loop invariant heads_within(hs, k, in);
         loop assigns k, hs[0 .. cap - 1];
@@ -1779,10 +1789,10 @@ static void parse_head(keel_http_parser *p, keel_slice in, keel_http_header *hs,
         h->name = name;
         h->value = value;
     }
-    head->version_minor = p->st_.minor;
+    head->version_minor = minor;
     head->headers = hs;
     head->header_count = n;
-    head->has_upgrade = (p->st_.flags & F_UPGRADE) != 0;
+    head->has_upgrade = upgrade;
     head->body = KEEL_HTTP_BODY_NONE;
     head->content_length = 0;
     head->keep_alive = false;
@@ -1806,33 +1816,33 @@ static bool parse_keep_alive(uint8_t minor, uint32_t flags)
       valid_slice(req->query) && valid_slice(req->authority);
 */
 
-/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(req) && \separated(req, p);
-    requires \separated(req, hs + (0 .. cap - 1));
-    assigns *req, p->st_, hs[0 .. cap - 1];
-    ensures run_ok(p, in) && hdrs_ok(p, hs, cap) && p->st_.pos == \old(p->st_.pos);
-    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> request_out(req, in);
-    ensures \result == KEEL_OK ==> req->head.header_count <= cap && req->head.headers == hs &&
-              heads_within(hs, req->head.header_count, in);
-    ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
+/* Body framing and keep-alive of a request (RFC 9112 6.3): chunked,
+ * Content-Length or none. */
+/*@ requires \valid_read(p) && \valid(head) && \separated(head, p);
+    assigns head->body, head->content_length, head->keep_alive;
 */
-static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_slice in,
-                                                      keel_http_header *hs, size_t cap,
-                                                      keel_http_request *req)
+static void parse_request_framing(const keel_http_parser *p, keel_http_head *head)
 {
     uint32_t f = p->st_.flags;
-    if (p->st_.minor == 1u && (f & F_HOST) == 0 &&
-        (p->cfg.lenient & KEEL_HTTP_LENIENT_MISSING_HOST) == 0) {
-        return parse_fail(p, p->st_.line, KEEL_HTTP_MISSING_HOST);
-    }
-    parse_head(p, in, hs, cap, &req->head);
     if ((f & F_TE) != 0) {
-        req->head.body = KEEL_HTTP_BODY_CHUNKED;
+        head->body = KEEL_HTTP_BODY_CHUNKED;
     } else if ((f & F_CL) != 0) {
-        req->head.body = KEEL_HTTP_BODY_LENGTH;
-        req->head.content_length = p->st_.content_length;
+        head->body = KEEL_HTTP_BODY_LENGTH;
+        head->content_length = p->st_.content_length;
     }
-    req->head.keep_alive = parse_keep_alive(p->st_.minor, f);
+    head->keep_alive = parse_keep_alive(p->st_.minor, f);
+}
+
+/* The request line's parts as slices of in, and what Expect asked. */
+/*@ requires \valid_read(p) && valid_slice(in) && \valid(req) && \separated(req, p);
+    assigns req->method, req->method_id, req->target, req->form, req->path, req->query,
+            req->authority, req->expect_continue, req->expect_other;
+    ensures request_out(req, in);
+*/
+static void parse_request_line_out(const keel_http_parser *p, keel_slice in,
+                                   keel_http_request *req)
+{
+    uint32_t f = p->st_.flags;
     req->method = parse_view(in, p->st_.start, p->st_.method_end - p->st_.start);
     req->method_id = (keel_http_method)p->st_.method;
     req->target = parse_view(in, p->st_.target, p->st_.target_end - p->st_.target);
@@ -1844,26 +1854,45 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
     req->authority = parse_view(in, p->st_.auth, p->st_.auth_len);
     req->expect_continue = (f & F_EXPECT_CONT) != 0;
     req->expect_other = (f & F_EXPECT_OTHER) != 0;
+}
+
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(req) && \separated(req, p);
+    requires \separated(req, hs + (0 .. cap - 1));
+    assigns *req, p->st_, hs[0 .. cap - 1];
+    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
+    ensures \result == KEEL_OK ==> request_out(req, in);
+    ensures \result == KEEL_OK ==> req->head.header_count <= cap && req->head.headers == hs &&
+              heads_within(hs, req->head.header_count, in);
+    ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
+*/
+static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_slice in,
+                                                      keel_http_header *hs, size_t cap,
+                                                      keel_http_request *req)
+{
+    if (p->st_.minor == 1u && (p->st_.flags & F_HOST) == 0 &&
+        (p->cfg.lenient & KEEL_HTTP_LENIENT_MISSING_HOST) == 0) {
+        return parse_fail(p, p->st_.line, KEEL_HTTP_MISSING_HOST);
+    }
+    parse_request_line_out(p, in, req);
+    parse_head(p, in, hs, cap, &req->head);
+    parse_request_framing(p, &req->head);
     return KEEL_OK;
 }
 
 /* Response framing (RFC 9112 6.3): no body after HEAD, for 1xx, 204, 304
- * and a 2xx to CONNECT; then chunked, Content-Length, or until close. */
-/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(resp) && \separated(resp, p);
-    requires \separated(resp, hs + (0 .. cap - 1));
-    assigns *resp, hs[0 .. cap - 1];
-    ensures run_ok(p, in) && hdrs_ok(p, hs, cap);
+ * and a 2xx to CONNECT; then chunked, Content-Length, or until close. The
+ * status and the reason phrase (a slice of in). */
+/*@ requires \valid_read(p) && valid_slice(in) && \valid(resp) && \separated(resp, p);
+    assigns resp->head.body, resp->head.content_length, resp->head.keep_alive, resp->status,
+            resp->reason;
     ensures within(resp->reason, in) && valid_slice(resp->reason);
-    ensures resp->head.header_count <= cap && resp->head.headers == hs;
-    ensures heads_within(hs, resp->head.header_count, in);
 */
-static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_header *hs,
-                                  size_t cap, keel_http_method method, keel_http_response *resp)
+static void parse_response_framing(const keel_http_parser *p, keel_slice in,
+                                   keel_http_method method, keel_http_response *resp)
 {
     uint32_t f = p->st_.flags;
     uint16_t status = p->st_.status;
     bool tunnel = method == KEEL_HTTP_CONNECT && status >= 200u && status < 300u;
-    parse_head(p, in, hs, cap, &resp->head);
     if (method == KEEL_HTTP_HEAD || status < 200u || status == 204u || status == 304u || tunnel) {
         resp->head.body = KEEL_HTTP_BODY_NONE;
     } else if ((f & F_TE) != 0) {
@@ -1879,6 +1908,20 @@ static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_
                             !tunnel;
     resp->status = status;
     resp->reason = parse_view(in, p->st_.target, p->st_.target_end - p->st_.target);
+}
+
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(resp) && \separated(resp, p);
+    requires \separated(resp, hs + (0 .. cap - 1));
+    assigns *resp, hs[0 .. cap - 1];
+    ensures within(resp->reason, in) && valid_slice(resp->reason);
+    ensures resp->head.header_count <= cap && resp->head.headers == hs;
+    ensures heads_within(hs, resp->head.header_count, in);
+*/
+static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_header *hs,
+                                  size_t cap, keel_http_method method, keel_http_response *resp)
+{
+    parse_head(p, in, hs, cap, &resp->head);
+    parse_response_framing(p, in, method, resp);
 }
 
 /* ---- the API ------------------------------------------------------------------- */
