@@ -33,6 +33,8 @@
 #include "keel/http.h"
 #include "keel/json.h"
 
+#include "example_io.h"
+
 #define HTTP_PARSE_MAX_INPUT ((size_t)64 << 20)
 #define HTTP_PARSE_MAX_HEADERS 128
 
@@ -46,51 +48,6 @@ static int usage(FILE *to, const char *why)
                 "  as a line of JSON, then {\"end\": ...}\n"
                 "  exit 0: all complete, 1: rejected, 3: truncated, 2: usage or I/O error\n");
     return 2;
-}
-
-/* The whole stream, at most HTTP_PARSE_MAX_INPUT bytes: KEEL_OK,
- * KEEL_ERR_TOO_LARGE past the limit, KEEL_ERR_OS on a read error (errno
- * set), KEEL_ERR_NO_MEMORY. */
-static keel_result read_all(FILE *f, uint8_t **data, size_t *len)
-{
-    size_t cap = 0;
-    size_t n = 0;
-    uint8_t *p = NULL;
-    for (;;) {
-        if (n == cap) {
-            if (cap > HTTP_PARSE_MAX_INPUT) {
-                free(p);
-                return KEEL_ERR_TOO_LARGE;
-            }
-            size_t want = cap == 0 ? 65536u : cap * 2;
-            if (want > HTTP_PARSE_MAX_INPUT + 1) {
-                want = HTTP_PARSE_MAX_INPUT + 1;
-            }
-            uint8_t *bigger = realloc(p, want);
-            if (bigger == NULL) {
-                free(p);
-                return KEEL_ERR_NO_MEMORY;
-            }
-            p = bigger;
-            cap = want;
-        }
-        size_t got = fread(p + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-    }
-    if (ferror(f)) {
-        free(p);
-        return KEEL_ERR_OS;
-    }
-    if (n > HTTP_PARSE_MAX_INPUT) {
-        free(p);
-        return KEEL_ERR_TOO_LARGE;
-    }
-    *data = p;
-    *len = n;
-    return KEEL_OK;
 }
 
 /* Base64 (RFC 4648, with padding) of src into a new NUL-terminated string. */
@@ -165,10 +122,47 @@ static keel_result read_chunked(keel_slice in, size_t at, body *b, size_t *used,
     return r;
 }
 
+/* One message as a JSON object into w. */
+static keel_result write_message(keel_json_writer *w, const keel_http_head *head,
+                                 const keel_http_request *req, const keel_http_response *resp,
+                                 size_t body_len, const char *b64)
+{
+    KEEL_TRY(keel_json_write_object_begin(w));
+    if (req != NULL) {
+        KEEL_TRY(keel_json_write_key(w, KEEL_STR("method")));
+        KEEL_TRY(keel_json_write_string(w, req->method));
+        KEEL_TRY(keel_json_write_key(w, KEEL_STR("target")));
+        KEEL_TRY(keel_json_write_string(w, req->target));
+    }
+    KEEL_TRY(keel_json_write_key(w, KEEL_STR("version")));
+    KEEL_TRY(keel_json_write_string(w, head->version_minor == 1 ? KEEL_STR("HTTP/1.1")
+                                                                : KEEL_STR("HTTP/1.0")));
+    if (resp != NULL) {
+        KEEL_TRY(keel_json_write_key(w, KEEL_STR("status")));
+        KEEL_TRY(keel_json_write_u64(w, resp->status));
+    }
+    KEEL_TRY(keel_json_write_key(w, KEEL_STR("headers")));
+    KEEL_TRY(keel_json_write_array_begin(w));
+    for (size_t i = 0; i < head->header_count; i++) {
+        KEEL_TRY(keel_json_write_array_begin(w));
+        KEEL_TRY(keel_json_write_string(w, head->headers[i].name));
+        KEEL_TRY(keel_json_write_string(w, head->headers[i].value));
+        KEEL_TRY(keel_json_write_array_end(w));
+    }
+    KEEL_TRY(keel_json_write_array_end(w));
+    KEEL_TRY(keel_json_write_key(w, KEEL_STR("body_len")));
+    KEEL_TRY(keel_json_write_u64(w, body_len));
+    KEEL_TRY(keel_json_write_key(w, KEEL_STR("body_b64")));
+    KEEL_TRY(keel_json_write_string(w, keel_slice_cstr(b64)));
+    KEEL_TRY(keel_json_write_object_end(w));
+    return keel_json_writer_finish(w);
+}
+
 /* One message as a line of JSON on stdout. */
 static keel_result print_message(const keel_http_head *head, const keel_http_request *req,
                                  const keel_http_response *resp, const body *b)
 {
+    /* room for the worst case: every byte escaped as \u00XX */
     size_t cap = 256 + (b->len + 2) / 3 * 4;
     for (size_t i = 0; i < head->header_count; i++) {
         cap += 6 * (head->headers[i].name.len + head->headers[i].value.len) + 8;
@@ -178,83 +172,15 @@ static keel_result print_message(const keel_http_head *head, const keel_http_req
     }
     uint8_t *storage = malloc(cap);
     char *b64 = base64(b->ptr, b->len);
-    if (storage == NULL || b64 == NULL) {
-        free(storage);
-        free(b64);
-        return KEEL_ERR_NO_MEMORY;
-    }
     keel_buf out;
     keel_json_writer w;
-    keel_result r = keel_buf_init(&out, storage, cap);
+    keel_result r = storage == NULL || b64 == NULL ? KEEL_ERR_NO_MEMORY
+                                                   : keel_buf_init(&out, storage, cap);
     if (r == KEEL_OK) {
         r = keel_json_writer_init(&w, &out, 4, KEEL_JSON_UTF8_REPLACE);
     }
     if (r == KEEL_OK) {
-        r = keel_json_write_object_begin(&w);
-    }
-    if (r == KEEL_OK && req != NULL) {
-        r = keel_json_write_key(&w, KEEL_STR("method"));
-        if (r == KEEL_OK) {
-            r = keel_json_write_string(&w, req->method);
-        }
-        if (r == KEEL_OK) {
-            r = keel_json_write_key(&w, KEEL_STR("target"));
-        }
-        if (r == KEEL_OK) {
-            r = keel_json_write_string(&w, req->target);
-        }
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_key(&w, KEEL_STR("version"));
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_string(&w, head->version_minor == 1 ? KEEL_STR("HTTP/1.1")
-                                                               : KEEL_STR("HTTP/1.0"));
-    }
-    if (r == KEEL_OK && resp != NULL) {
-        r = keel_json_write_key(&w, KEEL_STR("status"));
-        if (r == KEEL_OK) {
-            r = keel_json_write_u64(&w, resp->status);
-        }
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_key(&w, KEEL_STR("headers"));
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_array_begin(&w);
-    }
-    for (size_t i = 0; r == KEEL_OK && i < head->header_count; i++) {
-        r = keel_json_write_array_begin(&w);
-        if (r == KEEL_OK) {
-            r = keel_json_write_string(&w, head->headers[i].name);
-        }
-        if (r == KEEL_OK) {
-            r = keel_json_write_string(&w, head->headers[i].value);
-        }
-        if (r == KEEL_OK) {
-            r = keel_json_write_array_end(&w);
-        }
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_array_end(&w);
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_key(&w, KEEL_STR("body_len"));
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_u64(&w, b->len);
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_key(&w, KEEL_STR("body_b64"));
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_string(&w, keel_slice_cstr(b64));
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_write_object_end(&w);
-    }
-    if (r == KEEL_OK) {
-        r = keel_json_writer_finish(&w);
+        r = write_message(&w, head, req, resp, b->len, b64);
     }
     if (r == KEEL_OK) {
         fwrite(out.ptr, 1, out.len, stdout);
@@ -410,7 +336,7 @@ int main(int argc, char **argv)
     uint8_t *data = NULL;
     size_t len = 0;
     errno = 0;
-    keel_result r = read_all(f, &data, &len);
+    keel_result r = example_read_all(f, HTTP_PARSE_MAX_INPUT, &data, &len);
     int read_errno = errno;
     if (!from_stdin) {
         fclose(f);

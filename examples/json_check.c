@@ -20,6 +20,8 @@
 
 #include "keel/json.h"
 
+#include "example_io.h"
+
 /* A document larger than this is refused rather than read (exit 2). */
 #define JSON_CHECK_MAX_INPUT ((size_t)64 << 20)
 
@@ -31,52 +33,6 @@ static int usage(const char *why)
             "  exit 0: valid JSON, 1: invalid (where and why on stderr), 2: usage or I/O error\n",
             why);
     return 2;
-}
-
-/* The whole stream into a growing buffer, at most JSON_CHECK_MAX_INPUT bytes:
- * KEEL_OK, KEEL_ERR_TOO_LARGE past the limit, KEEL_ERR_OS on a read error
- * (errno set), KEEL_ERR_NO_MEMORY. */
-static keel_result read_all(FILE *f, uint8_t **data, size_t *len)
-{
-    size_t cap = 0;
-    size_t n = 0;
-    uint8_t *p = NULL;
-    for (;;) {
-        if (n == cap) {
-            if (cap > JSON_CHECK_MAX_INPUT) {
-                free(p);
-                return KEEL_ERR_TOO_LARGE;
-            }
-            /* One byte beyond the limit tells "exactly the limit" from "more". */
-            size_t want = cap == 0 ? 65536u : cap * 2;
-            if (want > JSON_CHECK_MAX_INPUT + 1) {
-                want = JSON_CHECK_MAX_INPUT + 1;
-            }
-            uint8_t *bigger = realloc(p, want);
-            if (bigger == NULL) {
-                free(p);
-                return KEEL_ERR_NO_MEMORY;
-            }
-            p = bigger;
-            cap = want;
-        }
-        size_t got = fread(p + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-    }
-    if (ferror(f)) {
-        free(p);
-        return KEEL_ERR_OS;
-    }
-    if (n > JSON_CHECK_MAX_INPUT) {
-        free(p);
-        return KEEL_ERR_TOO_LARGE;
-    }
-    *data = p;
-    *len = n;
-    return KEEL_OK;
 }
 
 int main(int argc, char **argv)
@@ -111,7 +67,7 @@ int main(int argc, char **argv)
     uint8_t *data = NULL;
     size_t len = 0;
     errno = 0;
-    keel_result r = read_all(f, &data, &len);
+    keel_result r = example_read_all(f, JSON_CHECK_MAX_INPUT, &data, &len);
     int read_errno = errno;
     if (!from_stdin) {
         fclose(f);

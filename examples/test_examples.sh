@@ -40,12 +40,12 @@ start_server() {
     printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
 }
 
-# start_async NAME PROG [ARGS...]: start async_echo_server / chat_server on
-# port 0; sets port_NAME and pid_NAME from its "listening on" line.
-start_async() {
+# start_listening NAME PROG [ARGS...]: start a program that prints
+# "listening on 127.0.0.1:PORT" once ready; sets port_NAME and pid_NAME.
+start_listening() {
     local name=$1 prog=$2 line= i
     shift 2
-    "$bin/$prog" --port 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    "$bin/$prog" "$@" >"$work/$name.out" 2>"$work/$name.err" &
     printf -v "pid_$name" '%s' $!
     pids+=($!)
     for i in $(seq 100); do
@@ -56,6 +56,14 @@ start_async() {
     [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] ||
         fail "$prog $name did not announce its address within 10 s (got '$line')"
     printf -v "port_$name" '%s' "${BASH_REMATCH[1]}"
+}
+
+# start_async NAME PROG [ARGS...]: start async_echo_server / chat_server on
+# port 0; sets port_NAME and pid_NAME from its "listening on" line.
+start_async() {
+    local name=$1 prog=$2
+    shift 2
+    start_listening "$name" "$prog" --port 0 "$@"
 }
 
 # wait_exit PID SECONDS: sets exit_rc to the exit status of PID (137 if it
@@ -98,9 +106,10 @@ expect_echo() {
 # echo_20_clients: $work/in1..in20 through 20 concurrent echo_client tcp
 # runs against $port_srv, each holding its connection open across a 1 s
 # pause after its first line (so all 20 are connected at once); every
-# client must exit 0 with exactly its lines echoed back.
+# client must exit 0 with exactly its lines echoed back (passed through the
+# command named by $1 first, if given: a server that changes the lines).
 echo_20_clients() {
-    local i rc pid_var
+    local i rc pid_var transform=${1:-cat}
     for i in $(seq 20); do
         { head -n1 "$work/in$i"; sleep 1; tail -n +2 "$work/in$i"; } |
             timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" \
@@ -113,9 +122,20 @@ echo_20_clients() {
         rc=0
         wait "${!pid_var}" || rc=$?
         [[ $rc == 0 ]] || fail "client $i exited with $rc (124: timed out)"
-        sed 's/^/Response received: /' "$work/in$i" >"$work/c$i.expected"
+        "$transform" <"$work/in$i" | sed 's/^/Response received: /' >"$work/c$i.expected"
         cmp -s "$work/c$i.expected" "$work/c$i.out" || fail "client $i: wrong responses"
     done
+}
+
+# expect_refused_line PORT BYTES EXPECTED: on a fresh connection, send one
+# line of BYTES bytes; the server must answer exactly EXPECTED, then close.
+expect_refused_line() {
+    exec 4<>"/dev/tcp/127.0.0.1/$1"
+    { head -c "$2" /dev/zero | tr '\0' x; echo; } >&4
+    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
+    exec 4<&-
+    [[ $(cat "$work/long.out") == "$3" ]] ||
+        fail "over-long line: expected '$3', got '$(head -c 200 "$work/long.out")'"
 }
 
 make_lines() {
@@ -323,12 +343,7 @@ chat_broadcast_and_long_line)
     done
     # An over-long line is refused whole: an error line, then the server
     # closes that connection; nobody else gets any part of it.
-    exec 4<>"/dev/tcp/127.0.0.1/$port_chat"
-    { head -c 5000 /dev/zero | tr '\0' x; echo; } >&4
-    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
-    exec 4<&-
-    [[ $(cat "$work/long.out") == "error: line longer than 4096 bytes" ]] ||
-        fail "over-long line: expected the error line, got '$(head -c 200 "$work/long.out")'"
+    expect_refused_line "$port_chat" 5000 "error: line longer than 4096 bytes"
     echo "after the long line" >&3
     read -r -t 10 back <&3 || fail "chat stopped serving after the long line"
     [[ $back == "after the long line" ]] || fail "got '$back' instead of my own line"
@@ -439,6 +454,131 @@ json_check_hostile_inputs_never_crash)
             fail "random input $i: exit $rc (kept as random.out)"
         fi
     done
+    ;;
+guide_tcp_client_server)
+    # docs/guide-tcp.md: tcp_server serves two clients one after the other.
+    start_listening srv tcp_server 0 2
+    rc=0
+    timeout 20 "$bin/tcp_client" 127.0.0.1 "$port_srv" ada grace >"$work/c1.out" 2>"$work/c1.err" || rc=$?
+    [[ $rc == 0 ]] || fail "tcp_client exited with $rc"
+    [[ $(cat "$work/c1.out") == $'hello, ada\nhello, grace' ]] || fail "unexpected answers"
+    # A name over the server's 256-byte line limit: the server drops that
+    # client (its reader says TOO_LARGE) and the client fails cleanly.
+    long=$(head -c 300 /dev/zero | tr '\0' n)
+    rc=0
+    timeout 20 "$bin/tcp_client" 127.0.0.1 "$port_srv" "$long" >"$work/c2.out" 2>"$work/c2.err" || rc=$?
+    [[ $rc == 1 ]] || fail "tcp_client with an over-long line exited with $rc, expected 1"
+    grep -q 'client dropped: ' "$work/srv.err" || fail "the server did not report the dropped client"
+    wait_exit "$pid_srv" 10
+    [[ $exit_rc == 0 ]] || fail "tcp_server exited with $exit_rc after its two clients"
+    rc=0
+    timeout 10 "$bin/tcp_client" 127.0.0.1 "$port_srv" >/dev/null 2>&1 || rc=$?
+    [[ $rc == 2 ]] || fail "tcp_client without a name exited with $rc, expected 2"
+    ;;
+guide_line_server)
+    # docs/guide-async-lines.md: every line back in upper case.
+    start_listening srv line_server 0
+    printf 'hello\nWorld 42\n\nmixed Case, punctuation!\n' >"$work/lines"
+    rc=0
+    timeout 20 "$bin/echo_client" tcp 127.0.0.1 "$port_srv" <"$work/lines" >"$work/c.out" 2>"$work/c.err" || rc=$?
+    [[ $rc == 0 ]] || fail "echo_client exited with $rc"
+    tr '[:lower:]' '[:upper:]' <"$work/lines" | sed 's/^/Response received: /' >"$work/c.expected"
+    cmp -s "$work/c.expected" "$work/c.out" || fail "the answers are not the lines in upper case"
+    # A line over 1024 bytes is refused whole, then the connection closes.
+    expect_refused_line "$port_srv" 2000 "error: line longer than 1024 bytes"
+    # Twenty clients connected at once, on the server's two threads.
+    for i in $(seq 20); do
+        printf 'client %s first\nclient %s second\n' "$i" "$i" >"$work/in$i"
+    done
+    upper() { tr '[:lower:]' '[:upper:]'; }
+    echo_20_clients upper
+    stop_server srv
+    ;;
+guide_json_report)
+    # docs/guide-json.md: parse, look up, extract, write.
+    jr() {
+        local name=$1
+        rc=0
+        timeout 10 "$bin/json_report" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    }
+    jr ok < <(printf '{"name": "ada", "scores": [90, 85.5, 77]}')
+    [[ $rc == 0 && $(cat "$work/ok.out") == '{"name":"ada","count":3,"total":252.5,"best":90}' ]] ||
+        fail "summary: exit $rc, got '$(cat "$work/ok.out")'"
+    jr escapes < <(printf '{"scores": [], "name": "a\\u00e9\\"b", "extra": null}')
+    [[ $rc == 0 && $(cat "$work/escapes.out") == '{"name":"aé\"b","count":0,"total":0}' ]] ||
+        fail "escapes and empty scores: exit $rc, got '$(cat "$work/escapes.out")'"
+    jr comma < <(printf '{"name": "ada", "scores": [90, 85.5,]}')
+    [[ $rc == 1 ]] || fail "trailing comma: exit $rc, expected 1"
+    grep -q '^json_report: byte 36: ' "$work/comma.err" || fail "trailing comma: no offset ($(cat "$work/comma.err"))"
+    jr missing < <(printf '{"name": "ada"}')
+    [[ $rc == 1 ]] || fail "missing scores: exit $rc, expected 1"
+    jr type < <(printf '{"name": 7, "scores": []}')
+    [[ $rc == 1 ]] || fail "a number as name: exit $rc, expected 1"
+    jr big < <(head -c 70000 /dev/zero | tr '\0' ' ')
+    [[ $rc == 2 ]] || fail "70,000 bytes: exit $rc, expected 2"
+    ;;
+migrate_before_and_after)
+    # docs/migrating-from-mbedtls-net.md: the same client with keel and,
+    # when mbed TLS was found at build time, with mbed TLS.
+    start_server srv tcp
+    sides=(migrate_after)
+    if [[ -x $bin/migrate_before ]]; then
+        sides+=(migrate_before)
+    else
+        echo "migrate_before was not built (no mbed TLS): the keel side only"
+    fi
+    for prog in "${sides[@]}"; do
+        rc=0
+        timeout 20 "$bin/$prog" 127.0.0.1 "$port_srv" 'hello, keel' >"$work/$prog.out" 2>"$work/$prog.err" || rc=$?
+        [[ $rc == 0 ]] || fail "$prog exited with $rc"
+        [[ $(cat "$work/$prog.out") == 'reply: hello, keel' ]] || fail "$prog printed '$(cat "$work/$prog.out")'"
+        echo "$prog: $(cat "$work/$prog.out")"
+    done
+    stop_server srv
+    # Nobody listens there now: both fail with their own error report.
+    for prog in "${sides[@]}"; do
+        rc=0
+        timeout 20 "$bin/$prog" 127.0.0.1 "$port_srv" hi >"$work/$prog.out" 2>"$work/$prog.err" || rc=$?
+        [[ $rc == 1 ]] || fail "$prog to a closed port exited with $rc, expected 1"
+        echo "$prog, refused: $(cat "$work/$prog.err")"
+    done
+    grep -q 'KEEL_ERR_REFUSED' "$work/migrate_after.err" || fail "migrate_after did not report KEEL_ERR_REFUSED"
+    ;;
+guide_snippets_match_examples)
+    # Every C block of the guides is a snippet of a compiled example: the
+    # block after "<!-- snippet: examples/F.c#NAME -->" must equal the lines
+    # between "/* guide:NAME:begin */" and "/* guide:NAME:end */" of F.c.
+    shopt -s nullglob
+    guides=("$src"/docs/*.md)
+    [[ ${#guides[@]} -gt 0 ]] || fail "no guide in docs/"
+    checked=0
+    for g in "${guides[@]}"; do
+        rel=${g#"$src"/}
+        # A C block not right after a snippet marker is prose that could drift.
+        awk -v f="$rel" '/^```c$/ && prev !~ /^<!-- snippet: examples\/[A-Za-z0-9_]+\.c#[A-Za-z0-9_]+ -->$/ {
+                print f ":" NR ": a C block that is not a snippet of an example"; bad = 1 }
+            { prev = $0 } END { exit bad }' "$g" >&2 || fail "$rel has a C block that is not a snippet"
+        while IFS= read -r marker; do
+            lineno=${marker%%:*}
+            spec=${marker#*snippet: }
+            spec=${spec% -->}
+            file=${spec%#*} name=${spec#*#}
+            [[ -f $src/$file ]] || fail "$rel:$lineno: no file $file"
+            awk -v start="$lineno" 'NR == start + 1 { if ($0 != "```c") exit 1; on = 1; next }
+                on && /^```$/ { exit } on { print }' "$g" >"$work/doc.c" ||
+                fail "$rel:$lineno: the snippet marker is not followed by a \`\`\`c block"
+            sed -n "/^[[:space:]]*\/\* guide:$name:begin \*\/\$/,/^[[:space:]]*\/\* guide:$name:end \*\/\$/p" \
+                "$src/$file" | sed '1d;$d' >"$work/file.c"
+            [[ -s $work/file.c ]] || fail "$rel:$lineno: no guide:$name:begin/end block in $file"
+            # The block in the guide is the file's, dedented as it stands there.
+            indent=$(head -n1 "$work/file.c" | sed 's/[^ ].*//')
+            sed "s/^$indent//" "$work/file.c" >"$work/file.dedented.c"
+            diff -u "$work/doc.c" "$work/file.dedented.c" >&2 ||
+                fail "$rel:$lineno: the block differs from $file#$name"
+            checked=$((checked + 1))
+        done < <(grep -n '^<!-- snippet: ' "$g")
+    done
+    echo "$checked snippets in ${#guides[@]} guides match their examples"
     ;;
 http_parse_pipelined_requests)
     printf 'GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\nPOST /j HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\n{"a":1}POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.0\r\n\r\n' \

@@ -1,5 +1,6 @@
-/*
- * keel/codec.h - framing: lines with a maximum length and length-prefixed
+/**
+ * @file
+ * @brief keel/codec.h - framing: lines with a maximum length and length-prefixed
  * frames, as incremental decoders and all-or-nothing encoders over slices.
  * Pure: depends on keel/result.h and keel/slice.h only (keel/reader.h has
  * the blocking reader that pulls lines or frames from a keel socket).
@@ -69,7 +70,7 @@ extern "C" {
 
 /* ---- lines ------------------------------------------------------------ */
 
-/* How a line ends. In every mode the terminator is not part of the line.
+/** How a line ends. In every mode the terminator is not part of the line.
  *  KEEL_LINE_LF    LF ends a line; a CR is ordinary data (also before LF).
  *  KEEL_LINE_ANY   LF or CRLF ends a line (a CR right before the LF is part
  *                  of the terminator); a CR anywhere else is ordinary data.
@@ -77,31 +78,31 @@ extern "C" {
  *                  framing): an LF without CR before it, or a CR not
  *                  followed by LF inside a line, is KEEL_ERR_PARSE. */
 typedef enum keel_line_mode {
-    KEEL_LINE_LF = 0,
-    KEEL_LINE_ANY = 1,
-    KEEL_LINE_CRLF = 2
+    KEEL_LINE_LF = 0,   /**< LF ends a line */
+    KEEL_LINE_ANY = 1,  /**< LF or CRLF ends a line */
+    KEEL_LINE_CRLF = 2  /**< only CRLF ends a line */
 } keel_line_mode;
 
-/* A line decoder: configuration plus the resumable scan position. Set it up
+/** A line decoder: configuration plus the resumable scan position. Set it up
  * with keel_line_decoder_init; the fields are read by keel but belong to it
  * (scanned is internal state). */
 typedef struct keel_line_decoder {
-    size_t max_len;      /* longest line accepted, terminator excluded */
-    keel_line_mode mode;
-    size_t scanned;      /* bytes at the front of the input known to hold no LF */
+    size_t max_len;      /**< longest line accepted, terminator excluded */
+    keel_line_mode mode; /**< how a line ends */
+    size_t scanned;      /**< bytes at the front of the input known to hold no LF */
 } keel_line_decoder;
 
 /*@ predicate line_mode_ok(integer m) =
       m == KEEL_LINE_LF || m == KEEL_LINE_ANY || m == KEEL_LINE_CRLF;
 */
 
-/* Configure d (scan position 0). Calling it again starts over, e.g. before
+/** Configure d (scan position 0). Calling it again starts over, e.g. before
  * decoding unrelated input. INVALID_ARG if d is NULL or mode is not one of
  * the enum's values. Any max_len is valid; 0 accepts only empty lines. */
 KEEL_MUST_USE keel_result keel_line_decoder_init(keel_line_decoder *d, size_t max_len,
                                                  keel_line_mode mode);
 
-/* Decode the first line of in.
+/** Decode the first line of in.
  *  KEEL_OK: *line is the line without its terminator (in[0, line->len),
  *    the empty slice for an empty line), *consumed = line + terminator.
  *  KEEL_ERR_INCOMPLETE: no terminator yet and the line still fits; d
@@ -118,7 +119,7 @@ KEEL_MUST_USE keel_result keel_line_decoder_init(keel_line_decoder *d, size_t ma
 KEEL_MUST_USE keel_result keel_line_decode(keel_line_decoder *d, keel_slice in, keel_slice *line,
                                            size_t *consumed);
 
-/* The same at end of stream, when no more bytes will come: a line that has
+/** The same at end of stream, when no more bytes will come: a line that has
  * no terminator is then the last line and is returned whole (KEEL_OK, like
  * Rust's BufRead::read_line), CR included, if it is at most max_len bytes
  * (else TOO_LARGE); in KEEL_LINE_CRLF mode an unterminated line is PARSE.
@@ -126,7 +127,7 @@ KEEL_MUST_USE keel_result keel_line_decode(keel_line_decoder *d, keel_slice in, 
 KEEL_MUST_USE keel_result keel_line_decode_final(keel_line_decoder *d, keel_slice in,
                                                  keel_slice *line, size_t *consumed);
 
-/* Append line and the terminator of d's mode (LF for KEEL_LINE_LF, CRLF for
+/** Append line and the terminator of d's mode (LF for KEEL_LINE_LF, CRLF for
  * the others) to out. TOO_LARGE if line is longer than d->max_len or out
  * lacks room for line + terminator; PARSE if line holds an LF, or a CR in
  * the CR modes (the receiver would split or alter it). All or nothing.
@@ -136,22 +137,22 @@ KEEL_MUST_USE keel_result keel_line_encode(keel_buf *out, const keel_line_decode
 
 /* ---- length-prefixed frames ------------------------------------------- */
 
-/* A frame is a big-endian unsigned length of `width` bytes (1, 2 or 4)
+/** A frame is a big-endian unsigned length of `width` bytes (1, 2 or 4)
  * followed by that many payload bytes. */
 typedef struct keel_frame_decoder {
-    size_t width;        /* prefix bytes: 1, 2 or 4 */
-    size_t max_frame;    /* longest payload accepted */
+    size_t width;        /**< prefix bytes: 1, 2 or 4 */
+    size_t max_frame;    /**< longest payload accepted */
 } keel_frame_decoder;
 
 /*@ predicate frame_width_ok(integer w) = w == 1 || w == 2 || w == 4; */
 
-/* Configure d. INVALID_ARG if d is NULL or width is not 1, 2 or 4. A
+/** Configure d. INVALID_ARG if d is NULL or width is not 1, 2 or 4. A
  * max_frame beyond the prefix's range (255, 65535, 2^32 - 1) just means
  * "whatever the prefix can say". */
 KEEL_MUST_USE keel_result keel_frame_decoder_init(keel_frame_decoder *d, size_t width,
                                                   size_t max_frame);
 
-/* Decode the first frame of in.
+/** Decode the first frame of in.
  *  KEEL_OK: *payload = in[width, width + length), *consumed = width + length.
  *  KEEL_ERR_INCOMPLETE: the prefix or the payload is not all there. *need
  *    (may be NULL; written on INCOMPLETE only) gets the number of bytes in
@@ -164,7 +165,7 @@ KEEL_MUST_USE keel_result keel_frame_decoder_init(keel_frame_decoder *d, size_t 
 KEEL_MUST_USE keel_result keel_frame_decode(const keel_frame_decoder *d, keel_slice in,
                                             keel_slice *payload, size_t *consumed, size_t *need);
 
-/* Append the prefix and payload to out. TOO_LARGE if payload is longer than
+/** Append the prefix and payload to out. TOO_LARGE if payload is longer than
  * d->max_frame or than the prefix can say, or out lacks room for prefix +
  * payload. All or nothing. payload may lie in out's filled part, not in its
  * spare room. */

@@ -113,10 +113,10 @@ typedef enum keel_http_reason {
     KEEL_HTTP_UNSUPPORTED_VERSION,   /* 505: a well-formed version other than 1.0 / 1.1 */
     KEEL_HTTP_BAD_START_LINE,        /* 400: wrong separators (not exactly one SP), or ends early */
     KEEL_HTTP_START_LINE_TOO_LONG,   /* 400: the version or reason makes the line too long */
-    KEEL_HTTP_BAD_STATUS,            /* responses: not 3 digits in 100..599 */
-    KEEL_HTTP_BAD_REASON_PHRASE,     /* responses: a control character in the reason */
+    KEEL_HTTP_BAD_STATUS,            /* 400 (responses): not 3 digits in 100..599 */
+    KEEL_HTTP_BAD_REASON_PHRASE,     /* 400 (responses): a control character in the reason */
     /* line endings */
-    KEEL_HTTP_BARE_CR,               /* 400: CR not followed by LF */
+    KEEL_HTTP_BARE_CR,               /* 400: CR not followed by LF (offset: the byte after the CR) */
     KEEL_HTTP_BARE_LF,               /* 400: LF without CR (KEEL_HTTP_LENIENT_BARE_LF allows it) */
     /* header section */
     KEEL_HTTP_OBS_FOLD,              /* 400: a field line starting with SP/HTAB (obs-fold, or whitespace after the start line) */
@@ -292,8 +292,8 @@ KEEL_MUST_USE keel_result keel_http_parser_init(keel_http_parser *p, keel_http_k
                                                 keel_http_header *headers, size_t header_cap);
 
 /* Forget the current message (and a sticky error): the next call starts a
- * new message. Called automatically after a head is returned with KEEL_OK.
- * Does nothing for NULL. */
+ * new message. Not needed after a head was returned with KEEL_OK: the next
+ * call starts a new message by itself. Does nothing for NULL. */
 void keel_http_parser_reset(keel_http_parser *p);
 
 /* Parse a request head from in, the message's bytes from its first byte
@@ -376,10 +376,11 @@ KEEL_MUST_USE keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_sl
 /* Whether d has consumed the whole chunked body (false for NULL). */
 bool keel_http_chunked_done(const keel_http_chunked *d);
 
-/* Append one chunk carrying data ("<hex size>\r\n<data>\r\n") to out, all
- * or nothing. INVALID_ARG for an empty data (an empty chunk would end the
- * body: use keel_http_chunked_encode_last) or invalid arguments,
- * TOO_LARGE if out lacks room. */
+/* Append one chunk carrying data ("<hex size>\r\n<data>\r\n", the size in
+ * lowercase hex) to out, all or nothing. INVALID_ARG for an empty data (an
+ * empty chunk would end the body: use keel_http_chunked_encode_last) or
+ * invalid arguments, TOO_LARGE if out lacks room. data may be bytes out
+ * already holds, but not its spare room (the size line is written first). */
 KEEL_MUST_USE keel_result keel_http_chunked_encode(keel_buf *out, keel_slice data);
 
 /* Append the last chunk and an empty trailer section ("0\r\n\r\n"), all or

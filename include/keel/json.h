@@ -1,5 +1,6 @@
-/*
- * keel/json.h - strict RFC 8259 JSON over slices: validate, tokenize, look
+/**
+ * @file
+ * @brief keel/json.h - strict RFC 8259 JSON over slices: validate, tokenize, look
  * up by path, extract typed values, write.
  *
  * Conventions:
@@ -44,37 +45,39 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-/* Depth limit used when a caller passes 0, and the largest one accepted. */
+/** Depth limit used when a caller passes 0. */
 #define KEEL_JSON_DEFAULT_DEPTH 64u
+/** The largest depth limit accepted. */
 #define KEEL_JSON_DEPTH_CAP 1024u
 
-/* Why a document was rejected. Values are stable. */
+/** Why a document was rejected. Values are stable. */
 typedef enum keel_json_reason {
-    KEEL_JSON_OK = 0,
-    KEEL_JSON_UNEXPECTED_END,   /* the document ends inside a value */
-    KEEL_JSON_UNEXPECTED_BYTE,  /* a byte that cannot start/continue here */
-    KEEL_JSON_TRAILING_DATA,    /* non-whitespace after the top-level value */
-    KEEL_JSON_BAD_LITERAL,      /* not exactly true / false / null */
-    KEEL_JSON_BAD_NUMBER,       /* number grammar violated (e.g. "01", "[1.]", "[-]") */
-    KEEL_JSON_BAD_ESCAPE,       /* unknown escape or malformed \uXXXX */
-    KEEL_JSON_BAD_SURROGATE,    /* \u escape of a lone or misordered surrogate */
-    KEEL_JSON_CONTROL_CHAR,     /* unescaped U+0000..U+001F inside a string */
-    KEEL_JSON_BAD_UTF8,         /* invalid/overlong/surrogate/truncated UTF-8 */
-    KEEL_JSON_TOO_DEEP,         /* nesting deeper than max_depth */
-    KEEL_JSON_REASON_COUNT
+    KEEL_JSON_OK = 0,           /**< no error */
+    KEEL_JSON_UNEXPECTED_END,   /**< the document ends inside a value */
+    KEEL_JSON_UNEXPECTED_BYTE,  /**< a byte that cannot start/continue here */
+    KEEL_JSON_TRAILING_DATA,    /**< non-whitespace after the top-level value */
+    KEEL_JSON_BAD_LITERAL,      /**< not exactly true / false / null */
+    KEEL_JSON_BAD_NUMBER,       /**< number grammar violated (e.g. "01", "[1.]", "[-]") */
+    KEEL_JSON_BAD_ESCAPE,       /**< unknown escape or malformed `\uXXXX` */
+    KEEL_JSON_BAD_SURROGATE,    /**< `\u` escape of a lone or misordered surrogate */
+    KEEL_JSON_CONTROL_CHAR,     /**< unescaped U+0000..U+001F inside a string */
+    KEEL_JSON_BAD_UTF8,         /**< invalid/overlong/surrogate/truncated UTF-8 */
+    KEEL_JSON_TOO_DEEP,         /**< nesting deeper than max_depth */
+    KEEL_JSON_REASON_COUNT      /**< number of reasons (not a reason) */
 } keel_json_reason;
 
+/** Where and why a document was rejected. */
 typedef struct keel_json_error {
-    size_t offset;           /* byte offset of the offending byte (or of the end) */
-    keel_json_reason reason;
+    size_t offset;           /**< byte offset of the offending byte (or of the end) */
+    keel_json_reason reason; /**< why */
 } keel_json_error;
 
-/* A short English description ("invalid UTF-8 in string"); never NULL. */
+/** A short English description ("invalid UTF-8 in string"); never NULL. */
 const char *keel_json_reason_str(keel_json_reason reason);
 
 /* ---- validation ------------------------------------------------------- */
 
-/* Validate a whole document. max_depth 0 means KEEL_JSON_DEFAULT_DEPTH;
+/** Validate a whole document. max_depth 0 means KEEL_JSON_DEFAULT_DEPTH;
  * above KEEL_JSON_DEPTH_CAP is KEEL_ERR_INVALID_ARG. On failure *err (if not
  * NULL) says where and why; on KEEL_OK it is set to { 0, KEEL_JSON_OK }. */
 KEEL_MUST_USE keel_result keel_json_validate(keel_slice doc, uint32_t max_depth,
@@ -82,43 +85,46 @@ KEEL_MUST_USE keel_result keel_json_validate(keel_slice doc, uint32_t max_depth,
 
 /* ---- tokenizer (pull parser) ------------------------------------------ */
 
+/** What a token is. */
 typedef enum keel_json_kind {
-    KEEL_JSON_OBJECT_BEGIN = 1,
-    KEEL_JSON_OBJECT_END,
-    KEEL_JSON_ARRAY_BEGIN,
-    KEEL_JSON_ARRAY_END,
-    KEEL_JSON_KEY,      /* an object member name; raw includes the quotes */
-    KEEL_JSON_STRING,   /* raw includes the quotes, escapes not decoded */
-    KEEL_JSON_NUMBER,   /* raw is the number's text */
-    KEEL_JSON_TRUE,
-    KEEL_JSON_FALSE,
-    KEEL_JSON_NULL,
-    KEEL_JSON_END       /* the document is complete (then repeated) */
+    KEEL_JSON_OBJECT_BEGIN = 1, /**< `{` */
+    KEEL_JSON_OBJECT_END,       /**< `}` */
+    KEEL_JSON_ARRAY_BEGIN,      /**< `[` */
+    KEEL_JSON_ARRAY_END,        /**< `]` */
+    KEEL_JSON_KEY,      /**< an object member name; raw includes the quotes */
+    KEEL_JSON_STRING,   /**< raw includes the quotes, escapes not decoded */
+    KEEL_JSON_NUMBER,   /**< raw is the number's text */
+    KEEL_JSON_TRUE,     /**< `true` */
+    KEEL_JSON_FALSE,    /**< `false` */
+    KEEL_JSON_NULL,     /**< `null` */
+    KEEL_JSON_END       /**< the document is complete (then repeated) */
 } keel_json_kind;
 
+/** One token of a document. */
 typedef struct keel_json_token {
-    keel_json_kind kind;
-    keel_slice raw;     /* the token's bytes in the document */
-    size_t offset;      /* raw's offset in the document */
-    uint32_t depth;     /* containers open around this token */
+    keel_json_kind kind; /**< what it is */
+    keel_slice raw;     /**< the token's bytes in the document */
+    size_t offset;      /**< raw's offset in the document */
+    uint32_t depth;     /**< containers open around this token */
 } keel_json_token;
 
-/* Tokenizer state: the container stack is a bit per level, so the state
+/** Tokenizer state: the container stack is a bit per level, so the state
  * has a fixed size (no allocation) whatever max_depth is. Fields are private. */
 typedef struct keel_json_tokenizer {
-    keel_slice doc;
-    size_t pos;
-    uint32_t depth;
-    uint32_t max_depth;
-    uint32_t state;     /* private: what may come next */
-    keel_json_error err;
-    uint64_t stack[KEEL_JSON_DEPTH_CAP / 64u]; /* 1 = object, 0 = array */
+    keel_slice doc;     /**< private: the document */
+    size_t pos;         /**< private: offset of the next byte */
+    uint32_t depth;     /**< private: containers open */
+    uint32_t max_depth; /**< private: the depth limit */
+    uint32_t state;     /**< private: what may come next */
+    keel_json_error err; /**< where and why tokenizing failed (sticky) */
+    uint64_t stack[KEEL_JSON_DEPTH_CAP / 64u]; /**< private: 1 = object, 0 = array */
 } keel_json_tokenizer;
 
+/** Start tokenizing doc; max_depth as for keel_json_validate. */
 KEEL_MUST_USE keel_result keel_json_tokenizer_init(keel_json_tokenizer *t, keel_slice doc,
                                                    uint32_t max_depth);
 
-/* The next token. KEEL_OK with *out set; after the top-level value is
+/** The next token. KEEL_OK with *out set; after the top-level value is
  * complete (and only whitespace follows) the token is KEEL_JSON_END, again on
  * every later call. Errors as for keel_json_validate; they are sticky (the
  * same result on every later call) and t->err says where and why. Every
@@ -127,39 +133,40 @@ KEEL_MUST_USE keel_result keel_json_next(keel_json_tokenizer *t, keel_json_token
 
 /* ---- values and lookup ------------------------------------------------ */
 
+/** The type of a value. */
 typedef enum keel_json_type {
-    KEEL_JSON_T_NULL = 1,
-    KEEL_JSON_T_BOOL,
-    KEEL_JSON_T_NUMBER,
-    KEEL_JSON_T_STRING,
-    KEEL_JSON_T_ARRAY,
-    KEEL_JSON_T_OBJECT
+    KEEL_JSON_T_NULL = 1, /**< null */
+    KEEL_JSON_T_BOOL,     /**< true or false */
+    KEEL_JSON_T_NUMBER,   /**< a number */
+    KEEL_JSON_T_STRING,   /**< a string */
+    KEEL_JSON_T_ARRAY,    /**< an array */
+    KEEL_JSON_T_OBJECT    /**< an object */
 } keel_json_type;
 
-/* A value inside a validated document: raw spans the whole value (for a
+/** A value inside a validated document: raw spans the whole value (for a
  * container, from its opening to its matching closing bracket; for a string,
  * the quotes included). */
 typedef struct keel_json_value {
-    keel_json_type type;
-    keel_slice raw;
-    size_t offset;      /* raw's offset in the document */
+    keel_json_type type; /**< its type */
+    keel_slice raw;     /**< the value's bytes in the document */
+    size_t offset;      /**< raw's offset in the document */
 } keel_json_value;
 
-/* A document that passed keel_json_validate. Lookups on it do not
+/** A document that passed keel_json_validate. Lookups on it do not
  * re-validate: they only skip over values (still bounds-checked, so a
  * hand-made keel_json_doc can give wrong answers but never read outside
  * its slice). */
 typedef struct keel_json_doc {
-    keel_slice src;
-    keel_json_value root;
-    uint32_t max_depth;
+    keel_slice src;       /**< the whole document */
+    keel_json_value root; /**< its top-level value */
+    uint32_t max_depth;   /**< the depth limit it was validated with */
 } keel_json_doc;
 
-/* Validate src and wrap it as a document. */
+/** Validate src and wrap it as a document. */
 KEEL_MUST_USE keel_result keel_json_parse(keel_slice src, uint32_t max_depth,
                                           keel_json_doc *out, keel_json_error *err);
 
-/* Look up a path below a value. Path syntax: a sequence of steps, each
+/** Look up a path below a value. Path syntax: a sequence of steps, each
  * ".name" (object member whose decoded key equals name exactly; name runs to
  * the next '.' or '[') or "[N]" (array element N, decimal, from 0). The
  * empty path names the value itself. Examples: ".data.items[3].name", "[0]".
@@ -168,7 +175,7 @@ KEEL_MUST_USE keel_result keel_json_parse(keel_slice src, uint32_t max_depth,
 KEEL_MUST_USE keel_result keel_json_find(const keel_json_value *in, keel_slice path,
                                          keel_json_value *out);
 
-/* Iterate over an array's elements or an object's members. Start with
+/** Iterate over an array's elements or an object's members. Start with
  * *pos = 0; each call yields the next element (and, for objects, its raw
  * key token with quotes) and advances *pos. KEEL_ERR_NOT_FOUND at the end;
  * KEEL_ERR_INVALID_ARG when in is not a container. key may be NULL. */
@@ -179,19 +186,21 @@ KEEL_MUST_USE keel_result keel_json_next_child(const keel_json_value *in, size_t
 /* A value of another type is KEEL_ERR_PARSE (the bytes do not read as the
  * requested type). */
 
-/* An integer: no fraction, no exponent ("1.0" and "1e2" are KEEL_ERR_PARSE);
+/** An integer: no fraction, no exponent ("1.0" and "1e2" are KEEL_ERR_PARSE);
  * outside int64 range is KEEL_ERR_TOO_LARGE. */
 KEEL_MUST_USE keel_result keel_json_get_i64(const keel_json_value *v, int64_t *out);
-/* Any number, correctly rounded to the nearest double; a magnitude beyond
+/** Any number, correctly rounded to the nearest double; a magnitude beyond
  * the double range is KEEL_ERR_TOO_LARGE, and so is a number text longer
  * than 1100 bytes (more than any double's exact decimal expansion needs).
  * Underflow gives the nearest double (possibly 0 or -0). Independent of
  * the C locale (keel creates a "C" locale_t once per process; if that
  * fails, KEEL_ERR_NO_MEMORY). */
 KEEL_MUST_USE keel_result keel_json_get_double(const keel_json_value *v, double *out);
+/** true or false. */
 KEEL_MUST_USE keel_result keel_json_get_bool(const keel_json_value *v, bool *out);
+/** True when v is null (false for NULL or any other value). */
 bool keel_json_is_null(const keel_json_value *v);
-/* Decode a string's escapes (including \u surrogate pairs) and append the
+/** Decode a string's escapes (including `\u` surrogate pairs) and append the
  * UTF-8 result to *out. All or nothing: if it does not fit, *out is
  * unchanged and the result is KEEL_ERR_TOO_LARGE. Also accepts a KEY token's
  * raw slice wrapped as a value of type KEEL_JSON_T_STRING. On a hand-made
@@ -199,61 +208,75 @@ bool keel_json_is_null(const keel_json_value *v);
  * byte is KEEL_ERR_PARSE (*out unchanged); other bytes are copied as they
  * are (UTF-8 is checked by validation, not here). */
 KEEL_MUST_USE keel_result keel_json_get_string(const keel_json_value *v, keel_buf *out);
-/* Compare a string value, decoded, with plain bytes, without a buffer.
+/** Compare a string value, decoded, with plain bytes, without a buffer.
  * False for a value that is not a quoted string or holds a malformed
  * escape. */
 bool keel_json_string_eq(const keel_json_value *v, keel_slice text);
 
 /* ---- writer ------------------------------------------------------------ */
 
-/* What the writer does with bytes that are not valid UTF-8 in strings and
+/** What the writer does with bytes that are not valid UTF-8 in strings and
  * keys: replace each maximal invalid sequence with U+FFFD (the Unicode
  * "substitution of maximal subparts" practice), or refuse the string with
  * KEEL_ERR_PARSE. */
 typedef enum keel_json_utf8_policy {
-    KEEL_JSON_UTF8_REPLACE = 0,
-    KEEL_JSON_UTF8_REJECT = 1
+    KEEL_JSON_UTF8_REPLACE = 0, /**< replace invalid sequences with U+FFFD */
+    KEEL_JSON_UTF8_REJECT = 1   /**< refuse the string: KEEL_ERR_PARSE */
 } keel_json_utf8_policy;
 
-/* Builds a document into a caller's keel_buf. Every call is all or nothing
+/** Builds a document into a caller's keel_buf. Every call is all or nothing
  * on the buf: KEEL_ERR_TOO_LARGE leaves it as before the call (the writer
  * stays usable, e.g. after the caller flushes). Misuse (a value where a key
  * is required, an unbalanced end, a second top-level value) is
  * KEEL_ERR_STATE. Commas and colons are inserted by the writer; output has
- * no whitespace. Control characters, '"' and '\\' are escaped (\b \f \n
- * \r \t, the others as \u00xx with lowercase hex); '/', DEL (0x7F) and
+ * no whitespace. Control characters, '"' and '\\' are escaped (`\b` `\f` `\n`
+ * `\r` `\t`, the others as `\u00xx` with lowercase hex); '/', DEL (0x7F) and
  * valid non-ASCII UTF-8 are written as is. Opening a container beyond
  * max_depth is KEEL_ERR_TOO_LARGE (nothing written). Fields are private. */
 typedef struct keel_json_writer {
-    keel_buf *out;
-    uint32_t depth;
-    uint32_t max_depth;
-    uint32_t state;
-    keel_json_utf8_policy policy;
-    uint64_t stack[KEEL_JSON_DEPTH_CAP / 64u];  /* 1 = object, 0 = array */
-    uint64_t first[KEEL_JSON_DEPTH_CAP / 64u];  /* 1 = no element yet at that level */
+    keel_buf *out;        /**< private: where the document goes */
+    uint32_t depth;       /**< private: containers open */
+    uint32_t max_depth;   /**< private: the depth limit */
+    uint32_t state;       /**< private: what may come next */
+    keel_json_utf8_policy policy; /**< private: see keel_json_utf8_policy */
+    uint64_t stack[KEEL_JSON_DEPTH_CAP / 64u];  /**< private: 1 = object, 0 = array */
+    uint64_t first[KEEL_JSON_DEPTH_CAP / 64u];  /**< private: 1 = no element yet at that level */
 } keel_json_writer;
 
+/** Start a document in out (appended after what out holds); max_depth as
+ * for keel_json_validate. */
 KEEL_MUST_USE keel_result keel_json_writer_init(keel_json_writer *w, keel_buf *out,
                                                 uint32_t max_depth,
                                                 keel_json_utf8_policy policy);
+/** @{ */
+/** Open or close an object or an array (see keel_json_writer). */
 KEEL_MUST_USE keel_result keel_json_write_object_begin(keel_json_writer *w);
 KEEL_MUST_USE keel_result keel_json_write_object_end(keel_json_writer *w);
 KEEL_MUST_USE keel_result keel_json_write_array_begin(keel_json_writer *w);
 KEEL_MUST_USE keel_result keel_json_write_array_end(keel_json_writer *w);
+/** @} */
+/** @{ */
+/** An object member's name / a string value, quoted and escaped. */
 KEEL_MUST_USE keel_result keel_json_write_key(keel_json_writer *w, keel_slice key);
 KEEL_MUST_USE keel_result keel_json_write_string(keel_json_writer *w, keel_slice s);
+/** @} */
+/** @{ */
+/** An integer, in decimal. */
 KEEL_MUST_USE keel_result keel_json_write_i64(keel_json_writer *w, int64_t v);
 KEEL_MUST_USE keel_result keel_json_write_u64(keel_json_writer *w, uint64_t v);
-/* Text that reads back to the same double: the shortest "%.Ng" rendering
+/** @} */
+/** Text that reads back to the same double: the shortest "%.Ng" rendering
  * that does, N from 15 (from 1 for subnormals) to 17, in the C locale (e.g.
  * 0.1 -> "0.1", 1e23 -> "1e+23", 5e-324 -> "5e-324", -0.0 -> "-0"; at most
  * 24 bytes). NaN and infinities are KEEL_ERR_INVALID_ARG (JSON cannot
  * carry them); KEEL_ERR_NO_MEMORY as for keel_json_get_double. */
 KEEL_MUST_USE keel_result keel_json_write_double(keel_json_writer *w, double v);
+/** @{ */
+/** `true` or `false` / `null`. */
 KEEL_MUST_USE keel_result keel_json_write_bool(keel_json_writer *w, bool v);
 KEEL_MUST_USE keel_result keel_json_write_null(keel_json_writer *w);
-/* KEEL_OK when exactly one complete top-level value has been written. */
+/** @} */
+/** KEEL_OK when exactly one complete top-level value has been written. */
 KEEL_MUST_USE keel_result keel_json_writer_finish(const keel_json_writer *w);
 
 #if defined(__GNUC__)

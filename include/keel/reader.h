@@ -1,5 +1,6 @@
-/*
- * keel/reader.h - a blocking reader that pulls lines or length-prefixed
+/**
+ * @file
+ * @brief keel/reader.h - a blocking reader that pulls lines or length-prefixed
  * frames from a connected keel socket into storage the caller provides:
  * the glue between the pure decoders of keel/codec.h and the socket layer
  * of keel/net.h (Rust's BufReader over a TcpStream).
@@ -29,23 +30,24 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-/* Reads lines or frames from a connected keel_net (TCP), like Rust's
+/** Reads lines or frames from a connected keel_net (TCP), like Rust's
  * BufReader over a TcpStream, into storage the caller provides (keel never
  * allocates for it). Fields are private: use the functions. */
 typedef struct keel_reader {
-    keel_net *net;
-    keel_buf buf;        /* storage: [0, start) already returned, [start, len) buffered */
-    size_t start;
-    bool eof;            /* the peer closed its side: no more recv */
+    keel_net *net;       /**< the socket read (not owned) */
+    keel_buf buf;        /**< storage: [0, start) already returned, [start, len) buffered */
+    size_t start;        /**< see buf */
+    bool eof;            /**< the peer closed its side: no more recv */
 } keel_reader;
 
-/* Read from net into storage. storage's filled bytes (if any) count as
+/** Read from net into storage. storage's filled bytes (if any) count as
  * already received, e.g. bytes read by another layer before switching to
  * this one. The reader does not own net. INVALID_ARG if r or net is NULL,
  * storage is invalid or has capacity 0. */
 KEEL_MUST_USE keel_result keel_reader_init(keel_reader *r, keel_net *net, keel_buf storage);
 
-/* Return the next line / frame. The slice points into the storage and stays
+/** @{ */
+/** Return the next line / frame. The slice points into the storage and stays
  * valid until the next call on r: the previously returned item is dropped
  * (and the storage compacted) only when room is needed.
  * Bytes are received (keel_net_recv_timeout) only while the decoder says
@@ -67,8 +69,9 @@ KEEL_MUST_USE keel_result keel_reader_read_line(keel_reader *r, keel_line_decode
                                                 uint32_t timeout_ms, keel_slice *line);
 KEEL_MUST_USE keel_result keel_reader_read_frame(keel_reader *r, const keel_frame_decoder *dec,
                                                  uint32_t timeout_ms, keel_slice *payload);
+/** @} */
 
-/* The bytes received but not yet returned as items (empty if r is NULL or
+/** The bytes received but not yet returned as items (empty if r is NULL or
  * invalid), valid until the next call on r. Lets a caller hand the rest of
  * the stream to another protocol without losing a byte. */
 keel_slice keel_reader_buffered(const keel_reader *r);

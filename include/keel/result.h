@@ -1,5 +1,6 @@
-/*
- * keel/result.h - the one error convention of keel.
+/**
+ * @file
+ * @brief keel/result.h - the one error convention of keel.
  *
  * Conventions (apply to every keel header):
  *  - Every public function that can fail returns keel_result and is marked
@@ -26,13 +27,17 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
+/** @def KEEL_MUST_USE
+ * Marks a function whose result must be used (warn_unused_result): every
+ * public function that returns keel_result carries it. Empty on compilers
+ * without the attribute. */
 #if defined(__GNUC__) || defined(__clang__)
 #define KEEL_MUST_USE __attribute__((warn_unused_result))
 #else
 #define KEEL_MUST_USE
 #endif
 
-/* KEEL_TRY(expr): evaluate expr, a keel_result, exactly once; when it is not
+/** KEEL_TRY(expr): evaluate expr, a keel_result, exactly once; when it is not
  * KEEL_OK, return it from the enclosing function (which must return
  * keel_result). Like Rust's `?`:
  *
@@ -52,60 +57,63 @@ extern "C" {
         }                                                                                          \
     } while (0)
 
+/** The result of every fallible keel call: KEEL_OK or why it failed.
+ * Values are stable; keel_result_str() and keel_result_name() name them. */
 typedef enum keel_result {
+    /** Success. */
     KEEL_OK = 0,
-    /* A caller error: NULL where an object is required, an invalid enum,
+    /** A caller error: NULL where an object is required, an invalid enum,
      * an invalid slice/buf (see keel_slice_valid). */
     KEEL_ERR_INVALID_ARG = 1,
-    /* An index or range lies outside the object it addresses. */
+    /** An index or range lies outside the object it addresses. */
     KEEL_ERR_OUT_OF_BOUNDS = 2,
-    /* A configured or structural limit was hit: a buffer has no room left,
+    /** A configured or structural limit was hit: a buffer has no room left,
      * a line/frame/field is longer than allowed, a number overflows. */
     KEEL_ERR_TOO_LARGE = 3,
-    /* The input ends before the item is complete: more bytes are needed. */
+    /** The input ends before the item is complete: more bytes are needed. */
     KEEL_ERR_INCOMPLETE = 4,
-    /* The input is malformed: more bytes will not help. */
+    /** The input is malformed: more bytes will not help. */
     KEEL_ERR_PARSE = 5,
-    /* A search found nothing (a byte, a sequence, a key). */
+    /** A search found nothing (a byte, a sequence, a key). */
     KEEL_ERR_NOT_FOUND = 6,
-    /* Non-blocking operation could not proceed now (EAGAIN/EWOULDBLOCK,
+    /** Non-blocking operation could not proceed now (EAGAIN/EWOULDBLOCK,
      * or a connect in progress). */
     KEEL_ERR_WOULD_BLOCK = 7,
-    /* A deadline passed before the operation completed. */
+    /** A deadline passed before the operation completed. */
     KEEL_ERR_TIMEOUT = 8,
-    /* The peer closed the connection in an orderly way (EOF). */
+    /** The peer closed the connection in an orderly way (EOF). */
     KEEL_ERR_CLOSED = 9,
-    /* The connection was reset or broken by the peer (ECONNRESET, EPIPE). */
+    /** The connection was reset or broken by the peer (ECONNRESET, EPIPE). */
     KEEL_ERR_RESET = 10,
-    /* Nobody listens at the address (ECONNREFUSED). */
+    /** Nobody listens at the address (ECONNREFUSED). */
     KEEL_ERR_REFUSED = 11,
-    /* A host name could not be resolved to any address. */
+    /** A host name could not be resolved to any address. */
     KEEL_ERR_HOST_NOT_FOUND = 12,
-    /* The local address is already in use (EADDRINUSE) or cannot be
+    /** The local address is already in use (EADDRINUSE) or cannot be
      * assigned (EADDRNOTAVAIL). */
     KEEL_ERR_ADDR_IN_USE = 13,
-    /* A datagram was larger than the room offered for it. keel_net leaves
+    /** A datagram was larger than the room offered for it. keel_net leaves
      * it queued (not consumed, nothing cut); a loop UDP handle, which must
      * not stall on it, delivers its first max_datagram bytes with this
      * result, so the loss is reported, never silent. */
     KEEL_ERR_TRUNCATED = 14,
-    /* Memory or descriptors ran out (ENOMEM, ENOBUFS, EMFILE, ENFILE). */
+    /** Memory or descriptors ran out (ENOMEM, ENOBUFS, EMFILE, ENFILE). */
     KEEL_ERR_NO_MEMORY = 15,
-    /* The object is in the wrong state for the call (send on a closed
+    /** The object is in the wrong state for the call (send on a closed
      * context, accept on a socket that is not listening...). */
     KEEL_ERR_STATE = 16,
-    /* Any other operating-system failure; the errno is kept per context. */
+    /** Any other operating-system failure; the errno is kept per context. */
     KEEL_ERR_OS = 17
 } keel_result;
 
-/* Number of distinct keel_result values (they are 0 .. KEEL_RESULT_COUNT-1). */
+/** Number of distinct keel_result values (they are 0 .. KEEL_RESULT_COUNT-1). */
 #define KEEL_RESULT_COUNT 18
 
-/* A static, human-readable, never-NULL description of r. Values outside the
+/** A static, human-readable, never-NULL description of r. Values outside the
  * enum give "unknown keel_result". */
 const char *keel_result_str(keel_result r);
 
-/* A static, never-NULL identifier of r ("KEEL_ERR_TIMEOUT"...). */
+/** A static, never-NULL identifier of r ("KEEL_ERR_TIMEOUT"...). */
 const char *keel_result_name(keel_result r);
 
 #if defined(__GNUC__)

@@ -1,5 +1,6 @@
-/*
- * keel/slice.h - bounds-checked views of bytes.
+/**
+ * @file
+ * @brief keel/slice.h - bounds-checked views of bytes.
  *
  * Conventions:
  *  - keel_slice is a read-only view { ptr, len }: it owns nothing. ptr may be
@@ -40,20 +41,23 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
+/** A read-only view of len bytes at ptr; owns nothing. */
 typedef struct keel_slice {
-    const uint8_t *ptr;
-    size_t len;
+    const uint8_t *ptr; /**< first byte; NULL only when len is 0 */
+    size_t len;         /**< number of bytes; ptr + len does not wrap */
 } keel_slice;
 
+/** A writable region over cap bytes of caller storage, len of them filled. */
 typedef struct keel_buf {
-    uint8_t *ptr;
-    size_t cap;
-    size_t len;
+    uint8_t *ptr; /**< the storage; NULL only when cap is 0 */
+    size_t cap;   /**< bytes of storage */
+    size_t len;   /**< bytes filled, [0, len); len <= cap */
 } keel_buf;
 
+/** Reads a slice front to back. */
 typedef struct keel_cursor {
-    keel_slice src;
-    size_t pos;
+    keel_slice src; /**< the bytes read */
+    size_t pos;     /**< bytes already read; pos <= src.len */
 } keel_cursor;
 
 /*@
@@ -124,152 +128,170 @@ typedef struct keel_cursor {
       n <= 0 ? 0 : 10 * dec_value(p, n - 1) + (p[n - 1] - '0');
 */
 
-/* A slice of a string literal (without its terminating NUL). */
+/** A slice of a string literal (without its terminating NUL). */
 #define KEEL_STR(lit) ((keel_slice){ (const uint8_t *)("" lit), sizeof(lit) - 1u })
 
 /* ---- validity --------------------------------------------------------- */
 
-/* True when s respects the slice invariant (NULL only with len 0, no wrap). */
+/** True when s respects the slice invariant (NULL only with len 0, no wrap). */
 bool keel_slice_valid(keel_slice s);
-/* True when b respects the buf invariant (len <= cap, NULL only with cap 0,
+/** True when b respects the buf invariant (len <= cap, NULL only with cap 0,
  * no wrap). */
 bool keel_buf_valid(const keel_buf *b);
-/* True when c is non-NULL, its slice valid and pos <= src.len. */
+/** True when c is non-NULL, its slice valid and pos <= src.len. */
 bool keel_cursor_valid(const keel_cursor *c);
 
 /* ---- constructors ----------------------------------------------------- */
 
-/* The empty slice { NULL, 0 }. */
+/** The empty slice { NULL, 0 }. */
 keel_slice keel_slice_empty(void);
 
-/* Make a slice over [ptr, ptr+len). INVALID_ARG if out is NULL, ptr is NULL
+/** Make a slice over [ptr, ptr+len). INVALID_ARG if out is NULL, ptr is NULL
  * with len > 0, or the range wraps. This and keel_buf_init are the only
  * entry points that take a raw pointer and a length. */
 KEEL_MUST_USE keel_result keel_slice_from(const void *ptr, size_t len, keel_slice *out);
 
-/* A slice over the NUL-terminated string s (not including the NUL); the
+/** A slice over the NUL-terminated string s (not including the NUL); the
  * empty slice when s is NULL. */
 keel_slice keel_slice_cstr(const char *s);
 
-/* Make an empty buf (len 0) over caller storage [storage, storage+cap).
+/** Make an empty buf (len 0) over caller storage [storage, storage+cap).
  * INVALID_ARG if b is NULL, storage is NULL with cap > 0, or it wraps. */
 KEEL_MUST_USE keel_result keel_buf_init(keel_buf *b, void *storage, size_t cap);
 
-/* The filled part [0, len) of b as a slice (empty if b is invalid). */
+/** The filled part [0, len) of b as a slice (empty if b is invalid). */
 keel_slice keel_buf_slice(const keel_buf *b);
 
-/* Spare room cap - len (0 if b is invalid). */
+/** Spare room cap - len (0 if b is invalid). */
 size_t keel_buf_spare(const keel_buf *b);
 
 /* ---- slice: sub-ranges ------------------------------------------------ */
 
-/* out = s[off, off+len). OUT_OF_BOUNDS if off+len overflows or > s.len. */
+/** out = s[off, off+len). OUT_OF_BOUNDS if off+len overflows or > s.len. */
 KEEL_MUST_USE keel_result keel_slice_sub(keel_slice s, size_t off, size_t len, keel_slice *out);
-/* out = s[off, s.len). OUT_OF_BOUNDS if off > s.len. */
+/** out = s[off, s.len). OUT_OF_BOUNDS if off > s.len. */
 KEEL_MUST_USE keel_result keel_slice_from_off(keel_slice s, size_t off, keel_slice *out);
-/* head = s[0, at), tail = s[at, len). OUT_OF_BOUNDS if at > s.len.
+/** head = s[0, at), tail = s[at, len). OUT_OF_BOUNDS if at > s.len.
  * head and tail may not be the same object. */
 KEEL_MUST_USE keel_result keel_slice_split_at(keel_slice s, size_t at, keel_slice *head,
                                               keel_slice *tail);
-/* Split around the first occurrence of byte: head = before it, tail = after
+/** Split around the first occurrence of byte: head = before it, tail = after
  * it (the delimiter belongs to neither). NOT_FOUND if absent. */
 KEEL_MUST_USE keel_result keel_slice_split_once(keel_slice s, uint8_t byte, keel_slice *head,
                                                 keel_slice *tail);
 
 /* ---- slice: search and compare ---------------------------------------- */
 
-/* Index of the first occurrence of byte. NOT_FOUND if absent. */
+/** Index of the first occurrence of byte. NOT_FOUND if absent. */
 KEEL_MUST_USE keel_result keel_slice_find_byte(keel_slice s, uint8_t byte, size_t *idx);
-/* Index of the first occurrence of needle. An empty needle is found at 0.
+/** Index of the first occurrence of needle. An empty needle is found at 0.
  * NOT_FOUND if absent. */
 KEEL_MUST_USE keel_result keel_slice_find(keel_slice s, keel_slice needle, size_t *idx);
-/* Byte-wise equality (false if either slice is invalid). */
+/** Byte-wise equality (false if either slice is invalid). */
 bool keel_slice_eq(keel_slice a, keel_slice b);
-/* Equality ignoring ASCII case (for protocol tokens). */
+/** Equality ignoring ASCII case (for protocol tokens). */
 bool keel_slice_eq_nocase(keel_slice a, keel_slice b);
-/* Lexicographic order: <0, 0, >0 (a shorter prefix sorts first). Invalid
+/** Lexicographic order: <0, 0, >0 (a shorter prefix sorts first). Invalid
  * slices compare as empty. */
 int keel_slice_cmp(keel_slice a, keel_slice b);
-/* True when s begins with prefix / ends with suffix. */
+/** @{ */
+/** True when s begins with prefix / ends with suffix. */
 bool keel_slice_starts_with(keel_slice s, keel_slice prefix);
 bool keel_slice_ends_with(keel_slice s, keel_slice suffix);
-/* Remove leading / trailing / both ASCII whitespace (SP, HT, CR, LF, VT, FF).
+/** @} */
+/** @{ */
+/** Remove leading / trailing / both ASCII whitespace (SP, HT, CR, LF, VT, FF).
  * An invalid slice gives the empty slice. */
 keel_slice keel_slice_trim_left(keel_slice s);
 keel_slice keel_slice_trim_right(keel_slice s);
 keel_slice keel_slice_trim(keel_slice s);
+/** @} */
 
 /* ---- slice: element and integer reads --------------------------------- */
 
-/* *out = s[idx]. OUT_OF_BOUNDS if idx >= s.len. */
+/** *out = s[idx]. OUT_OF_BOUNDS if idx >= s.len. */
 KEEL_MUST_USE keel_result keel_slice_get(keel_slice s, size_t idx, uint8_t *out);
-/* Big-endian unsigned integer at s[off, off+N). OUT_OF_BOUNDS if it does not
+/** @{ */
+/** Big-endian unsigned integer at s[off, off+N). OUT_OF_BOUNDS if it does not
  * fit (overflow-safe). */
 KEEL_MUST_USE keel_result keel_slice_read_u16be(keel_slice s, size_t off, uint16_t *out);
 KEEL_MUST_USE keel_result keel_slice_read_u32be(keel_slice s, size_t off, uint32_t *out);
 KEEL_MUST_USE keel_result keel_slice_read_u64be(keel_slice s, size_t off, uint64_t *out);
+/** @} */
 
-/* Parse the whole slice as an unsigned decimal number (digits only, no sign,
+/** Parse the whole slice as an unsigned decimal number (digits only, no sign,
  * no whitespace, at least one digit). PARSE if empty or a non-digit is
  * present; TOO_LARGE if the value exceeds max (overflow-safe). */
 KEEL_MUST_USE keel_result keel_slice_parse_u64(keel_slice s, uint64_t max, uint64_t *out);
 
 /* ---- cursor: sequential reads ----------------------------------------- */
 
-/* Start reading s from offset 0. INVALID_ARG if c is NULL or s invalid. */
+/** Start reading s from offset 0. INVALID_ARG if c is NULL or s invalid. */
 KEEL_MUST_USE keel_result keel_cursor_init(keel_cursor *c, keel_slice s);
-/* Bytes left (0 if c is invalid). */
+/** Bytes left (0 if c is invalid). */
 size_t keel_cursor_remaining(const keel_cursor *c);
-/* The unread rest as a slice (empty if c is invalid). */
+/** The unread rest as a slice (empty if c is invalid). */
 keel_slice keel_cursor_rest(const keel_cursor *c);
-/* Read and advance. INCOMPLETE when fewer than the needed bytes remain;
+/** @{ */
+/** Read and advance. INCOMPLETE when fewer than the needed bytes remain;
  * then neither the cursor nor *out changes. */
 KEEL_MUST_USE keel_result keel_cursor_read_u8(keel_cursor *c, uint8_t *out);
 KEEL_MUST_USE keel_result keel_cursor_read_u16be(keel_cursor *c, uint16_t *out);
 KEEL_MUST_USE keel_result keel_cursor_read_u32be(keel_cursor *c, uint32_t *out);
 KEEL_MUST_USE keel_result keel_cursor_read_u64be(keel_cursor *c, uint64_t *out);
-/* Take the next n bytes as a slice / skip them. INCOMPLETE if fewer remain. */
+/** @} */
+/** @{ */
+/** Take the next n bytes as a slice / skip them. INCOMPLETE if fewer remain. */
 KEEL_MUST_USE keel_result keel_cursor_take(keel_cursor *c, size_t n, keel_slice *out);
 KEEL_MUST_USE keel_result keel_cursor_skip(keel_cursor *c, size_t n);
-/* Take the bytes before the next occurrence of byte and advance past the
+/** @} */
+/** Take the bytes before the next occurrence of byte and advance past the
  * byte. INCOMPLETE if the byte does not occur in the rest. */
 KEEL_MUST_USE keel_result keel_cursor_take_until(keel_cursor *c, uint8_t byte, keel_slice *out);
-/* Nested length-prefixed block: read a 1-, 2- or 4-byte big-endian length L
+/** @{ */
+/** Nested length-prefixed block: read a 1-, 2- or 4-byte big-endian length L
  * then take L bytes as *out. INCOMPLETE (cursor unchanged) if the prefix or
  * the L bytes are not all there. */
 KEEL_MUST_USE keel_result keel_cursor_read_block8(keel_cursor *c, keel_slice *out);
 KEEL_MUST_USE keel_result keel_cursor_read_block16(keel_cursor *c, keel_slice *out);
 KEEL_MUST_USE keel_result keel_cursor_read_block32(keel_cursor *c, keel_slice *out);
-/* KEEL_OK if every byte was consumed, PARSE if bytes are left over (use it
+/** @} */
+/** KEEL_OK if every byte was consumed, PARSE if bytes are left over (use it
  * to make a nested block consume exactly its length). */
 KEEL_MUST_USE keel_result keel_cursor_expect_end(const keel_cursor *c);
 
 /* ---- buf: writes ------------------------------------------------------ */
 
-/* Append all of src. TOO_LARGE (b unchanged) if it does not fit. src may
- * overlap b's own storage. */
+/** @{ */
+/** Append all of src / one byte. TOO_LARGE (b unchanged) if it does not fit.
+ * src may overlap b's own storage. */
 KEEL_MUST_USE keel_result keel_buf_append(keel_buf *b, keel_slice src);
 KEEL_MUST_USE keel_result keel_buf_append_byte(keel_buf *b, uint8_t byte);
-/* Append a big-endian integer. TOO_LARGE if it does not fit. */
+/** @} */
+/** @{ */
+/** Append a big-endian integer. TOO_LARGE if it does not fit. */
 KEEL_MUST_USE keel_result keel_buf_append_u16be(keel_buf *b, uint16_t v);
 KEEL_MUST_USE keel_result keel_buf_append_u32be(keel_buf *b, uint32_t v);
 KEEL_MUST_USE keel_result keel_buf_append_u64be(keel_buf *b, uint64_t v);
-/* Append v in decimal. TOO_LARGE if it does not fit. */
+/** @} */
+/** Append v in decimal. TOO_LARGE if it does not fit. */
 KEEL_MUST_USE keel_result keel_buf_append_u64_dec(keel_buf *b, uint64_t v);
-/* Overwrite filled bytes in place: b[off, off+N) = v big-endian.
+/** @{ */
+/** Overwrite filled bytes in place: b[off, off+N) = v big-endian.
  * OUT_OF_BOUNDS unless off+N <= len (overflow-safe). */
 KEEL_MUST_USE keel_result keel_buf_put_u16be(keel_buf *b, size_t off, uint16_t v);
 KEEL_MUST_USE keel_result keel_buf_put_u32be(keel_buf *b, size_t off, uint32_t v);
-/* Replace the contents with src. TOO_LARGE (b unchanged) if src > cap. */
+/** @} */
+/** Replace the contents with src. TOO_LARGE (b unchanged) if src > cap. */
 KEEL_MUST_USE keel_result keel_buf_set(keel_buf *b, keel_slice src);
-/* Empty the buf (len = 0). No effect on an invalid buf. */
+/** Empty the buf (len = 0). No effect on an invalid buf. */
 void keel_buf_clear(keel_buf *b);
-/* Shrink len to new_len. OUT_OF_BOUNDS if new_len > len. */
+/** Shrink len to new_len. OUT_OF_BOUNDS if new_len > len. */
 KEEL_MUST_USE keel_result keel_buf_truncate(keel_buf *b, size_t new_len);
-/* Remove the first n filled bytes, moving the rest to the front.
+/** Remove the first n filled bytes, moving the rest to the front.
  * OUT_OF_BOUNDS if n > len. */
 KEEL_MUST_USE keel_result keel_buf_consume(keel_buf *b, size_t n);
-/* Mark n more bytes of the spare room as filled, after something (e.g. the
+/** Mark n more bytes of the spare room as filled, after something (e.g. the
  * socket layer) wrote them there. OUT_OF_BOUNDS if n > spare. */
 KEEL_MUST_USE keel_result keel_buf_commit(keel_buf *b, size_t n);
 

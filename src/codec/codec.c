@@ -13,7 +13,7 @@
 /*@ assigns \nothing;
     ensures \result <==> line_mode_ok(m);
 */
-static bool line_mode_valid(keel_line_mode m)
+static bool codec_line_mode_valid(keel_line_mode m)
 {
     return m == KEEL_LINE_LF || m == KEEL_LINE_ANY || m == KEEL_LINE_CRLF;
 }
@@ -34,7 +34,7 @@ static bool line_mode_valid(keel_line_mode m)
 */
 keel_result keel_line_decoder_init(keel_line_decoder *d, size_t max_len, keel_line_mode mode)
 {
-    if (d == NULL || !line_mode_valid(mode)) {
+    if (d == NULL || !codec_line_mode_valid(mode)) {
         return KEEL_ERR_INVALID_ARG;
     }
     d->max_len = max_len;
@@ -52,7 +52,7 @@ keel_result keel_line_decoder_init(keel_line_decoder *d, size_t max_len, keel_li
                               in.ptr[lf - 1] == '\r');
     ensures mode == KEEL_LINE_LF ==> \result == lf;
 */
-static size_t line_len_before(keel_slice in, size_t lf, keel_line_mode mode)
+static size_t codec_line_len_before_lf(keel_slice in, size_t lf, keel_line_mode mode)
 {
     uint8_t prev = 0;
     if (mode != KEEL_LINE_LF && lf > 0 && keel_slice_get(in, lf - 1, &prev) == KEEL_OK &&
@@ -67,7 +67,7 @@ static size_t line_len_before(keel_slice in, size_t lf, keel_line_mode mode)
 /*@ requires valid_slice(in) && slice_shape(in) && n <= lf < in.len;
     assigns \nothing;
 */
-static bool crlf_line_ok(keel_slice in, size_t n, size_t lf)
+static bool codec_crlf_line_ok(keel_slice in, size_t n, size_t lf)
 {
     keel_slice body;
     size_t cr = 0;
@@ -112,7 +112,7 @@ static bool crlf_line_ok(keel_slice in, size_t n, size_t lf)
 keel_result keel_line_decode(keel_line_decoder *d, keel_slice in, keel_slice *line,
                              size_t *consumed)
 {
-    if (d == NULL || line == NULL || consumed == NULL || !line_mode_valid(d->mode) ||
+    if (d == NULL || line == NULL || consumed == NULL || !codec_line_mode_valid(d->mode) ||
         !keel_slice_valid(in)) {
         return KEEL_ERR_INVALID_ARG;
     }
@@ -137,11 +137,11 @@ keel_result keel_line_decode(keel_line_decoder *d, keel_slice in, keel_slice *li
         d->scanned = 0;
         size_t lf = from + idx;
         /*@ assert lf < in.len && in.ptr[lf] == '\n'; */
-        size_t n = line_len_before(in, lf, d->mode);
+        size_t n = codec_line_len_before_lf(in, lf, d->mode);
         if (n > d->max_len) {
             return KEEL_ERR_TOO_LARGE;
         }
-        if (d->mode == KEEL_LINE_CRLF && !crlf_line_ok(in, n, lf)) {
+        if (d->mode == KEEL_LINE_CRLF && !codec_crlf_line_ok(in, n, lf)) {
             return KEEL_ERR_PARSE;
         }
         if (keel_slice_sub(in, 0, n, line) != KEEL_OK) {
@@ -231,7 +231,7 @@ keel_result keel_line_decode_final(keel_line_decoder *d, keel_slice in, keel_sli
 keel_result keel_line_encode(keel_buf *out, const keel_line_decoder *d, keel_slice line)
 {
     if (out == NULL || d == NULL || !keel_buf_valid(out) || !keel_slice_valid(line) ||
-        !line_mode_valid(d->mode)) {
+        !codec_line_mode_valid(d->mode)) {
         return KEEL_ERR_INVALID_ARG;
     }
     if (line.len > d->max_len) {
@@ -267,7 +267,7 @@ keel_result keel_line_encode(keel_buf *out, const keel_line_decoder *d, keel_sli
 /*@ assigns \nothing;
     ensures \result <==> frame_width_ok(w);
 */
-static bool frame_width_valid(size_t w)
+static bool codec_frame_width_valid(size_t w)
 {
     return w == 1u || w == 2u || w == 4u;
 }
@@ -279,7 +279,7 @@ static bool frame_width_valid(size_t w)
     ensures w == 2 ==> \result == 65535;
     ensures w == 4 ==> \result == 4294967295;
 */
-static uint64_t frame_width_max(size_t w)
+static uint64_t codec_frame_prefix_max(size_t w)
 {
     return w == 1u ? UINT8_MAX : w == 2u ? UINT16_MAX : UINT32_MAX;
 }
@@ -299,7 +299,7 @@ static uint64_t frame_width_max(size_t w)
 */
 keel_result keel_frame_decoder_init(keel_frame_decoder *d, size_t width, size_t max_frame)
 {
-    if (d == NULL || !frame_width_valid(width)) {
+    if (d == NULL || !codec_frame_width_valid(width)) {
         return KEEL_ERR_INVALID_ARG;
     }
     d->width = width;
@@ -313,7 +313,7 @@ keel_result keel_frame_decoder_init(keel_frame_decoder *d, size_t width, size_t 
     assigns *len;
     ensures \result == KEEL_OK;
 */
-static keel_result read_prefix(keel_slice in, size_t w, uint64_t *len)
+static KEEL_MUST_USE keel_result codec_frame_read_prefix(keel_slice in, size_t w, uint64_t *len)
 {
     keel_result r;
     if (w == 1u) {
@@ -372,7 +372,7 @@ static keel_result read_prefix(keel_slice in, size_t w, uint64_t *len)
 keel_result keel_frame_decode(const keel_frame_decoder *d, keel_slice in, keel_slice *payload,
                               size_t *consumed, size_t *need)
 {
-    if (d == NULL || payload == NULL || consumed == NULL || !frame_width_valid(d->width) ||
+    if (d == NULL || payload == NULL || consumed == NULL || !codec_frame_width_valid(d->width) ||
         !keel_slice_valid(in)) {
         return KEEL_ERR_INVALID_ARG;
     }
@@ -385,7 +385,7 @@ keel_result keel_frame_decode(const keel_frame_decoder *d, keel_slice in, keel_s
         return KEEL_ERR_INCOMPLETE;
     }
     uint64_t len = 0;
-    if (read_prefix(in, w, &len) != KEEL_OK) {
+    if (codec_frame_read_prefix(in, w, &len) != KEEL_OK) {
         return KEEL_ERR_INCOMPLETE; /* unreachable: in.len >= w */
     }
     if (len > d->max_frame || len > SIZE_MAX - w) {
@@ -423,11 +423,11 @@ keel_result keel_frame_decode(const keel_frame_decoder *d, keel_slice in, keel_s
 keel_result keel_frame_encode(keel_buf *out, const keel_frame_decoder *d, keel_slice payload)
 {
     if (out == NULL || d == NULL || !keel_buf_valid(out) || !keel_slice_valid(payload) ||
-        !frame_width_valid(d->width)) {
+        !codec_frame_width_valid(d->width)) {
         return KEEL_ERR_INVALID_ARG;
     }
     size_t w = d->width;
-    if (payload.len > d->max_frame || (uint64_t)payload.len > frame_width_max(w)) {
+    if (payload.len > d->max_frame || (uint64_t)payload.len > codec_frame_prefix_max(w)) {
         return KEEL_ERR_TOO_LARGE;
     }
     size_t spare = out->cap - out->len;

@@ -43,7 +43,7 @@ keel_slice keel_reader_buffered(const keel_reader *r)
 
 /* Largest item the decoder can accept, terminator or prefix included; false
  * when it is not a valid decoder or the size overflows. */
-static bool largest_item(const item_codec *c, size_t *max)
+static bool reader_largest_item(const item_codec *c, size_t *max)
 {
     if (c->line != NULL) {
         const keel_line_decoder *d = c->line;
@@ -69,8 +69,8 @@ static bool largest_item(const item_codec *c, size_t *max)
     return true;
 }
 
-static keel_result decode(const item_codec *c, bool eof, keel_slice in, keel_slice *item,
-                          size_t *used)
+static KEEL_MUST_USE keel_result reader_decode_item(const item_codec *c, bool eof, keel_slice in,
+                                                    keel_slice *item, size_t *used)
 {
     if (c->line != NULL) {
         return eof ? keel_line_decode_final(c->line, in, item, used)
@@ -80,7 +80,7 @@ static keel_result decode(const item_codec *c, bool eof, keel_slice in, keel_sli
 }
 
 /* Milliseconds left of timeout_ms counted from start_ms (0 once passed). */
-static uint32_t time_left(uint32_t timeout_ms, uint64_t start_ms)
+static uint32_t reader_time_left(uint32_t timeout_ms, uint64_t start_ms)
 {
     if (timeout_ms == KEEL_FOREVER) {
         return KEEL_FOREVER;
@@ -92,36 +92,34 @@ static uint32_t time_left(uint32_t timeout_ms, uint64_t start_ms)
 
 /* Receive more bytes after the buffered ones, first dropping the items
  * already returned if the storage is full. */
-static keel_result fill(keel_reader *r, uint32_t timeout_ms, uint64_t start_ms)
+static KEEL_MUST_USE keel_result reader_refill(keel_reader *r, uint32_t timeout_ms,
+                                               uint64_t start_ms)
 {
     if (keel_buf_spare(&r->buf) == 0 && r->start > 0) {
-        keel_result c = keel_buf_consume(&r->buf, r->start);
-        if (c != KEEL_OK) {
-            return c;
-        }
+        KEEL_TRY(keel_buf_consume(&r->buf, r->start));
         r->start = 0;
     }
     if (keel_buf_spare(&r->buf) == 0) {
-        /* Cannot happen once largest_item fits the storage: the decoder
+        /* Cannot happen once reader_largest_item fits the storage: the decoder
          * decides before the buffered part of one item fills it. */
         return KEEL_ERR_TOO_LARGE;
     }
     size_t got = 0;
-    return keel_net_recv_timeout(r->net, &r->buf, time_left(timeout_ms, start_ms), &got);
+    return keel_net_recv_timeout(r->net, &r->buf, reader_time_left(timeout_ms, start_ms), &got);
 }
 
-static keel_result read_item(keel_reader *r, const item_codec *c, uint32_t timeout_ms,
-                             keel_slice *out)
+static KEEL_MUST_USE keel_result reader_read_item(keel_reader *r, const item_codec *c,
+                                                  uint32_t timeout_ms, keel_slice *out)
 {
     size_t max = 0;
-    if (!reader_valid(r) || out == NULL || !largest_item(c, &max) || max > r->buf.cap) {
+    if (!reader_valid(r) || out == NULL || !reader_largest_item(c, &max) || max > r->buf.cap) {
         return KEEL_ERR_INVALID_ARG;
     }
     uint64_t start_ms = timeout_ms == KEEL_FOREVER ? 0u : ksys_now_ms();
     for (;;) {
         keel_slice in = keel_reader_buffered(r);
         size_t used = 0;
-        keel_result res = decode(c, r->eof, in, out, &used);
+        keel_result res = reader_decode_item(c, r->eof, in, out, &used);
         if (res == KEEL_OK) {
             r->start += used;
             return KEEL_OK;
@@ -132,7 +130,7 @@ static keel_result read_item(keel_reader *r, const item_codec *c, uint32_t timeo
         if (r->eof) {
             return in.len == 0 ? KEEL_ERR_CLOSED : KEEL_ERR_INCOMPLETE;
         }
-        res = fill(r, timeout_ms, start_ms);
+        res = reader_refill(r, timeout_ms, start_ms);
         if (res == KEEL_ERR_CLOSED) {
             r->eof = true;
         } else if (res != KEEL_OK) {
@@ -148,7 +146,7 @@ keel_result keel_reader_read_line(keel_reader *r, keel_line_decoder *dec, uint32
         return KEEL_ERR_INVALID_ARG;
     }
     item_codec c = { dec, NULL };
-    return read_item(r, &c, timeout_ms, line);
+    return reader_read_item(r, &c, timeout_ms, line);
 }
 
 keel_result keel_reader_read_frame(keel_reader *r, const keel_frame_decoder *dec,
@@ -158,5 +156,5 @@ keel_result keel_reader_read_frame(keel_reader *r, const keel_frame_decoder *dec
         return KEEL_ERR_INVALID_ARG;
     }
     item_codec c = { NULL, dec };
-    return read_item(r, &c, timeout_ms, payload);
+    return reader_read_item(r, &c, timeout_ms, payload);
 }

@@ -20,7 +20,7 @@
 /*@ assigns \nothing;
     ensures \result <==> addr_range_ok(ptr, len);
 */
-static bool range_ok(const uint8_t *ptr, size_t len)
+static bool slice_addr_range_ok(const uint8_t *ptr, size_t len)
 {
     if (ptr == NULL) {
         return len == 0;
@@ -33,7 +33,7 @@ static bool range_ok(const uint8_t *ptr, size_t len)
 */
 bool keel_slice_valid(keel_slice s)
 {
-    return range_ok(s.ptr, s.len);
+    return slice_addr_range_ok(s.ptr, s.len);
 }
 
 /*@ requires b == \null || \valid_read(b);
@@ -45,7 +45,7 @@ bool keel_buf_valid(const keel_buf *b)
     if (b == NULL) {
         return false;
     }
-    return b->len <= b->cap && range_ok(b->ptr, b->cap);
+    return b->len <= b->cap && slice_addr_range_ok(b->ptr, b->cap);
 }
 
 /*@ requires c == \null || \valid_read(c);
@@ -84,7 +84,7 @@ keel_slice keel_slice_empty(void)
 keel_result keel_slice_from(const void *ptr, size_t len, keel_slice *out)
 {
     const uint8_t *p = (const uint8_t *)ptr;
-    if (out == NULL || !range_ok(p, len)) {
+    if (out == NULL || !slice_addr_range_ok(p, len)) {
         return KEEL_ERR_INVALID_ARG;
     }
     out->ptr = p;
@@ -119,7 +119,7 @@ keel_slice keel_slice_cstr(const char *s)
 keel_result keel_buf_init(keel_buf *b, void *storage, size_t cap)
 {
     uint8_t *p = (uint8_t *)storage;
-    if (b == NULL || !range_ok(p, cap)) {
+    if (b == NULL || !slice_addr_range_ok(p, cap)) {
         return KEEL_ERR_INVALID_ARG;
     }
     b->ptr = p;
@@ -167,7 +167,7 @@ size_t keel_buf_spare(const keel_buf *b)
     ensures len > 0 ==> \result.ptr == s.ptr + off;
     ensures len == 0 ==> \result.ptr == \null;
 */
-static keel_slice sub_unchecked(keel_slice s, size_t off, size_t len)
+static keel_slice slice_sub_unchecked(keel_slice s, size_t off, size_t len)
 {
     keel_slice r = { NULL, 0 };
     if (len > 0) {
@@ -181,7 +181,7 @@ static keel_slice sub_unchecked(keel_slice s, size_t off, size_t len)
 /*@ assigns \nothing;
     ensures \result <==> off + len <= total;
 */
-static bool fits(size_t off, size_t len, size_t total)
+static bool slice_range_within(size_t off, size_t len, size_t total)
 {
     if (off > SIZE_MAX - len) {
         return false;
@@ -218,10 +218,10 @@ keel_result keel_slice_sub(keel_slice s, size_t off, size_t len, keel_slice *out
     if (out == NULL || !keel_slice_valid(s)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!fits(off, len, s.len)) {
+    if (!slice_range_within(off, len, s.len)) {
         return KEEL_ERR_OUT_OF_BOUNDS;
     }
-    *out = sub_unchecked(s, off, len);
+    *out = slice_sub_unchecked(s, off, len);
     return KEEL_OK;
 }
 
@@ -253,7 +253,7 @@ keel_result keel_slice_from_off(keel_slice s, size_t off, keel_slice *out)
     if (off > s.len) {
         return KEEL_ERR_OUT_OF_BOUNDS;
     }
-    *out = sub_unchecked(s, off, s.len - off);
+    *out = slice_sub_unchecked(s, off, s.len - off);
     return KEEL_OK;
 }
 
@@ -291,8 +291,8 @@ keel_result keel_slice_split_at(keel_slice s, size_t at, keel_slice *head, keel_
     if (at > s.len) {
         return KEEL_ERR_OUT_OF_BOUNDS;
     }
-    *head = sub_unchecked(s, 0, at);
-    *tail = sub_unchecked(s, at, s.len - at);
+    *head = slice_sub_unchecked(s, 0, at);
+    *tail = slice_sub_unchecked(s, at, s.len - at);
     return KEEL_OK;
 }
 
@@ -303,7 +303,7 @@ keel_result keel_slice_split_at(keel_slice s, size_t at, keel_slice *head, keel_
     ensures \forall integer k; from <= k < \result ==> s.ptr[k] != byte;
     ensures \result < s.len ==> s.ptr[\result] == byte;
 */
-static size_t index_of(keel_slice s, size_t from, uint8_t byte)
+static size_t slice_index_of_byte(keel_slice s, size_t from, uint8_t byte)
 {
     size_t i;
     /*@ loop invariant from <= i <= s.len;
@@ -351,12 +351,12 @@ keel_result keel_slice_split_once(keel_slice s, uint8_t byte, keel_slice *head, 
     if (head == NULL || tail == NULL || head == tail || !keel_slice_valid(s)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    size_t i = index_of(s, 0, byte);
+    size_t i = slice_index_of_byte(s, 0, byte);
     if (i == s.len) {
         return KEEL_ERR_NOT_FOUND;
     }
-    *head = sub_unchecked(s, 0, i);
-    *tail = sub_unchecked(s, i + 1, s.len - i - 1);
+    *head = slice_sub_unchecked(s, 0, i);
+    *tail = slice_sub_unchecked(s, i + 1, s.len - i - 1);
     return KEEL_OK;
 }
 
@@ -389,7 +389,7 @@ keel_result keel_slice_find_byte(keel_slice s, uint8_t byte, size_t *idx)
     if (idx == NULL || !keel_slice_valid(s)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    size_t i = index_of(s, 0, byte);
+    size_t i = slice_index_of_byte(s, 0, byte);
     if (i == s.len) {
         return KEEL_ERR_NOT_FOUND;
     }
@@ -403,7 +403,7 @@ keel_result keel_slice_find_byte(keel_slice s, uint8_t byte, size_t *idx)
     assigns \nothing;
     ensures \result <==> bytes_eq(a.ptr + aoff, b.ptr, n);
 */
-static bool bytes_equal(keel_slice a, size_t aoff, keel_slice b, size_t n)
+static bool slice_bytes_equal_at(keel_slice a, size_t aoff, keel_slice b, size_t n)
 {
     size_t i;
     /*@ loop invariant 0 <= i <= n;
@@ -461,7 +461,7 @@ keel_result keel_slice_find(keel_slice s, keel_slice needle, size_t *idx)
         loop variant last - i;
     */
     for (i = 0; i <= last; i++) {
-        if (bytes_equal(s, i, needle, needle.len)) {
+        if (slice_bytes_equal_at(s, i, needle, needle.len)) {
             *idx = i;
             return KEEL_OK;
         }
@@ -482,13 +482,13 @@ bool keel_slice_eq(keel_slice a, keel_slice b)
     if (!keel_slice_valid(a) || !keel_slice_valid(b) || a.len != b.len) {
         return false;
     }
-    return bytes_equal(a, 0, b, a.len);
+    return slice_bytes_equal_at(a, 0, b, a.len);
 }
 
 /*@ assigns \nothing;
     ensures \result == ascii_lower(c);
 */
-static uint8_t lower(uint8_t c)
+static uint8_t slice_ascii_lower(uint8_t c)
 {
     if (c >= 'A' && c <= 'Z') {
         return (uint8_t)(c + ('a' - 'A'));
@@ -515,7 +515,7 @@ bool keel_slice_eq_nocase(keel_slice a, keel_slice b)
         loop variant a.len - i;
     */
     for (i = 0; i < a.len; i++) {
-        if (lower(a.ptr[i]) != lower(b.ptr[i])) {
+        if (slice_ascii_lower(a.ptr[i]) != slice_ascii_lower(b.ptr[i])) {
             return false;
         }
     }
@@ -564,7 +564,7 @@ bool keel_slice_starts_with(keel_slice s, keel_slice prefix)
     if (!keel_slice_valid(s) || !keel_slice_valid(prefix) || prefix.len > s.len) {
         return false;
     }
-    return bytes_equal(s, 0, prefix, prefix.len);
+    return slice_bytes_equal_at(s, 0, prefix, prefix.len);
 }
 
 /*@ requires slice_arg(s) && slice_arg(suffix);
@@ -577,13 +577,13 @@ bool keel_slice_ends_with(keel_slice s, keel_slice suffix)
     if (!keel_slice_valid(s) || !keel_slice_valid(suffix) || suffix.len > s.len) {
         return false;
     }
-    return bytes_equal(s, s.len - suffix.len, suffix, suffix.len);
+    return slice_bytes_equal_at(s, s.len - suffix.len, suffix, suffix.len);
 }
 
 /*@ assigns \nothing;
     ensures \result <==> is_space(c);
 */
-static bool space(uint8_t c)
+static bool slice_is_ascii_space(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
@@ -610,11 +610,11 @@ keel_slice keel_slice_trim_left(keel_slice s)
         loop variant s.len - i;
     */
     for (i = 0; i < s.len; i++) {
-        if (!space(s.ptr[i])) {
+        if (!slice_is_ascii_space(s.ptr[i])) {
             break;
         }
     }
-    return sub_unchecked(s, i, s.len - i);
+    return slice_sub_unchecked(s, i, s.len - i);
 }
 
 /*@ requires slice_arg(s);
@@ -639,11 +639,11 @@ keel_slice keel_slice_trim_right(keel_slice s)
         loop variant n;
     */
     for (n = s.len; n > 0; n--) {
-        if (!space(s.ptr[n - 1])) {
+        if (!slice_is_ascii_space(s.ptr[n - 1])) {
             break;
         }
     }
-    return sub_unchecked(s, 0, n);
+    return slice_sub_unchecked(s, 0, n);
 }
 
 /* The result of trim_left is readable but its no-wrap shape is not known to
@@ -695,7 +695,7 @@ keel_result keel_slice_get(keel_slice s, size_t idx, uint8_t *out)
 /*@ requires valid_slice(s) && off + n <= s.len && n <= 8;
     assigns \nothing;
 */
-static uint64_t load_be(keel_slice s, size_t off, size_t n)
+static uint64_t slice_load_be(keel_slice s, size_t off, size_t n)
 {
     uint64_t v = 0;
     size_t i;
@@ -728,15 +728,15 @@ static uint64_t load_be(keel_slice s, size_t off, size_t n)
     complete behaviors;
     disjoint behaviors;
 */
-static keel_result read_be(keel_slice s, size_t off, size_t n, uint64_t *v)
+static KEEL_MUST_USE keel_result slice_read_be(keel_slice s, size_t off, size_t n, uint64_t *v)
 {
     if (!keel_slice_valid(s)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!fits(off, n, s.len)) {
+    if (!slice_range_within(off, n, s.len)) {
         return KEEL_ERR_OUT_OF_BOUNDS;
     }
-    *v = load_be(s, off, n);
+    *v = slice_load_be(s, off, n);
     return KEEL_OK;
 }
 
@@ -764,7 +764,7 @@ keel_result keel_slice_read_u16be(keel_slice s, size_t off, uint16_t *out)
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = read_be(s, off, 2, &v);
+    keel_result r = slice_read_be(s, off, 2, &v);
     if (r == KEEL_OK) {
         *out = (uint16_t)v;
     }
@@ -795,7 +795,7 @@ keel_result keel_slice_read_u32be(keel_slice s, size_t off, uint32_t *out)
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = read_be(s, off, 4, &v);
+    keel_result r = slice_read_be(s, off, 4, &v);
     if (r == KEEL_OK) {
         *out = (uint32_t)v;
     }
@@ -826,7 +826,7 @@ keel_result keel_slice_read_u64be(keel_slice s, size_t off, uint64_t *out)
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = read_be(s, off, 8, &v);
+    keel_result r = slice_read_be(s, off, 8, &v);
     if (r == KEEL_OK) {
         *out = v;
     }
@@ -955,7 +955,7 @@ keel_slice keel_cursor_rest(const keel_cursor *c)
     if (!keel_cursor_valid(c)) {
         return keel_slice_empty();
     }
-    return sub_unchecked(c->src, c->pos, c->src.len - c->pos);
+    return slice_sub_unchecked(c->src, c->pos, c->src.len - c->pos);
 }
 
 /* The shared body of the cursor_read_uNNbe functions. */
@@ -980,7 +980,7 @@ keel_slice keel_cursor_rest(const keel_cursor *c)
     complete behaviors;
     disjoint behaviors;
 */
-static keel_result cursor_read_be(keel_cursor *c, size_t n, uint64_t *v)
+static KEEL_MUST_USE keel_result slice_cursor_read_be(keel_cursor *c, size_t n, uint64_t *v)
 {
     if (!keel_cursor_valid(c)) {
         return KEEL_ERR_INVALID_ARG;
@@ -988,7 +988,7 @@ static keel_result cursor_read_be(keel_cursor *c, size_t n, uint64_t *v)
     if (n > c->src.len - c->pos) {
         return KEEL_ERR_INCOMPLETE;
     }
-    *v = load_be(c->src, c->pos, n);
+    *v = slice_load_be(c->src, c->pos, n);
     c->pos += n;
     return KEEL_OK;
 }
@@ -1020,7 +1020,7 @@ keel_result keel_cursor_read_u8(keel_cursor *c, uint8_t *out)
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = cursor_read_be(c, 1, &v);
+    keel_result r = slice_cursor_read_be(c, 1, &v);
     if (r == KEEL_OK) {
         *out = (uint8_t)v;
     }
@@ -1054,7 +1054,7 @@ keel_result keel_cursor_read_u16be(keel_cursor *c, uint16_t *out)
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = cursor_read_be(c, 2, &v);
+    keel_result r = slice_cursor_read_be(c, 2, &v);
     if (r == KEEL_OK) {
         *out = (uint16_t)v;
     }
@@ -1088,7 +1088,7 @@ keel_result keel_cursor_read_u32be(keel_cursor *c, uint32_t *out)
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = cursor_read_be(c, 4, &v);
+    keel_result r = slice_cursor_read_be(c, 4, &v);
     if (r == KEEL_OK) {
         *out = (uint32_t)v;
     }
@@ -1122,7 +1122,7 @@ keel_result keel_cursor_read_u64be(keel_cursor *c, uint64_t *out)
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = cursor_read_be(c, 8, &v);
+    keel_result r = slice_cursor_read_be(c, 8, &v);
     if (r == KEEL_OK) {
         *out = v;
     }
@@ -1158,7 +1158,7 @@ keel_result keel_cursor_take(keel_cursor *c, size_t n, keel_slice *out)
     if (n > c->src.len - c->pos) {
         return KEEL_ERR_INCOMPLETE;
     }
-    *out = sub_unchecked(c->src, c->pos, n);
+    *out = slice_sub_unchecked(c->src, c->pos, n);
     c->pos += n;
     return KEEL_OK;
 }
@@ -1223,11 +1223,11 @@ keel_result keel_cursor_take_until(keel_cursor *c, uint8_t byte, keel_slice *out
     if (out == NULL || !keel_cursor_valid(c)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    size_t i = index_of(c->src, c->pos, byte);
+    size_t i = slice_index_of_byte(c->src, c->pos, byte);
     if (i == c->src.len) {
         return KEEL_ERR_INCOMPLETE;
     }
-    *out = sub_unchecked(c->src, c->pos, i - c->pos);
+    *out = slice_sub_unchecked(c->src, c->pos, i - c->pos);
     c->pos = i + 1;
     return KEEL_OK;
 }
@@ -1262,7 +1262,7 @@ keel_result keel_cursor_take_until(keel_cursor *c, uint8_t byte, keel_slice *out
     complete behaviors;
     disjoint behaviors;
 */
-static keel_result cursor_read_block(keel_cursor *c, size_t n, keel_slice *out)
+static KEEL_MUST_USE keel_result slice_cursor_read_block(keel_cursor *c, size_t n, keel_slice *out)
 {
     if (out == NULL || !keel_cursor_valid(c)) {
         return KEEL_ERR_INVALID_ARG;
@@ -1271,11 +1271,11 @@ static keel_result cursor_read_block(keel_cursor *c, size_t n, keel_slice *out)
     if (n > left) {
         return KEEL_ERR_INCOMPLETE;
     }
-    uint64_t blen = load_be(c->src, c->pos, n);
+    uint64_t blen = slice_load_be(c->src, c->pos, n);
     if (blen > left - n) {
         return KEEL_ERR_INCOMPLETE;
     }
-    *out = sub_unchecked(c->src, c->pos + n, (size_t)blen);
+    *out = slice_sub_unchecked(c->src, c->pos + n, (size_t)blen);
     c->pos += n + (size_t)blen;
     return KEEL_OK;
 }
@@ -1294,7 +1294,7 @@ static keel_result cursor_read_block(keel_cursor *c, size_t n, keel_slice *out)
 */
 keel_result keel_cursor_read_block8(keel_cursor *c, keel_slice *out)
 {
-    return cursor_read_block(c, 1, out);
+    return slice_cursor_read_block(c, 1, out);
 }
 
 /*@ requires cursor_arg(c);
@@ -1311,7 +1311,7 @@ keel_result keel_cursor_read_block8(keel_cursor *c, keel_slice *out)
 */
 keel_result keel_cursor_read_block16(keel_cursor *c, keel_slice *out)
 {
-    return cursor_read_block(c, 2, out);
+    return slice_cursor_read_block(c, 2, out);
 }
 
 /*@ requires cursor_arg(c);
@@ -1328,7 +1328,7 @@ keel_result keel_cursor_read_block16(keel_cursor *c, keel_slice *out)
 */
 keel_result keel_cursor_read_block32(keel_cursor *c, keel_slice *out)
 {
-    return cursor_read_block(c, 4, out);
+    return slice_cursor_read_block(c, 4, out);
 }
 
 /*@ requires cursor_arg_read(c);
@@ -1362,7 +1362,7 @@ keel_result keel_cursor_expect_end(const keel_cursor *c)
     ensures \separated(dst + (0 .. n - 1), src + (0 .. n - 1)) ==>
               copied{Post, Pre}(dst, src, n);
 */
-static void move_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+static void slice_move_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 {
     size_t i;
     if ((uintptr_t)dst <= (uintptr_t)src) {
@@ -1419,7 +1419,7 @@ keel_result keel_buf_append(keel_buf *b, keel_slice src)
         return KEEL_ERR_TOO_LARGE;
     }
     if (src.len > 0) {
-        move_bytes(b->ptr + b->len, src.ptr, src.len);
+        slice_move_bytes(b->ptr + b->len, src.ptr, src.len);
         b->len += src.len;
     }
     return KEEL_OK;
@@ -1462,7 +1462,7 @@ keel_result keel_buf_append_byte(keel_buf *b, uint8_t byte)
     requires \separated(b, b->ptr + (0 .. b->cap - 1));
     assigns b->ptr[off .. off + n - 1];
 */
-static void store_be(keel_buf *b, size_t off, size_t n, uint64_t v)
+static void slice_buf_store_be(keel_buf *b, size_t off, size_t n, uint64_t v)
 {
     size_t i;
     /*@ loop invariant 0 <= i <= n;
@@ -1496,7 +1496,7 @@ static void store_be(keel_buf *b, size_t off, size_t n, uint64_t v)
     complete behaviors;
     disjoint behaviors;
 */
-static keel_result append_be(keel_buf *b, size_t n, uint64_t v)
+static KEEL_MUST_USE keel_result slice_buf_append_be(keel_buf *b, size_t n, uint64_t v)
 {
     if (!keel_buf_valid(b)) {
         return KEEL_ERR_INVALID_ARG;
@@ -1504,7 +1504,7 @@ static keel_result append_be(keel_buf *b, size_t n, uint64_t v)
     if (n > b->cap - b->len) {
         return KEEL_ERR_TOO_LARGE;
     }
-    store_be(b, b->len, n, v);
+    slice_buf_store_be(b, b->len, n, v);
     b->len += n;
     return KEEL_OK;
 }
@@ -1529,7 +1529,7 @@ static keel_result append_be(keel_buf *b, size_t n, uint64_t v)
 */
 keel_result keel_buf_append_u16be(keel_buf *b, uint16_t v)
 {
-    return append_be(b, 2, v);
+    return slice_buf_append_be(b, 2, v);
 }
 
 /*@ requires buf_arg(b);
@@ -1552,7 +1552,7 @@ keel_result keel_buf_append_u16be(keel_buf *b, uint16_t v)
 */
 keel_result keel_buf_append_u32be(keel_buf *b, uint32_t v)
 {
-    return append_be(b, 4, v);
+    return slice_buf_append_be(b, 4, v);
 }
 
 /*@ requires buf_arg(b);
@@ -1575,7 +1575,7 @@ keel_result keel_buf_append_u32be(keel_buf *b, uint32_t v)
 */
 keel_result keel_buf_append_u64be(keel_buf *b, uint64_t v)
 {
-    return append_be(b, 8, v);
+    return slice_buf_append_be(b, 8, v);
 }
 
 /* Digits are formed right to left in a local array (20 is enough for any
@@ -1613,7 +1613,7 @@ keel_result keel_buf_append_u64_dec(keel_buf *b, uint64_t v)
     if (n > b->cap - b->len) {
         return KEEL_ERR_TOO_LARGE;
     }
-    move_bytes(b->ptr + b->len, digits + i, n);
+    slice_move_bytes(b->ptr + b->len, digits + i, n);
     b->len += n;
     return KEEL_OK;
 }
@@ -1638,15 +1638,15 @@ keel_result keel_buf_append_u64_dec(keel_buf *b, uint64_t v)
     complete behaviors;
     disjoint behaviors;
 */
-static keel_result put_be(keel_buf *b, size_t off, size_t n, uint64_t v)
+static KEEL_MUST_USE keel_result slice_buf_put_be(keel_buf *b, size_t off, size_t n, uint64_t v)
 {
     if (!keel_buf_valid(b)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!fits(off, n, b->len)) {
+    if (!slice_range_within(off, n, b->len)) {
         return KEEL_ERR_OUT_OF_BOUNDS;
     }
-    store_be(b, off, n, v);
+    slice_buf_store_be(b, off, n, v);
     return KEEL_OK;
 }
 
@@ -1669,7 +1669,7 @@ static keel_result put_be(keel_buf *b, size_t off, size_t n, uint64_t v)
 */
 keel_result keel_buf_put_u16be(keel_buf *b, size_t off, uint16_t v)
 {
-    return put_be(b, off, 2, v);
+    return slice_buf_put_be(b, off, 2, v);
 }
 
 /*@ requires buf_arg(b);
@@ -1691,7 +1691,7 @@ keel_result keel_buf_put_u16be(keel_buf *b, size_t off, uint16_t v)
 */
 keel_result keel_buf_put_u32be(keel_buf *b, size_t off, uint32_t v)
 {
-    return put_be(b, off, 4, v);
+    return slice_buf_put_be(b, off, 4, v);
 }
 
 /*@ requires buf_arg(b) && slice_arg(src);
@@ -1723,7 +1723,7 @@ keel_result keel_buf_set(keel_buf *b, keel_slice src)
         return KEEL_ERR_TOO_LARGE;
     }
     if (src.len > 0) {
-        move_bytes(b->ptr, src.ptr, src.len);
+        slice_move_bytes(b->ptr, src.ptr, src.len);
     }
     b->len = src.len;
     return KEEL_OK;
@@ -1797,7 +1797,7 @@ keel_result keel_buf_consume(keel_buf *b, size_t n)
     }
     size_t rest = b->len - n;
     if (rest > 0) {
-        move_bytes(b->ptr, b->ptr + n, rest);
+        slice_move_bytes(b->ptr, b->ptr + n, rest);
     }
     b->len = rest;
     return KEEL_OK;

@@ -18,22 +18,22 @@
 #include <time.h>
 #include <unistd.h>
 
-static int real_fcntl_int(int fd, int cmd, int arg)
+static int sys_real_fcntl_int(int fd, int cmd, int arg)
 {
     return fcntl(fd, cmd, arg);
 }
 
-static void *real_alloc_zeroed(size_t n)
+static void *sys_real_alloc_zeroed(size_t n)
 {
     return calloc(1, n);
 }
 
-static void real_release(void *p)
+static void sys_real_release(void *p)
 {
     free(p);
 }
 
-static uint64_t real_now_ms(void)
+static uint64_t sys_real_now_ms(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
@@ -59,12 +59,12 @@ static uint64_t real_now_ms(void)
         .getsockopt = getsockopt, \
         .getsockname = getsockname, \
         .getpeername = getpeername, \
-        .fcntl_int = real_fcntl_int, \
+        .fcntl_int = sys_real_fcntl_int, \
         .getaddrinfo = getaddrinfo, \
         .freeaddrinfo = freeaddrinfo, \
-        .alloc_zeroed = real_alloc_zeroed, \
-        .release = real_release, \
-        .now_ms = real_now_ms, \
+        .alloc_zeroed = sys_real_alloc_zeroed, \
+        .release = sys_real_release, \
+        .now_ms = sys_real_now_ms, \
         /* the event loop's calls */ \
         .epoll_create1 = epoll_create1, \
         .epoll_ctl = epoll_ctl, \
@@ -76,11 +76,11 @@ static uint64_t real_now_ms(void)
         .thread_sigmask = pthread_sigmask, \
     }
 
-static const struct keel_sys_ops real_ops = KEEL_SYS_REAL_OPS;
+static const struct keel_sys_ops sys_real_ops = KEEL_SYS_REAL_OPS;
 
 struct keel_sys_ops keel_sys = KEEL_SYS_REAL_OPS;
 
 void keel_sys_reset(void)
 {
-    keel_sys = real_ops;
+    keel_sys = sys_real_ops;
 }

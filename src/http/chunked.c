@@ -52,11 +52,8 @@
 static KEEL_MUST_USE keel_result chunked_fail(keel_http_chunked *d, size_t off,
                                               keel_http_reason why)
 {
-    d->err_.offset = off;
-    d->err_.reason = why;
-    d->err_.status = keel_http_reason_status(why);
     d->state_ = CH_ERROR;
-    return khttp_reason_result(why);
+    return khttp_error(&d->err_, off, why);
 }
 
 /*@ assigns \nothing; */
@@ -67,10 +64,10 @@ static bool chunked_is_ows(uint8_t c)
 
 /* The chunk-size line is complete: data follows, or (size 0) the trailer
  * section. */
-/*@ requires \valid(d);
+/*@ requires \valid(d) && d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->count_, d->fs_.state;
     ensures d->state_ == CH_DATA || d->state_ == CH_TRAILER;
-    ensures d->fs_.state <= KHTTP_FL_EMPTY || d->fs_.state == \old(d->fs_.state);
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK;
 */
 static KEEL_MUST_USE keel_result chunked_size_done(keel_http_chunked *d)
@@ -86,9 +83,12 @@ static KEEL_MUST_USE keel_result chunked_size_done(keel_http_chunked *d)
 }
 
 /* A line end in a state where the chunk-size line may end. */
-/*@ requires \valid(d) && (c == '\r' || c == '\n');
+/*@ requires \valid(d) && (c == '\r' || c == '\n') && d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
+    ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
+    ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
 static KEEL_MUST_USE keel_result chunked_line_end(keel_http_chunked *d, uint8_t c, size_t off)
 {
@@ -104,8 +104,12 @@ static KEEL_MUST_USE keel_result chunked_line_end(keel_http_chunked *d, uint8_t 
 
 /* The chunk-size digits and what ends them. */
 /*@ requires \valid(d) && (d->state_ == CH_SIZE_START || d->state_ == CH_SIZE);
+    requires d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->remaining_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
+    ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
+    ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
 static KEEL_MUST_USE keel_result chunked_size_byte(keel_http_chunked *d, uint8_t c, size_t off)
 {
@@ -148,9 +152,12 @@ static bool chunked_is_qtext(uint8_t c)
  *   *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
  * bounded by max_chunk_ext bytes (the CRLF not counted). */
 /*@ requires \valid(d) && CH_SIZE_BWS <= d->state_ <= CH_EXT_AFTER;
+    requires d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
+    ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
 static KEEL_MUST_USE keel_result chunked_ext_byte(keel_http_chunked *d, uint8_t c, size_t off)
 {
@@ -261,8 +268,10 @@ static KEEL_MUST_USE keel_result chunked_ext_byte(keel_http_chunked *d, uint8_t 
 /* One byte of framing outside the data and the trailers: the chunk-size
  * line and the CRLF after the data. */
 /*@ requires \valid(d) && d->state_ <= CH_DATA_LF && d->state_ != CH_DATA;
+    requires d->fs_.state <= KHTTP_FL_EMPTY;
     assigns d->state_, d->remaining_, d->count_, d->fs_.state, d->err_;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK ==> d->state_ <= CH_TRAILER;
     ensures \result != KEEL_OK ==> d->state_ == CH_ERROR;
 */
@@ -360,6 +369,7 @@ bool keel_http_chunked_done(const keel_http_chunked *d)
     requires d->state_ == CH_TRAILER && d->fs_.state <= KHTTP_FL_EMPTY && *at < in.len;
     assigns d->state_, d->count_, d->fs_, d->err_, *at;
     ensures \old(*at) <= *at <= in.len;
+    ensures d->fs_.state <= KHTTP_FL_EMPTY;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==> *at > \old(*at) && chunked_shape(d) &&
               (d->state_ == CH_TRAILER || d->state_ == CH_DONE);
@@ -441,39 +451,31 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
         d->state_ > CH_ERROR || d->fs_.state > KHTTP_FL_EMPTY) {
         return KEEL_ERR_INVALID_ARG;
     }
-    data->ptr = NULL;
-    data->len = 0;
-    *consumed = 0;
     keel_result r = KEEL_OK;
     size_t i = 0;
-    if (d->state_ == CH_DONE) {
-        return KEEL_OK;
-    }
+    size_t start = 0; /* the data piece, if any: in[start, start + n) */
+    size_t n = 0;
     if (d->state_ == CH_ERROR) {
         r = khttp_reason_result(d->err_.reason);
     }
-    /*@ loop invariant 0 <= i <= in.len;
+    /*@ loop invariant 0 <= i <= in.len && n == 0;
         loop invariant chunked_shape(d);
         loop invariant r == KEEL_OK ==> d->state_ != CH_ERROR;
-        loop invariant data->ptr == \null && data->len == 0 && *consumed == 0;
-        loop assigns i, r, *d;
+        loop assigns i, r, start, n, *d;
         loop variant in.len - i;
     */
     while (r == KEEL_OK && i < in.len && d->state_ != CH_DONE) {
         if (d->state_ == CH_DATA && d->remaining_ > 0) {
-            size_t n = in.len - i;
-            if (d->remaining_ < n) {
-                n = (size_t)d->remaining_;
-            }
-            d->remaining_ -= n;
+            size_t avail = in.len - i;
+            size_t take = d->remaining_ < avail ? (size_t)d->remaining_ : avail;
+            d->remaining_ -= take;
             if (d->remaining_ == 0) {
                 d->state_ = CH_DATA_CR;
             }
-            data->ptr = in.ptr + i;
-            data->len = n;
-            *consumed = i + n;
-            d->offset_ += i + n;
-            return KEEL_OK;
+            start = i;
+            n = take;
+            i += take;
+            break;
         }
         if (d->state_ == CH_DATA) {
             d->state_ = CH_DATA_CR; /* unreachable: a chunk has data */
@@ -489,13 +491,23 @@ keel_result keel_http_chunked_decode(keel_http_chunked *d, keel_slice in, keel_s
         i++;
     }
     if (r != KEEL_OK) {
+        data->ptr = NULL;
+        data->len = 0;
+        *consumed = 0;
         if (err != NULL) {
             *err = d->err_;
         }
         return r;
     }
-    *consumed = i;
     d->offset_ += i;
+    *consumed = i;
+    if (n > 0) {
+        data->ptr = in.ptr + start;
+        data->len = n;
+        return KEEL_OK;
+    }
+    data->ptr = NULL;
+    data->len = 0;
     return d->state_ == CH_DONE ? KEEL_OK : KEEL_ERR_INCOMPLETE;
 }
 

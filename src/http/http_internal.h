@@ -71,6 +71,10 @@ KEEL_MUST_USE keel_result khttp_config_resolve(const keel_http_config *cfg, keel
  * the range of uint64), KEEL_ERR_PARSE for the others. */
 KEEL_MUST_USE keel_result khttp_reason_result(keel_http_reason why);
 
+/* Fill *e with the offset, the reason and its status; return the reason's
+ * result (khttp_reason_result). */
+KEEL_MUST_USE keel_result khttp_error(keel_http_error *e, size_t off, keel_http_reason why);
+
 /* Scan field-line bytes in[*at .. end) (end <= in.len; end < in.len when a
  * limit stops the scan there) from state fs->state, leaving *at after the
  * last byte consumed:

@@ -91,6 +91,11 @@
 
   predicate is_tchar(integer c) = (khttp_class[c] & KHTTP_TCHAR) != 0;
 
+  // The reasons a field line can be rejected for.
+  predicate line_reason(integer r) =
+      r == KEEL_HTTP_OK || r == KEEL_HTTP_BARE_CR || r == KEEL_HTTP_BARE_LF ||
+      r == KEEL_HTTP_OBS_FOLD || r == KEEL_HTTP_BAD_FIELD_NAME || r == KEEL_HTTP_BAD_FIELD_VALUE;
+
   // A slice that lies inside in (or is empty).
   predicate within(keel_slice s, keel_slice in) =
       s.len == 0 ||
@@ -267,15 +272,14 @@ uint16_t keel_http_reason_status(keel_http_reason reason)
 /*@ requires \valid(e);
     assigns *e;
     ensures e->offset == off && e->reason == why;
-    ensures \result == KEEL_ERR_PARSE;
+    ensures \result == reason_result(why);
 */
-static KEEL_MUST_USE keel_result parse_line_error(keel_http_error *e, size_t off,
-                                                  keel_http_reason why)
+keel_result khttp_error(keel_http_error *e, size_t off, keel_http_reason why)
 {
     e->offset = off;
     e->reason = why;
-    e->status = 400;
-    return KEEL_ERR_PARSE;
+    e->status = keel_http_reason_status(why);
+    return khttp_reason_result(why);
 }
 
 /* End of the run of bytes of class cls from i (bounded by end). */
@@ -349,6 +353,118 @@ static void parse_value_runs(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
     *at = i;
 }
 
+/* The line end of a field line in state VALUE at in[k] (k < end): CR, or
+ * LF alone when bare_lf. */
+/*@ requires valid_slice(in) && k < end <= in.len && \valid(st) && \valid(why);
+    requires \separated(st, why);
+    requires line_reason(*why);
+    assigns *st, *why;
+    ensures line_reason(*why);
+    ensures *why == KEEL_HTTP_OK ==> *st == KHTTP_FL_CR || *st == KHTTP_FL_FIELD;
+    ensures \result == k + 1;
+*/
+static size_t parse_fl_value_end(keel_slice in, size_t k, size_t end, bool bare_lf, uint32_t *st,
+                                 keel_http_reason *why)
+{
+    uint8_t c = in.ptr[k];
+    (void)end;
+    if (c == '\r') {
+        *st = KHTTP_FL_CR;
+    } else if (c != '\n') {
+        *why = KEEL_HTTP_BAD_FIELD_VALUE;
+    } else if (!bare_lf) {
+        *why = KEEL_HTTP_BARE_LF;
+    } else {
+        *st = KHTTP_FL_FIELD;
+    }
+    return k + 1;
+}
+
+/* The first byte of a line (state START) at in[i]. */
+/*@ requires \valid(st) && \valid(why) && \separated(st, why);
+    requires line_reason(*why);
+    assigns *st, *why;
+    ensures line_reason(*why);
+    ensures *why == KEEL_HTTP_OK ==> *st == KHTTP_FL_NAME || *st == KHTTP_FL_ECR ||
+                                     *st == KHTTP_FL_EMPTY;
+*/
+static void parse_fl_first(uint8_t c, bool bare_lf, uint32_t *st, keel_http_reason *why)
+{
+    if ((khttp_class[c] & KHTTP_TCHAR) != 0) {
+        *st = KHTTP_FL_NAME;
+    } else if (c == '\r') {
+        *st = KHTTP_FL_ECR;
+    } else if (c == '\n') {
+        if (bare_lf) {
+            *st = KHTTP_FL_EMPTY;
+        } else {
+            *why = KEEL_HTTP_BARE_LF;
+        }
+    } else {
+        *why = c == ' ' || c == '\t' ? KEEL_HTTP_OBS_FOLD : KEEL_HTTP_BAD_FIELD_NAME;
+    }
+}
+
+/* One step of the field-line scanner from in[i] (i < end) in state *st.
+ * Returns where the next step starts (after i), *st updated (FIELD or
+ * EMPTY once the line's LF is consumed); or, with *why set, the offset of
+ * the offending byte. */
+/*@ requires valid_slice(in) && i < end <= in.len;
+    requires \valid(fs) && \valid(st) && \valid(why) && \separated(fs, st, why);
+    requires *st < KHTTP_FL_FIELD && *why == KEEL_HTTP_OK;
+    assigns *st, *why, fs->name_end, fs->value_start, fs->value_end;
+    ensures line_reason(*why);
+    ensures *why == KEEL_HTTP_OK ==> i < \result <= end && *st <= KHTTP_FL_EMPTY;
+    ensures *why != KEEL_HTTP_OK ==> \result < end;
+*/
+static size_t parse_fl_step(keel_http_fieldscan_ *fs, keel_slice in, size_t i, size_t end,
+                            bool bare_lf, uint32_t *st, keel_http_reason *why)
+{
+    size_t k = i;
+    uint32_t s = *st;
+    if (s == KHTTP_FL_START) {
+        parse_fl_first(in.ptr[i], bare_lf, st, why);
+        return *why == KEEL_HTTP_OK ? i + 1 : i;
+    }
+    if (s == KHTTP_FL_CR || s == KHTTP_FL_ECR) {
+        if (in.ptr[i] != '\n') {
+            *why = KEEL_HTTP_BARE_CR;
+            return i;
+        }
+        *st = s == KHTTP_FL_CR ? KHTTP_FL_FIELD : KHTTP_FL_EMPTY;
+        return i + 1;
+    }
+    if (s == KHTTP_FL_NAME) {
+        k = parse_run_of(in, i, end, KHTTP_TCHAR);
+        if (k == end) {
+            return k;
+        }
+        if (in.ptr[k] != ':') {
+            *why = KEEL_HTTP_BAD_FIELD_NAME;
+            return k;
+        }
+        fs->name_end = k;
+        *st = KHTTP_FL_OWS;
+        return k + 1;
+    }
+    if (s == KHTTP_FL_OWS) {
+        k = parse_ws_end(in, i, end);
+        if (k > i) {
+            return k;
+        }
+        fs->value_start = i;
+        fs->value_end = i;
+        *st = KHTTP_FL_VALUE;
+    }
+    /* KHTTP_FL_VALUE */
+    parse_value_runs(fs, in, &k, end);
+    if (k == end) {
+        return k;
+    }
+    k = parse_fl_value_end(in, k, end, bare_lf, st, why);
+    return *why == KEEL_HTTP_OK ? k : k - 1;
+}
+
 /*@ requires valid_slice(in) && \valid(fs) && \valid(at) && \valid(e);
     requires \separated(fs, at, e);
     requires *at <= end <= in.len && fs->state <= KHTTP_FL_EMPTY;
@@ -371,89 +487,22 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
     if (st >= KHTTP_FL_FIELD) {
         return KEEL_OK;
     }
-    /*@ loop invariant \at(*at, Pre) <= i <= end;
-        loop invariant st < KHTTP_FL_FIELD;
+    /*@ loop invariant \at(*at, Pre) <= i <= end && st <= KHTTP_FL_EMPTY;
+        loop invariant st >= KHTTP_FL_FIELD ==> i > \at(*at, Pre);
         loop assigns i, st, fs->name_end, fs->value_start, fs->value_end;
         loop variant end - i;
     */
-    while (i < end) {
-        uint8_t c = in.ptr[i];
-        if (st == KHTTP_FL_NAME) {
-            i = parse_run_of(in, i, end, KHTTP_TCHAR);
-            if (i == end) {
-                break;
-            }
-            if (in.ptr[i] != ':') {
-                return parse_line_error(e, i, KEEL_HTTP_BAD_FIELD_NAME);
-            }
-            fs->name_end = i;
-            st = KHTTP_FL_OWS;
-            i++;
-            continue;
+    while (i < end && st < KHTTP_FL_FIELD) {
+        keel_http_reason why = KEEL_HTTP_OK;
+        size_t next = parse_fl_step(fs, in, i, end, bare_lf, &st, &why);
+        if (why != KEEL_HTTP_OK) {
+            return khttp_error(e, next, why);
         }
-        if (st == KHTTP_FL_OWS) {
-            if (c == ' ' || c == '\t') {
-                i = parse_ws_end(in, i, end);
-                continue;
-            }
-            fs->value_start = i;
-            fs->value_end = i;
-            st = KHTTP_FL_VALUE;
-        }
-        if (st == KHTTP_FL_VALUE) {
-            parse_value_runs(fs, in, &i, end);
-            if (i == end) {
-                break;
-            }
-            c = in.ptr[i];
-            if (c == '\r') {
-                st = KHTTP_FL_CR;
-                i++;
-                continue;
-            }
-            if (c != '\n') {
-                return parse_line_error(e, i, KEEL_HTTP_BAD_FIELD_VALUE);
-            }
-            if (!bare_lf) {
-                return parse_line_error(e, i, KEEL_HTTP_BARE_LF);
-            }
-            fs->state = KHTTP_FL_FIELD;
-            *at = i + 1;
-            return KEEL_OK;
-        }
-        if (st == KHTTP_FL_START) {
-            if ((khttp_class[c] & KHTTP_TCHAR) != 0) {
-                st = KHTTP_FL_NAME;
-                i++;
-                continue;
-            }
-            if (c == '\r') {
-                st = KHTTP_FL_ECR;
-                i++;
-                continue;
-            }
-            if (c == '\n') {
-                if (!bare_lf) {
-                    return parse_line_error(e, i, KEEL_HTTP_BARE_LF);
-                }
-                fs->state = KHTTP_FL_EMPTY;
-                *at = i + 1;
-                return KEEL_OK;
-            }
-            return parse_line_error(e, i, c == ' ' || c == '\t' ? KEEL_HTTP_OBS_FOLD
-                                                                  : KEEL_HTTP_BAD_FIELD_NAME);
-        }
-        /* KHTTP_FL_CR or KHTTP_FL_ECR: the LF must follow. */
-        if (c != '\n') {
-            return parse_line_error(e, i, KEEL_HTTP_BARE_CR);
-        }
-        fs->state = st == KHTTP_FL_CR ? KHTTP_FL_FIELD : KHTTP_FL_EMPTY;
-        *at = i + 1;
-        return KEEL_OK;
+        i = next;
     }
     fs->state = st;
     *at = i;
-    return KEEL_ERR_INCOMPLETE;
+    return st >= KHTTP_FL_FIELD ? KEEL_OK : KEEL_ERR_INCOMPLETE;
 }
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -466,11 +515,8 @@ keel_result khttp_field_line(keel_http_fieldscan_ *fs, keel_slice in, size_t *at
 */
 static KEEL_MUST_USE keel_result parse_fail(keel_http_parser *p, size_t off, keel_http_reason why)
 {
-    p->st_.err.offset = off;
-    p->st_.err.reason = why;
-    p->st_.err.status = keel_http_reason_status(why);
     p->st_.state = ST_ERROR;
-    return khttp_reason_result(why);
+    return khttp_error(&p->st_.err, off, why);
 }
 
 /* min(from + max, len): one past the last byte a bounded part may use. */
@@ -721,93 +767,129 @@ static bool parse_host(keel_slice in, size_t from, size_t to, bool need_port, bo
     return true;
 }
 
-/* The form of the request-target in[target, target_end) against the method:
- * origin ("/..."), asterisk ("*", OPTIONS only), authority (CONNECT only,
- * host:port), absolute (scheme "://" authority [path] ["?" query]); sets
- * form, path and authority. */
-/*@ requires run_ok(p, in);
-    assigns p->st_;
-    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> p->st_.pos == \old(p->st_.pos) && p->st_.state == \old(p->st_.state);
-    ensures \result == KEEL_ERR_PARSE ==> p->st_.state == ST_ERROR;
-    ensures run_ok(p, in);
+/* Where the parts of a request-target lie (offsets into the input). */
+typedef struct parse_form {
+    uint8_t form;
+    size_t path, path_len, auth, auth_len;
+} parse_form;
+
+/* One past the scheme that starts at in[t] (ALPHA was checked):
+ * *( ALPHA / DIGIT / "+" / "-" / "." ), bounded by q. */
+/*@ requires valid_slice(in) && t < q <= in.len;
+    assigns \nothing;
+    ensures t < \result <= q;
 */
-static KEEL_MUST_USE keel_result parse_target_form(keel_http_parser *p, keel_slice in)
+static size_t parse_scheme_end(keel_slice in, size_t t, size_t q)
 {
-    size_t t = p->st_.target;
-    size_t e = p->st_.target_end;
-    size_t bad = 0;
-    if (t >= e || e > in.len) {
-        return parse_fail(p, e <= in.len ? e : in.len, KEEL_HTTP_BAD_START_LINE);
-    }
-    /* The path ends at the first '?' (recorded during the scan), if any. */
-    size_t q = e;
-    if ((p->st_.flags & F_QUERY) != 0 && t < p->st_.query && p->st_.query < e) {
-        q = p->st_.query;
-    }
-    uint8_t c = in.ptr[t];
-    bool connect = p->st_.method == KEEL_HTTP_CONNECT;
-    if (c == '/' && !connect) {
-        p->st_.form = KEEL_HTTP_ORIGIN_FORM;
-        p->st_.path = t;
-        p->st_.path_len = q - t;
-        return KEEL_OK;
-    }
-    if (c == '*' && e - t == 1u && p->st_.method == KEEL_HTTP_OPTIONS) {
-        p->st_.form = KEEL_HTTP_ASTERISK_FORM;
-        return KEEL_OK;
-    }
-    if (connect) {
-        if (c == '/' || c == '*' || q != e) {
-            return parse_fail(p, t, KEEL_HTTP_BAD_TARGET_FORM);
-        }
-        if (!parse_host(in, t, e, true, false, &bad)) {
-            return parse_fail(p, bad, KEEL_HTTP_BAD_TARGET);
-        }
-        p->st_.form = KEEL_HTTP_AUTHORITY_FORM;
-        p->st_.auth = t;
-        p->st_.auth_len = e - t;
-        return KEEL_OK;
-    }
-    /* absolute-form: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ),
-     * then "://" and an authority. */
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
-        return parse_fail(p, t, KEEL_HTTP_BAD_TARGET_FORM);
-    }
     size_t i = t + 1;
     /*@ loop invariant t < i <= q;
         loop assigns i;
         loop variant q - i;
     */
     while (i < q) {
-        uint8_t s = in.ptr[i];
-        if (!((s >= 'a' && s <= 'z') || (s >= 'A' && s <= 'Z') ||
-              (khttp_class[s] & KHTTP_DIGIT) != 0 || s == '+' || s == '-' || s == '.')) {
+        uint8_t c = in.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (khttp_class[c] & KHTTP_DIGIT) != 0 || c == '+' || c == '-' || c == '.')) {
             break;
         }
         i++;
     }
+    return i;
+}
+
+/* The first '/' in in[a, q), or q. */
+/*@ requires valid_slice(in) && a <= q <= in.len;
+    assigns \nothing;
+    ensures a <= \result <= q;
+*/
+static size_t parse_slash(keel_slice in, size_t a, size_t q)
+{
+    size_t k = a;
+    /*@ loop invariant a <= k <= q;
+        loop assigns k;
+        loop variant q - k;
+    */
+    while (k < q && in.ptr[k] != '/') {
+        k++;
+    }
+    return k;
+}
+
+/* absolute-form: scheme "://" authority [path] ["?" query], the target in
+ * in[t, e) with its first '?' at q (e if none). */
+/*@ requires valid_slice(in) && t < q <= e <= in.len;
+    requires \valid(o) && \valid(at) && \separated(o, at);
+    assigns *o, *at;
+    ensures \result == KEEL_HTTP_OK || \result == KEEL_HTTP_BAD_TARGET_FORM ||
+            \result == KEEL_HTTP_BAD_TARGET;
+*/
+static keel_http_reason parse_absolute_form(keel_slice in, size_t t, size_t q, size_t e,
+                                            parse_form *o, size_t *at)
+{
+    uint8_t c = in.ptr[t];
+    *at = t;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+        return KEEL_HTTP_BAD_TARGET_FORM;
+    }
+    size_t i = parse_scheme_end(in, t, q);
     if (q - i < 3 || in.ptr[i] != ':' || in.ptr[i + 1] != '/' || in.ptr[i + 2] != '/') {
-        return parse_fail(p, t, KEEL_HTTP_BAD_TARGET_FORM);
+        return KEEL_HTTP_BAD_TARGET_FORM;
     }
     size_t a = i + 3;
-    size_t ae = a;
-    /*@ loop invariant a <= ae <= q;
-        loop assigns ae;
-        loop variant q - ae;
-    */
-    while (ae < q && in.ptr[ae] != '/') {
-        ae++;
+    size_t ae = parse_slash(in, a, q);
+    if (!parse_host(in, a, ae, false, false, at)) {
+        return KEEL_HTTP_BAD_TARGET;
     }
-    if (!parse_host(in, a, ae, false, false, &bad)) {
-        return parse_fail(p, bad, KEEL_HTTP_BAD_TARGET);
+    o->form = KEEL_HTTP_ABSOLUTE_FORM;
+    o->auth = a;
+    o->auth_len = ae - a;
+    o->path = ae;
+    o->path_len = q - ae;
+    (void)e;
+    return KEEL_HTTP_OK;
+}
+
+/* The form of the request-target in[t, e) against the method: origin
+ * ("/..."), asterisk ("*", OPTIONS only), authority (CONNECT only,
+ * host:port), absolute; *o says where its parts lie. */
+/*@ requires valid_slice(in) && t < e <= in.len && t < q <= e;
+    requires \valid(o) && \valid(at) && \separated(o, at);
+    assigns *o, *at;
+    ensures \result == KEEL_HTTP_OK || \result == KEEL_HTTP_BAD_TARGET_FORM ||
+            \result == KEEL_HTTP_BAD_TARGET;
+*/
+static keel_http_reason parse_form_of(keel_slice in, size_t t, size_t q, size_t e, uint8_t method,
+                                      parse_form *o, size_t *at)
+{
+    uint8_t c = in.ptr[t];
+    bool connect = method == KEEL_HTTP_CONNECT;
+    *at = t;
+    o->form = 0;
+    o->path = t;
+    o->path_len = 0;
+    o->auth = t;
+    o->auth_len = 0;
+    if (c == '/' && !connect) {
+        o->form = KEEL_HTTP_ORIGIN_FORM;
+        o->path_len = q - t;
+        return KEEL_HTTP_OK;
     }
-    p->st_.form = KEEL_HTTP_ABSOLUTE_FORM;
-    p->st_.auth = a;
-    p->st_.auth_len = ae - a;
-    p->st_.path = ae;
-    p->st_.path_len = q - ae;
-    return KEEL_OK;
+    if (c == '*' && e - t == 1u && method == KEEL_HTTP_OPTIONS) {
+        o->form = KEEL_HTTP_ASTERISK_FORM;
+        return KEEL_HTTP_OK;
+    }
+    if (!connect) {
+        return parse_absolute_form(in, t, q, e, o, at);
+    }
+    if (c == '/' || c == '*' || q != e) {
+        return KEEL_HTTP_BAD_TARGET_FORM;
+    }
+    if (!parse_host(in, t, e, true, false, at)) {
+        return KEEL_HTTP_BAD_TARGET;
+    }
+    o->form = KEEL_HTTP_AUTHORITY_FORM;
+    o->auth_len = e - t;
+    return KEEL_HTTP_OK;
 }
 
 /* ---- framing fields ------------------------------------------------------- */
@@ -1249,12 +1331,25 @@ static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in
         p->st_.pos = i + 1;
         return KEEL_OK;
     }
-    if (c == ' ' && i > p->st_.target) {
-        p->st_.target_end = i;
-        keel_result r = parse_target_form(p, in);
-        if (r != KEEL_OK) {
-            return r;
+    if (c == ' ' && i > p->st_.target && p->st_.target < in.len) {
+        /* The path ends at the first '?' (recorded during the scan), if any. */
+        size_t t = p->st_.target;
+        size_t q = i;
+        size_t at = t;
+        parse_form o;
+        if ((p->st_.flags & F_QUERY) != 0 && t < p->st_.query && p->st_.query < i) {
+            q = p->st_.query;
         }
+        keel_http_reason why = parse_form_of(in, t, q, i, p->st_.method, &o, &at);
+        if (why != KEEL_HTTP_OK) {
+            return parse_fail(p, at, why);
+        }
+        p->st_.target_end = i;
+        p->st_.form = o.form;
+        p->st_.path = o.path;
+        p->st_.path_len = o.path_len;
+        p->st_.auth = o.auth;
+        p->st_.auth_len = o.auth_len;
         p->st_.version = i + 1;
         p->st_.vidx = 0;
         p->st_.state = ST_VERSION;
@@ -1609,6 +1704,7 @@ static KEEL_MUST_USE keel_result parse_step(keel_http_parser *p, keel_slice in,
 /*@ requires run_ok(p, in) && parser_mem(p);
     assigns p->st_, p->headers[0 .. p->header_cap - 1];
     ensures run_ok(p, in) && parser_mem(p);
+    ensures p->headers == \old(p->headers) && p->header_cap == \old(p->header_cap);
     ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==> p->st_.state == ST_DONE;
@@ -1710,17 +1806,18 @@ static bool parse_keep_alive(uint8_t minor, uint32_t flags)
       valid_slice(req->query) && valid_slice(req->authority);
 */
 
-/*@ requires run_ok(p, in) && parser_mem(p) && \valid(req) && \separated(req, p);
-    requires \separated(req, p->headers + (0 .. p->header_cap - 1));
-    assigns *req, p->st_, p->headers[0 .. p->header_cap - 1];
-    ensures run_ok(p, in) && parser_mem(p) && p->st_.pos == \old(p->st_.pos);
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(req) && \separated(req, p);
+    requires \separated(req, hs + (0 .. cap - 1));
+    assigns *req, p->st_, hs[0 .. cap - 1];
+    ensures run_ok(p, in) && hdrs_ok(p, hs, cap) && p->st_.pos == \old(p->st_.pos);
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> request_out(req, in) && req->head.header_count <= p->header_cap &&
-              req->head.headers == p->headers &&
-              heads_within(p->headers, req->head.header_count, in);
+    ensures \result == KEEL_OK ==> request_out(req, in);
+    ensures \result == KEEL_OK ==> req->head.header_count <= cap && req->head.headers == hs &&
+              heads_within(hs, req->head.header_count, in);
     ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
 */
 static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_slice in,
+                                                      keel_http_header *hs, size_t cap,
                                                       keel_http_request *req)
 {
     uint32_t f = p->st_.flags;
@@ -1728,7 +1825,7 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
         (p->cfg.lenient & KEEL_HTTP_LENIENT_MISSING_HOST) == 0) {
         return parse_fail(p, p->st_.line, KEEL_HTTP_MISSING_HOST);
     }
-    parse_head(p, in, p->headers, p->header_cap, &req->head);
+    parse_head(p, in, hs, cap, &req->head);
     if ((f & F_TE) != 0) {
         req->head.body = KEEL_HTTP_BODY_CHUNKED;
     } else if ((f & F_CL) != 0) {
@@ -1752,21 +1849,21 @@ static KEEL_MUST_USE keel_result parse_finish_request(keel_http_parser *p, keel_
 
 /* Response framing (RFC 9112 6.3): no body after HEAD, for 1xx, 204, 304
  * and a 2xx to CONNECT; then chunked, Content-Length, or until close. */
-/*@ requires run_ok(p, in) && parser_mem(p) && \valid(resp) && \separated(resp, p);
-    requires \separated(resp, p->headers + (0 .. p->header_cap - 1));
-    assigns *resp, p->headers[0 .. p->header_cap - 1];
-    ensures run_ok(p, in) && parser_mem(p);
+/*@ requires run_ok(p, in) && hdrs_ok(p, hs, cap) && \valid(resp) && \separated(resp, p);
+    requires \separated(resp, hs + (0 .. cap - 1));
+    assigns *resp, hs[0 .. cap - 1];
+    ensures run_ok(p, in) && hdrs_ok(p, hs, cap);
     ensures within(resp->reason, in) && valid_slice(resp->reason);
-    ensures resp->head.header_count <= p->header_cap && resp->head.headers == p->headers;
-    ensures heads_within(p->headers, resp->head.header_count, in);
+    ensures resp->head.header_count <= cap && resp->head.headers == hs;
+    ensures heads_within(hs, resp->head.header_count, in);
 */
-static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_method method,
-                                  keel_http_response *resp)
+static void parse_finish_response(keel_http_parser *p, keel_slice in, keel_http_header *hs,
+                                  size_t cap, keel_http_method method, keel_http_response *resp)
 {
     uint32_t f = p->st_.flags;
     uint16_t status = p->st_.status;
     bool tunnel = method == KEEL_HTTP_CONNECT && status >= 200u && status < 300u;
-    parse_head(p, in, p->headers, p->header_cap, &resp->head);
+    parse_head(p, in, hs, cap, &resp->head);
     if (method == KEEL_HTTP_HEAD || status < 200u || status == 204u || status == 304u || tunnel) {
         resp->head.body = KEEL_HTTP_BODY_NONE;
     } else if ((f & F_TE) != 0) {
@@ -1924,14 +2021,17 @@ keel_http_error keel_http_parser_error(const keel_http_parser *p)
 }
 
 /* The checks both parse functions make before touching anything. */
+/* (A parser whose last head was complete starts over: its resume point
+ * then says nothing about in.) */
 /*@ requires parser_arg(p) && slice_arg(in);
     assigns \nothing;
     ensures \result <==> p != \null && parser_shape(p) && p->kind == kind && slice_shape(in) &&
-                         p->st_.pos <= in.len;
+                         (p->st_.state == ST_DONE || p->st_.pos <= in.len);
 */
 static bool parse_args_ok(const keel_http_parser *p, keel_http_kind kind, keel_slice in)
 {
-    return parse_shape_ok(p) && p->kind == kind && keel_slice_valid(in) && p->st_.pos <= in.len;
+    return parse_shape_ok(p) && p->kind == kind && keel_slice_valid(in) &&
+           (p->st_.state == ST_DONE || p->st_.pos <= in.len);
 }
 
 /*@ requires parser_arg(p) && slice_arg(in);
@@ -1951,23 +2051,22 @@ static bool parse_args_ok(const keel_http_parser *p, keel_http_kind kind, keel_s
     behavior invalid:
       assumes p == \null || req == \null || consumed == \null ||
               !parser_shape(p) || p->kind != KEEL_HTTP_REQUEST || !slice_shape(in) ||
-              p->st_.pos > in.len;
+              (p->st_.state != ST_DONE && p->st_.pos > in.len);
       assigns \nothing;
       ensures \result == KEEL_ERR_INVALID_ARG;
     behavior parse:
       assumes p != \null && req != \null && consumed != \null &&
               parser_shape(p) && p->kind == KEEL_HTTP_REQUEST && slice_shape(in) &&
-              p->st_.pos <= in.len;
+              (p->st_.state == ST_DONE || p->st_.pos <= in.len);
       ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-      ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
       ensures *consumed <= in.len;
-      ensures \result == KEEL_OK ==> p->st_.pos == 0;
       ensures \result == KEEL_OK ==> request_out(req, in);
       ensures \result == KEEL_OK ==>
-                req->head.header_count <= p->header_cap && req->head.headers == p->headers &&
-                heads_within(p->headers, req->head.header_count, in);
+                req->head.header_count <= \old(p->header_cap) &&
+                req->head.headers == \old(p->headers) &&
+                heads_within(\old(p->headers), req->head.header_count, in);
     complete behaviors;
     disjoint behaviors;
 */
@@ -1977,22 +2076,22 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     if (req == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_REQUEST, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    /*@ ghost keel_http_header *hs = p->headers; */
-    *consumed = 0;
-    keel_result r = parse_run(p, in);
-    /*@ assert run_ok(p, in) && parser_mem(p) && p->headers == hs; */
-    if (r == KEEL_OK) {
-        r = parse_finish_request(p, in, req);
+    if (p->st_.state == ST_DONE) {
+        keel_http_parser_reset(p); /* the last call returned a head: a new message */
     }
+    keel_http_header *hs = p->headers;
+    size_t cap = p->header_cap;
+    /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
+    keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
         size_t n = p->st_.pos;
-        /*@ assert n <= in.len && request_out(req, in); */
-        /*@ assert heads_within(hs, req->head.header_count, in); */
-        keel_http_parser_reset(p);
-        /*@ assert p->headers == hs && heads_within(hs, req->head.header_count, in); */
-        *consumed = n;
-        return KEEL_OK;
+        r = parse_finish_request(p, in, hs, cap, req);
+        if (r == KEEL_OK) {
+            *consumed = n;
+            return KEEL_OK;
+        }
     }
+    *consumed = 0;
     if (r != KEEL_ERR_INCOMPLETE && err != NULL) {
         *err = p->st_.err;
     }
@@ -2016,23 +2115,22 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     behavior invalid:
       assumes p == \null || resp == \null || consumed == \null ||
               !parser_shape(p) || p->kind != KEEL_HTTP_RESPONSE || !slice_shape(in) ||
-              p->st_.pos > in.len;
+              (p->st_.state != ST_DONE && p->st_.pos > in.len);
       assigns \nothing;
       ensures \result == KEEL_ERR_INVALID_ARG;
     behavior parse:
       assumes p != \null && resp != \null && consumed != \null &&
               parser_shape(p) && p->kind == KEEL_HTTP_RESPONSE && slice_shape(in) &&
-              p->st_.pos <= in.len;
+              (p->st_.state == ST_DONE || p->st_.pos <= in.len);
       ensures \result == KEEL_OK || \result == KEEL_ERR_INCOMPLETE ||
               \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
-      ensures parser_shape(p) && p->st_.pos <= in.len;
       ensures \result != KEEL_OK ==> *consumed == 0;
       ensures *consumed <= in.len;
-      ensures \result == KEEL_OK ==> p->st_.pos == 0;
       ensures \result == KEEL_OK ==> within(resp->reason, in) && valid_slice(resp->reason);
       ensures \result == KEEL_OK ==>
-                resp->head.header_count <= p->header_cap && resp->head.headers == p->headers &&
-                heads_within(p->headers, resp->head.header_count, in);
+                resp->head.header_count <= \old(p->header_cap) &&
+                resp->head.headers == \old(p->headers) &&
+                heads_within(\old(p->headers), resp->head.header_count, in);
     complete behaviors;
     disjoint behaviors;
 */
@@ -2043,20 +2141,20 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     if (resp == NULL || consumed == NULL || !parse_args_ok(p, KEEL_HTTP_RESPONSE, in)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    /*@ ghost keel_http_header *hs = p->headers; */
-    *consumed = 0;
+    if (p->st_.state == ST_DONE) {
+        keel_http_parser_reset(p); /* the last call returned a head: a new message */
+    }
+    keel_http_header *hs = p->headers;
+    size_t cap = p->header_cap;
+    /*@ assert hs == \at(p->headers, Pre) && cap == \at(p->header_cap, Pre); */
     keel_result r = parse_run(p, in);
-    /*@ assert run_ok(p, in) && parser_mem(p) && p->headers == hs; */
     if (r == KEEL_OK) {
-        parse_finish_response(p, in, request_method, resp);
         size_t n = p->st_.pos;
-        /*@ assert n <= in.len && within(resp->reason, in); */
-        /*@ assert heads_within(hs, resp->head.header_count, in); */
-        keel_http_parser_reset(p);
-        /*@ assert p->headers == hs && heads_within(hs, resp->head.header_count, in); */
+        parse_finish_response(p, in, hs, cap, request_method, resp);
         *consumed = n;
         return KEEL_OK;
     }
+    *consumed = 0;
     if (r != KEEL_ERR_INCOMPLETE && err != NULL) {
         *err = p->st_.err;
     }

@@ -3,10 +3,10 @@
  * over slices (see include/keel/json.h), plus the UTF-8/escape building
  * blocks of src/json/json_internal.h.
  *
- * One engine: step() reads the next token with a state machine over the
- * byte array (no recursion; the container stack is one bit per level in
- * the tokenizer). keel_json_validate drives step() on a tokenizer kept on
- * its own stack and never builds a public token. The hot loops (string
+ * One engine: json_tokenizer_next_raw() reads the next token with a state
+ * machine over the byte array (no recursion; the container stack is one bit
+ * per level in the tokenizer). keel_json_validate drives it on a tokenizer
+ * kept on its own stack and never builds a public token. The hot loops (string
  * bodies, whitespace, digits) index s.ptr[i] directly behind an i < s.len
  * test: that is what WP proves safe, and what the compiler turns into a
  * tight loop.
@@ -52,7 +52,7 @@
 #define SC_CONTROL 3u
 #define SC_HIGH 4u
 
-static const uint8_t str_class[256] = {
+static const uint8_t json_string_byte_class[256] = {
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x00 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x10 */
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 '"' */
@@ -74,7 +74,7 @@ static const uint8_t str_class[256] = {
 /* Bytes that matter when skipping a validated value: quotes and brackets.
  * One table load per byte keeps the skip loop tight (lookups skip whole
  * siblings on every step). */
-static const uint8_t skip_class[256] = {
+static const uint8_t json_skip_byte_class[256] = {
     ['"'] = 1, ['['] = 2, ['{'] = 2, [']'] = 3, ['}'] = 3,
 };
 
@@ -116,7 +116,7 @@ const char *keel_json_reason_str(keel_json_reason reason)
 /*@ assigns \nothing;
     ensures \result == result_of(why);
 */
-static keel_result result_of(keel_json_reason why)
+static KEEL_MUST_USE keel_result json_reason_result(keel_json_reason why)
 {
     if (why == KEEL_JSON_UNEXPECTED_END) {
         return KEEL_ERR_INCOMPLETE;
@@ -407,7 +407,7 @@ size_t kjson_skip_ws(keel_slice s, size_t pos)
     assigns *end;
     ensures \result ==> pos + 2 <= *end <= s.len;
 */
-static bool string_end(keel_slice s, size_t pos, size_t *end)
+static bool json_string_end(keel_slice s, size_t pos, size_t *end)
 {
     size_t j = pos + 1;
     /*@ loop invariant pos + 1 <= j <= s.len;
@@ -447,7 +447,7 @@ keel_result kjson_skip_value(keel_slice s, size_t pos, size_t *end)
     }
     uint8_t c0 = s.ptr[pos];
     if (c0 == '"') {
-        return string_end(s, pos, end) ? KEEL_OK : KEEL_ERR_PARSE;
+        return json_string_end(s, pos, end) ? KEEL_OK : KEEL_ERR_PARSE;
     }
     if (c0 != '{' && c0 != '[') {
         /*@ loop invariant pos <= k <= n;
@@ -474,10 +474,10 @@ keel_result kjson_skip_value(keel_slice s, size_t pos, size_t *end)
         loop variant n - k;
     */
     while (k < n) {
-        uint8_t cls = skip_class[s.ptr[k]];
+        uint8_t cls = json_skip_byte_class[s.ptr[k]];
         if (cls == 1) {
             size_t e = 0;
-            if (!string_end(s, k, &e)) {
+            if (!json_string_end(s, k, &e)) {
                 return KEEL_ERR_PARSE;
             }
             k = e;
@@ -549,11 +549,12 @@ bool kjson_str_eq(keel_slice body, keel_slice text)
     ensures e->offset == offset && e->reason == why;
     ensures \result == result_of(why);
 */
-static keel_result set_err(keel_json_error *e, size_t offset, keel_json_reason why)
+static KEEL_MUST_USE keel_result json_error_set(keel_json_error *e, size_t offset,
+                                                keel_json_reason why)
 {
     e->offset = offset;
     e->reason = why;
-    return result_of(why);
+    return json_reason_result(why);
 }
 
 /*@ requires valid_slice(s) && pos < s.len && \valid(end) && \valid(e);
@@ -561,7 +562,8 @@ static keel_result set_err(keel_json_error *e, size_t offset, keel_json_reason w
     ensures \result == KEEL_OK ==> pos < *end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result scan_string(keel_slice s, size_t pos, size_t *end, keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_string(keel_slice s, size_t pos, size_t *end,
+                                                  keel_json_error *e)
 {
     size_t n = s.len;
     size_t k = pos + 1;
@@ -574,33 +576,33 @@ static keel_result scan_string(keel_slice s, size_t pos, size_t *end, keel_json_
             loop assigns k;
             loop variant n - k;
         */
-        while (k < n && str_class[s.ptr[k]] == SC_PLAIN) {
+        while (k < n && json_string_byte_class[s.ptr[k]] == SC_PLAIN) {
             k++;
         }
         if (k >= n) {
             break;
         }
-        uint8_t cls = str_class[s.ptr[k]];
+        uint8_t cls = json_string_byte_class[s.ptr[k]];
         if (cls == SC_QUOTE) {
             *end = k + 1;
             return KEEL_OK;
         }
         if (cls == SC_CONTROL) {
-            return set_err(e, k, KEEL_JSON_CONTROL_CHAR);
+            return json_error_set(e, k, KEEL_JSON_CONTROL_CHAR);
         }
         kjson_char ch;
         keel_result r = cls == SC_ESCAPE ? kjson_escape_decode(s, k, &ch)
                                          : kjson_utf8_decode(s, k, &ch);
         if (r != KEEL_OK) {
-            return set_err(e, r == KEEL_ERR_INCOMPLETE ? n : k, ch.why);
+            return json_error_set(e, r == KEEL_ERR_INCOMPLETE ? n : k, ch.why);
         }
         k += ch.len;
     }
-    return set_err(e, n, KEEL_JSON_UNEXPECTED_END);
+    return json_error_set(e, n, KEEL_JSON_UNEXPECTED_END);
 }
 
 /*@ assigns \nothing; */
-static bool is_digit_byte(uint8_t c)
+static bool json_is_digit(uint8_t c)
 {
     return c >= '0' && c <= '9';
 }
@@ -608,9 +610,9 @@ static bool is_digit_byte(uint8_t c)
 /* Bytes that may not directly follow a number or a literal: they would
  * make it a different (malformed) token, e.g. "01", "0x1", "1.2.3", "nulll". */
 /*@ assigns \nothing; */
-static bool is_word_byte(uint8_t c)
+static bool json_is_word_byte(uint8_t c)
 {
-    return is_digit_byte(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+    return json_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
            c == '+' || c == '-';
 }
 
@@ -618,14 +620,14 @@ static bool is_word_byte(uint8_t c)
     assigns \nothing;
     ensures pos <= \result <= s.len;
 */
-static size_t skip_digits(keel_slice s, size_t pos)
+static size_t json_skip_digits(keel_slice s, size_t pos)
 {
     size_t k = pos;
     /*@ loop invariant pos <= k <= s.len;
         loop assigns k;
         loop variant s.len - k;
     */
-    while (k < s.len && is_digit_byte(s.ptr[k])) {
+    while (k < s.len && json_is_digit(s.ptr[k])) {
         k++;
     }
     return k;
@@ -637,15 +639,16 @@ static size_t skip_digits(keel_slice s, size_t pos)
     ensures \result == KEEL_OK ==> pos < *end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result scan_digits(keel_slice s, size_t pos, size_t *end, keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_digits(keel_slice s, size_t pos, size_t *end,
+                                                  keel_json_error *e)
 {
     if (pos >= s.len) {
-        return set_err(e, s.len, KEEL_JSON_UNEXPECTED_END);
+        return json_error_set(e, s.len, KEEL_JSON_UNEXPECTED_END);
     }
-    if (!is_digit_byte(s.ptr[pos])) {
-        return set_err(e, pos, KEEL_JSON_BAD_NUMBER);
+    if (!json_is_digit(s.ptr[pos])) {
+        return json_error_set(e, pos, KEEL_JSON_BAD_NUMBER);
     }
-    *end = skip_digits(s, pos + 1);
+    *end = json_skip_digits(s, pos + 1);
     return KEEL_OK;
 }
 
@@ -656,10 +659,11 @@ static keel_result scan_digits(keel_slice s, size_t pos, size_t *end, keel_json_
     ensures \result == KEEL_OK ==> pos <= *end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result scan_fraction(keel_slice s, size_t pos, size_t *end, keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_fraction(keel_slice s, size_t pos, size_t *end,
+                                                    keel_json_error *e)
 {
     if (pos < s.len && s.ptr[pos] == '.') {
-        return scan_digits(s, pos + 1, end, e);
+        return json_scan_digits(s, pos + 1, end, e);
     }
     *end = pos;
     return KEEL_OK;
@@ -670,7 +674,8 @@ static keel_result scan_fraction(keel_slice s, size_t pos, size_t *end, keel_jso
     ensures \result == KEEL_OK ==> pos <= *end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result scan_exponent(keel_slice s, size_t pos, size_t *end, keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_exponent(keel_slice s, size_t pos, size_t *end,
+                                                    keel_json_error *e)
 {
     size_t k = pos;
     if (k >= s.len || (s.ptr[k] != 'e' && s.ptr[k] != 'E')) {
@@ -681,7 +686,7 @@ static keel_result scan_exponent(keel_slice s, size_t pos, size_t *end, keel_jso
     if (k < s.len && (s.ptr[k] == '+' || s.ptr[k] == '-')) {
         k++;
     }
-    return scan_digits(s, k, end, e);
+    return json_scan_digits(s, k, end, e);
 }
 
 /*@ requires valid_slice(s) && pos < s.len && \valid(end) && \valid(e);
@@ -689,7 +694,8 @@ static keel_result scan_exponent(keel_slice s, size_t pos, size_t *end, keel_jso
     ensures \result == KEEL_OK ==> pos < *end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result scan_number(keel_slice s, size_t pos, size_t *end, keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_number(keel_slice s, size_t pos, size_t *end,
+                                                  keel_json_error *e)
 {
     size_t n = s.len;
     size_t k = s.ptr[pos] == '-' ? pos + 1 : pos;
@@ -699,21 +705,21 @@ static keel_result scan_number(keel_slice s, size_t pos, size_t *end, keel_json_
 
     if (k < n && s.ptr[k] == '0') {
         int_end = k + 1;
-    } else if (scan_digits(s, k, &int_end, e) != KEEL_OK) {
+    } else if (json_scan_digits(s, k, &int_end, e) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
-    if (scan_fraction(s, int_end, &frac_end, e) != KEEL_OK ||
-        scan_exponent(s, frac_end, &exp_end, e) != KEEL_OK) {
+    if (json_scan_fraction(s, int_end, &frac_end, e) != KEEL_OK ||
+        json_scan_exponent(s, frac_end, &exp_end, e) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
-    if (exp_end < n && is_word_byte(s.ptr[exp_end])) {
-        return set_err(e, exp_end, KEEL_JSON_BAD_NUMBER);
+    if (exp_end < n && json_is_word_byte(s.ptr[exp_end])) {
+        return json_error_set(e, exp_end, KEEL_JSON_BAD_NUMBER);
     }
     *end = exp_end;
     return KEEL_OK;
 }
 
-static const uint8_t lit_text[3][5] = {
+static const uint8_t json_literal_text[3][5] = {
     { 't', 'r', 'u', 'e', 0 },
     { 'f', 'a', 'l', 's', 'e' },
     { 'n', 'u', 'l', 'l', 0 },
@@ -724,8 +730,8 @@ static const uint8_t lit_text[3][5] = {
     ensures \result == KEEL_OK ==> pos < *end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result scan_literal(keel_slice s, size_t pos, size_t w, size_t *end,
-                                keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_literal(keel_slice s, size_t pos, size_t w, size_t *end,
+                                                   keel_json_error *e)
 {
     size_t len = w == 1 ? 5 : 4;
     /*@ loop invariant 0 <= k <= len && k <= s.len - pos;
@@ -734,14 +740,14 @@ static keel_result scan_literal(keel_slice s, size_t pos, size_t w, size_t *end,
     */
     for (size_t k = 0; k < len; k++) {
         if (s.len - pos <= k) {
-            return set_err(e, s.len, KEEL_JSON_UNEXPECTED_END);
+            return json_error_set(e, s.len, KEEL_JSON_UNEXPECTED_END);
         }
-        if (s.ptr[pos + k] != lit_text[w][k]) {
-            return set_err(e, pos + k, KEEL_JSON_BAD_LITERAL);
+        if (s.ptr[pos + k] != json_literal_text[w][k]) {
+            return json_error_set(e, pos + k, KEEL_JSON_BAD_LITERAL);
         }
     }
-    if (s.len - pos > len && is_word_byte(s.ptr[pos + len])) {
-        return set_err(e, pos + len, KEEL_JSON_BAD_LITERAL);
+    if (s.len - pos > len && json_is_word_byte(s.ptr[pos + len])) {
+        return json_error_set(e, pos + len, KEEL_JSON_BAD_LITERAL);
     }
     *end = pos + len;
     return KEEL_OK;
@@ -757,23 +763,26 @@ typedef struct raw_tok {
     uint32_t depth;
 } raw_tok;
 
+/* The tokenizer's error is sticky (ST_ERROR): json_tokenizer_next_raw
+ * answers it again on every later call instead of reading on. */
 /*@ requires \valid(t) && tok_shape(*t);
     assigns t->err, t->state;
     ensures t->state == ST_ERROR && t->err.offset == offset && t->err.reason == why;
     ensures \result == result_of(why);
 */
-static keel_result fail(keel_json_tokenizer *t, size_t offset, keel_json_reason why)
+static KEEL_MUST_USE keel_result json_tokenizer_fail(keel_json_tokenizer *t, size_t offset,
+                                                     keel_json_reason why)
 {
     t->err.offset = offset;
     t->err.reason = why;
     t->state = ST_ERROR;
-    return result_of(why);
+    return json_reason_result(why);
 }
 
 /*@ requires \valid_read(t) && t->depth <= KEEL_JSON_DEPTH_CAP;
     assigns \nothing;
 */
-static bool in_object(const keel_json_tokenizer *t)
+static bool json_tokenizer_in_object(const keel_json_tokenizer *t)
 {
     if (t->depth == 0) {
         return false;
@@ -790,7 +799,8 @@ static bool in_object(const keel_json_tokenizer *t)
     ensures \result == KEEL_OK ==> pos < tok->end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result scan_value(keel_slice s, size_t pos, raw_tok *tok, keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_value(keel_slice s, size_t pos, raw_tok *tok,
+                                                 keel_json_error *e)
 {
     uint8_t c = s.ptr[pos];
     switch (c) {
@@ -804,44 +814,44 @@ static keel_result scan_value(keel_slice s, size_t pos, raw_tok *tok, keel_json_
         return KEEL_OK;
     case '"':
         tok->kind = KEEL_JSON_STRING;
-        return scan_string(s, pos, &tok->end, e);
+        return json_scan_string(s, pos, &tok->end, e);
     case 't':
         tok->kind = KEEL_JSON_TRUE;
-        return scan_literal(s, pos, 0, &tok->end, e);
+        return json_scan_literal(s, pos, 0, &tok->end, e);
     case 'f':
         tok->kind = KEEL_JSON_FALSE;
-        return scan_literal(s, pos, 1, &tok->end, e);
+        return json_scan_literal(s, pos, 1, &tok->end, e);
     case 'n':
         tok->kind = KEEL_JSON_NULL;
-        return scan_literal(s, pos, 2, &tok->end, e);
+        return json_scan_literal(s, pos, 2, &tok->end, e);
     default:
         break;
     }
-    if (c == '-' || is_digit_byte(c)) {
+    if (c == '-' || json_is_digit(c)) {
         tok->kind = KEEL_JSON_NUMBER;
-        return scan_number(s, pos, &tok->end, e);
+        return json_scan_number(s, pos, &tok->end, e);
     }
-    return set_err(e, pos, KEEL_JSON_UNEXPECTED_BYTE);
+    return json_error_set(e, pos, KEEL_JSON_UNEXPECTED_BYTE);
 }
 
 /* The next token from s[pos] (the first byte that is not whitespace) in
  * state st, obj saying whether the innermost container is an object.
  * Punctuation (',' and ':') is checked and consumed on the way. Reads only
- * s: the caller applies the token to the tokenizer. */
+ * s: json_tokenizer_consume applies the token to the tokenizer. */
 /*@ requires valid_slice(s) && pos <= s.len && \valid(tok) && \valid(e);
     requires \separated(tok, e);
     assigns tok->kind, tok->start, tok->end, *e;
     ensures \result == KEEL_OK ==> pos <= tok->start < tok->end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static keel_result next_token(keel_slice s, size_t pos, uint32_t st, bool obj, raw_tok *tok,
-                              keel_json_error *e)
+static KEEL_MUST_USE keel_result json_scan_token(keel_slice s, size_t pos, uint32_t st, bool obj,
+                                                 raw_tok *tok, keel_json_error *e)
 {
     size_t n = s.len;
     size_t i = pos;
 
     if (i >= n) {
-        return set_err(e, n, KEEL_JSON_UNEXPECTED_END);
+        return json_error_set(e, n, KEEL_JSON_UNEXPECTED_END);
     }
     uint8_t c = s.ptr[i];
     if (st == ST_COLON || st == ST_AFTER) {
@@ -852,12 +862,12 @@ static keel_result next_token(keel_slice s, size_t pos, uint32_t st, bool obj, r
             return KEEL_OK;
         }
         if (c != (st == ST_COLON ? ':' : ',')) {
-            return set_err(e, i, KEEL_JSON_UNEXPECTED_BYTE);
+            return json_error_set(e, i, KEEL_JSON_UNEXPECTED_BYTE);
         }
         st = st == ST_AFTER && obj ? ST_KEY : ST_VALUE;
         i = kjson_skip_ws(s, i + 1);
         if (i >= n) {
-            return set_err(e, n, KEEL_JSON_UNEXPECTED_END);
+            return json_error_set(e, n, KEEL_JSON_UNEXPECTED_END);
         }
         c = s.ptr[i];
     }
@@ -869,12 +879,12 @@ static keel_result next_token(keel_slice s, size_t pos, uint32_t st, bool obj, r
     }
     if (st == ST_KEY || st == ST_KEY_OR_CLOSE) {
         if (c != '"') {
-            return set_err(e, i, KEEL_JSON_UNEXPECTED_BYTE);
+            return json_error_set(e, i, KEEL_JSON_UNEXPECTED_BYTE);
         }
         tok->kind = KEEL_JSON_KEY;
-        return scan_string(s, i, &tok->end, e);
+        return json_scan_string(s, i, &tok->end, e);
     }
-    return scan_value(s, i, tok, e);
+    return json_scan_value(s, i, tok, e);
 }
 
 /* Apply a scanned token to the tokenizer: nesting, state, position. */
@@ -890,13 +900,14 @@ static keel_result next_token(keel_slice s, size_t pos, uint32_t st, bool obj, r
     ensures \result != KEEL_OK ==> t->state == ST_ERROR && t->err.offset <= t->doc.len &&
                                    \result == result_of(t->err.reason);
 */
-static keel_result apply(keel_json_tokenizer *t, raw_tok tok, raw_tok *out)
+static KEEL_MUST_USE keel_result json_tokenizer_consume(keel_json_tokenizer *t, raw_tok tok,
+                                                        raw_tok *out)
 {
     uint32_t d = t->depth;
     tok.depth = d;
     if (tok.kind == KEEL_JSON_OBJECT_BEGIN || tok.kind == KEEL_JSON_ARRAY_BEGIN) {
         if (d >= t->max_depth) {
-            return fail(t, tok.start, KEEL_JSON_TOO_DEEP);
+            return json_tokenizer_fail(t, tok.start, KEEL_JSON_TOO_DEEP);
         }
         uint64_t bit = (uint64_t)1 << (d % 64u);
         if (tok.kind == KEEL_JSON_OBJECT_BEGIN) {
@@ -909,7 +920,7 @@ static keel_result apply(keel_json_tokenizer *t, raw_tok tok, raw_tok *out)
         t->depth = d + 1u;
     } else if (tok.kind == KEEL_JSON_OBJECT_END || tok.kind == KEEL_JSON_ARRAY_END) {
         if (d == 0) {
-            return fail(t, tok.start, KEEL_JSON_UNEXPECTED_BYTE);
+            return json_tokenizer_fail(t, tok.start, KEEL_JSON_UNEXPECTED_BYTE);
         }
         t->depth = d - 1u;
         tok.depth = d - 1u;
@@ -936,7 +947,7 @@ static keel_result apply(keel_json_tokenizer *t, raw_tok tok, raw_tok *out)
     ensures \result != KEEL_OK ==> t->state == ST_ERROR && t->err.offset <= t->doc.len &&
                                    \result == result_of(t->err.reason);
 */
-static keel_result step(keel_json_tokenizer *t, raw_tok *out)
+static KEEL_MUST_USE keel_result json_tokenizer_next_raw(keel_json_tokenizer *t, raw_tok *out)
 {
     keel_slice s = t->doc;
     size_t n = s.len;
@@ -945,20 +956,20 @@ static keel_result step(keel_json_tokenizer *t, raw_tok *out)
     keel_json_error e = { 0, KEEL_JSON_OK };
 
     if (t->state == ST_ERROR) {
-        return fail(t, t->err.offset <= n ? t->err.offset : n, t->err.reason);
+        return json_tokenizer_fail(t, t->err.offset <= n ? t->err.offset : n, t->err.reason);
     }
     if (t->state == ST_DONE) {
         if (i < n) {
-            return fail(t, i, KEEL_JSON_TRAILING_DATA);
+            return json_tokenizer_fail(t, i, KEEL_JSON_TRAILING_DATA);
         }
         t->pos = n;
         *out = tok;
         return KEEL_OK;
     }
-    if (next_token(s, i, t->state, in_object(t), &tok, &e) != KEEL_OK) {
-        return fail(t, e.offset, e.reason);
+    if (json_scan_token(s, i, t->state, json_tokenizer_in_object(t), &tok, &e) != KEEL_OK) {
+        return json_tokenizer_fail(t, e.offset, e.reason);
     }
-    return apply(t, tok, out);
+    return json_tokenizer_consume(t, tok, out);
 }
 
 /* ---- tokenizer and validator ------------------------------------------- */
@@ -1000,7 +1011,7 @@ keel_result keel_json_tokenizer_init(keel_json_tokenizer *t, keel_slice doc, uin
     ensures \result.len > 0 ==> \result.ptr == s.ptr + start;
     ensures valid_slice(\result);
 */
-static keel_slice view(keel_slice s, size_t start, size_t end)
+static keel_slice json_slice_range(keel_slice s, size_t start, size_t end)
 {
     keel_slice v = { NULL, 0 };
     if (start < end) {
@@ -1034,12 +1045,9 @@ keel_result keel_json_next(keel_json_tokenizer *t, keel_json_token *out)
         t->max_depth > KEEL_JSON_DEPTH_CAP || t->depth > t->max_depth || t->state > ST_ERROR) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = step(t, &rt);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(json_tokenizer_next_raw(t, &rt));
     out->kind = rt.kind;
-    out->raw = view(t->doc, rt.start, rt.end);
+    out->raw = json_slice_range(t->doc, rt.start, rt.end);
     out->offset = rt.start;
     out->depth = rt.depth;
     return KEEL_OK;
@@ -1069,7 +1077,7 @@ keel_result keel_json_validate(keel_slice doc, uint32_t max_depth, keel_json_err
         loop variant doc.len - t.pos;
     */
     for (;;) {
-        r = step(&t, &rt);
+        r = json_tokenizer_next_raw(&t, &rt);
         if (r != KEEL_OK || rt.kind == KEEL_JSON_END) {
             break;
         }
@@ -1086,7 +1094,7 @@ keel_result keel_json_validate(keel_slice doc, uint32_t max_depth, keel_json_err
 /*@ assigns \nothing;
     ensures KEEL_JSON_T_NULL <= \result <= KEEL_JSON_T_OBJECT;
 */
-static keel_json_type type_of(uint8_t c)
+static keel_json_type json_type_of_first_byte(uint8_t c)
 {
     switch (c) {
     case '{':
@@ -1122,10 +1130,7 @@ keel_result keel_json_parse(keel_slice src, uint32_t max_depth, keel_json_doc *o
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = keel_json_validate(src, max_depth, err);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_json_validate(src, max_depth, err));
     size_t start = kjson_skip_ws(src, 0);
     size_t end = src.len;
     /*@ loop invariant start <= end <= src.len;
@@ -1138,20 +1143,20 @@ keel_result keel_json_parse(keel_slice src, uint32_t max_depth, keel_json_doc *o
     }
     out->src = src;
     out->max_depth = max_depth == 0 ? KEEL_JSON_DEFAULT_DEPTH : max_depth;
-    out->root.type = start < end ? type_of(src.ptr[start]) : KEEL_JSON_T_NULL;
-    out->root.raw = view(src, start, end);
+    out->root.type = start < end ? json_type_of_first_byte(src.ptr[start]) : KEEL_JSON_T_NULL;
+    out->root.raw = json_slice_range(src, start, end);
     out->root.offset = start;
     return KEEL_OK;
 }
 
 /* A value inside the bytes a lookup works on, as offsets: lookups carry
  * offsets rather than sub-slices, so that every slice they hand out is cut
- * from the caller's own slice in one place (view). */
-typedef struct span {
+ * from the caller's own slice in one place (json_slice_range). */
+typedef struct json_span {
     keel_json_type type;
     size_t start;
     size_t end;
-} span;
+} json_span;
 
 /* The next child of the container whose opening bracket is s[start] and
  * whose bytes end at s.len (its closing bracket is the last byte). *pos is
@@ -1165,8 +1170,8 @@ typedef struct span {
               start < val->start < val->end && key->start <= key->end <= s.len;
     ensures \result != KEEL_OK ==> *pos == \old(*pos);
 */
-static keel_result child_of(keel_slice s, bool obj, size_t start, size_t *pos, span *key,
-                            span *val)
+static KEEL_MUST_USE keel_result json_next_child_span(keel_slice s, bool obj, size_t start,
+                                                      size_t *pos, json_span *key, json_span *val)
 {
     size_t n = s.len;
     size_t i = *pos;
@@ -1208,7 +1213,7 @@ static keel_result child_of(keel_slice s, bool obj, size_t start, size_t *pos, s
     key->type = KEEL_JSON_T_STRING;
     key->start = key_start;
     key->end = key_end;
-    val->type = type_of(s.ptr[i]);
+    val->type = json_type_of_first_byte(s.ptr[i]);
     val->start = i;
     val->end = end;
     *pos = end;
@@ -1238,21 +1243,18 @@ keel_result keel_json_next_child(const keel_json_value *in, size_t *pos, keel_sl
     keel_slice s = in->raw;
     size_t base = in->offset;
     bool obj = in->type == KEEL_JSON_T_OBJECT;
-    span k = { KEEL_JSON_T_STRING, 0, 0 };
-    span v = { KEEL_JSON_T_NULL, 0, 0 };
+    json_span k = { KEEL_JSON_T_STRING, 0, 0 };
+    json_span v = { KEEL_JSON_T_NULL, 0, 0 };
 
     if (s.len < 2) {
         return KEEL_ERR_NOT_FOUND;
     }
-    keel_result r = child_of(s, obj, 0, pos, &k, &v);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(json_next_child_span(s, obj, 0, pos, &k, &v));
     out->type = v.type;
-    out->raw = view(s, v.start, v.end);
+    out->raw = json_slice_range(s, v.start, v.end);
     out->offset = base + v.start;
     if (key != NULL) {
-        *key = view(s, k.start, k.end);
+        *key = json_slice_range(s, k.start, k.end);
     }
     return KEEL_OK;
 }
@@ -1265,11 +1267,11 @@ keel_result keel_json_next_child(const keel_json_value *in, size_t *pos, keel_sl
     ensures cur->start <= cur->end <= s.len;
     ensures \result == KEEL_OK || \result == KEEL_ERR_NOT_FOUND;
 */
-static keel_result find_member(keel_slice s, span *cur, keel_slice name)
+static KEEL_MUST_USE keel_result json_find_member(keel_slice s, json_span *cur, keel_slice name)
 {
     keel_slice c = { s.ptr, cur->end };
-    span key = { KEEL_JSON_T_STRING, 0, 0 };
-    span val = { KEEL_JSON_T_NULL, 0, 0 };
+    json_span key = { KEEL_JSON_T_STRING, 0, 0 };
+    json_span val = { KEEL_JSON_T_NULL, 0, 0 };
     size_t pos = cur->start;
 
     if (cur->type != KEEL_JSON_T_OBJECT || cur->start >= cur->end) {
@@ -1280,11 +1282,11 @@ static keel_result find_member(keel_slice s, span *cur, keel_slice name)
         loop variant c.len - pos;
     */
     for (;;) {
-        if (child_of(c, true, cur->start, &pos, &key, &val) != KEEL_OK) {
+        if (json_next_child_span(c, true, cur->start, &pos, &key, &val) != KEEL_OK) {
             return KEEL_ERR_NOT_FOUND;
         }
         if (key.end - key.start >= 2 &&
-            kjson_str_eq(view(s, key.start + 1, key.end - 1), name)) {
+            kjson_str_eq(json_slice_range(s, key.start + 1, key.end - 1), name)) {
             *cur = val;
             return KEEL_OK;
         }
@@ -1298,11 +1300,11 @@ static keel_result find_member(keel_slice s, span *cur, keel_slice name)
     ensures cur->start <= cur->end <= s.len;
     ensures \result == KEEL_OK || \result == KEEL_ERR_NOT_FOUND;
 */
-static keel_result find_element(keel_slice s, span *cur, size_t idx)
+static KEEL_MUST_USE keel_result json_find_element(keel_slice s, json_span *cur, size_t idx)
 {
     keel_slice c = { s.ptr, cur->end };
-    span key = { KEEL_JSON_T_STRING, 0, 0 };
-    span val = { KEEL_JSON_T_NULL, 0, 0 };
+    json_span key = { KEEL_JSON_T_STRING, 0, 0 };
+    json_span val = { KEEL_JSON_T_NULL, 0, 0 };
     size_t pos = cur->start;
 
     if (cur->type != KEEL_JSON_T_ARRAY || cur->start >= cur->end) {
@@ -1313,7 +1315,7 @@ static keel_result find_element(keel_slice s, span *cur, size_t idx)
         loop variant c.len - pos;
     */
     for (size_t k = 0;; k++) {
-        if (child_of(c, false, cur->start, &pos, &key, &val) != KEEL_OK) {
+        if (json_next_child_span(c, false, cur->start, &pos, &key, &val) != KEEL_OK) {
             return KEEL_ERR_NOT_FOUND;
         }
         if (k == idx) {
@@ -1337,7 +1339,7 @@ keel_result keel_json_find(const keel_json_value *in, keel_slice path, keel_json
     }
     keel_slice s = in->raw;
     size_t base = in->offset;
-    span cur = { in->type, 0, s.len };
+    json_span cur = { in->type, 0, s.len };
     keel_result found = KEEL_OK;
     size_t n = path.len;
     size_t p = 0;
@@ -1363,12 +1365,12 @@ keel_result keel_json_find(const keel_json_value *in, keel_slice path, keel_json
                 return KEEL_ERR_PARSE;
             }
             if (found == KEEL_OK) {
-                found = find_member(s, &cur, view(path, p + 1, q));
+                found = json_find_member(s, &cur, json_slice_range(path, p + 1, q));
             }
             p = q;
         } else if (path.ptr[p] == '[') {
             size_t idx = 0;
-            size_t d = skip_digits(path, q);
+            size_t d = json_skip_digits(path, q);
             /* digits, no leading zero, then ']' */
             if (d == q || (path.ptr[q] == '0' && d > q + 1) || d >= n || path.ptr[d] != ']') {
                 return KEEL_ERR_PARSE;
@@ -1383,7 +1385,7 @@ keel_result keel_json_find(const keel_json_value *in, keel_slice path, keel_json
                                                   : SIZE_MAX;
             }
             if (found == KEEL_OK) {
-                found = find_element(s, &cur, idx);
+                found = json_find_element(s, &cur, idx);
             }
             p = d + 1;
         } else {
@@ -1394,7 +1396,7 @@ keel_result keel_json_find(const keel_json_value *in, keel_slice path, keel_json
         return found;
     }
     out->type = cur.type;
-    out->raw = view(s, cur.start, cur.end);
+    out->raw = json_slice_range(s, cur.start, cur.end);
     out->offset = base + cur.start;
     return KEEL_OK;
 }

@@ -46,12 +46,12 @@ typedef struct kjson_char {
  * otherwise well-formed sequence (why = UNEXPECTED_END). On both failures
  * c->len is the maximal subpart (the lead byte and the continuation bytes
  * that were still acceptable). Requires pos < s.len. */
-keel_result kjson_utf8_decode(keel_slice s, size_t pos, kjson_char *c);
+KEEL_MUST_USE keel_result kjson_utf8_decode(keel_slice s, size_t pos, kjson_char *c);
 
 /* Read four hex digits (either case) at s[pos]: KEEL_OK with *v,
  * KEEL_ERR_PARSE at a non-hex digit, KEEL_ERR_INCOMPLETE when the slice
  * ends first. *v is written only on KEEL_OK. Requires pos <= s.len. */
-keel_result kjson_hex4(keel_slice s, size_t pos, uint32_t *v);
+KEEL_MUST_USE keel_result kjson_hex4(keel_slice s, size_t pos, uint32_t *v);
 
 /* Decode the escape at s[pos] (which is '\\'): the two-byte escapes, and
  * \uXXXX including a surrogate pair \uD8xx\uDCxx (c->len 12). KEEL_OK with
@@ -59,7 +59,7 @@ keel_result kjson_hex4(keel_slice s, size_t pos, uint32_t *v);
  * non-hex digit) or BAD_SURROGATE (lone or misordered surrogate);
  * KEEL_ERR_INCOMPLETE (why UNEXPECTED_END) when the slice ends inside it.
  * Requires pos < s.len. */
-keel_result kjson_escape_decode(keel_slice s, size_t pos, kjson_char *c);
+KEEL_MUST_USE keel_result kjson_escape_decode(keel_slice s, size_t pos, kjson_char *c);
 
 /* Write the UTF-8 encoding of cp into out[0 .. n-1] and return n (1..4);
  * 0 (nothing written) when cp is a surrogate or above U+10FFFF. */
@@ -68,7 +68,7 @@ size_t kjson_utf8_put(uint32_t cp, uint8_t out[4]);
 /* Append the UTF-8 encoding of cp to *b, all or nothing: KEEL_ERR_TOO_LARGE
  * (b unchanged) when it does not fit, KEEL_ERR_INVALID_ARG for a surrogate,
  * a value above U+10FFFF or an invalid buf. */
-keel_result kjson_utf8_encode(keel_buf *b, uint32_t cp);
+KEEL_MUST_USE keel_result kjson_utf8_encode(keel_buf *b, uint32_t cp);
 
 /* The first position >= pos that is not JSON whitespace (SP, HT, CR, LF),
  * or s.len. Requires pos <= s.len. */
@@ -81,7 +81,7 @@ size_t kjson_skip_ws(keel_slice s, size_t pos);
  * but nothing is read outside s either: if s ends first (not a validated
  * document) the result is KEEL_ERR_PARSE. *end written only on KEEL_OK.
  * Requires pos <= s.len. */
-keel_result kjson_skip_value(keel_slice s, size_t pos, size_t *end);
+KEEL_MUST_USE keel_result kjson_skip_value(keel_slice s, size_t pos, size_t *end);
 
 /* Whether the body of a validated string (its bytes between the quotes,
  * escapes not decoded) decodes to exactly the bytes of text. A malformed
@@ -110,6 +110,6 @@ bool kjson_str_eq(keel_slice body, keel_slice text);
     ensures \result == KEEL_OK ==>
               buf_shape(*out) && \old(out->len) < out->len <= \old(out->len) + 24;
 */
-keel_result kjson_format_double(double v, keel_buf *out);
+KEEL_MUST_USE keel_result kjson_format_double(double v, keel_buf *out);
 
 #endif /* KEEL_JSON_INTERNAL_H */

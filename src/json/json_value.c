@@ -14,9 +14,9 @@
  * come straight from it. Doubles take Clinger's fast path when it is exact
  * (mantissa <= 2^53, |exponent| <= 22: one correctly rounded multiply or
  * divide by an exact power of ten) and otherwise strtod_l in a "C" locale.
- * That conversion (jv_to_double) and kjson_format_double are floating
- * point and libc: Frama-C does not see their bodies, their contracts are
- * trusted and the tests compare them with glibc's strtod.
+ * That conversion (json_value_number_to_double) and kjson_format_double
+ * are floating point and libc: Frama-C does not see their bodies, their
+ * contracts are trusted and the tests compare them with glibc's strtod.
  */
 #include "keel/json.h"
 
@@ -31,7 +31,7 @@
 
 #include "json/json_internal.h"
 
-/*@ predicate jv_value_arg{L}(keel_json_value *v) =
+/*@ predicate json_value_arg{L}(keel_json_value *v) =
       v == \null || (\valid_read(v) && slice_arg(v->raw));
 */
 
@@ -39,28 +39,28 @@
  * KEEL_ERR_TOO_LARGE): room for the exact decimal expansion of every
  * double (at most 767 significant digits) with a sign, a point and an
  * exponent to spare. */
-#define JV_NUMBER_TEXT_MAX 1100u
+#define JSON_VALUE_NUMBER_TEXT_MAX 1100u
 
 /* Saturation bound of the decimal exponents: far beyond any double, small
  * enough that sums of two stay inside int32_t. */
-#define JV_EXP_CAP 100000
+#define JSON_VALUE_EXP_CAP 100000
 
 /* A number as the scanner read it. While !dropped, its value is
- * (neg ? -1 : 1) * mant * 10^exp10 (exp10 saturates at +-JV_EXP_CAP). */
-typedef struct jv_number {
+ * (neg ? -1 : 1) * mant * 10^exp10 (exp10 saturates at +-JSON_VALUE_EXP_CAP). */
+typedef struct json_value_number {
     uint64_t mant;
     int32_t exp10;
     bool neg;
     bool dropped;  /* a digit did not fit mant: only the slow path is exact */
     bool integral; /* neither fraction nor exponent */
-} jv_number;
+} json_value_number;
 
 /*@ requires \valid_read(p + (0 .. n - 1)) && i <= n;
     assigns \nothing;
     ensures i <= \result <= n;
     ensures \forall integer k; i <= k < \result ==> is_digit(p[k]);
 */
-static size_t jv_digits_end(const uint8_t *p, size_t n, size_t i)
+static size_t json_value_digits_end(const uint8_t *p, size_t n, size_t i)
 {
     /*@ loop invariant \at(i, Pre) <= i <= n;
         loop invariant \forall integer k; \at(i, Pre) <= k < i ==> is_digit(p[k]);
@@ -76,16 +76,17 @@ static size_t jv_digits_end(const uint8_t *p, size_t n, size_t i)
 /* Fold the digits p[from, to) into num->mant (and, for fraction digits,
  * num->exp10). */
 /*@ requires \valid_read(p + (0 .. to - 1)) && from <= to;
-    requires \valid(num) && -JV_EXP_CAP <= num->exp10 <= 0;
+    requires \valid(num) && -JSON_VALUE_EXP_CAP <= num->exp10 <= 0;
     requires \forall integer k; from <= k < to ==> is_digit(p[k]);
     assigns num->mant, num->exp10, num->dropped;
-    ensures -JV_EXP_CAP <= num->exp10 <= 0;
+    ensures -JSON_VALUE_EXP_CAP <= num->exp10 <= 0;
     ensures !fraction ==> num->exp10 == \old(num->exp10);
 */
-static void jv_fold_digits(const uint8_t *p, size_t from, size_t to, bool fraction, jv_number *num)
+static void json_value_fold_digits(const uint8_t *p, size_t from, size_t to, bool fraction,
+                                   json_value_number *num)
 {
     /*@ loop invariant from <= i <= to;
-        loop invariant -JV_EXP_CAP <= num->exp10 <= 0;
+        loop invariant -JSON_VALUE_EXP_CAP <= num->exp10 <= 0;
         loop invariant !fraction ==> num->exp10 == \at(num->exp10, Pre);
         loop assigns i, num->mant, num->exp10, num->dropped;
         loop variant to - i;
@@ -98,7 +99,7 @@ static void jv_fold_digits(const uint8_t *p, size_t from, size_t to, bool fracti
             num->dropped = true;
         } else {
             num->mant = num->mant * 10u + d;
-            if (fraction && num->exp10 > -JV_EXP_CAP) {
+            if (fraction && num->exp10 > -JSON_VALUE_EXP_CAP) {
                 num->exp10--;
             }
         }
@@ -109,30 +110,32 @@ static void jv_fold_digits(const uint8_t *p, size_t from, size_t to, bool fracti
  * num->exp10 (saturated). *end is where it stops. */
 /*@ requires \valid_read(p + (0 .. n - 1)) && i <= n;
     requires \valid(num) && \valid(end) && \separated(num, end);
-    requires -JV_EXP_CAP <= num->exp10 <= 0;
+    requires -JSON_VALUE_EXP_CAP <= num->exp10 <= 0;
     assigns num->exp10, *end;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> -2 * JV_EXP_CAP <= num->exp10 <= JV_EXP_CAP && *end <= n;
+    ensures \result == KEEL_OK ==>
+              -2 * JSON_VALUE_EXP_CAP <= num->exp10 <= JSON_VALUE_EXP_CAP && *end <= n;
 */
-static keel_result jv_exponent(const uint8_t *p, size_t n, size_t i, jv_number *num, size_t *end)
+static KEEL_MUST_USE keel_result json_value_scan_exponent(const uint8_t *p, size_t n, size_t i,
+                                                          json_value_number *num, size_t *end)
 {
     bool neg = false;
     if (i < n && (p[i] == '+' || p[i] == '-')) {
         neg = p[i] == '-';
         i++;
     }
-    size_t stop = jv_digits_end(p, n, i);
+    size_t stop = json_value_digits_end(p, n, i);
     if (stop == i) {
         return KEEL_ERR_PARSE;
     }
     int32_t e = 0;
     /*@ loop invariant i <= k <= stop;
-        loop invariant 0 <= e <= JV_EXP_CAP;
+        loop invariant 0 <= e <= JSON_VALUE_EXP_CAP;
         loop assigns k, e;
         loop variant stop - k;
     */
     for (size_t k = i; k < stop; k++) {
-        e = e < JV_EXP_CAP / 10 ? e * 10 + (int32_t)(p[k] - '0') : JV_EXP_CAP;
+        e = e < JSON_VALUE_EXP_CAP / 10 ? e * 10 + (int32_t)(p[k] - '0') : JSON_VALUE_EXP_CAP;
     }
     num->exp10 += neg ? -e : e;
     *end = stop;
@@ -144,10 +147,10 @@ static keel_result jv_exponent(const uint8_t *p, size_t n, size_t i, jv_number *
 /*@ requires valid_slice(raw) && \valid(num);
     assigns *num;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> -2 * JV_EXP_CAP <= num->exp10 <= 2 * JV_EXP_CAP;
+    ensures \result == KEEL_OK ==> -2 * JSON_VALUE_EXP_CAP <= num->exp10 <= 2 * JSON_VALUE_EXP_CAP;
     ensures \result == KEEL_OK && num->integral ==> num->exp10 == 0;
 */
-static keel_result jv_scan_number(keel_slice raw, jv_number *num)
+static KEEL_MUST_USE keel_result json_value_scan_number(keel_slice raw, json_value_number *num)
 {
     const uint8_t *p = raw.ptr;
     size_t n = raw.len;
@@ -165,20 +168,20 @@ static keel_result jv_scan_number(keel_slice raw, jv_number *num)
     if (i >= n || p[i] < '0' || p[i] > '9') {
         return KEEL_ERR_PARSE;
     }
-    end = p[i] == '0' ? i + 1 : jv_digits_end(p, n, i);
-    jv_fold_digits(p, i, end, false, num);
+    end = p[i] == '0' ? i + 1 : json_value_digits_end(p, n, i);
+    json_value_fold_digits(p, i, end, false, num);
     i = end;
     if (i < n && p[i] == '.') {
-        end = jv_digits_end(p, n, i + 1);
+        end = json_value_digits_end(p, n, i + 1);
         if (end == i + 1) {
             return KEEL_ERR_PARSE;
         }
-        jv_fold_digits(p, i + 1, end, true, num);
+        json_value_fold_digits(p, i + 1, end, true, num);
         num->integral = false;
         i = end;
     }
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        if (jv_exponent(p, n, i + 1, num, &end) != KEEL_OK) {
+        if (json_value_scan_exponent(p, n, i + 1, num, &end) != KEEL_OK) {
             return KEEL_ERR_PARSE;
         }
         num->integral = false;
@@ -189,15 +192,16 @@ static keel_result jv_scan_number(keel_slice raw, jv_number *num)
 
 /* The number of a NUMBER value: INVALID_ARG for a NULL or invalid value,
  * PARSE for another type or a malformed number. */
-/*@ requires jv_value_arg(v) && \valid(num) && \separated(v, num);
+/*@ requires json_value_arg(v) && \valid(num) && \separated(v, num);
     assigns *num;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
             \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==> -2 * JV_EXP_CAP <= num->exp10 <= 2 * JV_EXP_CAP;
+    ensures \result == KEEL_OK ==> -2 * JSON_VALUE_EXP_CAP <= num->exp10 <= 2 * JSON_VALUE_EXP_CAP;
     ensures \result == KEEL_OK && num->integral ==> num->exp10 == 0;
     ensures \result == KEEL_OK ==> v != \null && valid_slice(v->raw);
 */
-static keel_result jv_number_of(const keel_json_value *v, jv_number *num)
+static KEEL_MUST_USE keel_result json_value_number_of(const keel_json_value *v,
+                                                      json_value_number *num)
 {
     if (v == NULL || !keel_slice_valid(v->raw)) {
         return KEEL_ERR_INVALID_ARG;
@@ -205,10 +209,10 @@ static keel_result jv_number_of(const keel_json_value *v, jv_number *num)
     if (v->type != KEEL_JSON_T_NUMBER) {
         return KEEL_ERR_PARSE;
     }
-    return jv_scan_number(v->raw, num);
+    return json_value_scan_number(v->raw, num);
 }
 
-/*@ requires jv_value_arg(v);
+/*@ requires json_value_arg(v);
     requires out == \null || \valid(out);
     assigns *out;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -218,14 +222,11 @@ static keel_result jv_number_of(const keel_json_value *v, jv_number *num)
 */
 keel_result keel_json_get_i64(const keel_json_value *v, int64_t *out)
 {
-    jv_number num;
+    json_value_number num;
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = jv_number_of(v, &num);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(json_value_number_of(v, &num));
     if (!num.integral) {
         return KEEL_ERR_PARSE;
     }
@@ -241,15 +242,16 @@ keel_result keel_json_get_i64(const keel_json_value *v, int64_t *out)
 /* The double nearest to num, the scan of text. Frama-C does not see the
  * body (floating-point arithmetic, strtod_l): this contract is trusted,
  * and test_json_value compares the result with glibc's strtod. */
-/*@ requires \valid_read(num) && valid_slice(text) && text.len <= JV_NUMBER_TEXT_MAX;
+/*@ requires \valid_read(num) && valid_slice(text) && text.len <= JSON_VALUE_NUMBER_TEXT_MAX;
     requires \valid(out);
     assigns *out;
     ensures \result == KEEL_OK || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_NO_MEMORY;
 */
-static keel_result jv_to_double(const jv_number *num, keel_slice text, double *out);
+static KEEL_MUST_USE keel_result json_value_number_to_double(const json_value_number *num,
+                                                             keel_slice text, double *out);
 
-/*@ requires jv_value_arg(v);
+/*@ requires json_value_arg(v);
     requires out == \null || \valid(out);
     assigns *out;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -260,29 +262,27 @@ static keel_result jv_to_double(const jv_number *num, keel_slice text, double *o
 */
 keel_result keel_json_get_double(const keel_json_value *v, double *out)
 {
-    jv_number num;
+    json_value_number num;
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = jv_number_of(v, &num);
-    if (r != KEEL_OK) {
-        return r;
-    }
-    if (v->raw.len > JV_NUMBER_TEXT_MAX) {
+    KEEL_TRY(json_value_number_of(v, &num));
+    if (v->raw.len > JSON_VALUE_NUMBER_TEXT_MAX) {
         return KEEL_ERR_TOO_LARGE;
     }
     /* Through a local, so that *out changes only on success without a
-     * statement about doubles in jv_to_double's contract: Z3 and CVC4 fail
-     * ("Unknown error") on goals that carry floating-point terms. */
+     * statement about doubles in json_value_number_to_double's contract:
+     * Z3 and CVC4 fail ("Unknown error") on goals that carry floating-point
+     * terms. */
     double d;
-    r = jv_to_double(&num, v->raw, &d);
+    keel_result r = json_value_number_to_double(&num, v->raw, &d);
     if (r == KEEL_OK) {
         *out = d;
     }
     return r;
 }
 
-/*@ requires jv_value_arg(v);
+/*@ requires json_value_arg(v);
     requires out == \null || \valid(out);
     assigns *out;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -311,7 +311,7 @@ keel_result keel_json_get_bool(const keel_json_value *v, bool *out)
     return KEEL_ERR_PARSE;
 }
 
-/*@ requires jv_value_arg(v);
+/*@ requires json_value_arg(v);
     assigns \nothing;
     ensures \result ==> v != \null && v->type == KEEL_JSON_T_NULL;
 */
@@ -331,7 +331,7 @@ bool keel_json_is_null(const keel_json_value *v)
     ensures \result ==> valid_slice(*body) && body->len + 2 == v->raw.len &&
                         v->type == KEEL_JSON_T_STRING;
 */
-static bool jv_string_body(const keel_json_value *v, keel_slice *body)
+static bool json_value_string_body(const keel_json_value *v, keel_slice *body)
 {
     const uint8_t *p = v->raw.ptr;
     size_t n = v->raw.len;
@@ -359,13 +359,12 @@ static bool jv_string_body(const keel_json_value *v, keel_slice *body)
             \result == KEEL_ERR_TOO_LARGE || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> buf_shape(*out) && \old(out->len) <= out->len;
 */
-static keel_result jv_unescape(keel_slice body, keel_buf *out)
+static KEEL_MUST_USE keel_result json_value_unescape(keel_slice body, keel_buf *out)
 {
     const uint8_t *p = body.ptr;
     size_t n = body.len;
     size_t run = 0;
     size_t i = 0;
-    keel_result r;
     /* Declared out of the loop: WP then sees one allocation, not one per
      * iteration, and keeps out's validity across the loop. */
     kjson_char ch;
@@ -373,7 +372,7 @@ static keel_result jv_unescape(keel_slice body, keel_buf *out)
 
     /*@ loop invariant 0 <= run <= i <= n;
         loop invariant buf_shape(*out) && valid_buf(*out) && \at(out->len, Pre) <= out->len;
-        loop assigns i, run, r, ch, u[0 .. 3], out->len,
+        loop assigns i, run, ch, u[0 .. 3], out->len,
                      out->ptr[\at(out->len, Pre) .. out->cap - 1];
         loop variant n - i;
     */
@@ -390,10 +389,7 @@ static keel_result jv_unescape(keel_slice body, keel_buf *out)
         }
         if (i > run) {
             keel_slice seg = { p + run, i - run };
-            r = keel_buf_append(out, seg);
-            if (r != KEEL_OK) {
-                return r;
-            }
+            KEEL_TRY(keel_buf_append(out, seg));
         }
         if (kjson_escape_decode(body, i, &ch) != KEEL_OK) {
             return KEEL_ERR_PARSE;
@@ -402,10 +398,7 @@ static keel_result jv_unescape(keel_slice body, keel_buf *out)
         if (bytes.len == 0) {
             return KEEL_ERR_PARSE;
         }
-        r = keel_buf_append(out, bytes);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(keel_buf_append(out, bytes));
         i += ch.len;
         run = i;
     }
@@ -416,7 +409,7 @@ static keel_result jv_unescape(keel_slice body, keel_buf *out)
     return KEEL_OK;
 }
 
-/*@ requires jv_value_arg(v) && buf_arg(out);
+/*@ requires json_value_arg(v) && buf_arg(out);
     assigns out->len, out->ptr[out->len .. out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
@@ -429,18 +422,18 @@ keel_result keel_json_get_string(const keel_json_value *v, keel_buf *out)
     if (v == NULL || !keel_slice_valid(v->raw) || !keel_buf_valid(out)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!jv_string_body(v, &body)) {
+    if (!json_value_string_body(v, &body)) {
         return KEEL_ERR_PARSE;
     }
     size_t mark = out->len;
-    keel_result r = jv_unescape(body, out);
+    keel_result r = json_value_unescape(body, out);
     if (r != KEEL_OK) {
         out->len = mark;
     }
     return r;
 }
 
-/*@ requires jv_value_arg(v) && slice_arg(text);
+/*@ requires json_value_arg(v) && slice_arg(text);
     assigns \nothing;
     ensures \result ==> v != \null && v->type == KEEL_JSON_T_STRING;
 */
@@ -448,7 +441,7 @@ bool keel_json_string_eq(const keel_json_value *v, keel_slice text)
 {
     keel_slice body;
     if (v == NULL || !keel_slice_valid(v->raw) || !keel_slice_valid(text) ||
-        !jv_string_body(v, &body)) {
+        !json_value_string_body(v, &body)) {
         return false;
     }
     return kjson_str_eq(body, text);
@@ -457,31 +450,32 @@ bool keel_json_string_eq(const keel_json_value *v, keel_slice text)
 /* ---- floating point and libc conversions (trusted contracts) ----------- */
 
 #ifndef __FRAMAC__
-static locale_t jv_c_locale_value;
-static pthread_once_t jv_c_locale_once = PTHREAD_ONCE_INIT;
+static locale_t json_value_c_locale_value;
+static pthread_once_t json_value_c_locale_once = PTHREAD_ONCE_INIT;
 
-static void jv_c_locale_init(void)
+static void json_value_c_locale_init(void)
 {
-    jv_c_locale_value = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    json_value_c_locale_value = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
 /* The "C" locale, created once per process and never freed; (locale_t)0
  * if it could not be created (newlocale fails only for lack of memory). */
-static locale_t jv_c_locale(void)
+static locale_t json_value_c_locale(void)
 {
-    if (pthread_once(&jv_c_locale_once, jv_c_locale_init) != 0) {
+    if (pthread_once(&json_value_c_locale_once, json_value_c_locale_init) != 0) {
         return (locale_t)0;
     }
-    return jv_c_locale_value;
+    return json_value_c_locale_value;
 }
 
 /* The powers of ten that doubles hold exactly. */
-static const double jv_pow10[23] = {
+static const double json_value_pow10[23] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-static keel_result jv_to_double(const jv_number *num, keel_slice text, double *out)
+static KEEL_MUST_USE keel_result json_value_number_to_double(const json_value_number *num,
+                                                             keel_slice text, double *out)
 {
     if (num->mant == 0 && !num->dropped) {
         *out = num->neg ? -0.0 : 0.0;
@@ -490,16 +484,16 @@ static keel_result jv_to_double(const jv_number *num, keel_slice text, double *o
     if (!num->dropped && num->mant <= (uint64_t)1 << 53 && num->exp10 >= -22 && num->exp10 <= 22) {
         /* Both operands are exact, so the one rounding is the correct one. */
         double d = (double)num->mant;
-        d = num->exp10 < 0 ? d / jv_pow10[-num->exp10] : d * jv_pow10[num->exp10];
+        d = num->exp10 < 0 ? d / json_value_pow10[-num->exp10] : d * json_value_pow10[num->exp10];
         *out = num->neg ? -d : d;
         return KEEL_OK;
     }
     /* Without the C locale strtod could not be trusted to read '.'. */
-    locale_t c_locale = jv_c_locale();
+    locale_t c_locale = json_value_c_locale();
     if (c_locale == (locale_t)0) {
         return KEEL_ERR_NO_MEMORY;
     }
-    char z[JV_NUMBER_TEXT_MAX + 1u];
+    char z[JSON_VALUE_NUMBER_TEXT_MAX + 1u];
     keel_buf zb = { (uint8_t *)z, sizeof z, 0 };
     if (keel_buf_append(&zb, text) != KEEL_OK || keel_buf_append_byte(&zb, 0) != KEEL_OK) {
         return KEEL_ERR_TOO_LARGE;
@@ -518,7 +512,7 @@ keel_result kjson_format_double(double v, keel_buf *out)
     if (!isfinite(v) || !keel_buf_valid(out)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    locale_t c_locale = jv_c_locale();
+    locale_t c_locale = json_value_c_locale();
     if (c_locale == (locale_t)0) {
         return KEEL_ERR_NO_MEMORY;
     }

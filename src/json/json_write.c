@@ -18,42 +18,44 @@
 
 /* Literal bytes as uint8_t arrays (not KEEL_STR): WP's typed memory model
  * cannot follow a char string literal cast to uint8_t *. */
-static const uint8_t jw_true[] = { 't', 'r', 'u', 'e' };
-static const uint8_t jw_false[] = { 'f', 'a', 'l', 's', 'e' };
-static const uint8_t jw_null[] = { 'n', 'u', 'l', 'l' };
-static const uint8_t jw_replacement[] = { 0xEF, 0xBF, 0xBD }; /* U+FFFD */
+static const uint8_t json_write_true[] = { 't', 'r', 'u', 'e' };
+static const uint8_t json_write_false[] = { 'f', 'a', 'l', 's', 'e' };
+static const uint8_t json_write_null[] = { 'n', 'u', 'l', 'l' };
+static const uint8_t json_write_replacement[] = { 0xEF, 0xBF, 0xBD }; /* U+FFFD */
 
-#define JW_VALUE 1u /* a value: the top-level one, an array element, or after a key */
-#define JW_KEY 2u   /* in an object: a key or the object's end */
-#define JW_DONE 3u  /* the top-level value is complete */
+#define JSON_WRITE_VALUE 1u /* a value: the top-level one, an array element, or after a key */
+#define JSON_WRITE_KEY 2u   /* in an object: a key or the object's end */
+#define JSON_WRITE_DONE 3u  /* the top-level value is complete */
 
-/*@ predicate jw_shape(keel_json_writer w) =
+/*@ predicate json_write_shape(keel_json_writer w) =
       1 <= w.max_depth <= KEEL_JSON_DEPTH_CAP && w.depth <= w.max_depth &&
-      (w.state == JW_VALUE || w.state == JW_KEY || w.state == JW_DONE) &&
+      (w.state == JSON_WRITE_VALUE || w.state == JSON_WRITE_KEY || w.state == JSON_WRITE_DONE) &&
       (w.policy == KEEL_JSON_UTF8_REPLACE || w.policy == KEEL_JSON_UTF8_REJECT);
 
     // A writer is usable when its fields are consistent and its buf valid;
-    // C checks both (jw_check), the caller promises the memory behind them.
+    // C checks both (json_write_check_writer), the caller promises the
+    // memory behind them.
     // The buf must not lie inside the writer (C cannot check that).
-    predicate jw_arg{L}(keel_json_writer *w) =
+    predicate json_write_arg{L}(keel_json_writer *w) =
       w == \null ||
       (\valid(w) && buf_arg(w->out) && (w->out != \null ==> \separated(w, w->out)));
 
-    predicate jw_ready{L}(keel_json_writer *w) =
-      \valid(w) && jw_shape(*w) && \valid(w->out) && valid_buf(*w->out) &&
+    predicate json_write_ready{L}(keel_json_writer *w) =
+      \valid(w) && json_write_shape(*w) && \valid(w->out) && valid_buf(*w->out) &&
       \separated(w, w->out) && \separated(w->out, w->out->ptr + (0 .. w->out->cap - 1));
 */
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns \nothing;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
-    ensures \result == KEEL_OK ==> jw_ready(w);
+    ensures \result == KEEL_OK ==> json_write_ready(w);
 */
-static keel_result jw_check(const keel_json_writer *w)
+static KEEL_MUST_USE keel_result json_write_check_writer(const keel_json_writer *w)
 {
     if (w == NULL || !keel_buf_valid(w->out) || w->max_depth == 0 ||
         w->max_depth > KEEL_JSON_DEPTH_CAP || w->depth > w->max_depth ||
-        (w->state != JW_VALUE && w->state != JW_KEY && w->state != JW_DONE) ||
+        (w->state != JSON_WRITE_VALUE && w->state != JSON_WRITE_KEY &&
+         w->state != JSON_WRITE_DONE) ||
         (w->policy != KEEL_JSON_UTF8_REPLACE && w->policy != KEEL_JSON_UTF8_REJECT)) {
         return KEEL_ERR_INVALID_ARG;
     }
@@ -64,7 +66,7 @@ static keel_result jw_check(const keel_json_writer *w)
     requires 1 <= level <= KEEL_JSON_DEPTH_CAP;
     assigns \nothing;
 */
-static bool jw_bit(const uint64_t *words, uint32_t level)
+static bool json_write_level_bit(const uint64_t *words, uint32_t level)
 {
     uint32_t k = level - 1u;
     return ((words[k / 64u] >> (k % 64u)) & 1u) != 0;
@@ -74,7 +76,7 @@ static bool jw_bit(const uint64_t *words, uint32_t level)
     requires 1 <= level <= KEEL_JSON_DEPTH_CAP;
     assigns words[(level - 1) / 64];
 */
-static void jw_set_bit(uint64_t *words, uint32_t level, bool on)
+static void json_write_level_bit_set(uint64_t *words, uint32_t level, bool on)
 {
     uint32_t k = level - 1u;
     uint64_t mask = (uint64_t)1 << (k % 64u);
@@ -89,9 +91,9 @@ static void jw_set_bit(uint64_t *words, uint32_t level, bool on)
     assigns \nothing;
     ensures \result ==> w->depth >= 1;
 */
-static bool jw_in_object(const keel_json_writer *w)
+static bool json_write_in_object(const keel_json_writer *w)
 {
-    return w->depth > 0 && jw_bit(w->stack, w->depth);
+    return w->depth > 0 && json_write_level_bit(w->stack, w->depth);
 }
 
 /* One byte, appended through keel_buf_append: its assigns clause is a
@@ -107,7 +109,7 @@ static bool jw_in_object(const keel_json_writer *w)
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
-static keel_result jw_byte(keel_buf *b, uint8_t c)
+static KEEL_MUST_USE keel_result json_write_append_byte(keel_buf *b, uint8_t c)
 {
     keel_slice one = { &c, 1 };
     return keel_buf_append(b, one);
@@ -115,41 +117,41 @@ static keel_result jw_byte(keel_buf *b, uint8_t c)
 
 /* The comma before a value, when it is not the first element of an array
  * (in an object the comma goes before the key). */
-/*@ requires jw_ready(w);
+/*@ requires json_write_ready(w);
     assigns w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_INVALID_ARG;
-    ensures \result == KEEL_OK ==> jw_ready(w) && \old(w->out->len) <= w->out->len;
+    ensures \result == KEEL_OK ==> json_write_ready(w) && \old(w->out->len) <= w->out->len;
 */
-static keel_result jw_value_comma(keel_json_writer *w)
+static KEEL_MUST_USE keel_result json_write_comma_before_value(keel_json_writer *w)
 {
-    if (w->depth == 0 || jw_in_object(w) || jw_bit(w->first, w->depth)) {
+    if (w->depth == 0 || json_write_in_object(w) || json_write_level_bit(w->first, w->depth)) {
         return KEEL_OK;
     }
-    return jw_byte(w->out, ',');
+    return json_write_append_byte(w->out, ',');
 }
 
 /* After a complete value: the top level is done, or the container has an
  * element and (in an object) wants the next key. */
-/*@ requires jw_ready(w);
+/*@ requires json_write_ready(w);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1];
-    ensures jw_ready(w);
+    ensures json_write_ready(w);
 */
-static void jw_value_done(keel_json_writer *w)
+static void json_write_value_done(keel_json_writer *w)
 {
     if (w->depth == 0) {
-        w->state = JW_DONE;
+        w->state = JSON_WRITE_DONE;
         return;
     }
-    jw_set_bit(w->first, w->depth, false);
-    w->state = jw_in_object(w) ? JW_KEY : JW_VALUE;
+    json_write_level_bit_set(w->first, w->depth, false);
+    w->state = json_write_in_object(w) ? JSON_WRITE_KEY : JSON_WRITE_VALUE;
 }
 
 /* A lowercase hex digit. */
 /*@ requires d < 16;
     assigns \nothing;
 */
-static uint8_t jw_hex(uint32_t d)
+static uint8_t json_write_hex_digit(uint32_t d)
 {
     return (uint8_t)(d < 10u ? '0' + d : 'a' + (d - 10u));
 }
@@ -162,9 +164,10 @@ static uint8_t jw_hex(uint32_t d)
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
-static keel_result jw_escape_byte(keel_buf *b, uint8_t c)
+static KEEL_MUST_USE keel_result json_write_escape_byte(keel_buf *b, uint8_t c)
 {
-    uint8_t e[6] = { '\\', 'u', '0', '0', jw_hex(c / 16u), jw_hex(c % 16u) };
+    uint8_t e[6] = { '\\', 'u', '0', '0', json_write_hex_digit(c / 16u),
+                     json_write_hex_digit(c % 16u) };
     keel_slice s = { e, 2 };
     switch (c) {
     case '"':
@@ -203,7 +206,8 @@ static keel_result jw_escape_byte(keel_buf *b, uint8_t c)
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
-static keel_result jw_append_range(keel_buf *b, keel_slice s, size_t from, size_t to)
+static KEEL_MUST_USE keel_result json_write_append_range(keel_buf *b, keel_slice s, size_t from,
+                                                         size_t to)
 {
     if (to == from) {
         return KEEL_OK;
@@ -221,14 +225,15 @@ static keel_result jw_append_range(keel_buf *b, keel_slice s, size_t from, size_
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> \old(b->len) <= b->len <= b->cap;
 */
-static keel_result jw_quoted(keel_buf *b, keel_slice s, keel_json_utf8_policy policy)
+static KEEL_MUST_USE keel_result json_write_append_quoted(keel_buf *b, keel_slice s,
+                                                          keel_json_utf8_policy policy)
 {
     const uint8_t *p = s.ptr;
     size_t n = s.len;
     size_t run = 0;
     size_t i = 0;
     kjson_char ch; /* out of the loop: one allocation for WP */
-    keel_result r = jw_byte(b, '"');
+    keel_result r = json_write_append_byte(b, '"');
 
     /*@ loop invariant 0 <= run <= i <= n;
         loop invariant r == KEEL_OK || r == KEEL_ERR_TOO_LARGE || r == KEEL_ERR_INVALID_ARG;
@@ -249,25 +254,25 @@ static keel_result jw_quoted(keel_buf *b, keel_slice s, keel_json_utf8_policy po
         if (c >= 0x80 && policy == KEEL_JSON_UTF8_REJECT) {
             return KEEL_ERR_PARSE;
         }
-        r = jw_append_range(b, s, run, i);
+        r = json_write_append_range(b, s, run, i);
         if (r != KEEL_OK) {
             return r;
         }
         if (c >= 0x80) {
-            keel_slice replacement = { jw_replacement, sizeof jw_replacement };
+            keel_slice replacement = { json_write_replacement, sizeof json_write_replacement };
             r = keel_buf_append(b, replacement);
             i += ch.len;
         } else {
-            r = jw_escape_byte(b, c);
+            r = json_write_escape_byte(b, c);
             i++;
         }
         run = i;
     }
     if (r == KEEL_OK) {
-        r = jw_append_range(b, s, run, n);
+        r = json_write_append_range(b, s, run, n);
     }
     if (r == KEEL_OK) {
-        r = jw_byte(b, '"');
+        r = json_write_append_byte(b, '"');
     }
     return r;
 }
@@ -275,8 +280,8 @@ static keel_result jw_quoted(keel_buf *b, keel_slice s, keel_json_utf8_policy po
 /*@ requires \valid(w) && buf_arg(out);
     assigns *w;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
-    ensures \result == KEEL_OK ==> jw_shape(*w) && w->out == out && w->depth == 0 &&
-                                  w->state == JW_VALUE;
+    ensures \result == KEEL_OK ==> json_write_shape(*w) && w->out == out && w->depth == 0 &&
+                                  w->state == JSON_WRITE_VALUE;
 */
 keel_result keel_json_writer_init(keel_json_writer *w, keel_buf *out, uint32_t max_depth,
                                   keel_json_utf8_policy policy)
@@ -288,7 +293,7 @@ keel_result keel_json_writer_init(keel_json_writer *w, keel_buf *out, uint32_t m
     w->out = out;
     w->depth = 0;
     w->max_depth = max_depth == 0 ? KEEL_JSON_DEFAULT_DEPTH : max_depth;
-    w->state = JW_VALUE;
+    w->state = JSON_WRITE_VALUE;
     w->policy = policy;
     /*@ loop invariant 0 <= k <= KEEL_JSON_DEPTH_CAP / 64;
         loop assigns k, w->stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
@@ -303,7 +308,7 @@ keel_result keel_json_writer_init(keel_json_writer *w, keel_buf *out, uint32_t m
 }
 
 /* A scalar value: text as it is, or (quote) as an escaped string. */
-/*@ requires jw_arg(w) && valid_slice(text);
+/*@ requires json_write_arg(w) && valid_slice(text);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -312,29 +317,27 @@ keel_result keel_json_writer_init(keel_json_writer *w, keel_buf *out, uint32_t m
     ensures \result != KEEL_OK && w != \null && \valid(w->out) ==>
               w->out->len == \old(w->out->len);
 */
-static keel_result jw_scalar(keel_json_writer *w, keel_slice text, bool quote)
+static KEEL_MUST_USE keel_result json_write_scalar(keel_json_writer *w, keel_slice text, bool quote)
 {
-    keel_result r = jw_check(w);
-    if (r != KEEL_OK) {
-        return r;
-    }
-    if (w->state != JW_VALUE) {
+    KEEL_TRY(json_write_check_writer(w));
+    if (w->state != JSON_WRITE_VALUE) {
         return KEEL_ERR_STATE;
     }
     size_t mark = w->out->len;
-    r = jw_value_comma(w);
+    keel_result r = json_write_comma_before_value(w);
     if (r == KEEL_OK) {
-        r = quote ? jw_quoted(w->out, text, w->policy) : keel_buf_append(w->out, text);
+        r = quote ? json_write_append_quoted(w->out, text, w->policy)
+                  : keel_buf_append(w->out, text);
     }
     if (r != KEEL_OK) {
         w->out->len = mark;
         return r;
     }
-    jw_value_done(w);
+    json_write_value_done(w);
     return KEEL_OK;
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->depth, w->stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
@@ -343,38 +346,35 @@ static keel_result jw_scalar(keel_json_writer *w, keel_slice text, bool quote)
     ensures \result != KEEL_OK && w != \null && \valid(w->out) ==>
               w->out->len == \old(w->out->len) && w->depth == \old(w->depth);
 */
-static keel_result jw_open(keel_json_writer *w, bool object)
+static KEEL_MUST_USE keel_result json_write_open_container(keel_json_writer *w, bool object)
 {
-    keel_result r = jw_check(w);
-    if (r != KEEL_OK) {
-        return r;
-    }
-    if (w->state != JW_VALUE) {
+    KEEL_TRY(json_write_check_writer(w));
+    if (w->state != JSON_WRITE_VALUE) {
         return KEEL_ERR_STATE;
     }
     if (w->depth == w->max_depth) {
         return KEEL_ERR_TOO_LARGE;
     }
     size_t mark = w->out->len;
-    r = jw_value_comma(w);
+    keel_result r = json_write_comma_before_value(w);
     if (r == KEEL_OK) {
-        r = jw_byte(w->out, object ? '{' : '[');
+        r = json_write_append_byte(w->out, object ? '{' : '[');
     }
     if (r != KEEL_OK) {
         w->out->len = mark;
         return r;
     }
     if (w->depth > 0) {
-        jw_set_bit(w->first, w->depth, false);
+        json_write_level_bit_set(w->first, w->depth, false);
     }
     w->depth++;
-    jw_set_bit(w->stack, w->depth, object);
-    jw_set_bit(w->first, w->depth, true);
-    w->state = object ? JW_KEY : JW_VALUE;
+    json_write_level_bit_set(w->stack, w->depth, object);
+    json_write_level_bit_set(w->first, w->depth, true);
+    w->state = object ? JSON_WRITE_KEY : JSON_WRITE_VALUE;
     return KEEL_OK;
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->depth, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -382,28 +382,26 @@ static keel_result jw_open(keel_json_writer *w, bool object)
     ensures \result != KEEL_OK && w != \null && \valid(w->out) ==>
               w->out->len == \old(w->out->len) && w->depth == \old(w->depth);
 */
-static keel_result jw_close(keel_json_writer *w, bool object)
+static KEEL_MUST_USE keel_result json_write_close_container(keel_json_writer *w, bool object)
 {
-    keel_result r = jw_check(w);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(json_write_check_writer(w));
     /* An object may not end between a key and its value. */
-    if (w->depth == 0 || jw_in_object(w) != object || (object && w->state != JW_KEY)) {
+    if (w->depth == 0 || json_write_in_object(w) != object ||
+        (object && w->state != JSON_WRITE_KEY)) {
         return KEEL_ERR_STATE;
     }
     size_t mark = w->out->len;
-    r = keel_buf_append_byte(w->out, object ? '}' : ']');
+    keel_result r = keel_buf_append_byte(w->out, object ? '}' : ']');
     if (r != KEEL_OK) {
         w->out->len = mark;
         return r;
     }
     w->depth--;
-    jw_value_done(w);
+    json_write_value_done(w);
     return KEEL_OK;
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->depth, w->stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
@@ -414,10 +412,10 @@ static keel_result jw_close(keel_json_writer *w, bool object)
 */
 keel_result keel_json_write_object_begin(keel_json_writer *w)
 {
-    return jw_open(w, true);
+    return json_write_open_container(w, true);
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->depth, w->stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
@@ -428,10 +426,10 @@ keel_result keel_json_write_object_begin(keel_json_writer *w)
 */
 keel_result keel_json_write_array_begin(keel_json_writer *w)
 {
-    return jw_open(w, false);
+    return json_write_open_container(w, false);
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->depth, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -441,10 +439,10 @@ keel_result keel_json_write_array_begin(keel_json_writer *w)
 */
 keel_result keel_json_write_object_end(keel_json_writer *w)
 {
-    return jw_close(w, true);
+    return json_write_close_container(w, true);
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->depth, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -454,10 +452,10 @@ keel_result keel_json_write_object_end(keel_json_writer *w)
 */
 keel_result keel_json_write_array_end(keel_json_writer *w)
 {
-    return jw_close(w, false);
+    return json_write_close_container(w, false);
 }
 
-/*@ requires jw_arg(w) && slice_arg(key);
+/*@ requires json_write_arg(w) && slice_arg(key);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -468,33 +466,33 @@ keel_result keel_json_write_array_end(keel_json_writer *w)
 */
 keel_result keel_json_write_key(keel_json_writer *w, keel_slice key)
 {
-    keel_result r = jw_check(w);
+    keel_result r = json_write_check_writer(w);
     if (r != KEEL_OK || !keel_slice_valid(key)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!jw_in_object(w) || w->state != JW_KEY) {
+    if (!json_write_in_object(w) || w->state != JSON_WRITE_KEY) {
         return KEEL_ERR_STATE;
     }
     size_t mark = w->out->len;
-    if (!jw_bit(w->first, w->depth)) {
-        r = jw_byte(w->out, ',');
+    if (!json_write_level_bit(w->first, w->depth)) {
+        r = json_write_append_byte(w->out, ',');
     }
     if (r == KEEL_OK) {
-        r = jw_quoted(w->out, key, w->policy);
+        r = json_write_append_quoted(w->out, key, w->policy);
     }
     if (r == KEEL_OK) {
-        r = jw_byte(w->out, ':');
+        r = json_write_append_byte(w->out, ':');
     }
     if (r != KEEL_OK) {
         w->out->len = mark;
         return r;
     }
-    jw_set_bit(w->first, w->depth, false);
-    w->state = JW_VALUE;
+    json_write_level_bit_set(w->first, w->depth, false);
+    w->state = JSON_WRITE_VALUE;
     return KEEL_OK;
 }
 
-/*@ requires jw_arg(w) && slice_arg(s);
+/*@ requires json_write_arg(w) && slice_arg(s);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -508,7 +506,7 @@ keel_result keel_json_write_string(keel_json_writer *w, keel_slice s)
     if (!keel_slice_valid(s)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    return jw_scalar(w, s, true);
+    return json_write_scalar(w, s, true);
 }
 
 /* The length of v in decimal written to digits (a minus sign first for
@@ -517,7 +515,7 @@ keel_result keel_json_write_string(keel_json_writer *w, keel_slice s)
     assigns digits[0 .. 20];
     ensures \result <= 21;
 */
-static size_t jw_decimal(uint8_t *digits, bool neg, uint64_t magnitude)
+static size_t json_write_format_decimal(uint8_t *digits, bool neg, uint64_t magnitude)
 {
     keel_buf t = { digits, 21, 0 };
     if (neg && keel_buf_append_byte(&t, '-') != KEEL_OK) {
@@ -529,7 +527,7 @@ static size_t jw_decimal(uint8_t *digits, bool neg, uint64_t magnitude)
     return t.len;
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -543,14 +541,14 @@ keel_result keel_json_write_i64(keel_json_writer *w, int64_t v)
     uint8_t digits[21];
     /* -(v + 1) + 1 reaches 2^63 without overflowing. */
     uint64_t magnitude = v < 0 ? (uint64_t)(-(v + 1)) + 1u : (uint64_t)v;
-    keel_slice text = { digits, jw_decimal(digits, v < 0, magnitude) };
+    keel_slice text = { digits, json_write_format_decimal(digits, v < 0, magnitude) };
     if (text.len == 0) {
         return KEEL_ERR_INVALID_ARG;
     }
-    return jw_scalar(w, text, false);
+    return json_write_scalar(w, text, false);
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -562,14 +560,14 @@ keel_result keel_json_write_i64(keel_json_writer *w, int64_t v)
 keel_result keel_json_write_u64(keel_json_writer *w, uint64_t v)
 {
     uint8_t digits[21];
-    keel_slice text = { digits, jw_decimal(digits, false, v) };
+    keel_slice text = { digits, json_write_format_decimal(digits, false, v) };
     if (text.len == 0) {
         return KEEL_ERR_INVALID_ARG;
     }
-    return jw_scalar(w, text, false);
+    return json_write_scalar(w, text, false);
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -582,15 +580,12 @@ keel_result keel_json_write_double(keel_json_writer *w, double v)
 {
     uint8_t text[24];
     keel_buf t = { text, sizeof text, 0 };
-    keel_result r = kjson_format_double(v, &t);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(kjson_format_double(v, &t));
     keel_slice s = { text, t.len };
-    return jw_scalar(w, s, false);
+    return json_write_scalar(w, s, false);
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -601,11 +596,12 @@ keel_result keel_json_write_double(keel_json_writer *w, double v)
 */
 keel_result keel_json_write_bool(keel_json_writer *w, bool v)
 {
-    keel_slice text = { v ? jw_true : jw_false, v ? sizeof jw_true : sizeof jw_false };
-    return jw_scalar(w, text, false);
+    keel_slice text = { v ? json_write_true : json_write_false,
+                        v ? sizeof json_write_true : sizeof json_write_false };
+    return json_write_scalar(w, text, false);
 }
 
-/*@ requires jw_arg(w);
+/*@ requires json_write_arg(w);
     assigns w->state, w->first[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1],
             w->out->len, w->out->ptr[w->out->len .. w->out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
@@ -616,8 +612,8 @@ keel_result keel_json_write_bool(keel_json_writer *w, bool v)
 */
 keel_result keel_json_write_null(keel_json_writer *w)
 {
-    keel_slice text = { jw_null, sizeof jw_null };
-    return jw_scalar(w, text, false);
+    keel_slice text = { json_write_null, sizeof json_write_null };
+    return json_write_scalar(w, text, false);
 }
 
 /*@ requires w == \null || (\valid_read(w) && buf_arg_read(w->out));
@@ -630,5 +626,5 @@ keel_result keel_json_writer_finish(const keel_json_writer *w)
     if (w == NULL || !keel_buf_valid(w->out)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    return w->state == JW_DONE && w->depth == 0 ? KEEL_OK : KEEL_ERR_STATE;
+    return w->state == JSON_WRITE_DONE && w->depth == 0 ? KEEL_OK : KEEL_ERR_STATE;
 }

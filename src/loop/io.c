@@ -2,10 +2,17 @@
  * src/loop/io.c - readiness of a caller-owned keel socket (keel_io_*).
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "loop/loop_internal.h"
 #include "net/net_internal.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57 /* Linux 4.12 (asm-generic/socket.h) */
+#endif
 
 struct keel_io {
     kloop_handle handle;
@@ -15,18 +22,19 @@ struct keel_io {
     keel_io_cb cb;
     void *user;
     unsigned events;
+    uint64_t cookie; /* the watched socket's SO_COOKIE; 0: unknown */
 };
 
 #define IO_OF(ptr, member) ((keel_io *)(void *)((char *)(ptr) - offsetof(keel_io, member)))
 
-static uint32_t to_epoll(unsigned events)
+static uint32_t io_events_to_epoll(unsigned events)
 {
     return ((events & KEEL_IO_READ) ? (uint32_t)EPOLLIN : 0u) |
            ((events & KEEL_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
 }
 
 /* The pending error of the socket, as the socket layer maps it. */
-static keel_result socket_error(int fd)
+static KEEL_MUST_USE keel_result io_pending_error(int fd)
 {
     int err = 0;
     socklen_t len = sizeof err;
@@ -36,13 +44,13 @@ static keel_result socket_error(int fd)
     return knet_errno_result(err != 0 ? err : ECONNRESET, true);
 }
 
-static void io_ready(kloop_watch *w, uint32_t ev)
+static void io_report_events(kloop_watch *w, uint32_t ev)
 {
     keel_io *io = IO_OF(w, watch);
     unsigned ready = ((ev & EPOLLIN) ? KEEL_IO_READ : 0u) | ((ev & EPOLLOUT) ? KEEL_IO_WRITE : 0u);
     ready &= io->events;
     if (ev & EPOLLERR) {
-        io->cb(io, socket_error(w->fd), 0, io->user);
+        io->cb(io, io_pending_error(w->fd), 0, io->user);
     } else if ((ev & EPOLLHUP) && ready == 0) {
         /* Hung up with nothing the caller asked for left to report (a
          * readable EOF is reported as READ, so the caller reads it). */
@@ -50,6 +58,28 @@ static void io_ready(kloop_watch *w, uint32_t ev)
     } else if (ready != 0) {
         io->cb(io, KEEL_OK, ready, io->user);
     }
+}
+
+/* The socket's cookie: a number the kernel gives each socket once and
+ * never reuses (unlike its descriptor number). 0 if unknown. */
+static uint64_t io_socket_cookie(int fd)
+{
+    uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (ksys_getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0 || len != sizeof cookie) {
+        return 0;
+    }
+    return cookie;
+}
+
+/* Whether io's descriptor still names the socket it watches. The socket
+ * stays the caller's, who may close it while watched: the kernel then
+ * drops the registration, and the number may already name another
+ * socket, whose registration an EPOLL_CTL_MOD or _DEL by number would
+ * change. */
+static bool io_socket_still_ours(const keel_io *io)
+{
+    return io->cookie == 0 || io_socket_cookie(io->watch.fd) == io->cookie;
 }
 
 static void io_release(kloop_deferred *d)
@@ -70,10 +100,7 @@ keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events, keel
         return KEEL_ERR_INVALID_ARG;
     }
     int fd;
-    keel_result r = keel_net_fd(sock, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_net_fd(sock, &fd));
     keel_io *io = ksys_alloc_zeroed(sizeof *io);
     if (io == NULL) {
         return KEEL_ERR_NO_MEMORY;
@@ -82,10 +109,11 @@ keel_result keel_io_start(keel_loop *loop, keel_net *sock, unsigned events, keel
     io->cb = cb;
     io->user = user;
     io->events = events;
-    io->watch.fn = io_ready;
+    io->watch.fn = io_report_events;
     io->release.fn = io_release;
     io->handle.close_now = io_close_now;
-    r = kloop_add(loop, &io->watch, fd, to_epoll(events));
+    io->cookie = io_socket_cookie(fd);
+    keel_result r = kloop_add(loop, &io->watch, fd, io_events_to_epoll(events));
     if (r != KEEL_OK) {
         ksys_release(io);
         return r;
@@ -103,7 +131,11 @@ keel_result keel_io_update(keel_io *io, unsigned events)
     if (io->watch.fd < 0) {
         return KEEL_ERR_STATE;
     }
-    keel_result r = kloop_mod(io->loop, &io->watch, to_epoll(events));
+    if (!io_socket_still_ours(io)) {
+        kloop_forget(io->loop, &io->watch);
+        return KEEL_ERR_STATE;
+    }
+    keel_result r = kloop_mod(io->loop, &io->watch, io_events_to_epoll(events));
     if (r == KEEL_OK) {
         io->events = events;
     }
@@ -112,8 +144,14 @@ keel_result keel_io_update(keel_io *io, unsigned events)
 
 void keel_io_stop(keel_io *io)
 {
-    if (io == NULL || io->watch.fd < 0) {
+    if (io == NULL) {
         return;
+    }
+    if (io->watch.fd >= 0 && !io_socket_still_ours(io)) {
+        kloop_forget(io->loop, &io->watch);
+    }
+    if (io->handle.next == NULL) {
+        return; /* already stopped */
     }
     kloop_del(io->loop, &io->watch);
     kloop_handle_unlink(io->loop, &io->handle);

@@ -74,7 +74,7 @@ struct keel_loop {
 
 /* ---- watches ------------------------------------------------------------ */
 
-static keel_result errno_result(int err)
+static KEEL_MUST_USE keel_result loop_errno_result(int err)
 {
     return knet_errno_result(err, false);
 }
@@ -93,6 +93,24 @@ keel_result kloop_add(keel_loop *loop, kloop_watch *w, int fd, uint32_t events)
     return r;
 }
 
+/* Events already fetched in the batch being dispatched, for w, that w no
+ * longer asks for are dropped (all of them when it asks for nothing), so
+ * that no stale event reaches a watch that was paused or removed by a
+ * callback earlier in the same batch. */
+static void loop_batch_filter(keel_loop *loop, const kloop_watch *w, uint32_t events)
+{
+    /* epoll reports errors and hang-ups to any registered watch. */
+    uint32_t keep = events == 0 ? 0 : events | EPOLLERR | EPOLLHUP;
+    for (int i = loop->batch_next; i < loop->batch_len; i++) {
+        if (loop->batch[i].data.ptr == w) {
+            loop->batch[i].events &= keep;
+            if (loop->batch[i].events == 0) {
+                loop->batch[i].data.ptr = NULL;
+            }
+        }
+    }
+}
+
 keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
 {
     if (loop == NULL || w == NULL) {
@@ -109,7 +127,10 @@ keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events)
     int op = w->events == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
     struct epoll_event ev = { .events = events, .data = { .ptr = w } };
     if (ksys_epoll_ctl(loop->epfd, op, w->fd, &ev) != 0) {
-        return errno_result(errno);
+        return loop_errno_result(errno);
+    }
+    if ((w->events & ~events) != 0) {
+        loop_batch_filter(loop, w, events);
     }
     w->events = events;
     return KEEL_OK;
@@ -129,11 +150,26 @@ void kloop_del(keel_loop *loop, kloop_watch *w)
     }
     w->fd = -1;
     w->events = 0;
-    for (int i = loop->batch_next; i < loop->batch_len; i++) {
-        if (loop->batch[i].data.ptr == w) {
-            loop->batch[i].data.ptr = NULL;
-        }
+    loop_batch_filter(loop, w, 0);
+}
+
+void kloop_close_fd(int fd)
+{
+    if (fd >= 0) {
+        /* Never retried: Linux releases the descriptor even when close
+         * reports EINTR, and a retry could close a descriptor another
+         * thread has just been given. */
+        (void)ksys_close(fd);
     }
+}
+
+void kloop_forget(keel_loop *loop, kloop_watch *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    w->events = 0; /* so kloop_del leaves epoll alone */
+    kloop_del(loop, w);
 }
 
 /* ---- deferred calls, handles, scratch, clock ---------------------------- */
@@ -155,7 +191,7 @@ void kloop_defer(keel_loop *loop, kloop_deferred *d)
 
 /* Run the deferred queue until it is empty, including calls deferred by
  * the calls it runs. */
-static void run_deferred(keel_loop *loop)
+static void loop_run_deferred(keel_loop *loop)
 {
     while (loop->defer_head != NULL) {
         kloop_deferred *d = loop->defer_head;
@@ -200,24 +236,38 @@ uint64_t kloop_now(const keel_loop *loop)
     return loop->now;
 }
 
+uint64_t kloop_add_saturating(uint64_t t, uint64_t ms)
+{
+    return t > UINT64_MAX - ms ? UINT64_MAX : t + ms;
+}
+
 uint64_t keel_loop_now_ms(const keel_loop *loop)
 {
     return loop == NULL ? 0 : loop->now;
 }
 
-/* ---- posting and stopping ------------------------------------------------ */
+/* ---- posting and stopping ------------------------------------------------ *
+ *
+ * keel_loop_post and keel_loop_stop run on other threads, and the loop may
+ * finish (and its owner free it) as soon as it has seen their effect: the
+ * task queued, the stop flag set. So each of them does all of its work,
+ * the wake-up write included, inside one critical section of loop->mu,
+ * and keel_loop_free takes loop->mu before it closes the eventfd and
+ * releases the loop: a call whose effect the loop has seen has finished
+ * with the loop once free gets the lock (the unlock itself may still touch
+ * the mutex word, which POSIX allows to be destroyed once it is unlocked). */
 
-/* Make epoll_wait return. An eventfd counter cannot overflow here (it
- * saturates after 2^64 - 2 writes), and EAGAIN would mean it is already
- * readable: either way the loop wakes. */
-static void wake_up(keel_loop *loop)
+/* Make epoll_wait return; loop->mu held. An eventfd counter cannot
+ * overflow here (it saturates after 2^64 - 2 writes), and EAGAIN would
+ * mean it is already readable: either way the loop wakes. */
+static void loop_wake_up_locked(keel_loop *loop)
 {
     uint64_t one = 1;
     while (ksys_fd_write(loop->wake.fd, &one, sizeof one) < 0 && errno == EINTR) {
     }
 }
 
-static void wake_ready(kloop_watch *w, uint32_t events)
+static void loop_wake_drain(kloop_watch *w, uint32_t events)
 {
     (void)events;
     uint64_t n;
@@ -230,8 +280,10 @@ void keel_loop_stop(keel_loop *loop)
     if (loop == NULL) {
         return;
     }
+    pthread_mutex_lock(&loop->mu);
     atomic_store(&loop->stop_req, true);
-    wake_up(loop);
+    loop_wake_up_locked(loop);
+    pthread_mutex_unlock(&loop->mu);
 }
 
 keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
@@ -253,16 +305,16 @@ keel_result keel_loop_post(keel_loop *loop, keel_task_fn fn, void *arg)
         loop->task_tail->next = t;
     }
     loop->task_tail = t;
-    pthread_mutex_unlock(&loop->mu);
     /* The loop takes the whole queue at once: only the first task of a
      * batch needs to wake it. */
     if (was_empty) {
-        wake_up(loop);
+        loop_wake_up_locked(loop);
     }
+    pthread_mutex_unlock(&loop->mu);
     return KEEL_OK;
 }
 
-static kloop_task *take_tasks(keel_loop *loop)
+static kloop_task *loop_take_tasks(keel_loop *loop)
 {
     pthread_mutex_lock(&loop->mu);
     kloop_task *t = loop->task_head;
@@ -272,7 +324,7 @@ static kloop_task *take_tasks(keel_loop *loop)
     return t;
 }
 
-static bool tasks_pending(keel_loop *loop)
+static bool loop_tasks_pending(keel_loop *loop)
 {
     pthread_mutex_lock(&loop->mu);
     bool pending = loop->task_head != NULL;
@@ -281,9 +333,9 @@ static bool tasks_pending(keel_loop *loop)
 }
 
 /* Tasks posted while these run wait for the next iteration. */
-static void run_tasks(keel_loop *loop)
+static void loop_run_tasks(keel_loop *loop)
 {
-    kloop_task *t = take_tasks(loop);
+    kloop_task *t = loop_take_tasks(loop);
     while (t != NULL) {
         kloop_task *next = t->next;
         keel_task_fn fn = t->fn;
@@ -296,22 +348,15 @@ static void run_tasks(keel_loop *loop)
 
 /* ---- timers --------------------------------------------------------------- */
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
 keel_result keel_timer_start(keel_loop *loop, uint64_t delay_ms, uint64_t repeat_ms,
                              keel_timer_cb cb, void *user, keel_timer_id *out)
 {
     if (loop == NULL || cb == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = ktimer_reserve(&loop->timers);
-    if (r != KEEL_OK) {
-        return r;
-    }
-    uint64_t id = ktimer_insert(&loop->timers, add_sat(loop->now, delay_ms), repeat_ms, cb, user);
+    KEEL_TRY(ktimer_reserve(&loop->timers));
+    uint64_t deadline = kloop_add_saturating(loop->now, delay_ms);
+    uint64_t id = ktimer_insert(&loop->timers, deadline, repeat_ms, cb, user);
     if (out != NULL) {
         out->v = id;
     }
@@ -324,10 +369,7 @@ keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id)
         return KEEL_ERR_INVALID_ARG;
     }
     uint32_t slot;
-    keel_result r = ktimer_lookup(&loop->timers, id.v, &slot);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(ktimer_lookup(&loop->timers, id.v, &slot));
     ktimer_remove(&loop->timers, slot);
     return KEEL_OK;
 }
@@ -335,7 +377,7 @@ keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id)
 /* Fire every timer due now that was armed before this call: one started or
  * re-armed by a callback here waits for the next call, so a zero-delay
  * timer that restarts itself cannot starve I/O. */
-static void run_timers(keel_loop *loop)
+static void loop_run_due_timers(keel_loop *loop)
 {
     ktimer_heap *h = &loop->timers;
     uint64_t seq_mark = h->next_seq;
@@ -352,7 +394,7 @@ static void run_timers(keel_loop *loop)
         if (repeat > 0) {
             /* Re-armed before the call, so that cancelling from the
              * callback (id still live) stops it. */
-            uint64_t next = add_sat(e->deadline, repeat);
+            uint64_t next = kloop_add_saturating(e->deadline, repeat);
             ktimer_rearm(h, slot, next > loop->now ? next : loop->now);
         } else {
             /* Released before the call: the id is stale inside it. */
@@ -363,9 +405,9 @@ static void run_timers(keel_loop *loop)
 }
 
 /* Milliseconds epoll_wait may sleep: at most bound, 0 when work is ready. */
-static int wait_budget(keel_loop *loop, uint32_t bound)
+static int loop_wait_budget(keel_loop *loop, uint32_t bound)
 {
-    if (loop->defer_head != NULL || tasks_pending(loop)) {
+    if (loop->defer_head != NULL || loop_tasks_pending(loop)) {
         return 0;
     }
     uint64_t ms = bound;
@@ -382,7 +424,7 @@ static int wait_budget(keel_loop *loop, uint32_t bound)
 
 /* ---- signals -------------------------------------------------------------- */
 
-static void signal_ready(kloop_watch *w, uint32_t events)
+static void loop_signals_deliver(kloop_watch *w, uint32_t events)
 {
     (void)events;
     keel_loop *loop = KLOOP_OF(w, sig);
@@ -412,9 +454,16 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
     }
     kloop_signal *s = &loop->signals[signo];
     if (cb == NULL) {
-        /* Stop delivering: the signal stays blocked in the threads that
-         * blocked it, and stays pending there. */
+        /* Stop delivering: the signalfd stops taking signo (it would read
+         * and drop it), so it stays blocked in the threads that blocked it,
+         * and pending there. Nothing changes if the mask cannot be. */
         if (s->cb != NULL) {
+            sigset_t set = loop->sigset;
+            sigdelset(&set, signo);
+            if (ksys_signalfd(loop->sig.fd, &set, SFD_NONBLOCK | SFD_CLOEXEC) < 0) {
+                return loop_errno_result(errno);
+            }
+            loop->sigset = set;
             s->cb = NULL;
             s->user = NULL;
             loop->nsignals--;
@@ -432,14 +481,13 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
         sigaddset(&set, signo);
         int fd = ksys_signalfd(loop->sig.fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
         if (fd < 0) {
-            return errno_result(errno);
+            return loop_errno_result(errno);
         }
         if (loop->sig.fd < 0) {
-            loop->sig.fn = signal_ready;
+            loop->sig.fn = loop_signals_deliver;
             keel_result r = kloop_add(loop, &loop->sig, fd, EPOLLIN);
             if (r != KEEL_OK) {
-                while (ksys_close(fd) != 0 && errno == EINTR) {
-                }
+                kloop_close_fd(fd);
                 return r;
             }
         }
@@ -454,14 +502,6 @@ keel_result keel_loop_signal(keel_loop *loop, int signo, keel_signal_cb cb, void
 }
 
 /* ---- lifetime --------------------------------------------------------------- */
-
-static void close_fd(int fd)
-{
-    if (fd >= 0) {
-        /* Linux releases the descriptor even when close reports EINTR. */
-        (void)ksys_close(fd);
-    }
-}
 
 keel_result keel_loop_new(keel_loop **out)
 {
@@ -492,18 +532,18 @@ keel_result keel_loop_new(keel_loop **out)
     }
     loop->epfd = ksys_epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
-        r = errno_result(errno);
+        r = loop_errno_result(errno);
         goto fail;
     }
     int efd = ksys_eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0) {
-        r = errno_result(errno);
+        r = loop_errno_result(errno);
         goto fail;
     }
-    loop->wake.fn = wake_ready;
+    loop->wake.fn = loop_wake_drain;
     r = kloop_add(loop, &loop->wake, efd, EPOLLIN);
     if (r != KEEL_OK) {
-        close_fd(efd);
+        kloop_close_fd(efd);
         goto fail;
     }
     loop->now = ksys_now_ms();
@@ -511,7 +551,7 @@ keel_result keel_loop_new(keel_loop **out)
     return KEEL_OK;
 
 fail:
-    close_fd(loop->epfd);
+    kloop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);
@@ -531,19 +571,22 @@ void keel_loop_free(keel_loop *loop)
         if (loop->handles.next == h) {
             kloop_handle_unlink(loop, h);
         }
-        run_deferred(loop);
+        loop_run_deferred(loop);
     }
-    run_deferred(loop);
-    kloop_task *t = take_tasks(loop);
+    loop_run_deferred(loop);
+    /* Takes loop->mu: a post or stop from another thread that the loop has
+     * seen has left its critical section, wake-up write included, before
+     * the eventfd is closed below. */
+    kloop_task *t = loop_take_tasks(loop);
     while (t != NULL) {
         kloop_task *next = t->next;
         ksys_release(t);
         t = next;
     }
     ktimer_free(&loop->timers);
-    close_fd(loop->sig.fd);
-    close_fd(loop->wake.fd);
-    close_fd(loop->epfd);
+    kloop_close_fd(loop->sig.fd);
+    kloop_close_fd(loop->wake.fd);
+    kloop_close_fd(loop->epfd);
     ksys_release(loop->scratch);
     pthread_mutex_destroy(&loop->mu);
     ksys_release(loop);
@@ -551,17 +594,17 @@ void keel_loop_free(keel_loop *loop)
 
 /* ---- running ---------------------------------------------------------------- */
 
-static bool alive(keel_loop *loop)
+static bool loop_has_work(keel_loop *loop)
 {
-    return loop->handles.next != &loop->handles || loop->timers.count > 0 ||
-           loop->nsignals > 0 || loop->defer_head != NULL || tasks_pending(loop);
+    return loop->handles.next != &loop->handles || loop->timers.count > 0 || loop->nsignals > 0 ||
+           loop->defer_head != NULL || loop_tasks_pending(loop);
 }
 
 /* Wait for events within bound_ms, restarting after EINTR with what is
  * left of the budget. */
-static keel_result wait_events(keel_loop *loop, uint32_t bound_ms, int *n)
+static KEEL_MUST_USE keel_result loop_wait_events(keel_loop *loop, uint32_t bound_ms, int *n)
 {
-    int budget = wait_budget(loop, bound_ms);
+    int budget = loop_wait_budget(loop, bound_ms);
     uint64_t start = ksys_now_ms();
     for (;;) {
         int got = ksys_epoll_wait(loop->epfd, loop->batch, KLOOP_BATCH, budget);
@@ -570,14 +613,14 @@ static keel_result wait_events(keel_loop *loop, uint32_t bound_ms, int *n)
             return KEEL_OK;
         }
         if (errno != EINTR) {
-            return errno_result(errno);
+            return loop_errno_result(errno);
         }
         uint64_t spent = ksys_now_ms() - start;
         budget = spent >= (uint64_t)budget ? 0 : budget - (int)spent;
     }
 }
 
-static void dispatch(keel_loop *loop, int n)
+static void loop_dispatch_batch(keel_loop *loop, int n)
 {
     loop->batch_len = n;
     for (loop->batch_next = 0; loop->batch_next < loop->batch_len;) {
@@ -591,25 +634,22 @@ static void dispatch(keel_loop *loop, int n)
     loop->batch_next = 0;
 }
 
-static keel_result iterate(keel_loop *loop, uint32_t bound_ms)
+static KEEL_MUST_USE keel_result loop_run_iteration(keel_loop *loop, uint32_t bound_ms)
 {
     loop->now = ksys_now_ms();
     int n = 0;
-    keel_result r = wait_events(loop, bound_ms, &n);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(loop_wait_events(loop, bound_ms, &n));
     loop->now = ksys_now_ms();
-    dispatch(loop, n);
-    run_deferred(loop);
-    run_timers(loop);
-    run_deferred(loop);
-    run_tasks(loop);
-    run_deferred(loop);
+    loop_dispatch_batch(loop, n);
+    loop_run_deferred(loop);
+    loop_run_due_timers(loop);
+    loop_run_deferred(loop);
+    loop_run_tasks(loop);
+    loop_run_deferred(loop);
     return KEEL_OK;
 }
 
-static bool enter(keel_loop *loop)
+static bool loop_claim_running(keel_loop *loop)
 {
     bool expected = false;
     return atomic_compare_exchange_strong(&loop->running, &expected, true);
@@ -620,10 +660,10 @@ keel_result keel_loop_run_once(keel_loop *loop, uint32_t timeout_ms)
     if (loop == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!enter(loop)) {
+    if (!loop_claim_running(loop)) {
         return KEEL_ERR_STATE;
     }
-    keel_result r = iterate(loop, timeout_ms);
+    keel_result r = loop_run_iteration(loop, timeout_ms);
     atomic_store(&loop->running, false);
     return r;
 }
@@ -633,12 +673,12 @@ keel_result keel_loop_run(keel_loop *loop)
     if (loop == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (!enter(loop)) {
+    if (!loop_claim_running(loop)) {
         return KEEL_ERR_STATE;
     }
     keel_result r = KEEL_OK;
-    while (r == KEEL_OK && !atomic_exchange(&loop->stop_req, false) && alive(loop)) {
-        r = iterate(loop, UINT32_MAX);
+    while (r == KEEL_OK && !atomic_exchange(&loop->stop_req, false) && loop_has_work(loop)) {
+        r = loop_run_iteration(loop, UINT32_MAX);
     }
     atomic_store(&loop->running, false);
     return r;

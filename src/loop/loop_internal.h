@@ -29,12 +29,17 @@ struct kloop_watch {
 /* Register / change / remove interest. kloop_mod is free when the events
  * are unchanged. kloop_del is safe on an unregistered watch, and after it
  * the loop never calls w->fn again, even for events already fetched in the
- * current epoll_wait batch. (loop.c:)
+ * current epoll_wait batch; likewise after kloop_mod, w->fn is not called
+ * for fetched events it no longer asks for (none at all after
+ * kloop_mod(w, 0)). (loop.c:)
  *  - Set w->fn before kloop_add. kloop_add takes events 0 too: the watch
  *    then knows its fd but is not in the epoll set (w->events == 0) until a
  *    kloop_mod asks for something; kloop_mod(w, 0) takes it out of the set
  *    again, so a paused watch is not woken by a level-triggered EPOLLHUP.
  *    On failure kloop_add leaves w->fd == -1 (the descriptor is untouched).
+ *    A watch that must stay registered while asking for nothing (so that
+ *    asking again is an EPOLL_CTL_MOD, which allocates nothing) uses
+ *    interest EPOLLET instead: only an error or a hang-up, once.
  *  - kloop_del removes w's pending events from the batch being dispatched,
  *    so the watch's memory may be released as soon as kloop_del returns -
  *    but not while w->fn (or a user callback it called) is still on the
@@ -46,6 +51,10 @@ struct kloop_watch {
 KEEL_MUST_USE keel_result kloop_add(keel_loop *loop, kloop_watch *w, int fd, uint32_t events);
 KEEL_MUST_USE keel_result kloop_mod(keel_loop *loop, kloop_watch *w, uint32_t events);
 void kloop_del(keel_loop *loop, kloop_watch *w);
+/* kloop_del for a watch whose descriptor was closed behind the loop's
+ * back (which took it out of the epoll set): no epoll_ctl, since the
+ * number may already name another socket that is registered. */
+void kloop_forget(keel_loop *loop, kloop_watch *w);
 
 /* A call run from the loop later in the same iteration (after the I/O
  * batch), FIFO, on the loop thread. Intrusive: embedded in the handle, so
@@ -82,8 +91,15 @@ void kloop_handle_unlink(keel_loop *loop, kloop_handle *h);
 #define KLOOP_SCRATCH_CAP (64u * 1024u)
 keel_buf kloop_scratch(keel_loop *loop);
 
+/* Close a descriptor the loop layer owns (fd < 0: nothing): the one close
+ * path of src/loop/, never retried on EINTR. */
+void kloop_close_fd(int fd);
+
 /* The loop's cached monotonic clock (ms), as keel_loop_now_ms. */
 uint64_t kloop_now(const keel_loop *loop);
+/* t + ms, or UINT64_MAX ("never") when that overflows: every deadline of
+ * the loop layer (timers, stream timeouts) is computed with it. */
+uint64_t kloop_add_saturating(uint64_t t, uint64_t ms);
 
 /* ---- streams (stream.c) for the listener and the server (server.c) ---- */
 

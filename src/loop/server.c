@@ -60,7 +60,11 @@ struct keel_server {
     unsigned n;
     uint16_t port;
     atomic_size_t conns;
-    atomic_bool shut;
+    /* Held by keel_server_shutdown while it posts to the loops, and taken
+     * by keel_server_free before it frees them: a shutdown whose effect
+     * the owner has seen (keel_server_wait returned) has let go of srv. */
+    pthread_mutex_t mu;
+    bool shut; /* guarded by mu */
     bool joined;
 };
 
@@ -71,10 +75,12 @@ struct keel_server {
 
 /* ---- listener ------------------------------------------------------------- */
 
-static bool server_admit(kserver_loop *sl);
-static void server_unadmit(kserver_loop *sl);
+static bool server_admit_conn(kserver_loop *sl);
+static void server_release_conn(kserver_loop *sl);
 
-static void listener_resume(keel_loop *loop, keel_timer_id id, void *user)
+static void server_listener_pause(keel_listener *l);
+
+static void server_listener_resume(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)loop;
     (void)id;
@@ -85,25 +91,37 @@ static void listener_resume(keel_loop *loop, keel_timer_id id, void *user)
     }
     keel_result r = kloop_mod(l->loop, &l->watch, EPOLLIN);
     if (r != KEEL_OK) {
+        /* Rest again and retry, then tell (on_accept may close l). */
+        server_listener_pause(l);
         l->on_accept(l, r, NULL, l->user);
     }
 }
 
 /* Stop asking for connections for a while: the pending ones wait in the
- * backlog until descriptors or memory are back. */
-static void listener_pause(keel_listener *l)
+ * backlog until descriptors or memory are back, and a timer resumes.
+ * While paused the socket stays in the epoll set asking for nothing
+ * (EPOLLET: an error or a hang-up would still come, once), so that
+ * resuming is an EPOLL_CTL_MOD, which allocates nothing. Without a timer
+ * there is no pause: the socket stays armed and the next iteration of the
+ * loop retries. */
+static void server_listener_pause(keel_listener *l)
 {
-    if (kloop_mod(l->loop, &l->watch, 0) != KEEL_OK) {
-        return; /* cannot fail: taking a watch out does not allocate */
+    if (l->pause.v != 0) {
+        return; /* already resting: one timer at a time */
     }
-    if (keel_timer_start(l->loop, ACCEPT_PAUSE_MS, 0, listener_resume, l, &l->pause) != KEEL_OK) {
-        listener_resume(l->loop, l->pause, l); /* no timer: retry at once */
+    if (keel_timer_start(l->loop, ACCEPT_PAUSE_MS, 0, server_listener_resume, l, &l->pause) !=
+        KEEL_OK) {
+        return;
+    }
+    if (kloop_mod(l->loop, &l->watch, EPOLLET) != KEEL_OK) {
+        /* Still armed (a MOD that cannot really fail): the timer's resume
+         * is then a no-op. */
     }
 }
 
 /* Errors accept(2) reports for one pending connection that went wrong
  * (Linux passes the new socket's network errors on): take the next one. */
-static bool accept_retry(int err)
+static bool server_accept_retryable(int err)
 {
     switch (err) {
     case EINTR:
@@ -122,7 +140,7 @@ static bool accept_retry(int err)
     }
 }
 
-static void listener_ready(kloop_watch *w, uint32_t events)
+static void server_listener_accept_burst(kloop_watch *w, uint32_t events)
 {
     (void)events;
     keel_listener *l = LISTENER_OF(w, watch);
@@ -130,7 +148,7 @@ static void listener_ready(kloop_watch *w, uint32_t events)
         int fd = ksys_accept4(l->watch.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int err = errno;
-            if (accept_retry(err)) {
+            if (server_accept_retryable(err)) {
                 continue;
             }
             if (err == EAGAIN || err == EWOULDBLOCK) {
@@ -138,12 +156,12 @@ static void listener_ready(kloop_watch *w, uint32_t events)
             }
             /* Out of descriptors (EMFILE/ENFILE) or memory, or a broken
              * socket: rest instead of spinning on a level-triggered event. */
-            listener_pause(l);
+            server_listener_pause(l);
             l->on_accept(l, knet_errno_result(err, false), NULL, l->user);
             return;
         }
-        if (l->srv != NULL && !server_admit(l->srv)) {
-            (void)ksys_close(fd); /* over the connection limit */
+        if (l->srv != NULL && !server_admit_conn(l->srv)) {
+            kloop_close_fd(fd); /* over the connection limit */
             continue;
         }
         keel_stream *s = NULL;
@@ -151,9 +169,9 @@ static void listener_ready(kloop_watch *w, uint32_t events)
                                      l->srv != NULL ? &l->srv->group : NULL, &s);
         if (r != KEEL_OK) {
             if (l->srv != NULL) {
-                server_unadmit(l->srv);
+                server_release_conn(l->srv);
             }
-            listener_pause(l);
+            server_listener_pause(l);
             l->on_accept(l, r, NULL, l->user);
             return;
         }
@@ -161,7 +179,7 @@ static void listener_ready(kloop_watch *w, uint32_t events)
     }
 }
 
-static void listener_free(kloop_deferred *d)
+static void server_listener_free(kloop_deferred *d)
 {
     keel_listener *l = LISTENER_OF(d, deferred);
     kloop_handle_unlink(l->loop, &l->handle);
@@ -176,7 +194,7 @@ void keel_listener_close(keel_listener *l)
     l->closed = true;
     int fd = l->watch.fd;
     kloop_del(l->loop, &l->watch);
-    (void)ksys_close(fd);
+    kloop_close_fd(fd);
     if (l->pause.v != 0 && keel_timer_cancel(l->loop, l->pause) != KEEL_OK) {
         /* already fired */
     }
@@ -184,16 +202,18 @@ void keel_listener_close(keel_listener *l)
     kloop_defer(l->loop, &l->deferred);
 }
 
-static void listener_close_now(kloop_handle *hd)
+static void server_listener_close_now(kloop_handle *hd)
 {
     keel_listener *l = LISTENER_OF(hd, handle);
     keel_listener_close(l);
     kloop_handle_unlink(l->loop, &l->handle);
 }
 
-static keel_result listener_open(keel_loop *loop, keel_net *sock,
-                                 const keel_stream_handlers *handlers, const keel_stream_opts *opts,
-                                 keel_accept_cb on_accept, void *user, keel_listener **out)
+static KEEL_MUST_USE keel_result server_listener_open(keel_loop *loop, keel_net *sock,
+                                                      const keel_stream_handlers *handlers,
+                                                      const keel_stream_opts *opts,
+                                                      keel_accept_cb on_accept, void *user,
+                                                      keel_listener **out)
 {
     if (loop == NULL || sock == NULL || handlers == NULL || handlers->on_read == NULL ||
         on_accept == NULL || out == NULL || !kstream_opts_ok(opts) ||
@@ -201,27 +221,21 @@ static keel_result listener_open(keel_loop *loop, keel_net *sock,
         return KEEL_ERR_INVALID_ARG;
     }
     int fd = -1;
-    keel_result r = keel_net_fd(sock, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_net_fd(sock, &fd));
     int listening = 0;
     socklen_t len = (socklen_t)sizeof listening;
     if (ksys_getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
         return KEEL_ERR_STATE;
     }
     keel_addr local;
-    r = keel_net_local_addr(sock, &local);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_net_local_addr(sock, &local));
     keel_listener *l = ksys_alloc_zeroed(sizeof *l);
     if (l == NULL) {
         return KEEL_ERR_NO_MEMORY;
     }
-    l->watch.fn = listener_ready;
-    l->handle.close_now = listener_close_now;
-    l->deferred.fn = listener_free;
+    l->watch.fn = server_listener_accept_burst;
+    l->handle.close_now = server_listener_close_now;
+    l->deferred.fn = server_listener_free;
     l->loop = loop;
     l->h = handlers;
     l->opts = opts;
@@ -229,7 +243,7 @@ static keel_result listener_open(keel_loop *loop, keel_net *sock,
     l->user = user;
     l->stream_user = user;
     l->port = local.port;
-    r = keel_net_set_nonblocking(sock, true);
+    keel_result r = keel_net_set_nonblocking(sock, true);
     if (r == KEEL_OK) {
         r = kloop_add(loop, &l->watch, fd, EPOLLIN);
     }
@@ -250,7 +264,7 @@ keel_result keel_listener_start(keel_loop *loop, keel_net *sock,
                                 const keel_stream_handlers *handlers, const keel_stream_opts *opts,
                                 keel_accept_cb on_accept, void *user, keel_listener **out)
 {
-    return listener_open(loop, sock, handlers, opts, on_accept, user, out);
+    return server_listener_open(loop, sock, handlers, opts, on_accept, user, out);
 }
 
 keel_result keel_listener_port(const keel_listener *l, uint16_t *port)
@@ -267,7 +281,7 @@ keel_result keel_listener_port(const keel_listener *l, uint16_t *port)
 
 /* ---- server --------------------------------------------------------------- */
 
-static bool server_admit(kserver_loop *sl)
+static bool server_admit_conn(kserver_loop *sl)
 {
     keel_server *srv = sl->srv;
     size_t n = atomic_fetch_add(&srv->conns, 1);
@@ -278,7 +292,7 @@ static bool server_admit(kserver_loop *sl)
     return true;
 }
 
-static void server_unadmit(kserver_loop *sl)
+static void server_release_conn(kserver_loop *sl)
 {
     atomic_fetch_sub(&sl->srv->conns, 1);
 }
@@ -287,7 +301,7 @@ static void server_unadmit(kserver_loop *sl)
 static void server_stream_left(kstream_group *g)
 {
     kserver_loop *sl = SLOOP_OF(g, group);
-    server_unadmit(sl);
+    server_release_conn(sl);
     if (sl->stopping && g->count == 0) {
         keel_loop_stop(sl->loop);
     }
@@ -302,7 +316,7 @@ static void server_accepted(keel_listener *l, keel_result r, keel_stream *s, voi
     }
 }
 
-static void grace_over(keel_loop *loop, keel_timer_id id, void *user)
+static void server_grace_expired(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)loop;
     (void)id;
@@ -323,26 +337,34 @@ static void server_stop_task(keel_loop *loop, void *arg)
     }
     keel_timer_id unused;
     if (sl->grace_ms == 0 ||
-        keel_timer_start(loop, sl->grace_ms, 0, grace_over, sl, &unused) != KEEL_OK) {
+        keel_timer_start(loop, sl->grace_ms, 0, server_grace_expired, sl, &unused) != KEEL_OK) {
         kstream_group_close(&sl->group);
     }
 }
 
 void keel_server_shutdown(keel_server *srv, uint32_t grace_ms)
 {
-    if (srv == NULL || atomic_exchange(&srv->shut, true)) {
+    if (srv == NULL) {
         return;
     }
-    for (unsigned i = 0; i < srv->n; i++) {
-        kserver_loop *sl = &srv->loops[i];
-        sl->grace_ms = grace_ms;
-        if (keel_loop_post(sl->loop, server_stop_task, sl) != KEEL_OK) {
-            keel_loop_stop(sl->loop); /* no memory for the task: stop hard */
+    /* The last loop may end, and its owner free srv, as soon as it has
+     * seen the last post: everything here happens under srv->mu, which
+     * keel_server_free takes first. */
+    pthread_mutex_lock(&srv->mu);
+    if (!srv->shut) {
+        srv->shut = true;
+        for (unsigned i = 0; i < srv->n; i++) {
+            kserver_loop *sl = &srv->loops[i];
+            sl->grace_ms = grace_ms;
+            if (keel_loop_post(sl->loop, server_stop_task, sl) != KEEL_OK) {
+                keel_loop_stop(sl->loop); /* no memory for the task: stop hard */
+            }
         }
     }
+    pthread_mutex_unlock(&srv->mu);
 }
 
-static void server_signal(keel_loop *loop, keel_result r, int signo, void *user)
+static void server_signal_shutdown(keel_loop *loop, keel_result r, int signo, void *user)
 {
     (void)loop;
     (void)r;
@@ -351,7 +373,7 @@ static void server_signal(keel_loop *loop, keel_result r, int signo, void *user)
     keel_server_shutdown(srv, srv->opts.grace_ms);
 }
 
-static void *server_thread(void *arg)
+static void *server_thread_main(void *arg)
 {
     kserver_loop *sl = arg;
     sl->run_result = keel_loop_run(sl->loop);
@@ -360,25 +382,19 @@ static void *server_thread(void *arg)
 
 /* Loop i with its listening socket: the first binds opts.port (0: the
  * kernel picks one) and the others join it with SO_REUSEPORT. */
-static keel_result server_open_loop(keel_server *srv, unsigned i)
+static KEEL_MUST_USE keel_result server_open_loop(keel_server *srv, unsigned i)
 {
     kserver_loop *sl = &srv->loops[i];
     sl->srv = srv;
     sl->group.on_leave = server_stream_left;
-    keel_result r = keel_loop_new(&sl->loop);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_loop_new(&sl->loop));
     keel_net *sock = NULL;
-    r = keel_net_init(&sock);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_net_init(&sock));
     keel_bind_opts bo = { .ip = srv->opts.ip,
                           .port = i == 0 ? srv->opts.port : srv->port,
                           .proto = KEEL_PROTO_TCP,
                           .reuseport = true };
-    r = keel_net_bind_opts(sock, &bo);
+    keel_result r = keel_net_bind_opts(sock, &bo);
     keel_addr local;
     if (r == KEEL_OK && i == 0) {
         r = keel_net_local_addr(sock, &local);
@@ -387,8 +403,8 @@ static keel_result server_open_loop(keel_server *srv, unsigned i)
         }
     }
     if (r == KEEL_OK) {
-        r = listener_open(sl->loop, sock, srv->opts.handlers, srv->opts.stream_opts,
-                          server_accepted, sl, &sl->l);
+        r = server_listener_open(sl->loop, sock, srv->opts.handlers, srv->opts.stream_opts,
+                                 server_accepted, sl, &sl->l);
     }
     if (r != KEEL_OK) {
         keel_net_free(sock);
@@ -399,10 +415,26 @@ static keel_result server_open_loop(keel_server *srv, unsigned i)
     return KEEL_OK;
 }
 
+/* Whether the calling thread is one of srv's loops (a callback). */
+static bool server_on_own_thread(const keel_server *srv)
+{
+    pthread_t self = pthread_self();
+    for (unsigned i = 0; i < srv->n; i++) {
+        if (srv->loops[i].thread_started && pthread_equal(srv->loops[i].thread, self)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 keel_result keel_server_wait(keel_server *srv)
 {
     if (srv == NULL) {
         return KEEL_ERR_INVALID_ARG;
+    }
+    /* Checked before joining any: a loop thread would wait for itself. */
+    if (server_on_own_thread(srv)) {
+        return KEEL_ERR_STATE;
     }
     keel_result r = KEEL_OK;
     for (unsigned i = 0; i < srv->n; i++) {
@@ -411,7 +443,7 @@ keel_result keel_server_wait(keel_server *srv)
             continue;
         }
         if (!srv->joined && pthread_join(sl->thread, NULL) != 0) {
-            return KEEL_ERR_STATE; /* waited from one of the server's threads */
+            return KEEL_ERR_STATE; /* cannot happen: not a loop thread, joinable */
         }
         if (r == KEEL_OK) {
             r = sl->run_result;
@@ -423,9 +455,14 @@ keel_result keel_server_wait(keel_server *srv)
 
 void keel_server_free(keel_server *srv)
 {
-    if (srv == NULL) {
+    /* From a loop callback the server would free its own running loop and
+     * join its own thread: refused (see loop.h), as keel_loop_free refuses
+     * a running loop. */
+    if (srv == NULL || server_on_own_thread(srv)) {
         return;
     }
+    /* Takes srv->mu: a shutdown running on another thread has finished
+     * posting when this returns. */
     keel_server_shutdown(srv, 0);
     if (keel_server_wait(srv) != KEEL_OK) {
         /* the loops' errors have no one left to report to */
@@ -434,6 +471,7 @@ void keel_server_free(keel_server *srv)
         keel_loop_free(srv->loops[i].loop);
     }
     ksys_release(srv->loops);
+    pthread_mutex_destroy(&srv->mu);
     ksys_release(srv);
 }
 
@@ -463,9 +501,13 @@ keel_result keel_server_start(const keel_server_opts *opts, keel_server **out)
         srv->opts.grace_ms = SERVER_GRACE_MS;
     }
     atomic_init(&srv->conns, 0);
-    atomic_init(&srv->shut, false);
+    if (pthread_mutex_init(&srv->mu, NULL) != 0) {
+        ksys_release(srv);
+        return KEEL_ERR_NO_MEMORY;
+    }
     srv->loops = ksys_alloc_zeroed(n * sizeof *srv->loops);
     if (srv->loops == NULL) {
+        pthread_mutex_destroy(&srv->mu);
         ksys_release(srv);
         return KEEL_ERR_NO_MEMORY;
     }
@@ -478,14 +520,14 @@ keel_result keel_server_start(const keel_server_opts *opts, keel_server **out)
     /* Signals are blocked here, before the threads start, so that they
      * inherit the mask and only loop 0's signalfd sees SIGINT/SIGTERM. */
     if (r == KEEL_OK && opts->handle_signals) {
-        r = keel_loop_signal(srv->loops[0].loop, SIGINT, server_signal, srv);
+        r = keel_loop_signal(srv->loops[0].loop, SIGINT, server_signal_shutdown, srv);
         if (r == KEEL_OK) {
-            r = keel_loop_signal(srv->loops[0].loop, SIGTERM, server_signal, srv);
+            r = keel_loop_signal(srv->loops[0].loop, SIGTERM, server_signal_shutdown, srv);
         }
     }
     for (unsigned i = 0; i < n && r == KEEL_OK; i++) {
         kserver_loop *sl = &srv->loops[i];
-        if (pthread_create(&sl->thread, NULL, server_thread, sl) != 0) {
+        if (pthread_create(&sl->thread, NULL, server_thread_main, sl) != 0) {
             r = KEEL_ERR_NO_MEMORY;
         } else {
             sl->thread_started = true;

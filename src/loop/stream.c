@@ -3,7 +3,7 @@
  * connect with a deadline, reads with a hard cap, a write queue with
  * high/low water marks, half-close, timeouts, orderly and abortive close.
  *
- * The hot path of an echo is: epoll reports EPOLLIN -> stream_ready -> one
+ * The hot path of an echo is: epoll reports EPOLLIN -> stream_handle_events -> one
  * recv into the loop's scratch buffer -> on_read(slice) -> the user's
  * keel_stream_write -> one send straight from the caller's bytes. No
  * allocation, no epoll_ctl (EPOLLOUT is wanted only while a queue exists)
@@ -12,7 +12,7 @@
  *
  * Lifetime: every way out (error, EOF + close, abort, timeout, loop free)
  * goes through stream_release, which gives the descriptor and the queue
- * back at once and defers the rest; stream_deferred then calls on_close and
+ * back at once and defers the rest; stream_run_deferred then calls on_close and
  * frees the struct, outside any callback of the stream (the loop requires
  * it: a watch must not be freed while its fn is on the stack).
  */
@@ -31,8 +31,11 @@
  * timeout: no progress for this long resets the connection. */
 #define STREAM_CLOSE_MS 5000u
 /* Queue chunks hold at least this much, so that many small writes to a
- * blocked stream share allocations instead of paying a header each. */
+ * blocked stream share allocations instead of paying a header each... */
 #define CHUNK_MIN 4000u
+/* ...and at most this much: a big write is cut into several chunks, since
+ * a chunk is freed only once all of it is sent (see stream_queue_append). */
+#define CHUNK_MAX (64u * 1024u)
 
 enum {
     SF_CONNECTING = 1u << 0,   /* connect in progress; u.conn is live */
@@ -45,8 +48,22 @@ enum {
     SF_DEAD = 1u << 7,         /* released: on_close pending, then free */
     SF_BLOCKED = 1u << 8,      /* queue reached write_high: can_write false */
     SF_NOTIFY_BLOCK = 1u << 9, /* deferred on_writable(false) */
-    SF_FAIL_PENDING = 1u << 10 /* deferred failure with err (from an API call) */
+    SF_FAIL_PENDING = 1u << 10, /* deferred failure with err (from an API call) */
+    SF_REOFFER = 1u << 11       /* read_start: offer the held bytes again */
 };
+
+/* The unconsumed bytes: data[off, off + len) of an allocation of cap
+ * bytes (see stream_hold for how it grows). */
+typedef struct kreadbuf {
+    size_t cap;
+    size_t off;
+    size_t len;
+    uint8_t data[];
+} kreadbuf;
+
+/* The smallest read buffer: a slow peer's first bytes do not start a
+ * series of tiny reallocations. */
+#define READBUF_MIN 256u
 
 /* Part of the write queue: data[off, len) is still to be sent. */
 typedef struct kchunk {
@@ -60,25 +77,28 @@ typedef struct kchunk {
 /* Connect state, allocated only while connecting. */
 typedef struct kconnect {
     keel_addr_list list;
-    size_t next;      /* next address to try */
-    keel_result best; /* most telling failure so far */
+    size_t next;       /* next address to try */
+    keel_result best;  /* most telling failure so far */
+    uint64_t deadline; /* of the whole connect, on the loop's clock; UINT64_MAX: none */
 } kconnect;
 
 /*
- * What a connection costs (x86-64, glibc), idle: this struct only, 192
- * bytes, one 208-byte malloc chunk; no read buffer and no write buffer
+ * What a connection costs (x86-64, glibc), idle: this struct only, 184
+ * bytes, one 192-byte malloc chunk; no read buffer and no write buffer
  * (the kernel's socket and epoll entry are not in the process's RSS).
  *   watch 16 (fn, fd, registered events: the fd lives here, no copy)
  *   handle 24 (loop's handle list), deferred 24 (close/notify, no alloc)
  *   loop, h, opts, user 32 (handlers and opts by pointer, shared)
  *   u 8 (unconsumed bytes, or connect state while connecting)
- *   rlen 8, whead 8, wtail 8, queued 8 (the write queue: NULL when idle)
+ *   whead 8, wtail 8, queued 8 (the write queue: NULL when idle)
  *   t_rx, t_tx 16 (activity stamps for the timeouts), timer 8
  *   group, gprev, gnext 24 (server streams: closed together at shutdown)
  *   err 4, flags 2 (+2 padding)
- * While busy: unconsumed bytes in one allocation of exactly their size
- * (<= read_cap), freed once consumed; unsent bytes in chunks of at least
- * CHUNK_MIN, each freed as soon as it is sent.
+ * While busy: unconsumed bytes in one buffer (a 24-byte header, then at
+ * most read_cap + read_cap / 2 bytes: stream_hold), freed once all are
+ * consumed; unsent bytes in chunks of CHUNK_MIN .. CHUNK_MAX bytes, each
+ * freed as soon as it is sent, all within write_cap + 1% + 68 KiB
+ * (stream_queue_append).
  */
 struct keel_stream {
     kloop_watch watch;
@@ -89,10 +109,9 @@ struct keel_stream {
     const keel_stream_opts *opts; /* NULL: every default */
     void *user;
     union {
-        uint8_t *rbuf; /* unconsumed bytes (NULL when none) */
+        kreadbuf *rbuf; /* unconsumed bytes (NULL when none) */
         kconnect *conn;
     } u;
-    size_t rlen;
     kchunk *whead;
     kchunk *wtail;
     size_t queued;
@@ -111,68 +130,69 @@ struct keel_stream {
 
 /* ---- options -------------------------------------------------------------- */
 
-static size_t opt_read_cap(const keel_stream *s)
+static size_t stream_read_cap(const keel_stream *s)
 {
     return s->opts != NULL && s->opts->read_cap != 0 ? s->opts->read_cap : STREAM_READ_CAP;
 }
 
-static size_t opt_high(const keel_stream_opts *o)
+static size_t stream_write_high(const keel_stream_opts *o)
 {
     return o != NULL && o->write_high != 0 ? o->write_high : STREAM_WRITE_HIGH;
 }
 
-static size_t opt_low(const keel_stream_opts *o)
+static size_t stream_write_low(const keel_stream_opts *o)
 {
-    return o != NULL && o->write_low != 0 ? o->write_low : opt_high(o) / 4u;
+    return o != NULL && o->write_low != 0 ? o->write_low : stream_write_high(o) / 4u;
 }
 
-static size_t opt_cap(const keel_stream_opts *o)
+static size_t stream_write_cap(const keel_stream_opts *o)
 {
     if (o != NULL && o->write_cap != 0) {
         return o->write_cap;
     }
-    size_t high = opt_high(o);
+    size_t high = stream_write_high(o);
     return high > SIZE_MAX / 4u ? SIZE_MAX : high * 4u;
 }
 
 /* The marks must nest: low <= high <= cap. */
 bool kstream_opts_ok(const keel_stream_opts *o)
 {
-    return opt_low(o) <= opt_high(o) && opt_high(o) <= opt_cap(o);
+    return stream_write_low(o) <= stream_write_high(o) &&
+           stream_write_high(o) <= stream_write_cap(o);
 }
 
-static bool has_timeouts(const keel_stream *s)
+/* How long a closing stream may go without progress (flushing, or still
+ * connecting to flush). */
+static uint32_t stream_close_ms(const keel_stream_opts *o)
+{
+    return o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
+}
+
+static bool stream_has_timeouts(const keel_stream *s)
 {
     const keel_stream_opts *o = s->opts;
     return o != NULL && (o->read_timeout_ms | o->write_timeout_ms | o->idle_timeout_ms) != 0;
 }
 
-static bool is(const keel_stream *s, unsigned f)
+static bool stream_flags_any(const keel_stream *s, unsigned f)
 {
     return (s->flags & f) != 0;
 }
 
-static void set(keel_stream *s, unsigned f)
+static void stream_flags_set(keel_stream *s, unsigned f)
 {
     s->flags = (uint16_t)(s->flags | f);
 }
 
-static void clear(keel_stream *s, unsigned f)
+static void stream_flags_clear(keel_stream *s, unsigned f)
 {
     s->flags = (uint16_t)(s->flags & ~f);
 }
 
 /* ---- socket calls ---------------------------------------------------------- */
 
-static void close_fd(int fd)
-{
-    if (fd >= 0) {
-        (void)ksys_close(fd); /* not retried: Linux has released it even on EINTR */
-    }
-}
-
 /* One send; *sent 0 when the socket takes nothing now. */
-static keel_result sock_send(int fd, keel_slice data, size_t *sent)
+static KEEL_MUST_USE keel_result stream_send_some(int fd, keel_slice data, size_t *sent)
 {
     for (;;) {
         ssize_t n = ksys_sendto(fd, data.ptr, data.len, MSG_NOSIGNAL, NULL, 0);
@@ -193,7 +213,7 @@ static keel_result sock_send(int fd, keel_slice data, size_t *sent)
 
 /* One recv into b's spare room: OK (b grew), WOULD_BLOCK, CLOSED (EOF) or
  * the connection's error. */
-static keel_result sock_recv(int fd, keel_buf *b)
+static KEEL_MUST_USE keel_result stream_recv_some(int fd, keel_buf *b)
 {
     for (;;) {
         ssize_t n = ksys_recvfrom(fd, b->ptr + b->len, b->cap - b->len, 0, NULL, NULL);
@@ -212,7 +232,7 @@ static keel_result sock_recv(int fd, keel_buf *b)
 }
 
 /* The error pending on the socket (SO_ERROR), 0 if none. */
-static int sock_error(int fd)
+static int stream_pending_errno(int fd)
 {
     int soerr = 0;
     socklen_t len = (socklen_t)sizeof soerr;
@@ -222,7 +242,7 @@ static int sock_error(int fd)
     return soerr;
 }
 
-static void sock_set_int(int fd, int level, int name, int value)
+static void stream_try_set_int_opt(int fd, int level, int name, int value)
 {
     /* Best effort: a stream works without TCP_NODELAY, only slower. */
     (void)ksys_setsockopt(fd, level, name, &value, (socklen_t)sizeof value);
@@ -230,52 +250,91 @@ static void sock_set_int(int fd, int level, int name, int value)
 
 /* ---- buffers --------------------------------------------------------------- */
 
-static keel_slice held(const keel_stream *s)
+static keel_slice stream_unconsumed(const keel_stream *s)
 {
     keel_slice v = { NULL, 0 };
-    if (!is(s, SF_CONNECTING) && s->u.rbuf != NULL) {
-        v.ptr = s->u.rbuf;
-        v.len = s->rlen;
+    if (!stream_flags_any(s, SF_CONNECTING) && s->u.rbuf != NULL) {
+        v.ptr = s->u.rbuf->data + s->u.rbuf->off;
+        v.len = s->u.rbuf->len;
     }
     return v;
 }
 
-static void drop_rbuf(keel_stream *s)
+static void stream_drop_unconsumed(keel_stream *s)
 {
-    if (s->u.rbuf != NULL && !is(s, SF_CONNECTING | SF_IN_READ)) {
+    if (s->u.rbuf != NULL && !stream_flags_any(s, SF_CONNECTING | SF_IN_READ)) {
         ksys_release(s->u.rbuf);
         s->u.rbuf = NULL;
-        s->rlen = 0;
     }
 }
 
-/* A fresh allocation holding a then b (either may be empty). */
-static keel_result hold_bytes(keel_stream *s, keel_slice a, keel_slice b)
+static size_t stream_size_max(size_t a, size_t b)
 {
-    size_t n = a.len + b.len; /* both within read_cap: no overflow */
-    uint8_t *p = ksys_alloc_zeroed(n);
-    if (p == NULL) {
-        return KEEL_ERR_NO_MEMORY;
+    return a > b ? a : b;
+}
+
+/*
+ * Keep `fresh` behind the unconsumed bytes. Holding bytes costs O(1) per
+ * byte in total, however the peer splits them and the handler consumes
+ * them. When the tail of the buffer has no room, the kept bytes move into
+ * a new buffer (always a fresh allocation, so every byte moved is a byte
+ * the allocator handed out: tests count them there):
+ *  - more has been consumed at the front than is kept (off >= len): same
+ *    size (or the size needed). The move costs len <= off bytes and the
+ *    new block at most off + len + n < 2 off + n: paid by the off bytes
+ *    consumed since the last move, each paying once, and the n new ones;
+ *  - otherwise the buffer doubles, up to read_cap + read_cap / 2: growth
+ *    is geometric, paid by the bytes received into it. At that size the
+ *    front holds more than read_cap / 2 consumed bytes whenever the tail
+ *    is full (at most read_cap are kept), which pays for the move.
+ * So at most read_cap + read_cap / 2 bytes are allocated (plus the move's
+ * moment with two blocks), and the kept bytes are copied O(1) times each.
+ */
+static KEEL_MUST_USE keel_result stream_hold(keel_stream *s, keel_slice fresh)
+{
+    kreadbuf *rb = s->u.rbuf;
+    size_t len = rb != NULL ? rb->len : 0;
+    size_t want = len + fresh.len; /* both within read_cap: no overflow */
+    if (rb == NULL || want > rb->cap - rb->off) {
+        size_t limit = stream_read_cap(s);
+        limit = limit > SIZE_MAX - limit / 2u ? SIZE_MAX : limit + limit / 2u;
+        size_t grown = READBUF_MIN;
+        if (rb != NULL) {
+            grown = rb->off >= len ? rb->cap : rb->cap > SIZE_MAX / 2u ? SIZE_MAX : rb->cap * 2u;
+        }
+        size_t cap = stream_size_max(want, grown < limit ? grown : limit);
+        if (cap > SIZE_MAX - sizeof(kreadbuf)) {
+            return KEEL_ERR_NO_MEMORY;
+        }
+        kreadbuf *nb = ksys_alloc_zeroed(sizeof(kreadbuf) + cap);
+        if (nb == NULL) {
+            return KEEL_ERR_NO_MEMORY;
+        }
+        nb->cap = cap;
+        keel_buf kept = { nb->data, cap, 0 };
+        keel_result r = keel_buf_append(&kept, stream_unconsumed(s));
+        if (r != KEEL_OK) {
+            ksys_release(nb); /* cannot happen: cap >= len */
+            return r;
+        }
+        nb->len = kept.len;
+        ksys_release(rb);
+        s->u.rbuf = rb = nb;
     }
-    keel_buf buf;
-    keel_result r = keel_buf_init(&buf, p, n);
-    if (r == KEEL_OK) {
-        r = keel_buf_append(&buf, a);
-    }
-    if (r == KEEL_OK) {
-        r = keel_buf_append(&buf, b);
-    }
-    if (r != KEEL_OK) {
-        ksys_release(p);
-        return r;
-    }
-    ksys_release(s->u.rbuf);
-    s->u.rbuf = p;
-    s->rlen = n;
+    keel_buf tail = { rb->data + rb->off, rb->cap - rb->off, rb->len };
+    KEEL_TRY(keel_buf_append(&tail, fresh)); /* cannot fail: the room was made */
+    rb->len = tail.len;
     return KEEL_OK;
 }
 
-static void free_queue(keel_stream *s)
+/* The handler consumed `used` (< len) of the kept bytes: O(1). */
+static void stream_consume_held(keel_stream *s, size_t used)
+{
+    s->u.rbuf->off += used;
+    s->u.rbuf->len -= used;
+}
+
+static void stream_queue_free(keel_stream *s)
 {
     while (s->whead != NULL) {
         kchunk *c = s->whead;
@@ -286,33 +345,73 @@ static void free_queue(keel_stream *s)
     s->queued = 0;
 }
 
-/* Queue data behind what is queued (into the last chunk when it has room). */
-static keel_result enqueue(keel_stream *s, keel_slice data)
+/* Copy the front of *data into c's room; *data keeps the rest. */
+static KEEL_MUST_USE keel_result stream_chunk_fill(kchunk *c, keel_slice *data)
 {
-    kchunk *c = s->wtail;
-    if (c == NULL || c->cap - c->len < data.len) {
-        size_t cap = data.len < CHUNK_MIN ? CHUNK_MIN : data.len;
-        if (cap > SIZE_MAX - sizeof(kchunk)) {
-            return KEEL_ERR_NO_MEMORY;
-        }
-        c = ksys_alloc_zeroed(sizeof(kchunk) + cap);
+    size_t room = c->cap - c->len;
+    keel_slice head, rest;
+    KEEL_TRY(keel_slice_split_at(*data, data->len < room ? data->len : room, &head, &rest));
+    keel_buf b = { c->data, c->cap, c->len };
+    KEEL_TRY(keel_buf_append(&b, head)); /* cannot fail: head fits the room */
+    c->len = b.len;
+    *data = rest;
+    return KEEL_OK;
+}
+
+/*
+ * Queue data behind what is queued, all or nothing: the room left in the
+ * last chunk is filled first, then new chunks of CHUNK_MIN .. CHUNK_MAX
+ * bytes, all allocated before anything is copied. So every chunk but the
+ * last is full, and the queue's memory is what it counts as queued plus
+ * at most: the sent part of the first chunk (< CHUNK_MAX, freed with the
+ * chunk), the room left in the last (< CHUNK_MIN), and a header per
+ * chunk (32 bytes per >= CHUNK_MIN: under 1%). write_cap bounds memory,
+ * not only the count, whatever the sizes of the writes.
+ */
+static KEEL_MUST_USE keel_result stream_queue_append(keel_stream *s, keel_slice data)
+{
+    size_t room = s->wtail != NULL ? s->wtail->cap - s->wtail->len : 0;
+    size_t rest = data.len > room ? data.len - room : 0;
+    kchunk *first = NULL;
+    kchunk *last = NULL;
+    while (rest > 0) {
+        size_t cap = rest < CHUNK_MIN ? CHUNK_MIN : rest > CHUNK_MAX ? CHUNK_MAX : rest;
+        kchunk *c = ksys_alloc_zeroed(sizeof(kchunk) + cap);
         if (c == NULL) {
+            while (first != NULL) {
+                kchunk *next = first->next;
+                ksys_release(first);
+                first = next;
+            }
             return KEEL_ERR_NO_MEMORY;
         }
         c->cap = cap;
-        if (s->wtail != NULL) {
-            s->wtail->next = c;
+        if (last != NULL) {
+            last->next = c;
         } else {
-            s->whead = c;
+            first = c;
         }
-        s->wtail = c;
+        last = c;
+        rest -= cap < rest ? cap : rest;
     }
-    keel_buf b = { c->data, c->cap, c->len };
-    keel_result r = keel_buf_append(&b, data);
-    if (r != KEEL_OK) {
-        return r; /* cannot happen: the room was checked */
+    keel_slice left = data;
+    keel_result r = KEEL_OK;
+    if (s->wtail != NULL) {
+        r = stream_chunk_fill(s->wtail, &left);
     }
-    c->len = b.len;
+    for (kchunk *c = first; c != NULL && r == KEEL_OK; c = c->next) {
+        r = stream_chunk_fill(c, &left);
+    }
+    /* Cannot fail: the chunks were sized for data. */
+    KEEL_TRY(r);
+    if (first != NULL) {
+        if (s->wtail != NULL) {
+            s->wtail->next = first;
+        } else {
+            s->whead = first;
+        }
+        s->wtail = last;
+    }
     s->queued += data.len;
     return KEEL_OK;
 }
@@ -321,13 +420,13 @@ static keel_result enqueue(keel_stream *s, keel_slice data)
 
 /* Register exactly what the stream waits for: reads while the user wants
  * them, writes while a queue exists (or the connect is pending). */
-static keel_result update_watch(keel_stream *s)
+static KEEL_MUST_USE keel_result stream_update_interest(keel_stream *s)
 {
     uint32_t want = 0;
-    if (is(s, SF_CONNECTING)) {
+    if (stream_flags_any(s, SF_CONNECTING)) {
         want = EPOLLOUT;
     } else {
-        if (is(s, SF_READING) && !is(s, SF_READ_DONE | SF_CLOSING)) {
+        if (stream_flags_any(s, SF_READING) && !stream_flags_any(s, SF_READ_DONE | SF_CLOSING)) {
             want |= EPOLLIN;
         }
         if (s->whead != NULL) {
@@ -337,9 +436,9 @@ static keel_result update_watch(keel_stream *s)
     return kloop_mod(s->loop, &s->watch, want);
 }
 
-static void timer_fired(keel_loop *loop, keel_timer_id id, void *user);
+static void stream_timer_fired(keel_loop *loop, keel_timer_id id, void *user);
 
-static void consider(uint64_t due, uint64_t now, bool *expired, uint64_t *next)
+static void stream_track_deadline(uint64_t due, uint64_t now, bool *expired, uint64_t *next)
 {
     if (due <= now) {
         *expired = true;
@@ -348,35 +447,33 @@ static void consider(uint64_t due, uint64_t now, bool *expired, uint64_t *next)
     }
 }
 
-static uint64_t after(uint64_t t, uint32_t ms)
-{
-    return t > UINT64_MAX - ms ? UINT64_MAX : t + ms;
-}
-
 /* Whether a timeout has passed at now; *next gets the earliest deadline
  * still ahead (UINT64_MAX: none). */
-static bool timeouts_due(const keel_stream *s, uint64_t now, uint64_t *next)
+static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *next)
 {
     const keel_stream_opts *o = s->opts;
     bool expired = false;
     *next = UINT64_MAX;
-    if (is(s, SF_CLOSING)) {
-        uint32_t ms = o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
-        consider(after(s->t_tx, ms), now, &expired, next);
+    if (stream_flags_any(s, SF_CLOSING)) {
+        stream_track_deadline(kloop_add_saturating(s->t_tx, stream_close_ms(o)), now, &expired,
+                              next);
         return expired;
     }
     if (o == NULL) {
         return false;
     }
-    if (o->read_timeout_ms != 0 && is(s, SF_READING) && !is(s, SF_READ_DONE)) {
-        consider(after(s->t_rx, o->read_timeout_ms), now, &expired, next);
+    if (o->read_timeout_ms != 0 && stream_flags_any(s, SF_READING) &&
+        !stream_flags_any(s, SF_READ_DONE)) {
+        stream_track_deadline(kloop_add_saturating(s->t_rx, o->read_timeout_ms), now, &expired,
+                              next);
     }
     if (o->write_timeout_ms != 0 && s->whead != NULL) {
-        consider(after(s->t_tx, o->write_timeout_ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(s->t_tx, o->write_timeout_ms), now, &expired,
+                              next);
     }
     if (o->idle_timeout_ms != 0) {
         uint64_t last = s->t_rx > s->t_tx ? s->t_rx : s->t_tx;
-        consider(after(last, o->idle_timeout_ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(last, o->idle_timeout_ms), now, &expired, next);
     }
     return expired;
 }
@@ -385,7 +482,7 @@ static bool timeouts_due(const keel_stream *s, uint64_t now, uint64_t *next)
  * when a deadline may have moved earlier (a queue starts, a close starts,
  * reading resumes); activity only pushes deadlines later, which the timer
  * finds out when it fires. */
-static keel_result arm_timer(keel_stream *s)
+static KEEL_MUST_USE keel_result stream_arm_timer(keel_stream *s)
 {
     if (s->timer.v != 0) {
         if (keel_timer_cancel(s->loop, s->timer) != KEEL_OK) {
@@ -395,25 +492,26 @@ static keel_result arm_timer(keel_stream *s)
     }
     uint64_t now = kloop_now(s->loop);
     uint64_t next;
-    if (timeouts_due(s, now, &next)) {
+    if (stream_timeouts_due(s, now, &next)) {
         next = now;
     }
     if (next == UINT64_MAX) {
         return KEEL_OK;
     }
-    return keel_timer_start(s->loop, next - now, 0, timer_fired, s, &s->timer);
+    return keel_timer_start(s->loop, next - now, 0, stream_timer_fired, s, &s->timer);
 }
 
 /* ---- failure and release ---------------------------------------------------- */
 
-static void stream_deferred(kloop_deferred *d);
-static void drain_before_fail(keel_stream *s);
+static void stream_run_deferred(kloop_deferred *d);
+static KEEL_MUST_USE keel_result stream_offer(keel_stream *s, keel_slice fresh);
+static void stream_fail_after_send(keel_stream *s, keel_result r);
 
 /* Give back the descriptor and the queue now; on_close and the free follow
  * from the deferred queue. Calls no user code, so it is safe anywhere. */
 static void stream_release(keel_stream *s, keel_result why, bool abortive)
 {
-    if (is(s, SF_DEAD)) {
+    if (stream_flags_any(s, SF_DEAD)) {
         return;
     }
     int fd = s->watch.fd;
@@ -424,21 +522,21 @@ static void stream_release(keel_stream *s, keel_result why, bool abortive)
         }
         s->timer.v = 0;
     }
-    if (is(s, SF_CONNECTING)) {
+    if (stream_flags_any(s, SF_CONNECTING)) {
         ksys_release(s->u.conn);
         s->u.conn = NULL;
-        clear(s, SF_CONNECTING);
+        stream_flags_clear(s, SF_CONNECTING);
     } else {
-        drop_rbuf(s);
+        stream_drop_unconsumed(s);
     }
     if (abortive && fd >= 0) {
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
         (void)ksys_setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, (socklen_t)sizeof lg);
     }
-    close_fd(fd);
-    free_queue(s);
-    set(s, SF_DEAD | SF_READ_DONE);
-    clear(s, SF_BLOCKED | SF_NOTIFY_BLOCK | SF_FAIL_PENDING);
+    kloop_close_fd(fd);
+    stream_queue_free(s);
+    stream_flags_set(s, SF_DEAD | SF_READ_DONE);
+    stream_flags_clear(s, SF_BLOCKED | SF_NOTIFY_BLOCK | SF_FAIL_PENDING);
     s->err = why;
     kloop_defer(s->loop, &s->deferred);
 }
@@ -449,41 +547,41 @@ static void stream_release(keel_stream *s, keel_result why, bool abortive)
  * held (kept until the final free: data may point into it). */
 static void stream_fail(keel_stream *s, keel_result r, keel_slice data)
 {
-    if (is(s, SF_DEAD)) {
+    if (stream_flags_any(s, SF_DEAD)) {
         return;
     }
-    bool tell = !is(s, SF_READ_DONE);
-    set(s, SF_IN_READ);
+    bool tell = !stream_flags_any(s, SF_READ_DONE);
+    stream_flags_set(s, SF_IN_READ);
     stream_release(s, r, false);
     if (tell) {
         (void)s->h->on_read(s, r, data, s->user);
     }
-    clear(s, SF_IN_READ);
+    stream_flags_clear(s, SF_IN_READ);
 }
 
 /* A failure found inside an API call: reported from the deferred queue. */
-static void fail_later(keel_stream *s, keel_result r)
+static void stream_fail_later(keel_stream *s, keel_result r)
 {
-    if (!is(s, SF_DEAD | SF_FAIL_PENDING)) {
+    if (!stream_flags_any(s, SF_DEAD | SF_FAIL_PENDING)) {
         s->err = r;
-        set(s, SF_FAIL_PENDING);
+        stream_flags_set(s, SF_FAIL_PENDING);
         kloop_defer(s->loop, &s->deferred);
     }
 }
 
-static void connect_failed(keel_stream *s, keel_result r)
+static void stream_connect_failed(keel_stream *s, keel_result r)
 {
-    if (is(s, SF_DEAD)) {
+    if (stream_flags_any(s, SF_DEAD)) {
         return;
     }
-    bool tell = !is(s, SF_CLOSING) && s->h->on_connect != NULL;
+    bool tell = !stream_flags_any(s, SF_CLOSING) && s->h->on_connect != NULL;
     stream_release(s, r, false); /* first, as in stream_fail */
     if (tell) {
         s->h->on_connect(s, r, s->user);
     }
 }
 
-static void group_leave(keel_stream *s)
+static void stream_group_leave(keel_stream *s)
 {
     kstream_group *g = s->group;
     if (g == NULL) {
@@ -504,36 +602,42 @@ static void group_leave(keel_stream *s)
     }
 }
 
-static void stream_deferred(kloop_deferred *d)
+static void stream_run_deferred(kloop_deferred *d)
 {
     keel_stream *s = STREAM_OF(d, deferred);
-    if (is(s, SF_FAIL_PENDING)) {
-        clear(s, SF_FAIL_PENDING);
-        if (is(s, SF_CONNECTING)) {
-            connect_failed(s, s->err);
+    if (stream_flags_any(s, SF_FAIL_PENDING)) {
+        stream_flags_clear(s, SF_FAIL_PENDING);
+        if (stream_flags_any(s, SF_CONNECTING)) {
+            stream_connect_failed(s, s->err);
         } else {
-            if (s->err == KEEL_ERR_RESET) {
-                drain_before_fail(s);
-            }
-            stream_fail(s, s->err, held(s));
+            stream_fail_after_send(s, s->err);
         }
     }
-    if (is(s, SF_NOTIFY_BLOCK) && !is(s, SF_DEAD)) {
-        clear(s, SF_NOTIFY_BLOCK);
-        if (is(s, SF_BLOCKED) && !is(s, SF_CLOSING) && s->h->on_writable != NULL) {
+    if (stream_flags_any(s, SF_REOFFER)) {
+        stream_flags_clear(s, SF_REOFFER);
+        if (stream_flags_any(s, SF_READING) &&
+            !stream_flags_any(s, SF_DEAD | SF_READ_DONE | SF_CONNECTING) &&
+            stream_unconsumed(s).len > 0 && stream_offer(s, keel_slice_empty()) != KEEL_OK) {
+            /* a failure stream_offer has handled */
+        }
+    }
+    if (stream_flags_any(s, SF_NOTIFY_BLOCK) && !stream_flags_any(s, SF_DEAD)) {
+        stream_flags_clear(s, SF_NOTIFY_BLOCK);
+        if (stream_flags_any(s, SF_BLOCKED) && !stream_flags_any(s, SF_CLOSING) &&
+            s->h->on_writable != NULL) {
             s->h->on_writable(s, KEEL_OK, false, s->user);
         }
     }
     /* A callback above may have queued the node again: the free waits for
      * that run, so the queue never holds freed memory. */
-    if (!is(s, SF_DEAD) || d->queued) {
+    if (!stream_flags_any(s, SF_DEAD) || d->queued) {
         return;
     }
     if (s->h->on_close != NULL) {
         s->h->on_close(s, s->err, s->user);
     }
     kloop_handle_unlink(s->loop, &s->handle);
-    group_leave(s);
+    stream_group_leave(s);
     ksys_release(s->u.rbuf); /* kept while on_read was on the stack */
     ksys_release(s);
 }
@@ -549,69 +653,54 @@ static void stream_close_now(kloop_handle *hd)
 
 /* ---- reading ---------------------------------------------------------------- */
 
-static void read_eof(keel_stream *s)
+static void stream_read_eof(keel_stream *s)
 {
-    set(s, SF_READ_DONE | SF_IN_READ);
-    (void)s->h->on_read(s, KEEL_ERR_CLOSED, held(s), s->user);
-    clear(s, SF_IN_READ);
-    drop_rbuf(s);
-    if (!is(s, SF_DEAD)) {
-        keel_result r = update_watch(s);
+    stream_flags_set(s, SF_READ_DONE | SF_IN_READ);
+    (void)s->h->on_read(s, KEEL_ERR_CLOSED, stream_unconsumed(s), s->user);
+    stream_flags_clear(s, SF_IN_READ);
+    stream_drop_unconsumed(s);
+    if (!stream_flags_any(s, SF_DEAD)) {
+        keel_result r = stream_update_interest(s);
         if (r != KEEL_OK) {
-            stream_fail(s, r, held(s));
+            stream_fail(s, r, stream_unconsumed(s));
         }
     }
 }
 
-/* One read: KEEL_OK when bytes were delivered to on_read, otherwise what
- * the socket said (already handled here). */
-static keel_result stream_read(keel_stream *s)
+/* Offer the unconsumed bytes followed by `fresh` (bytes just read into
+ * the scratch buffer, or none) to on_read, and keep what it leaves:
+ * KEEL_OK, or the failure (already handled here). */
+static KEEL_MUST_USE keel_result stream_offer(keel_stream *s, keel_slice fresh)
 {
-    size_t cap = opt_read_cap(s);
-    keel_buf in = kloop_scratch(s->loop);
-    if (cap - s->rlen < in.cap) {
-        in.cap = cap - s->rlen; /* > 0: a full buffer failed the stream */
-    }
-    keel_result r = sock_recv(s->watch.fd, &in);
-    if (r == KEEL_ERR_WOULD_BLOCK) {
-        return r;
-    }
-    if (r == KEEL_ERR_CLOSED) {
-        read_eof(s);
-        return r;
-    }
-    if (r != KEEL_OK) {
-        stream_fail(s, r, held(s));
-        return r;
-    }
-    s->t_rx = kloop_now(s->loop);
-    keel_slice data = keel_buf_slice(&in);
-    if (s->rlen > 0) {
-        r = hold_bytes(s, held(s), data);
+    size_t cap = stream_read_cap(s);
+    keel_slice data = fresh;
+    if (s->u.rbuf != NULL) {
+        keel_result r = stream_hold(s, fresh);
         if (r != KEEL_OK) {
-            stream_fail(s, r, held(s));
+            stream_fail(s, r, stream_unconsumed(s));
             return r;
         }
-        data = held(s);
+        data = stream_unconsumed(s);
     }
-    set(s, SF_IN_READ);
+    stream_flags_set(s, SF_IN_READ);
     size_t used = s->h->on_read(s, KEEL_OK, data, s->user);
-    clear(s, SF_IN_READ);
-    if (is(s, SF_READ_DONE) || used >= data.len) {
-        drop_rbuf(s);
+    stream_flags_clear(s, SF_IN_READ);
+    if (stream_flags_any(s, SF_READ_DONE) || used >= data.len) {
+        stream_drop_unconsumed(s);
         return KEEL_OK;
     }
     if (used == 0 && data.len >= cap) {
         stream_fail(s, KEEL_ERR_TOO_LARGE, data);
         return KEEL_ERR_TOO_LARGE;
     }
-    if (used == 0 && data.ptr == s->u.rbuf) {
-        return KEEL_OK; /* kept as it is */
+    if (s->u.rbuf != NULL) {
+        stream_consume_held(s, used); /* data is the buffer's */
+        return KEEL_OK;
     }
     keel_slice rest;
-    r = keel_slice_from_off(data, used, &rest);
+    keel_result r = keel_slice_from_off(data, used, &rest);
     if (r == KEEL_OK) {
-        r = hold_bytes(s, keel_slice_empty(), rest);
+        r = stream_hold(s, rest);
     }
     if (r != KEEL_OK) {
         stream_fail(s, r, rest);
@@ -619,28 +708,79 @@ static keel_result stream_read(keel_stream *s)
     return r;
 }
 
-/* A send found the connection reset, but what the peer sent before its
- * reset still waits in the kernel (recv returns it ahead of the error):
- * deliver it first, so no received byte is lost. Bounded: a peer that
- * reset sends nothing more. */
-static void drain_before_fail(keel_stream *s)
+/* One read: KEEL_OK when bytes were delivered to on_read (*got of them
+ * taken from the kernel), otherwise what the socket said: handled here
+ * (EOF, a failure), except while draining before a failure, when the end
+ * of what the kernel holds is only returned (after a send has reported
+ * the reset, recv says EOF: that is not an orderly close). */
+static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size_t *got)
 {
-    for (unsigned i = 0; i < 64; i++) {
-        if (is(s, SF_DEAD | SF_READ_DONE) || (s->watch.events & EPOLLIN) == 0 ||
-            stream_read(s) != KEEL_OK) {
-            return;
+    *got = 0;
+    if (stream_flags_any(s, SF_REOFFER)) {
+        /* Reading resumed over held bytes: they go first, ahead of what
+         * the kernel has (an EOF must not overtake them). */
+        stream_flags_clear(s, SF_REOFFER);
+        if (stream_unconsumed(s).len > 0) {
+            return stream_offer(s, keel_slice_empty());
         }
     }
+    size_t cap = stream_read_cap(s);
+    size_t held = stream_unconsumed(s).len;
+    keel_buf in = kloop_scratch(s->loop);
+    if (cap - held < in.cap) {
+        in.cap = cap - held; /* > 0: a full buffer failed the stream */
+    }
+    keel_result r = stream_recv_some(s->watch.fd, &in);
+    if (r == KEEL_ERR_WOULD_BLOCK || (r != KEEL_OK && draining)) {
+        return r;
+    }
+    if (r == KEEL_ERR_CLOSED) {
+        stream_read_eof(s);
+        return r;
+    }
+    if (r != KEEL_OK) {
+        stream_fail(s, r, stream_unconsumed(s));
+        return r;
+    }
+    s->t_rx = kloop_now(s->loop);
+    *got = in.len;
+    return stream_offer(s, keel_buf_slice(&in));
+}
+
+/* A send (or the FIN, or a write from the API) failed with r. When the
+ * connection was reset, what the peer sent before its reset still waits in
+ * the kernel (recv returns it ahead of the error): it is delivered first,
+ * so no received byte is lost. Not while reading is paused (those bytes
+ * were never taken). Bounded by what the kernel can hold (SO_RCVBUF, plus
+ * one read's slack): a peer that reset sends nothing more. */
+static void stream_fail_after_send(keel_stream *s, keel_result r)
+{
+    if (r == KEEL_ERR_RESET) {
+        int rcvbuf = 0;
+        socklen_t len = (socklen_t)sizeof rcvbuf;
+        if (ksys_getsockopt(s->watch.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) != 0 ||
+            rcvbuf < 0) {
+            rcvbuf = 0;
+        }
+        size_t limit = (size_t)rcvbuf + KLOOP_SCRATCH_CAP;
+        size_t drained = 0;
+        size_t got = 0;
+        while (drained < limit && !stream_flags_any(s, SF_DEAD | SF_READ_DONE) &&
+               (s->watch.events & EPOLLIN) != 0 && stream_read(s, true, &got) == KEEL_OK) {
+            drained += got;
+        }
+    }
+    stream_fail(s, r, stream_unconsumed(s));
 }
 
 /* ---- writing ---------------------------------------------------------------- */
 
-static keel_result do_shutdown(keel_stream *s)
+static KEEL_MUST_USE keel_result stream_send_fin(keel_stream *s)
 {
     if (ksys_shutdown(s->watch.fd, SHUT_WR) != 0) {
         return knet_errno_result(errno, true);
     }
-    set(s, SF_SHUT_DONE);
+    stream_flags_set(s, SF_SHUT_DONE);
     return KEEL_OK;
 }
 
@@ -651,9 +791,9 @@ static void stream_flush(keel_stream *s)
         kchunk *c = s->whead;
         keel_slice left = { c->data + c->off, c->len - c->off };
         size_t sent = 0;
-        keel_result r = sock_send(s->watch.fd, left, &sent);
+        keel_result r = stream_send_some(s->watch.fd, left, &sent);
         if (r != KEEL_OK) {
-            stream_fail(s, r, held(s));
+            stream_fail_after_send(s, r);
             return;
         }
         if (sent == 0) {
@@ -676,24 +816,24 @@ static void stream_flush(keel_stream *s)
     }
     keel_result r = KEEL_OK;
     if (s->whead == NULL) {
-        if (is(s, SF_CLOSING)) {
+        if (stream_flags_any(s, SF_CLOSING)) {
             stream_release(s, KEEL_OK, false);
             return;
         }
-        if (is(s, SF_SHUT_REQ) && !is(s, SF_SHUT_DONE)) {
-            r = do_shutdown(s);
+        if (stream_flags_any(s, SF_SHUT_REQ) && !stream_flags_any(s, SF_SHUT_DONE)) {
+            r = stream_send_fin(s);
         }
     }
     if (r == KEEL_OK) {
-        r = update_watch(s);
+        r = stream_update_interest(s);
     }
     if (r != KEEL_OK) {
-        stream_fail(s, r, held(s));
+        stream_fail_after_send(s, r);
         return;
     }
-    if (is(s, SF_BLOCKED) && s->queued <= opt_low(s->opts)) {
-        clear(s, SF_BLOCKED | SF_NOTIFY_BLOCK);
-        if (!is(s, SF_CLOSING) && s->h->on_writable != NULL) {
+    if (stream_flags_any(s, SF_BLOCKED) && s->queued <= stream_write_low(s->opts)) {
+        stream_flags_clear(s, SF_BLOCKED | SF_NOTIFY_BLOCK);
+        if (!stream_flags_any(s, SF_CLOSING) && s->h->on_writable != NULL) {
             s->h->on_writable(s, KEEL_OK, true, s->user);
         }
     }
@@ -707,7 +847,7 @@ keel_result keel_stream_write(keel_stream *s, keel_slice data)
     if (s->err != KEEL_OK) {
         return s->err;
     }
-    if (is(s, SF_DEAD | SF_CLOSING | SF_SHUT_REQ)) {
+    if (stream_flags_any(s, SF_DEAD | SF_CLOSING | SF_SHUT_REQ)) {
         return KEEL_ERR_STATE;
     }
     if (data.len == 0) {
@@ -715,15 +855,15 @@ keel_result keel_stream_write(keel_stream *s, keel_slice data)
     }
     /* Counted as if the socket took nothing, so that TOO_LARGE never
      * follows a partial send. */
-    if (data.len > opt_cap(s->opts) - s->queued) {
+    if (data.len > stream_write_cap(s->opts) - s->queued) {
         return KEEL_ERR_TOO_LARGE;
     }
     size_t sent = 0;
     bool was_empty = s->whead == NULL;
-    if (was_empty && !is(s, SF_CONNECTING)) {
-        keel_result r = sock_send(s->watch.fd, data, &sent);
+    if (was_empty && !stream_flags_any(s, SF_CONNECTING)) {
+        keel_result r = stream_send_some(s->watch.fd, data, &sent);
         if (r != KEEL_OK) {
-            fail_later(s, r);
+            stream_fail_later(s, r);
             return r;
         }
         if (sent > 0) {
@@ -736,28 +876,28 @@ keel_result keel_stream_write(keel_stream *s, keel_slice data)
     keel_slice rest;
     keel_result r = keel_slice_from_off(data, sent, &rest);
     if (r == KEEL_OK) {
-        r = enqueue(s, rest);
+        r = stream_queue_append(s, rest);
     }
     if (r != KEEL_OK) {
         if (sent > 0) {
-            fail_later(s, r); /* part of data is gone: the byte stream is broken */
+            stream_fail_later(s, r); /* part of data is gone: the byte stream is broken */
         }
         return r;
     }
     if (was_empty) {
         s->t_tx = kloop_now(s->loop);
-        r = update_watch(s);
-        if (r == KEEL_OK && !is(s, SF_CONNECTING) && s->opts != NULL &&
+        r = stream_update_interest(s);
+        if (r == KEEL_OK && !stream_flags_any(s, SF_CONNECTING) && s->opts != NULL &&
             s->opts->write_timeout_ms != 0) {
-            r = arm_timer(s);
+            r = stream_arm_timer(s);
         }
         if (r != KEEL_OK) {
-            fail_later(s, r); /* the bytes are queued but would never leave */
+            stream_fail_later(s, r); /* the bytes are queued but would never leave */
             return KEEL_OK;
         }
     }
-    if (!is(s, SF_BLOCKED) && s->queued >= opt_high(s->opts)) {
-        set(s, SF_BLOCKED | SF_NOTIFY_BLOCK);
+    if (!stream_flags_any(s, SF_BLOCKED) && s->queued >= stream_write_high(s->opts)) {
+        stream_flags_set(s, SF_BLOCKED | SF_NOTIFY_BLOCK);
         kloop_defer(s->loop, &s->deferred);
     }
     return KEEL_OK;
@@ -765,7 +905,7 @@ keel_result keel_stream_write(keel_stream *s, keel_slice data)
 
 bool keel_stream_can_write(const keel_stream *s)
 {
-    return s != NULL && !is(s, SF_BLOCKED | SF_DEAD | SF_CLOSING | SF_SHUT_REQ) &&
+    return s != NULL && !stream_flags_any(s, SF_BLOCKED | SF_DEAD | SF_CLOSING | SF_SHUT_REQ) &&
            s->err == KEEL_OK;
 }
 
@@ -782,40 +922,43 @@ keel_result keel_stream_shutdown(keel_stream *s)
     if (s->err != KEEL_OK) {
         return s->err;
     }
-    if (is(s, SF_DEAD | SF_CLOSING)) {
+    if (stream_flags_any(s, SF_DEAD | SF_CLOSING)) {
         return KEEL_ERR_STATE;
     }
-    if (is(s, SF_SHUT_REQ)) {
+    if (stream_flags_any(s, SF_SHUT_REQ)) {
         return KEEL_OK;
     }
-    set(s, SF_SHUT_REQ);
-    if (s->whead != NULL || is(s, SF_CONNECTING)) {
+    stream_flags_set(s, SF_SHUT_REQ);
+    if (s->whead != NULL || stream_flags_any(s, SF_CONNECTING)) {
         return KEEL_OK; /* FIN follows the queue */
     }
-    keel_result r = do_shutdown(s);
+    keel_result r = stream_send_fin(s);
     if (r != KEEL_OK) {
-        fail_later(s, r);
+        stream_fail_later(s, r);
     }
     return r;
 }
 
 /* ---- the watch --------------------------------------------------------------- */
 
-static void connect_done(keel_stream *s);
+static void stream_connect_attempt_done(keel_stream *s);
 
-static void stream_ready(kloop_watch *w, uint32_t events)
+static void stream_handle_events(kloop_watch *w, uint32_t events)
 {
     keel_stream *s = STREAM_OF(w, watch);
-    if (is(s, SF_CONNECTING)) {
-        connect_done(s);
+    if (stream_flags_any(s, SF_CONNECTING)) {
+        stream_connect_attempt_done(s);
         return;
     }
     /* Reads first: bytes the peer sent before resetting are still
      * delivered, ahead of the error a send would report. */
     bool reading = (s->watch.events & EPOLLIN) != 0;
     if (reading && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
-        stream_read(s);
-        if (is(s, SF_DEAD)) {
+        size_t got = 0;
+        if (stream_read(s, false, &got) != KEEL_OK) {
+            /* WOULD_BLOCK, or a failure stream_read has handled */
+        }
+        if (stream_flags_any(s, SF_DEAD)) {
             return;
         }
     }
@@ -823,44 +966,46 @@ static void stream_ready(kloop_watch *w, uint32_t events)
         stream_flush(s);
     } else if (!reading && (events & (EPOLLERR | EPOLLHUP)) != 0) {
         /* Not reading and nothing to send: only the socket's error tells. */
-        int err = sock_error(s->watch.fd);
-        stream_fail(s, err != 0 ? knet_errno_result(err, true) : KEEL_ERR_RESET, held(s));
+        int err = stream_pending_errno(s->watch.fd);
+        stream_fail(s, err != 0 ? knet_errno_result(err, true) : KEEL_ERR_RESET,
+                    stream_unconsumed(s));
     }
 }
 
-static void timer_fired(keel_loop *loop, keel_timer_id id, void *user)
+static void stream_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)loop;
     (void)id;
     keel_stream *s = user;
     s->timer.v = 0;
-    if (is(s, SF_DEAD)) {
+    if (stream_flags_any(s, SF_DEAD)) {
         return;
     }
-    if (is(s, SF_CONNECTING)) {
-        connect_failed(s, KEEL_ERR_TIMEOUT);
+    if (stream_flags_any(s, SF_CONNECTING)) {
+        stream_connect_failed(s, KEEL_ERR_TIMEOUT);
         return;
     }
     uint64_t now = kloop_now(s->loop);
     uint64_t next;
-    if (!timeouts_due(s, now, &next)) {
+    if (!stream_timeouts_due(s, now, &next)) {
         if (next != UINT64_MAX &&
-            keel_timer_start(s->loop, next - now, 0, timer_fired, s, &s->timer) != KEEL_OK) {
-            stream_fail(s, KEEL_ERR_NO_MEMORY, held(s));
+            keel_timer_start(s->loop, next - now, 0, stream_timer_fired, s, &s->timer) != KEEL_OK) {
+            stream_fail(s, KEEL_ERR_NO_MEMORY, stream_unconsumed(s));
         }
         return;
     }
-    if (is(s, SF_CLOSING)) {
+    if (stream_flags_any(s, SF_CLOSING)) {
         stream_release(s, KEEL_ERR_TIMEOUT, true); /* the flush stalled */
     } else {
-        stream_fail(s, KEEL_ERR_TIMEOUT, held(s));
+        stream_fail(s, KEEL_ERR_TIMEOUT, stream_unconsumed(s));
     }
 }
 
 /* ---- creation ----------------------------------------------------------------- */
 
-static keel_result stream_alloc(keel_loop *loop, const keel_stream_handlers *h,
-                                const keel_stream_opts *opts, void *user, keel_stream **out)
+static KEEL_MUST_USE keel_result stream_alloc(keel_loop *loop, const keel_stream_handlers *h,
+                                              const keel_stream_opts *opts, void *user,
+                                              keel_stream **out)
 {
     if (loop == NULL || h == NULL || h->on_read == NULL || out == NULL || !kstream_opts_ok(opts)) {
         return KEEL_ERR_INVALID_ARG;
@@ -869,10 +1014,10 @@ static keel_result stream_alloc(keel_loop *loop, const keel_stream_handlers *h,
     if (s == NULL) {
         return KEEL_ERR_NO_MEMORY;
     }
-    s->watch.fn = stream_ready;
+    s->watch.fn = stream_handle_events;
     s->watch.fd = -1;
     s->handle.close_now = stream_close_now;
-    s->deferred.fn = stream_deferred;
+    s->deferred.fn = stream_run_deferred;
     s->loop = loop;
     s->h = h;
     s->opts = opts;
@@ -884,15 +1029,15 @@ static keel_result stream_alloc(keel_loop *loop, const keel_stream_handlers *h,
 }
 
 /* Start a connected stream's I/O: register, arm its timeouts, link. */
-static keel_result stream_start(keel_stream *s, int fd, kstream_group *g)
+static KEEL_MUST_USE keel_result stream_start_io(keel_stream *s, int fd, kstream_group *g)
 {
-    sock_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    stream_try_set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     keel_result r = kloop_add(s->loop, &s->watch, fd, 0);
     if (r == KEEL_OK) {
-        r = update_watch(s);
+        r = stream_update_interest(s);
     }
-    if (r == KEEL_OK && has_timeouts(s)) {
-        r = arm_timer(s);
+    if (r == KEEL_OK && stream_has_timeouts(s)) {
+        r = stream_arm_timer(s);
     }
     if (r != KEEL_OK) {
         kloop_del(s->loop, &s->watch);
@@ -918,13 +1063,13 @@ keel_result kstream_open(keel_loop *loop, int fd, const keel_stream_handlers *h,
     keel_stream *s = NULL;
     keel_result r = fd < 0 ? KEEL_ERR_INVALID_ARG : stream_alloc(loop, h, opts, user, &s);
     if (r == KEEL_OK) {
-        r = stream_start(s, fd, group);
+        r = stream_start_io(s, fd, group);
         if (r != KEEL_OK) {
             ksys_release(s);
         }
     }
     if (r != KEEL_OK) {
-        close_fd(fd);
+        kloop_close_fd(fd);
         return r;
     }
     *out = s;
@@ -947,14 +1092,11 @@ keel_result keel_stream_adopt(keel_loop *loop, keel_net *sock, const keel_stream
         return KEEL_ERR_INVALID_ARG;
     }
     keel_stream *s = NULL;
-    keel_result r = stream_alloc(loop, handlers, opts, user, &s);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(stream_alloc(loop, handlers, opts, user, &s));
     int fd = -1;
-    r = keel_net_fd(sock, &fd);
+    keel_result r = keel_net_fd(sock, &fd);
     if (r == KEEL_OK) {
-        r = stream_start(s, fd, NULL);
+        r = stream_start_io(s, fd, NULL);
     }
     if (r == KEEL_OK) {
         /* Last, so that a failure leaves sock in its mode. */
@@ -984,14 +1126,14 @@ keel_result keel_stream_adopt(keel_loop *loop, keel_net *sock, const keel_stream
 
 /* Which failure says most about why no address connected (as net.c): a
  * peer that said no, then one that never answered, then the rest. */
-static int connect_rank(keel_result r)
+static int stream_connect_error_rank(keel_result r)
 {
     return r == KEEL_ERR_REFUSED ? 3 : r == KEEL_ERR_TIMEOUT ? 2 : r == KEEL_ERR_RESET ? 1 : 0;
 }
 
 /* Start connecting to the next address that lets us: OK once one is in
  * progress (watched for EPOLLOUT), else the best failure. */
-static keel_result connect_next(keel_stream *s)
+static KEEL_MUST_USE keel_result stream_connect_try_next(keel_stream *s)
 {
     kconnect *c = s->u.conn;
     while (c->next < c->list.count && c->next < KEEL_ADDR_LIST_MAX) {
@@ -1024,8 +1166,8 @@ static keel_result connect_next(keel_stream *s)
         if (r == KEEL_OK) {
             return KEEL_OK;
         }
-        close_fd(fd);
-        if (connect_rank(r) >= connect_rank(c->best)) {
+        kloop_close_fd(fd);
+        if (stream_connect_error_rank(r) >= stream_connect_error_rank(c->best)) {
             c->best = r;
         }
     }
@@ -1033,10 +1175,10 @@ static keel_result connect_next(keel_stream *s)
 }
 
 /* EPOLLOUT (or an error) on the connecting socket. */
-static void connect_done(keel_stream *s)
+static void stream_connect_attempt_done(keel_stream *s)
 {
     int fd = s->watch.fd;
-    int err = sock_error(fd);
+    int err = stream_pending_errno(fd);
     if (err == 0) {
         /* Writable without an error yet not connected: a socket whose
          * connect never started (only seen with a faked seam); failing
@@ -1050,47 +1192,47 @@ static void connect_done(keel_stream *s)
     if (err != 0) {
         kconnect *c = s->u.conn;
         keel_result r = knet_errno_result(err, false);
-        if (connect_rank(r) >= connect_rank(c->best)) {
+        if (stream_connect_error_rank(r) >= stream_connect_error_rank(c->best)) {
             c->best = r;
         }
         kloop_del(s->loop, &s->watch);
-        close_fd(fd);
-        r = connect_next(s);
+        kloop_close_fd(fd);
+        r = stream_connect_try_next(s);
         if (r != KEEL_OK) {
-            connect_failed(s, r);
+            stream_connect_failed(s, r);
         }
         return;
     }
     ksys_release(s->u.conn);
     s->u.rbuf = NULL;
-    clear(s, SF_CONNECTING);
+    stream_flags_clear(s, SF_CONNECTING);
     if (s->timer.v != 0) {
         if (keel_timer_cancel(s->loop, s->timer) != KEEL_OK) {
             /* already fired: cannot be, it would have failed the connect */
         }
         s->timer.v = 0;
     }
-    sock_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    stream_try_set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     s->t_rx = s->t_tx = kloop_now(s->loop);
-    if (s->whead == NULL && is(s, SF_CLOSING)) {
+    if (s->whead == NULL && stream_flags_any(s, SF_CLOSING)) {
         stream_release(s, KEEL_OK, false);
         return;
     }
     keel_result r = KEEL_OK;
-    if (s->whead == NULL && is(s, SF_SHUT_REQ)) {
-        r = do_shutdown(s);
+    if (s->whead == NULL && stream_flags_any(s, SF_SHUT_REQ)) {
+        r = stream_send_fin(s);
     }
     if (r == KEEL_OK) {
-        r = update_watch(s);
+        r = stream_update_interest(s);
     }
-    if (r == KEEL_OK && (has_timeouts(s) || is(s, SF_CLOSING))) {
-        r = arm_timer(s);
+    if (r == KEEL_OK && (stream_has_timeouts(s) || stream_flags_any(s, SF_CLOSING))) {
+        r = stream_arm_timer(s);
     }
     if (r != KEEL_OK) {
-        connect_failed(s, r);
+        stream_connect_failed(s, r);
         return;
     }
-    if (!is(s, SF_CLOSING) && s->h->on_connect != NULL) {
+    if (!stream_flags_any(s, SF_CLOSING) && s->h->on_connect != NULL) {
         s->h->on_connect(s, KEEL_OK, s->user);
     }
 }
@@ -1103,26 +1245,25 @@ keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
         return KEEL_ERR_INVALID_ARG;
     }
     keel_stream *s = NULL;
-    keel_result r = stream_alloc(loop, handlers, opts, user, &s);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(stream_alloc(loop, handlers, opts, user, &s));
     kconnect *c = ksys_alloc_zeroed(sizeof *c);
     if (c == NULL) {
         ksys_release(s);
         return KEEL_ERR_NO_MEMORY;
     }
     c->best = KEEL_ERR_HOST_NOT_FOUND;
+    c->deadline = timeout_ms == KEEL_FOREVER ? UINT64_MAX
+                                             : kloop_add_saturating(kloop_now(loop), timeout_ms);
     /* A name (not a literal) is resolved here, blocking the loop for as
      * long as the system resolver takes. */
-    r = keel_addr_resolve(host, port, KEEL_AF_UNSPEC, &c->list);
+    keel_result r = keel_addr_resolve(host, port, KEEL_AF_UNSPEC, &c->list);
     if (r == KEEL_ERR_INVALID_ARG) {
         ksys_release(c);
         ksys_release(s);
         return r;
     }
     if (r == KEEL_OK && timeout_ms != KEEL_FOREVER) {
-        r = keel_timer_start(loop, timeout_ms, 0, timer_fired, s, &s->timer);
+        r = keel_timer_start(loop, timeout_ms, 0, stream_timer_fired, s, &s->timer);
         if (r != KEEL_OK) {
             ksys_release(c);
             ksys_release(s);
@@ -1130,13 +1271,13 @@ keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
         }
     }
     s->u.conn = c;
-    set(s, SF_CONNECTING);
+    stream_flags_set(s, SF_CONNECTING);
     kloop_handle_link(loop, &s->handle);
     if (r == KEEL_OK) {
-        r = connect_next(s);
+        r = stream_connect_try_next(s);
     }
     if (r != KEEL_OK) {
-        fail_later(s, r); /* on_connect(r), then on_close(r), from the loop */
+        stream_fail_later(s, r); /* on_connect(r), then on_close(r), from the loop */
     }
     *out = s;
     return KEEL_OK;
@@ -1146,55 +1287,81 @@ keel_result keel_stream_connect(keel_loop *loop, keel_slice host, uint16_t port,
 
 void keel_stream_read_stop(keel_stream *s)
 {
-    if (s == NULL || !is(s, SF_READING)) {
+    if (s == NULL || !stream_flags_any(s, SF_READING)) {
         return;
     }
-    clear(s, SF_READING);
-    if (!is(s, SF_DEAD | SF_CONNECTING)) {
-        keel_result r = update_watch(s);
+    stream_flags_clear(s, SF_READING);
+    if (!stream_flags_any(s, SF_DEAD | SF_CONNECTING)) {
+        keel_result r = stream_update_interest(s);
         if (r != KEEL_OK) {
-            fail_later(s, r);
+            stream_fail_later(s, r);
         }
     }
 }
 
 void keel_stream_read_start(keel_stream *s)
 {
-    if (s == NULL || is(s, SF_READING)) {
+    if (s == NULL || stream_flags_any(s, SF_READING)) {
         return;
     }
-    set(s, SF_READING);
-    if (!is(s, SF_DEAD | SF_CONNECTING | SF_READ_DONE)) {
+    stream_flags_set(s, SF_READING);
+    if (!stream_flags_any(s, SF_DEAD | SF_CONNECTING | SF_READ_DONE)) {
         s->t_rx = kloop_now(s->loop);
-        keel_result r = update_watch(s);
+        keel_result r = stream_update_interest(s);
         if (r == KEEL_OK && s->opts != NULL && s->opts->read_timeout_ms != 0) {
-            r = arm_timer(s);
+            r = stream_arm_timer(s);
         }
         if (r != KEEL_OK) {
-            fail_later(s, r);
+            stream_fail_later(s, r);
+            return;
+        }
+        /* Bytes held while paused are offered again from the loop (the
+         * peer may have sent everything and wait): not needed when
+         * resumed inside on_read, which is looking at them. */
+        if (stream_unconsumed(s).len > 0 && !stream_flags_any(s, SF_IN_READ)) {
+            stream_flags_set(s, SF_REOFFER);
+            kloop_defer(s->loop, &s->deferred);
         }
     }
 }
 
 void keel_stream_close(keel_stream *s)
 {
-    if (s == NULL || is(s, SF_DEAD | SF_CLOSING)) {
+    if (s == NULL || stream_flags_any(s, SF_DEAD | SF_CLOSING)) {
         return;
     }
-    set(s, SF_CLOSING | SF_READ_DONE);
-    clear(s, SF_FAIL_PENDING);
-    drop_rbuf(s);
+    stream_flags_set(s, SF_CLOSING | SF_READ_DONE);
+    stream_flags_clear(s, SF_FAIL_PENDING);
+    stream_drop_unconsumed(s);
     if (s->whead == NULL || s->err != KEEL_OK) {
-        stream_release(s, KEEL_OK, false);
+        /* A failure found inside an API call and not yet reported ended
+         * the stream: on_close says so (s->err is KEEL_OK otherwise). */
+        stream_release(s, s->err, false);
         return;
     }
-    if (is(s, SF_CONNECTING)) {
-        return; /* flushed once connected, within the connect deadline */
+    if (stream_flags_any(s, SF_CONNECTING)) {
+        /* Flushed once connected: the connect may go on until its own
+         * deadline, but no longer than the close bound from now (without
+         * one, the kernel's SYN retries would hold it for minutes). */
+        uint64_t now = kloop_now(s->loop);
+        uint64_t due = kloop_add_saturating(now, stream_close_ms(s->opts));
+        if (due < s->u.conn->deadline) {
+            s->u.conn->deadline = due;
+            if (s->timer.v != 0 && keel_timer_cancel(s->loop, s->timer) != KEEL_OK) {
+                /* already fired: cannot be, it would have failed the connect */
+            }
+            s->timer.v = 0;
+            if (keel_timer_start(s->loop, due - now, 0, stream_timer_fired, s, &s->timer) !=
+                KEEL_OK) {
+                stream_release(s, KEEL_ERR_NO_MEMORY, true);
+            }
+        }
+        return;
     }
     s->t_tx = kloop_now(s->loop);
-    keel_result r = update_watch(s);
+    keel_result r = stream_update_interest(s);
     if (r == KEEL_OK) {
-        r = arm_timer(s);
+        r = stream_arm_timer(s);
     }
     if (r != KEEL_OK) {
         stream_release(s, r, true);
@@ -1204,7 +1371,7 @@ void keel_stream_close(keel_stream *s)
 void keel_stream_abort(keel_stream *s)
 {
     if (s != NULL) {
-        stream_release(s, KEEL_OK, true);
+        stream_release(s, s->err, true); /* as in keel_stream_close */
     }
 }
 
@@ -1232,7 +1399,7 @@ keel_result keel_stream_peer_addr(const keel_stream *s, keel_addr *out)
     if (s == NULL || out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (is(s, SF_DEAD | SF_CONNECTING) || s->watch.fd < 0) {
+    if (stream_flags_any(s, SF_DEAD | SF_CONNECTING) || s->watch.fd < 0) {
         return KEEL_ERR_STATE;
     }
     struct sockaddr_storage ss;

@@ -7,7 +7,7 @@
  */
 #include "loop/timer.h"
 
-/* Position of the parent / first child of heap position i. */
+/* Position of the parent of heap position i. */
 #define KT_PARENT(i) (((i) - 1u) / 2u)
 
 /*@ requires \valid(h);
@@ -39,13 +39,14 @@ bool ktimer_has_room(const ktimer_heap *h)
 /* Field by field: WP models a struct copy as a havoc of its bytes, which
  * the provers cannot see through. */
 /*@ requires \valid(heap + (0 .. used - 1)) && \valid(slots + (0 .. used - 1));
-    requires links(heap, slots, used);
+    requires ktimer_links(heap, slots, used);
     requires i < used && j < used && used <= KTIMER_MAX;
     assigns heap[i], heap[j], slots[0 .. used - 1].pos;
-    ensures links(heap, slots, used);
-    ensures same_entry(heap[i], \old(heap[j])) && same_entry(heap[j], \old(heap[i]));
+    ensures ktimer_links(heap, slots, used);
+    ensures ktimer_same_entry(heap[i], \old(heap[j])) && ktimer_same_entry(heap[j], \old(heap[i]));
 */
-static void swap_at(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t i, uint32_t j)
+static void timer_swap_at(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t i,
+                          uint32_t j)
 {
     (void)used; /* the bound the contract speaks of */
     uint64_t deadline = heap[i].deadline;
@@ -66,94 +67,95 @@ static void swap_at(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint3
     ensures \result <==> (a->deadline < b->deadline ||
                           (a->deadline == b->deadline && a->seq < b->seq));
 */
-static bool entry_before(const ktimer_entry *a, const ktimer_entry *b)
+static bool timer_entry_before(const ktimer_entry *a, const ktimer_entry *b)
 {
     return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
 /* The entry at i may sort before its parent: move it up. */
 /*@ requires \valid(heap + (0 .. used - 1)) && \valid(slots + (0 .. used - 1));
-    requires links(heap, slots, used);
+    requires ktimer_links(heap, slots, used);
     requires i < count <= used <= KTIMER_MAX;
     assigns heap[0 .. count - 1], slots[0 .. used - 1].pos;
-    ensures links(heap, slots, used);
+    ensures ktimer_links(heap, slots, used);
 */
-static void sift_up(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t count,
-                    uint32_t i)
+static void timer_sift_up(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t count,
+                          uint32_t i)
 {
     (void)count; /* the bound the contract speaks of */
     /*@ loop invariant i < count;
-        loop invariant links(heap, slots, used);
+        loop invariant ktimer_links(heap, slots, used);
         loop assigns i, heap[0 .. count - 1], slots[0 .. used - 1].pos;
         loop variant i;
     */
     while (i > 0) {
         uint32_t p = KT_PARENT(i);
-        if (!entry_before(&heap[i], &heap[p])) {
+        if (!timer_entry_before(&heap[i], &heap[p])) {
             break;
         }
-        swap_at(heap, slots, used, i, p);
+        timer_swap_at(heap, slots, used, i, p);
         i = p;
     }
 }
 
 /* The entry at i may sort after its children: move it down. */
 /*@ requires \valid(heap + (0 .. used - 1)) && \valid(slots + (0 .. used - 1));
-    requires links(heap, slots, used);
+    requires ktimer_links(heap, slots, used);
     requires i < count <= used <= KTIMER_MAX;
     assigns heap[0 .. count - 1], slots[0 .. used - 1].pos;
-    ensures links(heap, slots, used);
+    ensures ktimer_links(heap, slots, used);
 */
-static void sift_down(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t count,
-                      uint32_t i)
+static void timer_sift_down(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t count,
+                            uint32_t i)
 {
     /*@ loop invariant i < count;
-        loop invariant links(heap, slots, used);
+        loop invariant ktimer_links(heap, slots, used);
         loop assigns i, heap[0 .. count - 1], slots[0 .. used - 1].pos;
         loop variant count - i;
     */
     for (;;) {
         uint32_t least = i;
         uint32_t c = 2u * i + 1u;
-        if (c < count && entry_before(&heap[c], &heap[least])) {
+        if (c < count && timer_entry_before(&heap[c], &heap[least])) {
             least = c;
         }
-        if (c < count - 1u && entry_before(&heap[c + 1u], &heap[least])) {
+        if (c < count - 1u && timer_entry_before(&heap[c + 1u], &heap[least])) {
             least = c + 1u;
         }
         if (least == i) {
             return;
         }
-        swap_at(heap, slots, used, i, least);
+        timer_swap_at(heap, slots, used, i, least);
         i = least;
     }
 }
 
 /* Move the entry at i, which just changed or arrived, to its place. */
 /*@ requires \valid(heap + (0 .. used - 1)) && \valid(slots + (0 .. used - 1));
-    requires links(heap, slots, used);
+    requires ktimer_links(heap, slots, used);
     requires i < count <= used <= KTIMER_MAX;
     assigns heap[0 .. count - 1], slots[0 .. used - 1].pos;
-    ensures links(heap, slots, used);
+    ensures ktimer_links(heap, slots, used);
 */
-static void sift(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t count, uint32_t i)
+static void timer_sift_to_place(ktimer_entry *heap, ktimer_slot *slots, uint32_t used,
+                                uint32_t count, uint32_t i)
 {
-    if (i > 0 && entry_before(&heap[i], &heap[KT_PARENT(i)])) {
-        sift_up(heap, slots, used, count, i);
+    if (i > 0 && timer_entry_before(&heap[i], &heap[KT_PARENT(i)])) {
+        timer_sift_up(heap, slots, used, count, i);
     } else {
-        sift_down(heap, slots, used, count, i);
+        timer_sift_down(heap, slots, used, count, i);
     }
 }
 
 /* No free slot: a fresh one is handed out at position used, outside the
  * heap. */
 /*@ requires \valid(heap + (0 .. used)) && \valid(slots + (0 .. used));
-    requires links(heap, slots, used);
+    requires ktimer_links(heap, slots, used);
     requires used < KTIMER_MAX;
     assigns heap[used].slot, slots[used].gen, slots[used].pos;
-    ensures links(heap, slots, used + 1);
+    ensures ktimer_links(heap, slots, used + 1);
 */
-static void add_slot(ktimer_entry *heap, ktimer_slot *slots, uint32_t used)
+static void timer_add_slot(ktimer_entry *heap, ktimer_slot *slots, uint32_t used)
 {
     slots[used].gen = 0;
     slots[used].pos = (int32_t)used;
@@ -164,17 +166,17 @@ static void add_slot(ktimer_entry *heap, ktimer_slot *slots, uint32_t used)
  * Its assigns cover whole slots: the caller's then include them without
  * the provers reasoning about one field of a range. */
 /*@ requires \valid(heap + (0 .. used - 1)) && \valid(slots + (0 .. used - 1));
-    requires links(heap, slots, used);
+    requires ktimer_links(heap, slots, used);
     requires i < used <= KTIMER_MAX;
     assigns heap[0 .. i], slots[0 .. used - 1];
-    ensures links(heap, slots, used);
+    ensures ktimer_links(heap, slots, used);
 */
-static void push_at(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t i,
-                    uint64_t deadline, uint64_t seq)
+static void timer_push_at(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t i,
+                          uint64_t deadline, uint64_t seq)
 {
     heap[i].deadline = deadline;
     heap[i].seq = seq;
-    sift_up(heap, slots, used, i + 1u, i);
+    timer_sift_up(heap, slots, used, i + 1u, i);
 }
 
 /*@ requires ktimer_ok(h);
@@ -193,7 +195,7 @@ uint64_t ktimer_insert(ktimer_heap *h, uint64_t deadline, uint64_t repeat, keel_
     uint32_t used = h->used;
     uint32_t i = h->count;
     if (i == used) {
-        add_slot(heap, slots, used);
+        timer_add_slot(heap, slots, used);
         used++;
         h->used = used;
     }
@@ -202,7 +204,7 @@ uint64_t ktimer_insert(ktimer_heap *h, uint64_t deadline, uint64_t repeat, keel_
     slots[s].repeat = repeat;
     slots[s].cb = cb;
     slots[s].user = user;
-    push_at(heap, slots, used, i, deadline, h->next_seq);
+    timer_push_at(heap, slots, used, i, deadline, h->next_seq);
     /* The arrays are separated from *h: its fields survive the sift. */
     //@ assert h->heap == heap && h->slots == slots && h->used == used && h->cap == \at(h->cap, Pre);
     h->next_seq++;
@@ -234,7 +236,7 @@ keel_result ktimer_lookup(const ktimer_heap *h, uint64_t id, uint32_t *slot)
     uint32_t s = (uint32_t)(low - 1u);
     int32_t pos = h->slots[s].pos;
     /* pos < count alone says "live"; the back-pointer check costs one
-     * load and gives the proof the converse of links. */
+     * load and gives the proof the converse of ktimer_links. */
     if (pos < 0 || (uint32_t)pos >= h->count || h->heap[pos].slot != s ||
         h->slots[s].gen != id >> 32) {
         return KEEL_ERR_NOT_FOUND;
@@ -246,20 +248,20 @@ keel_result ktimer_lookup(const ktimer_heap *h, uint64_t id, uint32_t *slot)
 /* Take the entry at i out of heap[0 .. count): it ends at count - 1, and
  * the entry that filled its hole moves to its own place. */
 /*@ requires \valid(heap + (0 .. used - 1)) && \valid(slots + (0 .. used - 1));
-    requires links(heap, slots, used);
+    requires ktimer_links(heap, slots, used);
     requires i < count <= used <= KTIMER_MAX;
     assigns heap[0 .. count - 1], slots[0 .. used - 1].pos;
-    ensures links(heap, slots, used);
+    ensures ktimer_links(heap, slots, used);
     ensures heap[count - 1].slot == \old(heap[i].slot);
 */
-static void drop_at(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t count,
-                    uint32_t i)
+static void timer_drop_at(ktimer_entry *heap, ktimer_slot *slots, uint32_t used, uint32_t count,
+                          uint32_t i)
 {
     uint32_t last = count - 1u;
-    swap_at(heap, slots, used, i, last);
+    timer_swap_at(heap, slots, used, i, last);
     if (i < last) {
         /* The entry that filled the hole may belong above or below it. */
-        sift(heap, slots, used, last, i);
+        timer_sift_to_place(heap, slots, used, last, i);
     }
 }
 
@@ -272,7 +274,7 @@ void ktimer_remove(ktimer_heap *h, uint32_t slot)
 {
     ktimer_slot *slots = h->slots;
     uint32_t last = h->count - 1u;
-    drop_at(h->heap, slots, h->used, h->count, (uint32_t)slots[slot].pos);
+    timer_drop_at(h->heap, slots, h->used, h->count, (uint32_t)slots[slot].pos);
     //@ assert h->heap[last].slot == slot && slots[slot].pos == last;
     slots[slot].gen = (slots[slot].gen + 1u) & 0xffffffffu;
     h->count = last;
@@ -289,7 +291,7 @@ void ktimer_rearm(ktimer_heap *h, uint32_t slot, uint64_t deadline)
     h->heap[i].deadline = deadline;
     h->heap[i].seq = h->next_seq;
     h->next_seq++;
-    sift(h->heap, h->slots, h->used, h->count, i);
+    timer_sift_to_place(h->heap, h->slots, h->used, h->count, i);
 }
 
 /*@ requires ktimer_ok(h) && \valid(slot);
@@ -329,7 +331,7 @@ bool ktimer_valid(const ktimer_heap *h)
         if (s >= h->used || h->slots[s].pos != (int32_t)i) {
             return false;
         }
-        if (i > 0 && i < h->count && entry_before(&h->heap[i], &h->heap[KT_PARENT(i)])) {
+        if (i > 0 && i < h->count && timer_entry_before(&h->heap[i], &h->heap[KT_PARENT(i)])) {
             return false;
         }
     }

@@ -10,7 +10,10 @@
  * middle in O(log n) and a slot is free exactly when pos >= count. A slot
  * is reused with its generation bumped, so the id of a fired or cancelled
  * timer (generation << 32 | slot + 1) never names its successor (until the
- * 32-bit generation of that one slot wraps).
+ * 32-bit generation of that one slot wraps: documented in loop.h rather
+ * than prevented, since retiring a slot whose generation is spent would
+ * need a third region in the permutation that ktimer_ok proves; the loop's
+ * own users never keep an id past its timer).
  *
  * Growing the arrays (ktimer_reserve, ktimer_free) allocates; everything
  * else works within the capacity and is proven with Frama-C WP
@@ -76,18 +79,18 @@ typedef struct ktimer_heap {
   // its inverse. (Stated one way only: the converse as a second quantified
   // fact would make the provers' instantiation loop; ktimer_live states it
   // for one slot.)
-  predicate links(ktimer_entry *heap, ktimer_slot *slots, integer used) =
+  predicate ktimer_links(ktimer_entry *heap, ktimer_slot *slots, integer used) =
       \forall integer i; 0 <= i < used ==>
           heap[i].slot < used && slots[heap[i].slot].pos == i;
 
-  predicate ktimer_ok(ktimer_heap *h) = ktimer_mem(h) && links(h->heap, h->slots, h->used);
+  predicate ktimer_ok(ktimer_heap *h) = ktimer_mem(h) && ktimer_links(h->heap, h->slots, h->used);
 
   // slot s is live: its position is in the heap and holds it.
   predicate ktimer_live(ktimer_heap *h, integer s) =
       0 <= s < h->used && 0 <= h->slots[s].pos < h->count &&
       h->heap[h->slots[s].pos].slot == s;
 
-  predicate same_entry(ktimer_entry a, ktimer_entry b) =
+  predicate ktimer_same_entry(ktimer_entry a, ktimer_entry b) =
       a.deadline == b.deadline && a.seq == b.seq && a.slot == b.slot;
 */
 

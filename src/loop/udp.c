@@ -20,6 +20,7 @@ struct keel_udp {
     keel_loop *loop;
     keel_net *sock;
     size_t max_datagram;
+    size_t delivering; /* real size of the datagram in the callback now, else 0 */
     keel_udp_cb cb;
     void *user;
 };
@@ -27,8 +28,10 @@ struct keel_udp {
 #define UDP_OF(ptr, member) ((keel_udp *)(void *)((char *)(ptr) - offsetof(keel_udp, member)))
 
 /* Receive one datagram into the scratch buffer. MSG_TRUNC makes recvfrom
- * return the datagram's real length, which tells a truncation apart. */
-static keel_result recv_one(keel_udp *u, keel_slice *data, keel_addr *from)
+ * return the datagram's real length (*size), which tells a truncation
+ * apart; the kernel drops what did not fit. */
+static KEEL_MUST_USE keel_result udp_recv_datagram(keel_udp *u, keel_slice *data, keel_addr *from,
+                                                   size_t *size)
 {
     keel_buf scratch = kloop_scratch(u->loop);
     struct sockaddr_storage ss;
@@ -43,12 +46,9 @@ static keel_result recv_one(keel_udp *u, keel_slice *data, keel_addr *from)
             return knet_errno_result(errno, false);
         }
         size_t got = (size_t)n;
+        *size = got;
         keel_result r = got > u->max_datagram ? KEEL_ERR_TRUNCATED : KEEL_OK;
-        keel_result s = keel_slice_from(scratch.ptr, got > u->max_datagram ? u->max_datagram : got,
-                                        data);
-        if (s != KEEL_OK) {
-            return s;
-        }
+        KEEL_TRY(keel_slice_from(scratch.ptr, got > u->max_datagram ? u->max_datagram : got, data));
         if (keel_addr_from_sockaddr((const struct sockaddr *)&ss, sslen, from) != KEEL_OK) {
             *from = (keel_addr){ .family = KEEL_AF_UNSPEC };
         }
@@ -56,18 +56,22 @@ static keel_result recv_one(keel_udp *u, keel_slice *data, keel_addr *from)
     }
 }
 
-static void udp_ready(kloop_watch *w, uint32_t ev)
+static void udp_deliver_burst(kloop_watch *w, uint32_t ev)
 {
     (void)ev;
     keel_udp *u = UDP_OF(w, watch);
     for (int k = 0; k < UDP_BURST && u->watch.fd >= 0; k++) {
         keel_slice data = keel_slice_empty();
         keel_addr from = { .family = KEEL_AF_UNSPEC };
-        keel_result r = recv_one(u, &data, &from);
+        size_t size = 0;
+        keel_result r = udp_recv_datagram(u, &data, &from, &size);
         if (r == KEEL_ERR_WOULD_BLOCK) {
             return;
         }
-        u->cb(u, r, data, r == KEEL_OK || r == KEEL_ERR_TRUNCATED ? &from : NULL, u->user);
+        bool datagram = r == KEEL_OK || r == KEEL_ERR_TRUNCATED;
+        u->delivering = datagram ? size : 0;
+        u->cb(u, r, data, datagram ? &from : NULL, u->user);
+        u->delivering = 0;
     }
 }
 
@@ -94,17 +98,14 @@ keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t max_datagram,
         return KEEL_ERR_STATE;
     }
     int fd;
-    keel_result r = keel_net_fd(sock, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_net_fd(sock, &fd));
     keel_udp *u = ksys_alloc_zeroed(sizeof *u);
     if (u == NULL) {
         return KEEL_ERR_NO_MEMORY;
     }
-    r = keel_net_set_nonblocking(sock, true);
+    keel_result r = keel_net_set_nonblocking(sock, true);
     if (r == KEEL_OK) {
-        u->watch.fn = udp_ready;
+        u->watch.fn = udp_deliver_burst;
         r = kloop_add(loop, &u->watch, fd, EPOLLIN);
     }
     if (r != KEEL_OK) {
@@ -136,6 +137,11 @@ keel_result keel_udp_send(keel_udp *u, keel_slice data, const keel_addr *to)
         return KEEL_ERR_TOO_LARGE;
     }
     return r;
+}
+
+size_t keel_udp_datagram_size(const keel_udp *u)
+{
+    return u == NULL ? 0 : u->delivering;
 }
 
 keel_result keel_udp_local_addr(const keel_udp *u, keel_addr *out)

@@ -27,7 +27,7 @@
 
 /*@ assigns \nothing;
     ensures \result <==> ('0' <= c <= '9'); */
-static bool is_digit(uint8_t c)
+static bool addr_is_digit(uint8_t c)
 {
     return c >= '0' && c <= '9';
 }
@@ -35,9 +35,9 @@ static bool is_digit(uint8_t c)
 /* The value of a hex digit, or 16 for any other byte. */
 /*@ assigns \nothing;
     ensures \result <= 16; */
-static uint32_t hex_value(uint8_t c)
+static uint32_t addr_hex_digit_value(uint8_t c)
 {
-    if (is_digit(c)) {
+    if (addr_is_digit(c)) {
         return (uint32_t)(c - '0');
     }
     if (c >= 'a' && c <= 'f') {
@@ -61,7 +61,8 @@ static uint32_t hex_value(uint8_t c)
     ensures \result == KEEL_OK ==> lo < hi && *out <= max;
     ensures \result != KEEL_OK ==> *out == \old(*out);
 */
-static keel_result parse_dec(keel_slice s, size_t lo, size_t hi, uint32_t max, uint32_t *out)
+static KEEL_MUST_USE keel_result addr_parse_dec(keel_slice s, size_t lo, size_t hi, uint32_t max,
+                                                uint32_t *out)
 {
     if (lo >= hi || (s.ptr[lo] == '0' && hi - lo > 1u)) {
         return KEEL_ERR_PARSE;
@@ -72,7 +73,7 @@ static keel_result parse_dec(keel_slice s, size_t lo, size_t hi, uint32_t max, u
         loop assigns i, v;
         loop variant hi - i; */
     for (size_t i = lo; i < hi; i++) {
-        if (!is_digit(s.ptr[i])) {
+        if (!addr_is_digit(s.ptr[i])) {
             return KEEL_ERR_PARSE;
         }
         v = v * 10u + (uint64_t)(s.ptr[i] - '0');
@@ -92,7 +93,7 @@ static keel_result parse_dec(keel_slice s, size_t lo, size_t hi, uint32_t max, u
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result != KEEL_OK ==> *out == \old(*out);
 */
-static keel_result parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t *out)
+static KEEL_MUST_USE keel_result addr_parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t *out)
 {
     if (lo >= hi || hi - lo > 4u) {
         return KEEL_ERR_PARSE;
@@ -107,7 +108,7 @@ static keel_result parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t *out
         loop assigns i, v;
         loop variant hi - i; */
     for (size_t i = lo; i < hi; i++) {
-        uint32_t h = hex_value(s.ptr[i]);
+        uint32_t h = addr_hex_digit_value(s.ptr[i]);
         if (h > 15u) {
             return KEEL_ERR_PARSE;
         }
@@ -117,7 +118,7 @@ static keel_result parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t *out
     return KEEL_OK;
 }
 
-/* Strict dotted quad: exactly four parse_dec parts 0..255. q is scratch:
+/* Strict dotted quad: exactly four addr_parse_dec parts 0..255. q is scratch:
  * it may be partly written on failure. */
 /*@ requires valid_slice(s);
     requires lo <= hi <= s.len;
@@ -125,7 +126,8 @@ static keel_result parse_hex16(keel_slice s, size_t lo, size_t hi, uint16_t *out
     assigns q[0 .. 3];
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
 */
-static keel_result parse_quad(keel_slice s, size_t lo, size_t hi, uint8_t q[4])
+static KEEL_MUST_USE keel_result addr_parse_dotted_quad(keel_slice s, size_t lo, size_t hi,
+                                                        uint8_t q[4])
 {
     size_t part = 0;
     size_t start = lo;
@@ -138,14 +140,14 @@ static keel_result parse_quad(keel_slice s, size_t lo, size_t hi, uint8_t q[4])
         if (s.ptr[i] != '.') {
             continue;
         }
-        if (part == 3u || parse_dec(s, start, i, 255u, &v) != KEEL_OK) {
+        if (part == 3u || addr_parse_dec(s, start, i, 255u, &v) != KEEL_OK) {
             return KEEL_ERR_PARSE;
         }
         q[part] = (uint8_t)v;
         part++;
         start = i + 1u;
     }
-    if (part != 3u || parse_dec(s, start, hi, 255u, &v) != KEEL_OK) {
+    if (part != 3u || addr_parse_dec(s, start, hi, 255u, &v) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
     q[3] = (uint8_t)v;
@@ -163,8 +165,8 @@ static keel_result parse_quad(keel_slice s, size_t lo, size_t hi, uint8_t q[4])
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result == KEEL_OK ==> *gap <= *count <= 8;
 */
-static keel_result parse_groups(keel_slice s, size_t lo, size_t hi, uint16_t g[8], size_t *count,
-                                size_t *gap)
+static KEEL_MUST_USE keel_result addr_parse_v6_groups(keel_slice s, size_t lo, size_t hi,
+                                                      uint16_t g[8], size_t *count, size_t *gap)
 {
     size_t n = 0;
     size_t at = 0;
@@ -198,7 +200,7 @@ static keel_result parse_groups(keel_slice s, size_t lo, size_t hi, uint16_t g[8
         if (dotted) {
             /* The IPv4 tail fills the last 32 bits: it ends the text. */
             uint8_t q[4];
-            if (k != hi || n > 6u || parse_quad(s, i, k, q) != KEEL_OK) {
+            if (k != hi || n > 6u || addr_parse_dotted_quad(s, i, k, q) != KEEL_OK) {
                 return KEEL_ERR_PARSE;
             }
             g[n] = (uint16_t)((uint32_t)q[0] << 8 | q[1]);
@@ -206,7 +208,7 @@ static keel_result parse_groups(keel_slice s, size_t lo, size_t hi, uint16_t g[8
             n += 2u;
             break;
         }
-        if (n == 8u || parse_hex16(s, i, k, &g[n]) != KEEL_OK) {
+        if (n == 8u || addr_parse_hex16(s, i, k, &g[n]) != KEEL_OK) {
             return KEEL_ERR_PARSE;
         }
         n++;
@@ -244,7 +246,8 @@ static keel_result parse_groups(keel_slice s, size_t lo, size_t hi, uint16_t g[8
     assigns b[0 .. 15], *scope;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
 */
-static keel_result parse_v6(keel_slice s, size_t lo, size_t hi, uint8_t b[16], uint32_t *scope)
+static KEEL_MUST_USE keel_result addr_parse_v6(keel_slice s, size_t lo, size_t hi, uint8_t b[16],
+                                               uint32_t *scope)
 {
     size_t end = lo;
     /*@ loop invariant lo <= end <= hi;
@@ -254,13 +257,13 @@ static keel_result parse_v6(keel_slice s, size_t lo, size_t hi, uint8_t b[16], u
         end++;
     }
     *scope = 0;
-    if (end < hi && parse_dec(s, end + 1u, hi, UINT32_MAX, scope) != KEEL_OK) {
+    if (end < hi && addr_parse_dec(s, end + 1u, hi, UINT32_MAX, scope) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
     uint16_t g[8];
     size_t n = 0;
     size_t gap = 0;
-    if (parse_groups(s, lo, end, g, &n, &gap) != KEEL_OK) {
+    if (addr_parse_v6_groups(s, lo, end, g, &n, &gap) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
     size_t zeros = 8u - n;
@@ -285,7 +288,7 @@ static keel_result parse_v6(keel_slice s, size_t lo, size_t hi, uint8_t b[16], u
     assigns \nothing;
     ensures \result <==> (\exists integer k; lo <= k < hi && s.ptr[k] == ':');
 */
-static bool has_colon(keel_slice s, size_t lo, size_t hi)
+static bool addr_has_colon(keel_slice s, size_t lo, size_t hi)
 {
     /*@ loop invariant lo <= i <= hi;
         loop invariant \forall integer k; lo <= k < i ==> s.ptr[k] != ':';
@@ -305,7 +308,7 @@ static bool has_colon(keel_slice s, size_t lo, size_t hi)
     ensures valid_addr(*a) && a->family == f && a->port == port && a->scope_id == 0;
     ensures \forall integer k; 0 <= k < 16 ==> a->bytes[k] == 0;
 */
-static void addr_clear(keel_addr *a, keel_family f, uint16_t port)
+static void addr_init_zeroed(keel_addr *a, keel_family f, uint16_t port)
 {
     a->family = f;
     /*@ loop invariant 0 <= i <= 16;
@@ -330,16 +333,16 @@ static void addr_clear(keel_addr *a, keel_family f, uint16_t port)
     ensures \result == KEEL_OK && !v6 ==> out->scope_id == 0;
     ensures \result != KEEL_OK ==> *out == \old(*out);
 */
-static keel_result parse_range(keel_slice s, size_t lo, size_t hi, bool v6, uint16_t port,
-                               keel_addr *out)
+static KEEL_MUST_USE keel_result addr_parse_literal(keel_slice s, size_t lo, size_t hi, bool v6,
+                                                    uint16_t port, keel_addr *out)
 {
     keel_addr a;
-    addr_clear(&a, v6 ? KEEL_AF_INET6 : KEEL_AF_INET4, port);
+    addr_init_zeroed(&a, v6 ? KEEL_AF_INET6 : KEEL_AF_INET4, port);
     if (v6) {
-        if (parse_v6(s, lo, hi, a.bytes, &a.scope_id) != KEEL_OK) {
+        if (addr_parse_v6(s, lo, hi, a.bytes, &a.scope_id) != KEEL_OK) {
             return KEEL_ERR_PARSE;
         }
-    } else if (parse_quad(s, lo, hi, a.bytes) != KEEL_OK) {
+    } else if (addr_parse_dotted_quad(s, lo, hi, a.bytes) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
     *out = a;
@@ -355,8 +358,8 @@ static keel_result parse_range(keel_slice s, size_t lo, size_t hi, bool v6, uint
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE;
     ensures \result == KEEL_OK ==> *hlo < *hhi <= s.len;
 */
-static keel_result split_range(keel_slice s, size_t *hlo, size_t *hhi, bool *bracketed,
-                               uint16_t *port)
+static KEEL_MUST_USE keel_result addr_split_hostport(keel_slice s, size_t *hlo, size_t *hhi,
+                                                     bool *bracketed, uint16_t *port)
 {
     size_t lo = 0;
     size_t hi = 0;
@@ -402,7 +405,7 @@ static keel_result split_range(keel_slice s, size_t *hlo, size_t *hhi, bool *bra
         colon = i;
     }
     uint32_t p = 0;
-    if (lo == hi || parse_dec(s, colon + 1u, s.len, 65535u, &p) != KEEL_OK) {
+    if (lo == hi || addr_parse_dec(s, colon + 1u, s.len, 65535u, &p) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
     *hlo = lo;
@@ -429,7 +432,7 @@ keel_result keel_addr_parse_ipv4(keel_slice text, keel_addr *out)
     if (out == NULL || (text.ptr == NULL && text.len != 0)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    return parse_range(text, 0, text.len, false, 0, out);
+    return addr_parse_literal(text, 0, text.len, false, 0, out);
 }
 
 /*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
@@ -447,7 +450,7 @@ keel_result keel_addr_parse_ipv6(keel_slice text, keel_addr *out)
     if (out == NULL || (text.ptr == NULL && text.len != 0)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    return parse_range(text, 0, text.len, true, 0, out);
+    return addr_parse_literal(text, 0, text.len, true, 0, out);
 }
 
 /*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
@@ -465,7 +468,7 @@ keel_result keel_addr_parse_ip(keel_slice text, keel_addr *out)
     if (out == NULL || (text.ptr == NULL && text.len != 0)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    return parse_range(text, 0, text.len, has_colon(text, 0, text.len), 0, out);
+    return addr_parse_literal(text, 0, text.len, addr_has_colon(text, 0, text.len), 0, out);
 }
 
 /*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
@@ -486,12 +489,12 @@ keel_result keel_addr_parse(keel_slice text, keel_addr *out)
     size_t hi = 0;
     bool bracketed = false;
     uint16_t port = 0;
-    if (split_range(text, &lo, &hi, &bracketed, &port) != KEEL_OK) {
+    if (addr_split_hostport(text, &lo, &hi, &bracketed, &port) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
     /* Brackets hold IPv6 only (RFC 3986 IP-literal); without them the host
      * has no ':' so it can only be IPv4. */
-    return parse_range(text, lo, hi, bracketed, port, out);
+    return addr_parse_literal(text, lo, hi, bracketed, port, out);
 }
 
 /*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
@@ -516,7 +519,7 @@ keel_result keel_hostport_split(keel_slice text, keel_slice *host, uint16_t *por
     size_t hi = 0;
     bool bracketed = false;
     uint16_t p = 0;
-    if (split_range(text, &lo, &hi, &bracketed, &p) != KEEL_OK) {
+    if (addr_split_hostport(text, &lo, &hi, &bracketed, &p) != KEEL_OK) {
         return KEEL_ERR_PARSE;
     }
     host->ptr = text.ptr + lo;
@@ -540,20 +543,20 @@ keel_result keel_hostport_split(keel_slice text, keel_slice *host, uint16_t *por
     ensures \result != KEEL_OK ==> b->len == \old(b->len)
             && (\forall integer k; 0 <= k < b->cap ==> b->ptr[k] == \old(b->ptr[k]));
 */
-keel_result keel_buf_append(keel_buf *b, keel_slice src);
+KEEL_MUST_USE keel_result keel_buf_append(keel_buf *b, keel_slice src);
 #endif
 
-typedef struct text {
+typedef struct addr_text {
     uint8_t b[KEEL_ADDR_TEXT_MAX];
     size_t n;
-} text;
+} addr_text;
 
 /*@ requires \valid(t);
     requires t->n < KEEL_ADDR_TEXT_MAX;
     assigns t->n, t->b[0 .. KEEL_ADDR_TEXT_MAX - 1];
     ensures t->n == \old(t->n) + 1;
 */
-static void put_byte(text *t, uint8_t c)
+static void addr_put_byte(addr_text *t, uint8_t c)
 {
     t->b[t->n] = c;
     t->n++;
@@ -566,7 +569,7 @@ static void put_byte(text *t, uint8_t c)
     assigns t->n, t->b[0 .. KEEL_ADDR_TEXT_MAX - 1];
     ensures \old(t->n) < t->n <= \old(t->n) + 10;
 */
-static void put_dec(text *t, uint32_t v)
+static void addr_put_dec(addr_text *t, uint32_t v)
 {
     uint8_t digits[10]; /* a uint32_t has at most 10 decimal digits */
     size_t k = 10;
@@ -586,7 +589,7 @@ static void put_dec(text *t, uint32_t v)
         loop assigns i, t->n, t->b[0 .. KEEL_ADDR_TEXT_MAX - 1];
         loop variant 10 - i; */
     for (size_t i = k; i < 10u; i++) {
-        put_byte(t, digits[i]);
+        addr_put_byte(t, digits[i]);
     }
 }
 
@@ -597,15 +600,15 @@ static void put_dec(text *t, uint32_t v)
     assigns t->n, t->b[0 .. KEEL_ADDR_TEXT_MAX - 1];
     ensures \old(t->n) < t->n <= \old(t->n) + 3;
 */
-static void put_octet(text *t, uint8_t v)
+static void addr_put_octet(addr_text *t, uint8_t v)
 {
     if (v >= 100u) {
-        put_byte(t, (uint8_t)('0' + v / 100u));
+        addr_put_byte(t, (uint8_t)('0' + v / 100u));
     }
     if (v >= 10u) {
-        put_byte(t, (uint8_t)('0' + v / 10u % 10u));
+        addr_put_byte(t, (uint8_t)('0' + v / 10u % 10u));
     }
-    put_byte(t, (uint8_t)('0' + v % 10u));
+    addr_put_byte(t, (uint8_t)('0' + v % 10u));
 }
 
 /* One group in lowercase hex without leading zeros (RFC 5952 4.1, 4.3). */
@@ -614,7 +617,7 @@ static void put_octet(text *t, uint8_t v)
     assigns t->n, t->b[0 .. KEEL_ADDR_TEXT_MAX - 1];
     ensures \old(t->n) < t->n <= \old(t->n) + 4;
 */
-static void put_hex(text *t, uint32_t v)
+static void addr_put_hex_group(addr_text *t, uint32_t v)
 {
     size_t d = v >= 0x1000u ? 4u : v >= 0x100u ? 3u : v >= 0x10u ? 2u : 1u;
     /*@ loop invariant 0 <= k <= d;
@@ -635,7 +638,7 @@ static void put_hex(text *t, uint32_t v)
     assigns t->n, t->b[0 .. KEEL_ADDR_TEXT_MAX - 1];
     ensures \old(t->n) < t->n <= \old(t->n) + 15;
 */
-static void put_quad(text *t, const uint8_t *q)
+static void addr_put_dotted_quad(addr_text *t, const uint8_t *q)
 {
     /*@ loop invariant 0 <= i <= 4;
         loop invariant \at(t->n, LoopEntry) + (i == 0 ? 0 : 4 * i - 1) >= t->n;
@@ -645,9 +648,9 @@ static void put_quad(text *t, const uint8_t *q)
         loop variant 4 - i; */
     for (size_t i = 0; i < 4u; i++) {
         if (i > 0u) {
-            put_byte(t, '.');
+            addr_put_byte(t, '.');
         }
-        put_octet(t, q[i]);
+        addr_put_octet(t, q[i]);
     }
 }
 
@@ -660,7 +663,7 @@ static void put_quad(text *t, const uint8_t *q)
     assigns \nothing;
     ensures \result <==> is_v4_mapped(a);
 */
-static bool v4_mapped(const keel_addr *a)
+static bool addr_is_v4_mapped(const keel_addr *a)
 {
     /*@ loop invariant 0 <= i <= 10;
         loop invariant \forall integer k; 0 <= k < i ==> a->bytes[k] == 0;
@@ -684,14 +687,14 @@ static bool v4_mapped(const keel_addr *a)
     assigns t->n, t->b[0 .. KEEL_ADDR_TEXT_MAX - 1];
     ensures \old(t->n) < t->n <= \old(t->n) + 40;
 */
-static void put_v6(const keel_addr *a, text *t)
+static void addr_put_v6(const keel_addr *a, addr_text *t)
 {
-    if (v4_mapped(a)) {
-        put_byte(t, ':');
-        put_byte(t, ':');
-        put_hex(t, 0xffffu);
-        put_byte(t, ':');
-        put_quad(t, &a->bytes[12]);
+    if (addr_is_v4_mapped(a)) {
+        addr_put_byte(t, ':');
+        addr_put_byte(t, ':');
+        addr_put_hex_group(t, 0xffffu);
+        addr_put_byte(t, ':');
+        addr_put_dotted_quad(t, &a->bytes[12]);
         return;
     }
     uint32_t g[8];
@@ -729,15 +732,15 @@ static void put_v6(const keel_addr *a, text *t)
         loop variant 8 - i; */
     while (i < 8u) {
         if (i == best) {
-            put_byte(t, ':');
-            put_byte(t, ':');
+            addr_put_byte(t, ':');
+            addr_put_byte(t, ':');
             i += best_len;
             continue;
         }
         if (i > 0u && i != best + best_len) {
-            put_byte(t, ':');
+            addr_put_byte(t, ':');
         }
-        put_hex(t, g[i]);
+        addr_put_hex_group(t, g[i]);
         i++;
     }
 }
@@ -752,19 +755,19 @@ static void put_v6(const keel_addr *a, text *t)
     ensures \result == KEEL_OK <==> (a->family == KEEL_AF_INET4 || a->family == KEEL_AF_INET6);
     ensures \result == KEEL_OK ==> \old(t->n) < t->n <= \old(t->n) + 51;
 */
-static keel_result put_ip(const keel_addr *a, text *t)
+static KEEL_MUST_USE keel_result addr_put_ip(const keel_addr *a, addr_text *t)
 {
     if (a->family == KEEL_AF_INET4) {
-        put_quad(t, a->bytes);
+        addr_put_dotted_quad(t, a->bytes);
         return KEEL_OK;
     }
     if (a->family != KEEL_AF_INET6) {
         return KEEL_ERR_INVALID_ARG;
     }
-    put_v6(a, t);
+    addr_put_v6(a, t);
     if (a->scope_id != 0u) {
-        put_byte(t, '%');
-        put_dec(t, a->scope_id);
+        addr_put_byte(t, '%');
+        addr_put_dec(t, a->scope_id);
     }
     return KEEL_OK;
 }
@@ -787,9 +790,9 @@ keel_result keel_addr_format_ip(const keel_addr *a, keel_buf *out)
     if (a == NULL || out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    text t;
+    addr_text t;
     t.n = 0;
-    if (put_ip(a, &t) != KEEL_OK) {
+    if (addr_put_ip(a, &t) != KEEL_OK) {
         return KEEL_ERR_INVALID_ARG;
     }
     return keel_buf_append(out, (keel_slice){ t.b, t.n });
@@ -814,19 +817,19 @@ keel_result keel_addr_format(const keel_addr *a, keel_buf *out)
         return KEEL_ERR_INVALID_ARG;
     }
     bool v6 = a->family == KEEL_AF_INET6;
-    text t;
+    addr_text t;
     t.n = 0;
     if (v6) {
-        put_byte(&t, '[');
+        addr_put_byte(&t, '[');
     }
-    if (put_ip(a, &t) != KEEL_OK) {
+    if (addr_put_ip(a, &t) != KEEL_OK) {
         return KEEL_ERR_INVALID_ARG;
     }
     if (v6) {
-        put_byte(&t, ']');
+        addr_put_byte(&t, ']');
     }
-    put_byte(&t, ':');
-    put_dec(&t, a->port);
+    addr_put_byte(&t, ':');
+    addr_put_dec(&t, a->port);
     return keel_buf_append(out, (keel_slice){ t.b, t.n });
 }
 
@@ -872,7 +875,7 @@ keel_result keel_addr_any(keel_family family, uint16_t port, keel_addr *out)
     if (out == NULL || (family != KEEL_AF_INET4 && family != KEEL_AF_INET6)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    addr_clear(out, family, port);
+    addr_init_zeroed(out, family, port);
     return KEEL_OK;
 }
 
@@ -893,7 +896,7 @@ keel_result keel_addr_loopback(keel_family family, uint16_t port, keel_addr *out
     if (out == NULL || (family != KEEL_AF_INET4 && family != KEEL_AF_INET6)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    addr_clear(out, family, port);
+    addr_init_zeroed(out, family, port);
     if (family == KEEL_AF_INET4) {
         out->bytes[0] = 127;
         out->bytes[3] = 1;
@@ -955,14 +958,14 @@ keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, ke
     if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
         uint32_t ip = ntohl(in4->sin_addr.s_addr);
-        addr_clear(&a, KEEL_AF_INET4, ntohs(in4->sin_port));
+        addr_init_zeroed(&a, KEEL_AF_INET4, ntohs(in4->sin_port));
         a.bytes[0] = (uint8_t)(ip >> 24);
         a.bytes[1] = (uint8_t)(ip >> 16 & 0xffu);
         a.bytes[2] = (uint8_t)(ip >> 8 & 0xffu);
         a.bytes[3] = (uint8_t)(ip & 0xffu);
     } else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        addr_clear(&a, KEEL_AF_INET6, ntohs(in6->sin6_port));
+        addr_init_zeroed(&a, KEEL_AF_INET6, ntohs(in6->sin6_port));
         for (size_t i = 0; i < 16u; i++) {
             a.bytes[i] = in6->sin6_addr.s6_addr[i];
         }
@@ -981,7 +984,7 @@ keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, ke
  * ("127.1", "0x7f.1", "0177.0.0.1", "2130706433") are numbers the strict
  * parser refused, never host names (RFC 3696 section 2: a top-level domain
  * is not all-numeric), so they must not reach getaddrinfo. */
-static bool lax_number(keel_slice s)
+static bool addr_last_label_is_number(keel_slice s)
 {
     size_t start = s.len;
     while (start > 0u && s.ptr[start - 1u] != '.') {
@@ -997,14 +1000,14 @@ static bool lax_number(keel_slice s)
         i += 2u;
     }
     for (; i < s.len; i++) {
-        if (hex ? hex_value(s.ptr[i]) > 15u : !is_digit(s.ptr[i])) {
+        if (hex ? addr_hex_digit_value(s.ptr[i]) > 15u : !addr_is_digit(s.ptr[i])) {
             return false;
         }
     }
     return true;
 }
 
-static keel_result map_gai_error(int rc)
+static KEEL_MUST_USE keel_result addr_gai_error_result(int rc)
 {
     switch (rc) {
     case EAI_NONAME:
@@ -1021,7 +1024,7 @@ static keel_result map_gai_error(int rc)
     }
 }
 
-static bool family_matches(keel_family want, keel_family got)
+static bool addr_family_matches(keel_family want, keel_family got)
 {
     return want == KEEL_AF_UNSPEC || want == got;
 }
@@ -1042,23 +1045,23 @@ keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family
     keel_addr_list list;
     list.count = 0;
     keel_addr lit; /* stays KEEL_AF_UNSPEC unless host is a literal */
-    addr_clear(&lit, KEEL_AF_UNSPEC, port);
+    addr_init_zeroed(&lit, KEEL_AF_UNSPEC, port);
     bool bracketed = host.ptr[0] == '[';
-    if (bracketed || has_colon(host, 0, host.len)) {
+    if (bracketed || addr_has_colon(host, 0, host.len)) {
         /* Only an IPv6 literal may hold ':' or brackets: no name does. */
         size_t lo = bracketed ? 1u : 0u;
         size_t hi = bracketed ? host.len - 1u : host.len;
         if ((bracketed && (host.len < 2u || host.ptr[hi] != ']')) ||
-            parse_range(host, lo, hi, true, port, &lit) != KEEL_OK) {
+            addr_parse_literal(host, lo, hi, true, port, &lit) != KEEL_OK) {
             return KEEL_ERR_HOST_NOT_FOUND;
         }
-    } else if (parse_range(host, 0, host.len, false, port, &lit) != KEEL_OK) {
-        if (host.len > KEEL_NAME_MAX || lax_number(host)) {
+    } else if (addr_parse_literal(host, 0, host.len, false, port, &lit) != KEEL_OK) {
+        if (host.len > KEEL_NAME_MAX || addr_last_label_is_number(host)) {
             return KEEL_ERR_HOST_NOT_FOUND;
         }
     }
     if (lit.family != KEEL_AF_UNSPEC) {
-        if (!family_matches(family, lit.family)) {
+        if (!addr_family_matches(family, lit.family)) {
             return KEEL_ERR_HOST_NOT_FOUND;
         }
         list.items[0] = lit;
@@ -1082,14 +1085,14 @@ keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family
     struct addrinfo *res = NULL;
     int rc = ksys_getaddrinfo(name, NULL, &hints, &res);
     if (rc != 0) {
-        return map_gai_error(rc);
+        return addr_gai_error_result(rc);
     }
     for (const struct addrinfo *ai = res; ai != NULL && list.count < KEEL_ADDR_LIST_MAX;
          ai = ai->ai_next) {
         keel_addr a;
         if (ai->ai_addr == NULL ||
             keel_addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a) != KEEL_OK ||
-            !family_matches(family, a.family)) {
+            !addr_family_matches(family, a.family)) {
             continue; /* a family keel does not know */
         }
         a.port = port;

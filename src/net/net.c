@@ -2,8 +2,8 @@
  * src/net/net.c - the socket layer (include/keel/net.h), in the shape of mbed
  * TLS's net_sockets: one private context per descriptor. Every OS call goes
  * through the syscall seam (sys.h) so tests can inject faults; every errno
- * goes through map_errno; every wait is a poll(2) bounded by a deadline on
- * the monotonic clock.
+ * goes through knet_errno_result; every wait is a poll(2) bounded by a
+ * deadline on the monotonic clock.
  */
 #include "keel/net.h"
 
@@ -109,14 +109,16 @@ static inline int ksys_fcntl_int(int fd, int cmd, int arg);
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> 0 < *len <= sizeof(struct sockaddr_storage);
 */
-keel_result keel_addr_to_sockaddr(const keel_addr *a, struct sockaddr_storage *ss, socklen_t *len);
+KEEL_MUST_USE keel_result keel_addr_to_sockaddr(const keel_addr *a, struct sockaddr_storage *ss,
+                                                socklen_t *len);
 
 /*@ requires \valid_read((char *)sa + (0 .. sizeof(struct sockaddr_storage) - 1));
     requires \valid(out);
     assigns *out;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
 */
-keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, keel_addr *out);
+KEEL_MUST_USE keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
+                                                  keel_addr *out);
 
 /* keel_addr_resolve is outside WP too (it walks getaddrinfo's list, which
  * Frama-C's libc does not describe): trusted, pinned by tests/net/test_addr.c. */
@@ -124,8 +126,8 @@ keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, ke
     requires \valid(out);
     assigns *out;
 */
-keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family,
-                              keel_addr_list *out);
+KEEL_MUST_USE keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family,
+                                            keel_addr_list *out);
 
 /* The parts of src/net/addr.c's contracts that bind relies on; addr.c's own
  * proof discharges them (this file is proven without addr.c, as addr.c is
@@ -134,12 +136,12 @@ keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family
     requires out != \null ==> \valid(out);
     assigns *out;
 */
-keel_result keel_addr_parse_ip(keel_slice text, keel_addr *out);
+KEEL_MUST_USE keel_result keel_addr_parse_ip(keel_slice text, keel_addr *out);
 
 /*@ requires out != \null ==> \valid(out);
     assigns *out;
 */
-keel_result keel_addr_any(keel_family family, uint16_t port, keel_addr *out);
+KEEL_MUST_USE keel_result keel_addr_any(keel_family family, uint16_t port, keel_addr *out);
 
 /*@ assigns __fc_socket_counter, __fc_errno;
     ensures \result == -1 || fd_modelled(\result);
@@ -300,37 +302,44 @@ keel_result knet_errno_result(int err, bool connected)
     }
 }
 
+/* The mapping for ctx's socket, recording nothing: for the queries that
+ * take a const context. */
 /*@ requires \valid_read(ctx);
     assigns \nothing;
     ensures \result != KEEL_OK;
     ensures err == ETIMEDOUT ==> \result == KEEL_ERR_TIMEOUT;
 */
-static keel_result map_errno(const keel_net *ctx, int err)
+static KEEL_MUST_USE keel_result net_errno_result(const keel_net *ctx, int err)
 {
     return knet_errno_result(err, ctx->connected);
 }
 
+/* A failure of this call only: the errno is kept for keel_net_last_os_error,
+ * and later calls try again (setup, options and waits fail this way). */
 /*@ requires \valid(ctx);
     assigns ctx->last_errno;
     ensures ctx->last_errno == err && \result != KEEL_OK;
     ensures err == ETIMEDOUT ==> \result == KEEL_ERR_TIMEOUT;
 */
-static keel_result fail(keel_net *ctx, int err)
+static KEEL_MUST_USE keel_result net_fail_once(keel_net *ctx, int err)
 {
     ctx->last_errno = err;
-    return map_errno(ctx, err);
+    return net_errno_result(ctx, err);
 }
 
-/* A data-path failure that leaves a TCP stream unusable is remembered, so
- * later calls report it without a syscall: after a reset Linux reports EOF,
- * which must not pass for an orderly close. UDP errors concern one datagram. */
+/* A failure of a send or receive, which sticks when it leaves a TCP stream
+ * unusable (reset, the kernel's ETIMEDOUT, another OS error): later data
+ * calls report it without a syscall, because after a reset Linux reports
+ * EOF, which must not pass for an orderly close. Anything else fails once,
+ * as net_fail_once: a would-block, or any UDP error (it concerns one
+ * datagram). */
 /*@ requires \valid(ctx);
     assigns ctx->last_errno, ctx->sticky;
     ensures ctx->last_errno == err && \result != KEEL_OK;
 */
-static keel_result io_fail(keel_net *ctx, int err)
+static KEEL_MUST_USE keel_result net_fail_sticky(keel_net *ctx, int err)
 {
-    keel_result r = fail(ctx, err);
+    keel_result r = net_fail_once(ctx, err);
     if (ctx->proto == KEEL_PROTO_TCP &&
         (r == KEEL_ERR_RESET || r == KEEL_ERR_OS || err == ETIMEDOUT)) {
         ctx->sticky = r;
@@ -341,18 +350,19 @@ static keel_result io_fail(keel_net *ctx, int err)
 /*@ assigns \nothing;
     ensures \result <==> (p == KEEL_PROTO_TCP || p == KEEL_PROTO_UDP);
 */
-static bool proto_valid(keel_proto p)
+static bool net_proto_valid(keel_proto p)
 {
     return p == KEEL_PROTO_TCP || p == KEEL_PROTO_UDP;
 }
 
-/* Data calls need an open context that has not failed fatally. */
+/* Data calls need an open context whose stream has not failed for good
+ * (net_fail_sticky). */
 /*@ requires \valid_read(ctx);
     assigns \nothing;
     ensures ctx->fd < 0 ==> \result == KEEL_ERR_STATE;
     ensures ctx->fd >= 0 ==> \result == ctx->sticky;
 */
-static keel_result io_ready(const keel_net *ctx)
+static KEEL_MUST_USE keel_result net_io_check(const keel_net *ctx)
 {
     if (ctx->fd < 0) {
         return KEEL_ERR_STATE;
@@ -365,7 +375,7 @@ static keel_result io_ready(const keel_net *ctx)
 /*@ assigns __fc_time;
     ensures \result.forever <==> timeout_ms == KEEL_FOREVER;
 */
-static deadline deadline_in(uint32_t timeout_ms)
+static deadline net_deadline_in(uint32_t timeout_ms)
 {
     deadline d = { 0, timeout_ms == KEEL_FOREVER };
     if (!d.forever) {
@@ -378,7 +388,7 @@ static deadline deadline_in(uint32_t timeout_ms)
 /*@ requires \valid_read(d);
     assigns __fc_time;
 */
-static bool deadline_passed(const deadline *d)
+static bool net_deadline_passed(const deadline *d)
 {
     return !d->forever && ksys_now_ms() >= d->end;
 }
@@ -388,7 +398,7 @@ static bool deadline_passed(const deadline *d)
     assigns __fc_time;
     ensures -1 <= \result <= INT_MAX;
 */
-static int deadline_left(const deadline *d)
+static int net_deadline_left_ms(const deadline *d)
 {
     if (d->forever) {
         return -1;
@@ -407,28 +417,29 @@ static int deadline_left(const deadline *d)
     requires \valid_read(d) && \valid(revents);
     assigns *revents, ctx->last_errno, __fc_time, __fc_errno;
 */
-static keel_result wait_ready(keel_net *ctx, short events, const deadline *d, short *revents)
+static KEEL_MUST_USE keel_result net_wait_ready(keel_net *ctx, short events, const deadline *d,
+                                                short *revents)
 {
     /*@ loop assigns __fc_time, __fc_errno; */
     for (;;) {
         struct pollfd p[1] = { { .fd = ctx->fd, .events = events, .revents = 0 } };
-        int n = ksys_poll(p, 1, deadline_left(d));
+        int n = ksys_poll(p, 1, net_deadline_left_ms(d));
         if (n > 0) {
             if ((p[0].revents & POLLNVAL) != 0) {
-                return fail(ctx, EBADF);
+                return net_fail_once(ctx, EBADF);
             }
             *revents = p[0].revents;
             return KEEL_OK;
         }
         if (n == 0) {
-            return fail(ctx, ETIMEDOUT);
+            return net_fail_once(ctx, ETIMEDOUT);
         }
         int err = errno;
         if (err != EINTR) {
-            return fail(ctx, err);
+            return net_fail_once(ctx, err);
         }
-        if (deadline_passed(d)) {
-            return fail(ctx, ETIMEDOUT);
+        if (net_deadline_passed(d)) {
+            return net_fail_once(ctx, ETIMEDOUT);
         }
     }
 }
@@ -438,7 +449,7 @@ static keel_result wait_ready(keel_net *ctx, short events, const deadline *d, sh
 /*@ requires fd_modelled(fd);
     assigns __fc_fds[fd], __fc_errno;
 */
-static void close_fd(int fd)
+static void net_close_fd(int fd)
 {
     /* Not retried on EINTR: Linux has released the descriptor by then, and
      * a second close could hit one another thread just opened. */
@@ -450,14 +461,14 @@ static void close_fd(int fd)
     ensures \result == KEEL_OK ==> fd_modelled(*fd);
     ensures \result != KEEL_OK ==> *fd == \old(*fd);
 */
-static keel_result open_socket(keel_net *ctx, keel_family family, keel_proto proto, int flags,
-                               int *fd)
+static KEEL_MUST_USE keel_result net_open_socket(keel_net *ctx, keel_family family,
+                                                 keel_proto proto, int flags, int *fd)
 {
     int domain = family == KEEL_AF_INET6 ? AF_INET6 : AF_INET;
     int type = (proto == KEEL_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | flags;
     int s = ksys_socket(domain, type, 0);
     if (s < 0) {
-        return fail(ctx, errno);
+        return net_fail_once(ctx, errno);
     }
     *fd = s;
     return KEEL_OK;
@@ -466,15 +477,15 @@ static keel_result open_socket(keel_net *ctx, keel_family family, keel_proto pro
 /*@ requires \valid(ctx);
     assigns ctx->last_errno, __fc_errno;
 */
-static keel_result set_fd_nonblocking(keel_net *ctx, int fd, bool on)
+static KEEL_MUST_USE keel_result net_set_fd_nonblocking(keel_net *ctx, int fd, bool on)
 {
     int fl = ksys_fcntl_int(fd, F_GETFL, 0);
     if (fl < 0) {
-        return fail(ctx, errno);
+        return net_fail_once(ctx, errno);
     }
     int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
     if (want != fl && ksys_fcntl_int(fd, F_SETFL, want) < 0) {
-        return fail(ctx, errno);
+        return net_fail_once(ctx, errno);
     }
     return KEEL_OK;
 }
@@ -482,7 +493,8 @@ static keel_result set_fd_nonblocking(keel_net *ctx, int fd, bool on)
 /*@ requires \valid(ctx) && fd_modelled(fd);
     assigns ctx->last_errno, NET_OS_STATE;
 */
-static keel_result set_int_opt(keel_net *ctx, int fd, int level, int name, int value)
+static KEEL_MUST_USE keel_result net_setsockopt_int(keel_net *ctx, int fd, int level, int name,
+                                                    int value)
 {
     /* The byte view lets WP check the spec's char-wise read of the option. */
     union {
@@ -490,7 +502,7 @@ static keel_result set_int_opt(keel_net *ctx, int fd, int level, int name, int v
         uint8_t bytes[sizeof(int)];
     } opt = { .v = value };
     if (ksys_setsockopt(fd, level, name, &opt, (socklen_t)sizeof opt) != 0) {
-        return fail(ctx, errno);
+        return net_fail_once(ctx, errno);
     }
     return KEEL_OK;
 }
@@ -502,8 +514,8 @@ static keel_result set_int_opt(keel_net *ctx, int fd, int level, int name, int v
     assigns *sent, ctx->last_errno, ctx->sticky, NET_OS_STATE;
     ensures \result == KEEL_OK ==> *sent <= data.len;
 */
-static keel_result send_raw(keel_net *ctx, keel_slice data, int flags, const sa_buf *to,
-                            socklen_t tolen, size_t *sent)
+static KEEL_MUST_USE keel_result net_send_raw(keel_net *ctx, keel_slice data, int flags,
+                                              const sa_buf *to, socklen_t tolen, size_t *sent)
 {
     /*@ loop assigns NET_OS_STATE; */
     for (;;) {
@@ -515,7 +527,7 @@ static keel_result send_raw(keel_net *ctx, keel_slice data, int flags, const sa_
         }
         int err = errno;
         if (err != EINTR) {
-            return io_fail(ctx, err);
+            return net_fail_sticky(ctx, err);
         }
     }
 }
@@ -529,8 +541,8 @@ static keel_result send_raw(keel_net *ctx, keel_slice data, int flags, const sa_
     ensures \result == KEEL_OK ==> *n <= len;
     ensures \result == KEEL_OK && from != \null ==> *fromlen <= sizeof(sa_buf);
 */
-static keel_result recv_raw(keel_net *ctx, uint8_t *dst, size_t len, int flags, sa_buf *from,
-                            socklen_t *fromlen, size_t *n)
+static KEEL_MUST_USE keel_result net_recv_raw(keel_net *ctx, uint8_t *dst, size_t len, int flags,
+                                              sa_buf *from, socklen_t *fromlen, size_t *n)
 {
     /*@ loop assigns dst[0 .. len - 1], *from, *fromlen, NET_OS_STATE; */
     for (;;) {
@@ -550,7 +562,7 @@ static keel_result recv_raw(keel_net *ctx, uint8_t *dst, size_t len, int flags, 
         }
         int err = errno;
         if (err != EINTR) {
-            return io_fail(ctx, err);
+            return net_fail_sticky(ctx, err);
         }
     }
 }
@@ -561,7 +573,7 @@ static keel_result recv_raw(keel_net *ctx, uint8_t *dst, size_t len, int flags, 
             ctx->connected, ctx->v6only, ctx->sticky;
     ensures ctx->fd == -1 && ctx->sticky == KEEL_OK && valid_net(ctx);
 */
-static void reset_state(keel_net *ctx)
+static void net_reset_to_closed(keel_net *ctx)
 {
     ctx->fd = -1;
     ctx->family = KEEL_AF_UNSPEC;
@@ -579,10 +591,10 @@ static void reset_state(keel_net *ctx)
             ctx->connected, ctx->v6only, ctx->sticky;
     ensures valid_net(ctx) && ctx->fd == fd;
 */
-static void adopt_connected(keel_net *ctx, int fd, keel_proto proto, keel_family family,
-                            bool nonblocking)
+static void net_adopt_connected(keel_net *ctx, int fd, keel_proto proto, keel_family family,
+                                bool nonblocking)
 {
-    reset_state(ctx);
+    net_reset_to_closed(ctx);
     ctx->fd = fd;
     ctx->proto = proto;
     ctx->family = family;
@@ -601,7 +613,7 @@ keel_result keel_net_init(keel_net **out)
     if (ctx == NULL) {
         return KEEL_ERR_NO_MEMORY;
     }
-    reset_state(ctx);
+    net_reset_to_closed(ctx);
     ctx->proto = KEEL_PROTO_TCP;
     *out = ctx;
     return KEEL_OK;
@@ -618,8 +630,8 @@ void keel_net_close(keel_net *ctx)
     if (ctx == NULL || ctx->fd < 0) {
         return;
     }
-    close_fd(ctx->fd);
-    reset_state(ctx);
+    net_close_fd(ctx->fd);
+    net_reset_to_closed(ctx);
 }
 
 /*@ requires ctx == \null || valid_net(ctx);
@@ -661,7 +673,7 @@ keel_result knet_release_fd(keel_net *ctx, int *fd)
         return KEEL_ERR_STATE;
     }
     *fd = ctx->fd;
-    reset_state(ctx);
+    net_reset_to_closed(ctx);
     return KEEL_OK;
 }
 
@@ -672,7 +684,8 @@ keel_result knet_release_fd(keel_net *ctx, int *fd)
     requires \valid_read((char *)ss + (0 .. len - 1)) && \valid_read(d);
     assigns ctx->last_errno, NET_OS_STATE, __fc_time;
 */
-static keel_result connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len, const deadline *d)
+static KEEL_MUST_USE keel_result net_connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len,
+                                                const deadline *d)
 {
     /*@ loop assigns NET_OS_STATE, __fc_time; */
     for (;;) {
@@ -689,23 +702,20 @@ static keel_result connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len, co
             break;
         }
         if (err != EINTR) {
-            return fail(ctx, err);
+            return net_fail_once(ctx, err);
         }
-        if (deadline_passed(d)) {
-            return fail(ctx, ETIMEDOUT);
+        if (net_deadline_passed(d)) {
+            return net_fail_once(ctx, ETIMEDOUT);
         }
     }
     short revents = 0;
-    keel_result r = wait_ready(ctx, POLLOUT, d, &revents);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_wait_ready(ctx, POLLOUT, d, &revents));
     int soerr = 0;
     socklen_t sl = (socklen_t)sizeof soerr;
     if (ksys_getsockopt(ctx->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
-        return fail(ctx, errno);
+        return net_fail_once(ctx, errno);
     }
-    return soerr == 0 ? KEEL_OK : fail(ctx, soerr);
+    return soerr == 0 ? KEEL_OK : net_fail_once(ctx, soerr);
 }
 
 /* One address: a fresh non-blocking socket, connected within d, then put
@@ -716,31 +726,25 @@ static keel_result connect_fd(keel_net *ctx, const sa_buf *ss, socklen_t len, co
     ensures valid_net(ctx);
     ensures \result == KEEL_OK <==> ctx->fd >= 0;
 */
-static keel_result connect_one(keel_net *ctx, const keel_addr *a, keel_proto proto,
-                               const deadline *d)
+static KEEL_MUST_USE keel_result net_connect_one(keel_net *ctx, const keel_addr *a,
+                                                 keel_proto proto, const deadline *d)
 {
     sa_buf ss;
     socklen_t len = 0;
-    keel_result r = keel_addr_to_sockaddr(a, &ss.ss, &len);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_to_sockaddr(a, &ss.ss, &len));
     int fd = -1;
-    r = open_socket(ctx, a->family, proto, SOCK_NONBLOCK, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_open_socket(ctx, a->family, proto, SOCK_NONBLOCK, &fd));
     ctx->fd = fd;
-    r = connect_fd(ctx, &ss, len, d);
+    keel_result r = net_connect_fd(ctx, &ss, len, d);
     if (r == KEEL_OK) {
-        r = set_fd_nonblocking(ctx, fd, false);
+        r = net_set_fd_nonblocking(ctx, fd, false);
     }
     if (r != KEEL_OK) {
-        close_fd(fd);
+        net_close_fd(fd);
         ctx->fd = -1;
         return r;
     }
-    adopt_connected(ctx, fd, proto, a->family, false);
+    net_adopt_connected(ctx, fd, proto, a->family, false);
     return KEEL_OK;
 }
 
@@ -750,7 +754,7 @@ static keel_result connect_one(keel_net *ctx, const keel_addr *a, keel_proto pro
 /*@ assigns \nothing;
     ensures 0 <= \result <= 4;
 */
-static int connect_error_rank(keel_result r)
+static int net_connect_error_rank(keel_result r)
 {
     switch (r) {
     case KEEL_ERR_REFUSED:
@@ -777,13 +781,13 @@ static int connect_error_rank(keel_result r)
 keel_result keel_net_connect(keel_net *ctx, keel_slice host, uint16_t port, keel_proto proto,
                              uint32_t timeout_ms)
 {
-    if (ctx == NULL || !proto_valid(proto)) {
+    if (ctx == NULL || !net_proto_valid(proto)) {
         return KEEL_ERR_INVALID_ARG;
     }
     if (ctx->fd >= 0) {
         return KEEL_ERR_STATE;
     }
-    deadline d = deadline_in(timeout_ms);
+    deadline d = net_deadline_in(timeout_ms);
     keel_addr_list list;
     keel_result r = keel_addr_resolve(host, port, KEEL_AF_UNSPEC, &list);
     if (r != KEEL_OK) {
@@ -797,11 +801,11 @@ keel_result keel_net_connect(keel_net *ctx, keel_slice host, uint16_t port, keel
         loop variant KEEL_ADDR_LIST_MAX - i;
     */
     for (size_t i = 0; i < list.count && i < KEEL_ADDR_LIST_MAX; i++) {
-        r = connect_one(ctx, &list.items[i], proto, &d);
+        r = net_connect_one(ctx, &list.items[i], proto, &d);
         if (r == KEEL_OK) {
             return KEEL_OK;
         }
-        if (i == 0 || connect_error_rank(r) > connect_error_rank(best)) {
+        if (i == 0 || net_connect_error_rank(r) > net_connect_error_rank(best)) {
             best = r;
             best_errno = ctx->last_errno;
         }
@@ -822,35 +826,32 @@ keel_result keel_net_connect(keel_net *ctx, keel_slice host, uint16_t port, keel
     assigns *out_fd, ctx->last_errno, NET_OPEN_STATE;
     ensures \result == KEEL_OK ==> fd_modelled(*out_fd);
 */
-static keel_result open_bound(keel_net *ctx, const keel_addr *a, const struct bind_cfg *c,
-                              int *out_fd)
+static KEEL_MUST_USE keel_result net_open_bound(keel_net *ctx, const keel_addr *a,
+                                                const struct bind_cfg *c, int *out_fd)
 {
     sa_buf ss;
     socklen_t len = 0;
-    keel_result r = keel_addr_to_sockaddr(a, &ss.ss, &len);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_to_sockaddr(a, &ss.ss, &len));
     int fd = -1;
-    r = open_socket(ctx, a->family, c->proto, 0, &fd);
+    keel_result r = net_open_socket(ctx, a->family, c->proto, 0, &fd);
     if (r == KEEL_OK && c->reuseaddr) {
-        r = set_int_opt(ctx, fd, SOL_SOCKET, SO_REUSEADDR, 1);
+        r = net_setsockopt_int(ctx, fd, SOL_SOCKET, SO_REUSEADDR, 1);
     }
     if (r == KEEL_OK && c->reuseport) {
-        r = set_int_opt(ctx, fd, SOL_SOCKET, SO_REUSEPORT, 1);
+        r = net_setsockopt_int(ctx, fd, SOL_SOCKET, SO_REUSEPORT, 1);
     }
     if (r == KEEL_OK && a->family == KEEL_AF_INET6) {
-        r = set_int_opt(ctx, fd, IPPROTO_IPV6, IPV6_V6ONLY, c->v6only);
+        r = net_setsockopt_int(ctx, fd, IPPROTO_IPV6, IPV6_V6ONLY, c->v6only);
     }
     if (r == KEEL_OK && ksys_bind(fd, (const struct sockaddr *)&ss, len) != 0) {
-        r = fail(ctx, errno);
+        r = net_fail_once(ctx, errno);
     }
     if (r == KEEL_OK && c->proto == KEEL_PROTO_TCP && ksys_listen(fd, c->backlog) != 0) {
-        r = fail(ctx, errno);
+        r = net_fail_once(ctx, errno);
     }
     if (r != KEEL_OK) {
         if (fd >= 0) {
-            close_fd(fd);
+            net_close_fd(fd);
         }
         return r;
     }
@@ -864,27 +865,26 @@ static keel_result open_bound(keel_net *ctx, const keel_addr *a, const struct bi
     ensures \result == KEEL_OK ==> ctx->fd >= 0;
     ensures \result != KEEL_OK ==> ctx->fd == \old(ctx->fd);
 */
-static keel_result bind_addr(keel_net *ctx, const keel_addr *a, const struct bind_cfg *c)
+static KEEL_MUST_USE keel_result net_bind_addr(keel_net *ctx, const keel_addr *a,
+                                               const struct bind_cfg *c)
 {
     int fd = -1;
-    keel_result r = open_bound(ctx, a, c, &fd);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_open_bound(ctx, a, c, &fd));
     /* Keep the address the system actually bound (the port chosen for 0). */
     sa_buf ss;
     socklen_t len = (socklen_t)sizeof ss;
     keel_addr local;
+    keel_result r;
     if (ksys_getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-        r = fail(ctx, errno);
+        r = net_fail_once(ctx, errno);
     } else {
         r = keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &local);
     }
     if (r != KEEL_OK) {
-        close_fd(fd);
+        net_close_fd(fd);
         return r;
     }
-    reset_state(ctx);
+    net_reset_to_closed(ctx);
     ctx->fd = fd;
     ctx->proto = c->proto;
     ctx->family = a->family;
@@ -904,7 +904,7 @@ static keel_result bind_addr(keel_net *ctx, const keel_addr *a, const struct bin
 */
 keel_result keel_net_bind_opts(keel_net *ctx, const keel_bind_opts *opts)
 {
-    if (ctx == NULL || opts == NULL || !proto_valid(opts->proto) ||
+    if (ctx == NULL || opts == NULL || !net_proto_valid(opts->proto) ||
         (opts->v6only != KEEL_V6ONLY_DEFAULT && opts->v6only != KEEL_V6ONLY_ON &&
          opts->v6only != KEEL_V6ONLY_OFF) ||
         !keel_slice_valid(opts->ip)) {
@@ -921,23 +921,19 @@ keel_result keel_net_bind_opts(keel_net *ctx, const keel_bind_opts *opts)
         .backlog = opts->backlog > 0 ? opts->backlog : NET_DEFAULT_BACKLOG,
     };
     keel_addr a;
-    keel_result r;
     if (opts->ip.len > 0) {
-        r = keel_addr_parse_ip(opts->ip, &a);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(keel_addr_parse_ip(opts->ip, &a));
         a.port = opts->port;
-        return bind_addr(ctx, &a, &cfg);
+        return net_bind_addr(ctx, &a, &cfg);
     }
-    r = keel_addr_any(KEEL_AF_INET6, opts->port, &a);
+    keel_result r = keel_addr_any(KEEL_AF_INET6, opts->port, &a);
     if (r == KEEL_OK) {
-        r = bind_addr(ctx, &a, &cfg);
+        r = net_bind_addr(ctx, &a, &cfg);
     }
     if (r == KEEL_ERR_OS && ctx->last_errno == EAFNOSUPPORT) {
         r = keel_addr_any(KEEL_AF_INET4, opts->port, &a);
         if (r == KEEL_OK) {
-            r = bind_addr(ctx, &a, &cfg);
+            r = net_bind_addr(ctx, &a, &cfg);
         }
     }
     return r;
@@ -963,7 +959,8 @@ keel_result keel_net_bind(keel_net *ctx, keel_slice ip, uint16_t port, keel_prot
     ensures valid_net(listener) && valid_net(client);
     ensures \result == KEEL_OK ==> client->fd >= 0;
 */
-static keel_result accept_tcp(keel_net *listener, keel_net *client, keel_addr *peer)
+static KEEL_MUST_USE keel_result net_accept_tcp(keel_net *listener, keel_net *client,
+                                                keel_addr *peer)
 {
     sa_buf ss;
     socklen_t len;
@@ -977,16 +974,16 @@ static keel_result accept_tcp(keel_net *listener, keel_net *client, keel_addr *p
         }
         int err = errno;
         if (err != EINTR) {
-            return fail(listener, err);
+            return net_fail_once(listener, err);
         }
     }
     keel_addr from;
     keel_result r = keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &from);
     if (r != KEEL_OK) {
-        close_fd(fd);
+        net_close_fd(fd);
         return r;
     }
-    adopt_connected(client, fd, KEEL_PROTO_TCP, listener->family, false);
+    net_adopt_connected(client, fd, KEEL_PROTO_TCP, listener->family, false);
     if (peer != NULL) {
         *peer = from;
     }
@@ -1004,21 +1001,16 @@ static keel_result accept_tcp(keel_net *listener, keel_net *client, keel_addr *p
     ensures valid_net(listener) && valid_net(client);
     ensures \result == KEEL_OK ==> client->fd >= 0 && listener->fd >= 0;
 */
-static keel_result accept_udp(keel_net *listener, keel_net *client, keel_addr *peer)
+static KEEL_MUST_USE keel_result net_accept_udp(keel_net *listener, keel_net *client,
+                                                keel_addr *peer)
 {
     sa_buf ss;
     socklen_t len = 0;
     size_t ignored = 0;
     uint8_t probe = 0;
-    keel_result r = recv_raw(listener, &probe, 0, MSG_PEEK, &ss, &len, &ignored);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_raw(listener, &probe, 0, MSG_PEEK, &ss, &len, &ignored));
     keel_addr from;
-    r = keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &from);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &from));
     struct bind_cfg cfg = {
         .proto = KEEL_PROTO_UDP,
         .reuseaddr = true,
@@ -1027,26 +1019,24 @@ static keel_result accept_udp(keel_net *listener, keel_net *client, keel_addr *p
         .backlog = 0,
     };
     int fresh = -1;
-    r = open_bound(listener, &listener->local, &cfg, &fresh);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_open_bound(listener, &listener->local, &cfg, &fresh));
+    keel_result r = KEEL_OK;
     if (listener->nonblocking) {
-        r = set_fd_nonblocking(listener, fresh, true);
+        r = net_set_fd_nonblocking(listener, fresh, true);
     }
     /*@ loop assigns r, listener->last_errno, NET_OS_STATE; */
     while (r == KEEL_OK && ksys_connect(listener->fd, (const struct sockaddr *)&ss, len) != 0) {
         int err = errno;
         if (err != EINTR) {
-            r = fail(listener, err);
+            r = net_fail_once(listener, err);
         }
     }
     if (r != KEEL_OK) {
-        close_fd(fresh);
+        net_close_fd(fresh);
         return r;
     }
-    adopt_connected(client, listener->fd, KEEL_PROTO_UDP, listener->family,
-                    listener->nonblocking);
+    net_adopt_connected(client, listener->fd, KEEL_PROTO_UDP, listener->family,
+                        listener->nonblocking);
     listener->fd = fresh;
     if (peer != NULL) {
         *peer = from;
@@ -1073,8 +1063,8 @@ keel_result keel_net_accept(keel_net *listener, keel_net *client, keel_addr *pee
     if (listener->fd < 0 || (!listener->listening && !listener->bound_udp) || client->fd >= 0) {
         return KEEL_ERR_STATE;
     }
-    return listener->proto == KEEL_PROTO_TCP ? accept_tcp(listener, client, peer)
-                                             : accept_udp(listener, client, peer);
+    return listener->proto == KEEL_PROTO_TCP ? net_accept_tcp(listener, client, peer)
+                                             : net_accept_udp(listener, client, peer);
 }
 
 /* ---- modes -------------------------------------------------------------- */
@@ -1094,7 +1084,7 @@ keel_result keel_net_set_nonblocking(keel_net *ctx, bool nonblocking)
     if (ctx->fd < 0) {
         return KEEL_ERR_STATE;
     }
-    keel_result r = set_fd_nonblocking(ctx, ctx->fd, nonblocking);
+    keel_result r = net_set_fd_nonblocking(ctx, ctx->fd, nonblocking);
     if (r == KEEL_OK) {
         ctx->nonblocking = nonblocking;
     }
@@ -1113,7 +1103,7 @@ keel_result keel_net_set_nodelay(keel_net *ctx, bool on)
     if (ctx->fd < 0 || ctx->proto != KEEL_PROTO_TCP) {
         return KEEL_ERR_STATE;
     }
-    return set_int_opt(ctx, ctx->fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+    return net_setsockopt_int(ctx, ctx->fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
 }
 
 /*@ requires ctx == \null || valid_net(ctx);
@@ -1131,10 +1121,10 @@ keel_result keel_net_set_buffer_sizes(keel_net *ctx, size_t sndbuf, size_t rcvbu
     }
     keel_result r = KEEL_OK;
     if (sndbuf > 0) {
-        r = set_int_opt(ctx, ctx->fd, SOL_SOCKET, SO_SNDBUF, (int)sndbuf);
+        r = net_setsockopt_int(ctx, ctx->fd, SOL_SOCKET, SO_SNDBUF, (int)sndbuf);
     }
     if (r == KEEL_OK && rcvbuf > 0) {
-        r = set_int_opt(ctx, ctx->fd, SOL_SOCKET, SO_RCVBUF, (int)rcvbuf);
+        r = net_setsockopt_int(ctx, ctx->fd, SOL_SOCKET, SO_RCVBUF, (int)rcvbuf);
     }
     return r;
 }
@@ -1157,12 +1147,9 @@ keel_result keel_net_poll(keel_net *ctx, unsigned want, uint32_t timeout_ms, uns
     }
     short events = (short)(((want & KEEL_POLL_READ) != 0 ? POLLIN : 0) |
                            ((want & KEEL_POLL_WRITE) != 0 ? POLLOUT : 0));
-    deadline d = deadline_in(timeout_ms);
+    deadline d = net_deadline_in(timeout_ms);
     short rev = 0;
-    keel_result r = wait_ready(ctx, events, &d, &rev);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_wait_ready(ctx, events, &d, &rev));
     unsigned got = 0;
     if ((rev & (POLLERR | POLLHUP)) != 0) {
         got = all; /* the next call will report what happened */
@@ -1206,7 +1193,7 @@ keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how)
         return KEEL_ERR_STATE;
     }
     if (ksys_shutdown(ctx->fd, sys_how) != 0) {
-        return fail(ctx, errno);
+        return net_fail_once(ctx, errno);
     }
     return KEEL_OK;
 }
@@ -1229,17 +1216,13 @@ keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how)
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
     ensures \result != KEEL_OK ==> into->len == \old(into->len);
 */
-static keel_result recv_some(keel_net *ctx, keel_buf *into, size_t max, int flags,
-                             keel_addr *from, size_t *got)
+static KEEL_MUST_USE keel_result net_recv_some(keel_net *ctx, keel_buf *into, size_t max, int flags,
+                                               keel_addr *from, size_t *got)
 {
     uint8_t *dst = into->ptr + into->len;
     size_t n = 0;
-    keel_result r;
     if (ctx->proto == KEEL_PROTO_UDP && max < NET_MAX_DATAGRAM) {
-        r = recv_raw(ctx, dst, 0, flags | MSG_PEEK | MSG_TRUNC, NULL, NULL, &n);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(net_recv_raw(ctx, dst, 0, flags | MSG_PEEK | MSG_TRUNC, NULL, NULL, &n));
         if (n > max) {
             ctx->last_errno = EMSGSIZE;
             *got = n;
@@ -1248,24 +1231,15 @@ static keel_result recv_some(keel_net *ctx, keel_buf *into, size_t max, int flag
     }
     sa_buf ss;
     socklen_t len = 0;
-    r = recv_raw(ctx, dst, max, flags, from != NULL ? &ss : NULL, &len, &n);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_raw(ctx, dst, max, flags, from != NULL ? &ss : NULL, &len, &n));
     if (n == 0 && ctx->proto == KEEL_PROTO_TCP) {
         return KEEL_ERR_CLOSED;
     }
     keel_addr sender;
     if (from != NULL) {
-        r = keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &sender);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &sender));
     }
-    r = keel_buf_commit(into, n);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_buf_commit(into, n));
     if (from != NULL) {
         *from = sender;
     }
@@ -1273,7 +1247,7 @@ static keel_result recv_some(keel_net *ctx, keel_buf *into, size_t max, int flag
     return KEEL_OK;
 }
 
-/* recv_some whatever the blocking mode: poll, then read without blocking,
+/* net_recv_some whatever the blocking mode: poll, then read without blocking,
  * until something is read or d passes. */
 /*@ requires valid_net(ctx) && ctx->fd >= 0;
     requires \valid(into) && buf_shape(*into) && valid_buf(*into);
@@ -1287,8 +1261,8 @@ static keel_result recv_some(keel_net *ctx, keel_buf *into, size_t max, int flag
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
     ensures \result != KEEL_OK ==> into->len == \old(into->len);
 */
-static keel_result recv_until(keel_net *ctx, keel_buf *into, size_t max, const deadline *d,
-                              keel_addr *from, size_t *got)
+static KEEL_MUST_USE keel_result net_recv_until(keel_net *ctx, keel_buf *into, size_t max,
+                                                const deadline *d, keel_addr *from, size_t *got)
 {
     /*@ loop invariant into->len == \at(into->len, Pre);
         loop assigns into->len, into->ptr[\at(into->len, Pre) .. into->cap - 1], *from, *got,
@@ -1296,18 +1270,15 @@ static keel_result recv_until(keel_net *ctx, keel_buf *into, size_t max, const d
     */
     for (;;) {
         short rev = 0;
-        keel_result r = wait_ready(ctx, POLLIN, d, &rev);
-        if (r != KEEL_OK) {
-            return r;
-        }
-        r = recv_some(ctx, into, max, MSG_DONTWAIT, from, got);
+        KEEL_TRY(net_wait_ready(ctx, POLLIN, d, &rev));
+        keel_result r = net_recv_some(ctx, into, max, MSG_DONTWAIT, from, got);
         if (r != KEEL_ERR_WOULD_BLOCK) {
             return r;
         }
         /* Readiness without data (a datagram dropped for its checksum, a
          * racing reader): wait again, unless that would spin past d. */
-        if (deadline_passed(d)) {
-            return fail(ctx, ETIMEDOUT);
+        if (net_deadline_passed(d)) {
+            return net_fail_once(ctx, ETIMEDOUT);
         }
     }
 }
@@ -1321,15 +1292,13 @@ static keel_result recv_until(keel_net *ctx, keel_buf *into, size_t max, const d
     ensures \result == KEEL_OK ==> ctx != \null && ctx->fd >= 0 && into != \null &&
             buf_shape(*into) && need <= into->cap - into->len;
 */
-static keel_result recv_check(const keel_net *ctx, const keel_buf *into, size_t need)
+static KEEL_MUST_USE keel_result net_recv_check(const keel_net *ctx, const keel_buf *into,
+                                                size_t need)
 {
     if (ctx == NULL || !keel_buf_valid(into)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = io_ready(ctx);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_io_check(ctx));
     return keel_buf_spare(into) < need ? KEEL_ERR_TOO_LARGE : KEEL_OK;
 }
 
@@ -1346,11 +1315,8 @@ keel_result keel_net_send(keel_net *ctx, keel_slice data, size_t *sent)
     if (ctx == NULL || sent == NULL || !keel_slice_valid(data)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = io_ready(ctx);
-    if (r != KEEL_OK) {
-        return r;
-    }
-    return send_raw(ctx, data, 0, NULL, 0, sent);
+    KEEL_TRY(net_io_check(ctx));
+    return net_send_raw(ctx, data, 0, NULL, 0, sent);
 }
 
 /*@ requires ctx == \null || valid_net(ctx);
@@ -1366,8 +1332,8 @@ keel_result keel_net_send_all(keel_net *ctx, keel_slice data, uint32_t timeout_m
     if (ctx == NULL || !keel_slice_valid(data)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_result r = io_ready(ctx);
-    deadline d = deadline_in(timeout_ms);
+    keel_result r = net_io_check(ctx);
+    deadline d = net_deadline_in(timeout_ms);
     size_t done = 0;
     /*@ loop invariant done <= data.len;
         loop invariant r == KEEL_OK ==> ctx->fd >= 0;
@@ -1378,12 +1344,13 @@ keel_result keel_net_send_all(keel_net *ctx, keel_slice data, uint32_t timeout_m
         size_t n = 0;
         /* Never block inside send(2): the deadline must hold on a blocking
          * context too, so waiting is poll's job. */
-        r = send_raw(ctx, rest, MSG_DONTWAIT, NULL, 0, &n);
+        r = net_send_raw(ctx, rest, MSG_DONTWAIT, NULL, 0, &n);
         if (r == KEEL_OK) {
             done += n;
         } else if (r == KEEL_ERR_WOULD_BLOCK) {
             short rev = 0;
-            r = deadline_passed(&d) ? fail(ctx, ETIMEDOUT) : wait_ready(ctx, POLLOUT, &d, &rev);
+            r = net_deadline_passed(&d) ? net_fail_once(ctx, ETIMEDOUT)
+                                        : net_wait_ready(ctx, POLLOUT, &d, &rev);
         }
     }
     if (sent != NULL) {
@@ -1408,12 +1375,9 @@ keel_result keel_net_send_all(keel_net *ctx, keel_slice data, uint32_t timeout_m
 */
 keel_result keel_net_recv(keel_net *ctx, keel_buf *into, size_t *received)
 {
-    keel_result r = recv_check(ctx, into, 1);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_check(ctx, into, 1));
     size_t got = 0;
-    r = recv_some(ctx, into, keel_buf_spare(into), 0, NULL, &got);
+    keel_result r = net_recv_some(ctx, into, keel_buf_spare(into), 0, NULL, &got);
     if (received != NULL && (r == KEEL_OK || r == KEEL_ERR_TRUNCATED)) {
         *received = got;
     }
@@ -1437,13 +1401,10 @@ keel_result keel_net_recv(keel_net *ctx, keel_buf *into, size_t *received)
 keel_result keel_net_recv_timeout(keel_net *ctx, keel_buf *into, uint32_t timeout_ms,
                                   size_t *received)
 {
-    keel_result r = recv_check(ctx, into, 1);
-    if (r != KEEL_OK) {
-        return r;
-    }
-    deadline d = deadline_in(timeout_ms);
+    KEEL_TRY(net_recv_check(ctx, into, 1));
+    deadline d = net_deadline_in(timeout_ms);
     size_t got = 0;
-    r = recv_until(ctx, into, keel_buf_spare(into), &d, NULL, &got);
+    keel_result r = net_recv_until(ctx, into, keel_buf_spare(into), &d, NULL, &got);
     if (received != NULL && (r == KEEL_OK || r == KEEL_ERR_TRUNCATED)) {
         *received = got;
     }
@@ -1462,8 +1423,8 @@ keel_result keel_net_recv_timeout(keel_net *ctx, keel_buf *into, uint32_t timeou
 */
 keel_result keel_net_recv_exact(keel_net *ctx, keel_buf *into, size_t n, uint32_t timeout_ms)
 {
-    keel_result r = recv_check(ctx, into, n);
-    deadline d = deadline_in(timeout_ms);
+    keel_result r = net_recv_check(ctx, into, n);
+    deadline d = net_deadline_in(timeout_ms);
     size_t done = 0;
     /*@ loop invariant r == KEEL_OK ==>
             done <= n && into->len == \at(into->len, Pre) + done &&
@@ -1480,7 +1441,7 @@ keel_result keel_net_recv_exact(keel_net *ctx, keel_buf *into, size_t n, uint32_
     */
     while (r == KEEL_OK && done < n) {
         size_t got = 0;
-        r = recv_until(ctx, into, n - done, &d, NULL, &got);
+        r = net_recv_until(ctx, into, n - done, &d, NULL, &got);
         done += got;
     }
     return r;
@@ -1491,7 +1452,7 @@ keel_result keel_net_recv_exact(keel_net *ctx, keel_buf *into, size_t n, uint32_
     assigns \nothing;
     ensures \result.family == KEEL_AF_INET6;
 */
-static keel_addr addr_v4_mapped(const keel_addr *v4)
+static keel_addr net_v4_mapped_addr(const keel_addr *v4)
 {
     keel_addr m = { .family = KEEL_AF_INET6, .port = v4->port, .scope_id = 0 };
     m.bytes[10] = 0xff;
@@ -1523,16 +1484,13 @@ keel_result keel_net_sendto(keel_net *ctx, keel_slice data, const keel_addr *to)
     }
     keel_addr dst = *to;
     if (ctx->family == KEEL_AF_INET6 && dst.family == KEEL_AF_INET4) {
-        dst = addr_v4_mapped(to);
+        dst = net_v4_mapped_addr(to);
     }
     sa_buf ss;
     socklen_t len = 0;
-    keel_result r = keel_addr_to_sockaddr(&dst, &ss.ss, &len);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(keel_addr_to_sockaddr(&dst, &ss.ss, &len));
     size_t sent = 0;
-    return send_raw(ctx, data, 0, &ss, len, &sent);
+    return net_send_raw(ctx, data, 0, &ss, len, &sent);
 }
 
 /*@ requires ctx == \null || valid_net(ctx);
@@ -1553,16 +1511,13 @@ keel_result keel_net_sendto(keel_net *ctx, keel_slice data, const keel_addr *to)
 keel_result keel_net_recvfrom(keel_net *ctx, keel_buf *into, uint32_t timeout_ms,
                               keel_addr *from, size_t *received)
 {
-    keel_result r = recv_check(ctx, into, 1);
-    if (r != KEEL_OK) {
-        return r;
-    }
+    KEEL_TRY(net_recv_check(ctx, into, 1));
     if (ctx->proto != KEEL_PROTO_UDP) {
         return KEEL_ERR_STATE;
     }
-    deadline d = deadline_in(timeout_ms);
+    deadline d = net_deadline_in(timeout_ms);
     size_t got = 0;
-    r = recv_until(ctx, into, keel_buf_spare(into), &d, from, &got);
+    keel_result r = net_recv_until(ctx, into, keel_buf_spare(into), &d, from, &got);
     if (received != NULL && (r == KEEL_OK || r == KEEL_ERR_TRUNCATED)) {
         *received = got;
     }
@@ -1577,7 +1532,7 @@ keel_result keel_net_recvfrom(keel_net *ctx, keel_buf *into, uint32_t timeout_ms
     ensures ctx == \null || out == \null ==> \result == KEEL_ERR_INVALID_ARG;
     ensures ctx != \null && out != \null && ctx->fd < 0 ==> \result == KEEL_ERR_STATE;
 */
-static keel_result sock_name(const keel_net *ctx, keel_addr *out, bool peer)
+static KEEL_MUST_USE keel_result net_socket_addr(const keel_net *ctx, keel_addr *out, bool peer)
 {
     if (ctx == NULL || out == NULL) {
         return KEEL_ERR_INVALID_ARG;
@@ -1590,7 +1545,7 @@ static keel_result sock_name(const keel_net *ctx, keel_addr *out, bool peer)
     int rc = peer ? ksys_getpeername(ctx->fd, (struct sockaddr *)&ss, &len)
                   : ksys_getsockname(ctx->fd, (struct sockaddr *)&ss, &len);
     if (rc != 0) {
-        return map_errno(ctx, errno);
+        return net_errno_result(ctx, errno);
     }
     return keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, out);
 }
@@ -1603,7 +1558,7 @@ static keel_result sock_name(const keel_net *ctx, keel_addr *out, bool peer)
 */
 keel_result keel_net_local_addr(const keel_net *ctx, keel_addr *out)
 {
-    return sock_name(ctx, out, false);
+    return net_socket_addr(ctx, out, false);
 }
 
 /*@ requires ctx == \null || valid_net_read(ctx);
@@ -1614,7 +1569,7 @@ keel_result keel_net_local_addr(const keel_net *ctx, keel_addr *out)
 */
 keel_result keel_net_peer_addr(const keel_net *ctx, keel_addr *out)
 {
-    return sock_name(ctx, out, true);
+    return net_socket_addr(ctx, out, true);
 }
 
 /*@ requires ctx == \null || valid_net_read(ctx);

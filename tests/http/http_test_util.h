@@ -37,6 +37,8 @@ typedef struct ht_text {
     size_t len;
 } ht_text;
 
+static void ht_put(ht_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void ht_put(ht_text *t, const char *fmt, ...)
 {
     va_list ap;

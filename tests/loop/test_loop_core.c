@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -483,6 +485,27 @@ static void ten_thousand_timers_all_fire_once_in_order(void **state)
     keel_loop_free(loop);
 }
 
+/* Deadlines saturate at "never" (kloop_add_saturating, shared with the
+ * streams' timeouts): a repeat of UINT64_MAX fires once, a delay of
+ * UINT64_MAX not at all, and neither wraps around to fire early. */
+static void timer_deadlines_saturate_instead_of_wrapping(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    ticks = 0;
+    keel_timer_id once, never;
+    assert_int_equal(keel_timer_start(loop, 0, UINT64_MAX, tick_cb, NULL, &once), KEEL_OK);
+    assert_int_equal(keel_timer_start(loop, UINT64_MAX, UINT64_MAX, tick_cb, NULL, &never),
+                     KEEL_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(keel_loop_run_once(loop, 5), KEEL_OK);
+    }
+    assert_int_equal(ticks, 1);
+    assert_int_equal(keel_timer_cancel(loop, once), KEEL_OK); /* re-armed for never */
+    assert_int_equal(keel_timer_cancel(loop, never), KEEL_OK);
+    keel_loop_free(loop);
+}
+
 /* ---- signals ------------------------------------------------------------- */
 
 static int got_signo;
@@ -522,6 +545,37 @@ static void raised_signal_is_delivered_on_the_loop(void **state)
     keel_loop_free(loop);
 }
 
+/* Removing the callback gives the signal back to the process: it stays
+ * blocked and pending (the loop's signalfd no longer takes it), and a new
+ * callback receives it. */
+static void signal_with_its_callback_removed_stays_pending(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    unsigned calls = 0;
+    assert_int_equal(keel_loop_signal(loop, SIGUSR1, signal_cb, &calls), KEEL_OK);
+    assert_int_equal(keel_loop_signal(loop, SIGUSR1, NULL, NULL), KEEL_OK);
+    assert_int_equal(raise(SIGUSR1), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(keel_loop_run_once(loop, 10), KEEL_OK);
+    }
+    sigset_t pending;
+    assert_int_equal(sigpending(&pending), 0);
+    assert_int_equal(sigismember(&pending, SIGUSR1), 1);
+    assert_int_equal(calls, 0);
+    /* Watched again: the pending signal is delivered. */
+    assert_int_equal(keel_loop_signal(loop, SIGUSR1, signal_cb, &calls), KEEL_OK);
+    while (calls < 1 && !watchdog_fired) {
+        assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    }
+    disarm(loop, wd);
+    assert_int_equal(calls, 1);
+    assert_int_equal(sigpending(&pending), 0);
+    assert_int_equal(sigismember(&pending, SIGUSR1), 0);
+    keel_loop_free(loop);
+}
+
 static void invalid_signals_are_rejected(void **state)
 {
     (void)state;
@@ -550,6 +604,7 @@ typedef struct io_case {
     keel_result r;
     bool stop_self;
     bool stop_other;
+    bool pause_other; /* keel_io_update(other, 0) */
 } io_case;
 
 static void io_cb(keel_io *io, keel_result r, unsigned events, void *user)
@@ -561,6 +616,10 @@ static void io_cb(keel_io *io, keel_result r, unsigned events, void *user)
     c->events = events;
     if (c->stop_other && c->other != NULL) {
         keel_io_stop(c->other);
+        c->other = NULL;
+    }
+    if (c->pause_other && c->other != NULL) {
+        assert_int_equal(keel_io_update(c->other, 0), KEEL_OK);
         c->other = NULL;
     }
     if (c->stop_self) {
@@ -686,39 +745,148 @@ static void io_watcher_sees_eof_as_read_and_reset_as_error(void **state)
     keel_net_free(server);
 }
 
+/* Two loopback pairs whose server ends are watched for reads by a and b;
+ * each callback acts on the other watcher (stop or pause, as proto says). */
+typedef struct watched_pairs {
+    keel_net *c1, *s1, *c2, *s2;
+    io_case a, b;
+} watched_pairs;
+
+static void watched_pairs_start(keel_loop *loop, watched_pairs *w, io_case proto)
+{
+    nt_tcp_pair(KEEL_AF_INET4, &w->c1, &w->s1);
+    nt_tcp_pair(KEEL_AF_INET4, &w->c2, &w->s2);
+    proto.loop = loop;
+    w->a = proto;
+    w->b = proto;
+    assert_int_equal(keel_io_start(loop, w->s1, KEEL_IO_READ, io_cb, &w->a, &w->a.io), KEEL_OK);
+    assert_int_equal(keel_io_start(loop, w->s2, KEEL_IO_READ, io_cb, &w->b, &w->b.io), KEEL_OK);
+    w->a.other = w->b.io;
+    w->b.other = w->a.io;
+}
+
+/* Wait until both are readable, so that one batch carries both events. */
+static void watched_pairs_wait_readable(watched_pairs *w)
+{
+    unsigned ready = 0;
+    assert_int_equal(keel_net_poll(w->s1, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    assert_int_equal(keel_net_poll(w->s2, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+}
+
+static void watched_pairs_free(watched_pairs *w)
+{
+    keel_net_free(w->c1);
+    keel_net_free(w->s1);
+    keel_net_free(w->c2);
+    keel_net_free(w->s2);
+}
+
 static void watch_removed_during_a_batch_is_not_called_for_its_pending_event(void **state)
 {
     (void)state;
     keel_loop *loop = new_loop();
     keel_timer_id wd = watchdog(loop);
-    keel_net *c1, *s1, *c2, *s2;
-    nt_tcp_pair(KEEL_AF_INET4, &c1, &s1);
-    nt_tcp_pair(KEEL_AF_INET4, &c2, &s2);
-    io_case a = { .loop = loop, .stop_other = true };
-    io_case b = { .loop = loop, .stop_other = true };
-    assert_int_equal(keel_io_start(loop, s1, KEEL_IO_READ, io_cb, &a, &a.io), KEEL_OK);
-    assert_int_equal(keel_io_start(loop, s2, KEEL_IO_READ, io_cb, &b, &b.io), KEEL_OK);
-    a.other = b.io;
-    b.other = a.io;
+    watched_pairs w;
+    watched_pairs_start(loop, &w, (io_case){ .stop_other = true });
     size_t sent;
-    assert_int_equal(keel_net_send(c1, KEEL_STR("1"), &sent), KEEL_OK);
-    assert_int_equal(keel_net_send(c2, KEEL_STR("2"), &sent), KEEL_OK);
-    /* Both readable: wait until both bytes are there, so that one batch
-     * carries both events; whichever runs first stops the other. */
-    unsigned ready = 0;
-    assert_int_equal(keel_net_poll(s1, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
-    assert_int_equal(keel_net_poll(s2, KEEL_POLL_READ, NT_IO_TIMEOUT_MS, &ready), KEEL_OK);
+    assert_int_equal(keel_net_send(w.c1, KEEL_STR("1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(w.c2, KEEL_STR("2"), &sent), KEEL_OK);
+    /* Whichever runs first stops the other. */
+    watched_pairs_wait_readable(&w);
     assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
-    assert_int_equal(a.calls + b.calls, 1);
+    assert_int_equal(w.a.calls + w.b.calls, 1);
     /* The survivor is still watched (level-triggered: called again). */
     assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
-    assert_int_equal(a.calls + b.calls, 2);
-    assert_true(a.calls == 2 || b.calls == 2);
+    assert_int_equal(w.a.calls + w.b.calls, 2);
+    assert_true(w.a.calls == 2 || w.b.calls == 2);
     disarm(loop, wd);
     /* keel_loop_free stops the survivor. */
     keel_loop_free(loop);
+    watched_pairs_free(&w);
+}
+
+/* The same with a watch paused (interest 0) rather than stopped, on
+ * sockets that hung up (both directions shut: EPOLLIN | EPOLLHUP): its
+ * event already fetched in the batch must not reach it either (it would
+ * read as a hang-up, KEEL_ERR_CLOSED, for a watcher that asked for
+ * nothing). Resumed, it sees its socket as it is. */
+static void watch_paused_during_a_batch_is_not_called_for_its_pending_event(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    watched_pairs w;
+    watched_pairs_start(loop, &w, (io_case){ .pause_other = true });
+    keel_net *shut[] = { w.c1, w.s1, w.c2, w.s2 };
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(keel_net_shutdown(shut[i], KEEL_SHUT_WR), KEEL_OK);
+    }
+    watched_pairs_wait_readable(&w);
+    assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    assert_int_equal(w.a.calls + w.b.calls, 1);
+    io_case *paused = w.a.calls == 0 ? &w.a : &w.b;
+    io_case *survivor = w.a.calls == 0 ? &w.b : &w.a;
+    assert_int_equal(survivor->r, KEEL_OK);
+    assert_int_equal(survivor->events, KEEL_IO_READ);
+    /* Paused: not woken by its level-triggered hang-up either. */
+    assert_int_equal(keel_io_update(survivor->io, 0), KEEL_OK);
+    assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+    assert_int_equal(paused->calls, 0);
+    assert_int_equal(keel_io_update(paused->io, KEEL_IO_READ), KEEL_OK);
+    assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    assert_int_equal(paused->calls, 1);
+    assert_int_equal(paused->r, KEEL_OK);
+    assert_int_equal(paused->events, KEEL_IO_READ);
+    disarm(loop, wd);
+    keel_loop_free(loop);
+    watched_pairs_free(&w);
+}
+
+/* A watcher whose socket is closed behind its back (the kernel drops the
+ * registration with the socket), then the number is reused by a socket
+ * that another watcher registers: updating or stopping the stale watcher
+ * must not touch the new owner's registration (an EPOLL_CTL_DEL or MOD
+ * by number would remove it, or route its events to the stale one). */
+static void stale_watcher_leaves_a_reused_descriptor_alone(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    keel_net *c1, *s1;
+    nt_tcp_pair(KEEL_AF_INET4, &c1, &s1);
+    io_case stale = { .loop = loop };
+    assert_int_equal(keel_io_start(loop, s1, KEEL_IO_READ, io_cb, &stale, &stale.io), KEEL_OK);
+    int old_fd = -1;
+    assert_int_equal(keel_net_fd(s1, &old_fd), KEEL_OK);
+    keel_net_free(s1); /* closed while watched */
+    keel_net *c2, *s2;
+    nt_tcp_pair(KEEL_AF_INET4, &c2, &s2);
+    int new_fd = -1;
+    keel_net *reuser = NULL;
+    assert_int_equal(keel_net_fd(c2, &new_fd), KEEL_OK);
+    reuser = c2;
+    if (new_fd != old_fd) {
+        assert_int_equal(keel_net_fd(s2, &new_fd), KEEL_OK);
+        reuser = s2;
+    }
+    assert_int_equal(new_fd, old_fd); /* the lowest free number */
+    keel_net *sender = reuser == c2 ? s2 : c2;
+    io_case owner = { .loop = loop };
+    assert_int_equal(keel_io_start(loop, reuser, KEEL_IO_READ, io_cb, &owner, &owner.io),
+                     KEEL_OK);
+    assert_int_equal(keel_io_update(stale.io, KEEL_IO_READ | KEEL_IO_WRITE), KEEL_ERR_STATE);
+    keel_io_stop(stale.io);
+    size_t sent;
+    assert_int_equal(keel_net_send(sender, KEEL_STR("x"), &sent), KEEL_OK);
+    while (owner.calls == 0 && !watchdog_fired) {
+        assert_int_equal(keel_loop_run_once(loop, 100), KEEL_OK);
+    }
+    disarm(loop, wd);
+    assert_int_equal(owner.calls, 1);
+    assert_int_equal(owner.events, KEEL_IO_READ);
+    assert_int_equal(stale.calls, 0);
+    keel_loop_free(loop);
     keel_net_free(c1);
-    keel_net_free(s1);
     keel_net_free(c2);
     keel_net_free(s2);
 }
@@ -863,6 +1031,71 @@ static void udp_truncation_result_carries_the_first_bytes(void **state)
     assert_int_equal(first_len, 8);
     assert_memory_equal(first_data, "01234567", 8);
     disarm(loop, wd);
+    keel_udp_close(u);
+    keel_loop_free(loop);
+    keel_net_free(cli);
+}
+
+/* The kernel tells the real size of a datagram (recvfrom with MSG_TRUNC):
+ * the handle reports it during the callback, also when only the first
+ * max_datagram bytes were delivered. */
+typedef struct sized_case {
+    unsigned calls;
+    keel_result r[3];
+    size_t len[3];
+    size_t size[3];
+} sized_case;
+
+static void sized_cb(keel_udp *u, keel_result r, keel_slice data, const keel_addr *from,
+                     void *user)
+{
+    (void)from;
+    sized_case *c = user;
+    if (c->calls < 3) {
+        c->r[c->calls] = r;
+        c->len[c->calls] = data.len;
+        c->size[c->calls] = keel_udp_datagram_size(u);
+    }
+    c->calls++;
+}
+
+static void udp_truncated_datagram_reports_its_real_size(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    keel_timer_id wd = watchdog(loop);
+    uint16_t port;
+    keel_net *sock = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
+    sized_case c = { 0 };
+    keel_udp *u;
+    assert_int_equal(keel_udp_start(loop, sock, 8, sized_cb, &c, &u), KEEL_OK);
+    keel_net *cli = nt_new();
+    assert_int_equal(keel_net_connect(cli, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    static uint8_t big[65507]; /* the largest UDP datagram over IPv4 */
+    nt_fill(big, sizeof big, 0);
+    size_t sent;
+    assert_int_equal(keel_net_send(cli, KEEL_STR("0123456789abcdefghij"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(cli, KEEL_STR("12345678"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(cli, nt_slice(big, sizeof big), &sent), KEEL_OK);
+    while (c.calls < 3 && !watchdog_fired) {
+        assert_int_equal(keel_loop_run_once(loop, 1000), KEEL_OK);
+    }
+    disarm(loop, wd);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(c.r[0], KEEL_ERR_TRUNCATED);
+    assert_int_equal(c.len[0], 8);
+    assert_int_equal(c.size[0], 20);
+    assert_int_equal(c.r[1], KEEL_OK);
+    assert_int_equal(c.len[1], 8);
+    assert_int_equal(c.size[1], 8);
+    assert_int_equal(c.r[2], KEEL_ERR_TRUNCATED);
+    assert_int_equal(c.len[2], 8);
+    assert_int_equal(c.size[2], sizeof big);
+    /* Outside a datagram callback there is none. */
+    assert_int_equal(keel_udp_datagram_size(u), 0);
+    assert_int_equal(keel_udp_datagram_size(NULL), 0);
     keel_udp_close(u);
     keel_loop_free(loop);
     keel_net_free(cli);
@@ -1046,6 +1279,61 @@ static void signalfd_failure_is_reported_and_leaves_the_loop_idle(void **state)
     keel_loop_free(loop);
 }
 
+/* Registering the signalfd fails, and close then reports EINTR after
+ * releasing the descriptor (as Linux may): it is closed exactly once, never
+ * retried (a retry could close a descriptor another thread just got). */
+static int signalfd_made = -1;
+static unsigned closes_of_signalfd;
+
+static int recording_signalfd(int fd, const sigset_t *mask, int flags)
+{
+    int r = signalfd(fd, mask, flags);
+    signalfd_made = r;
+    return r;
+}
+
+static int enomem_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    (void)epfd;
+    (void)op;
+    (void)fd;
+    (void)ev;
+    errno = ENOMEM;
+    return -1;
+}
+
+static int eintr_close(int fd)
+{
+    if (fd == signalfd_made) {
+        closes_of_signalfd++;
+    }
+    int r = close(fd);
+    if (r == 0 && fd == signalfd_made) {
+        errno = EINTR; /* released, yet reported as interrupted */
+        return -1;
+    }
+    return r;
+}
+
+static void signalfd_closed_once_when_registering_it_fails(void **state)
+{
+    (void)state;
+    keel_loop *loop = new_loop();
+    unsigned calls = 0;
+    closes_of_signalfd = 0;
+    signalfd_made = -1;
+    keel_sys.signalfd = recording_signalfd;
+    keel_sys.epoll_ctl = enomem_epoll_ctl;
+    keel_sys.close = eintr_close;
+    keel_result r = keel_loop_signal(loop, SIGUSR1, signal_cb, &calls);
+    keel_sys_reset();
+    assert_int_equal(r, KEEL_ERR_NO_MEMORY);
+    assert_true(signalfd_made >= 0);
+    assert_int_equal(closes_of_signalfd, 1);
+    assert_int_equal(keel_loop_run(loop), KEEL_OK); /* no watcher keeps it alive */
+    keel_loop_free(loop);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1061,21 +1349,27 @@ int main(int argc, char **argv)
         cmocka_unit_test(repeating_timer_fires_every_period_until_cancelled),
         cmocka_unit_test(zero_delay_timer_started_from_a_timer_fires_next_iteration),
         cmocka_unit_test(ten_thousand_timers_all_fire_once_in_order),
+        cmocka_unit_test(timer_deadlines_saturate_instead_of_wrapping),
         cmocka_unit_test(raised_signal_is_delivered_on_the_loop),
+        cmocka_unit_test(signal_with_its_callback_removed_stays_pending),
         cmocka_unit_test(invalid_signals_are_rejected),
         cmocka_unit_test(io_watcher_reports_read_and_write_readiness),
         cmocka_unit_test(io_start_rejects_bad_arguments_and_closed_sockets),
         cmocka_unit_test(io_watcher_sees_eof_as_read_and_reset_as_error),
         cmocka_unit_test(watch_removed_during_a_batch_is_not_called_for_its_pending_event),
+        cmocka_unit_test(watch_paused_during_a_batch_is_not_called_for_its_pending_event),
+        cmocka_unit_test(stale_watcher_leaves_a_reused_descriptor_alone),
         cmocka_unit_test(udp_echo_on_the_loop),
         cmocka_unit_test(udp_datagram_after_a_truncated_one_arrives_whole),
         cmocka_unit_test(udp_truncation_result_carries_the_first_bytes),
+        cmocka_unit_test(udp_truncated_datagram_reports_its_real_size),
         cmocka_unit_test(udp_send_maps_full_buffer_and_oversize),
         cmocka_unit_test(udp_start_rejects_bad_arguments),
         cmocka_unit_test(epoll_wait_eintr_is_retried_transparently),
         cmocka_unit_test(epoll_wait_failure_is_returned_by_run),
         cmocka_unit_test(loop_new_failures_leak_nothing),
         cmocka_unit_test(signalfd_failure_is_reported_and_leaves_the_loop_idle),
+        cmocka_unit_test(signalfd_closed_once_when_registering_it_fails),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include <cmocka.h>
 
@@ -32,6 +33,9 @@ static struct fault_knobs {
     unsigned recv_calls, send_calls, refused;
     int accept_emfile;  /* accept4 calls still to fail with EMFILE */
     int accept_calls;
+    int listen_fd;      /* the listener's socket (for epoll_ctl_rearm_fails) */
+    int rearm_fail;     /* re-arms of it (interest EPOLLIN) still to fail */
+    int rearm_failed;
 } f;
 
 static int setup(void **state)
@@ -88,6 +92,19 @@ static int accept_emfile(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     return real.accept4(fd, sa, len, flags);
 }
 
+/* Asking for the listener's connections again fails (ENOMEM) while
+ * f.rearm_fail lasts. */
+static int epoll_ctl_rearm_fails(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    if (fd == f.listen_fd && ev != NULL && (ev->events & EPOLLIN) != 0 && f.rearm_fail > 0) {
+        f.rearm_fail--;
+        f.rearm_failed++;
+        errno = ENOMEM;
+        return -1;
+    }
+    return real.epoll_ctl(epfd, op, fd, ev);
+}
+
 /* ---- an echo listener and a checking client on one loop ---------------- */
 
 typedef struct echo_rig {
@@ -126,6 +143,7 @@ static void rig_start(echo_rig *g)
 {
     g->loop = lt_loop();
     keel_net *ls = nt_listen(KEEL_AF_INET4, KEEL_PROTO_TCP, &g->port);
+    assert_int_equal(keel_net_fd(ls, &f.listen_fd), KEEL_OK);
     assert_int_equal(keel_listener_start(g->loop, ls, &lt_echo_handlers, NULL, rig_accept, g,
                                          &g->l),
                      KEEL_OK);
@@ -232,6 +250,28 @@ static void test_accept_emfile_reports_no_memory_then_serves(void **state)
     rig_finish(&g);
 }
 
+/* After a shortage the listener rests, then asks for connections again;
+ * when that fails too, it reports it and retries after another rest
+ * instead of staying deaf. */
+static void test_failed_rearm_after_a_pause_is_retried(void **state)
+{
+    (void)state;
+    echo_rig g = { 0 };
+    rig_start(&g);
+    keel_sys.accept4 = accept_emfile;
+    keel_sys.epoll_ctl = epoll_ctl_rearm_fails;
+    f.accept_emfile = 1;
+    f.rearm_fail = 2;
+    checker c = { 0 };
+    run_checker(&g, &c, 1000);
+    keel_sys_reset();
+    assert_int_equal(f.rearm_failed, 2);
+    assert_int_equal(g.accept_no_memory, 3); /* EMFILE, then each failed re-arm */
+    assert_int_equal(g.accept_other, 0);
+    assert_int_equal(g.accept_ok, 1);
+    rig_finish(&g);
+}
+
 enum { MAX_FILLERS = 512 };
 
 static int highest_fd(void)
@@ -322,6 +362,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_eagain_storm_and_short_io_keep_every_byte_in_order,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_emfile_reports_no_memory_then_serves, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_failed_rearm_after_a_pause_is_retried, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_real_descriptor_exhaustion_then_recovery, setup,
                                         teardown),

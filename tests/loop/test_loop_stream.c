@@ -183,23 +183,47 @@ static void test_connect_refused_then_close(void **state)
 }
 
 /* As in test_net_errors.c: a backlog-1 listener that never accepts, filled
- * until a blocking connect times out; then SYNs are dropped. */
+ * until a blocking connect times out; then SYNs are dropped, and a connect
+ * there hangs (until the kernel gives up, minutes later). */
+enum { MAX_FILL = 16 };
+typedef struct deaf_listener {
+    keel_net *l;
+    keel_net *fill[MAX_FILL];
+    size_t nfill;
+    uint16_t port;
+} deaf_listener;
+
+static void deaf_listener_open(deaf_listener *d)
+{
+    d->l = nt_new();
+    keel_bind_opts o = { .ip = KEEL_STR("127.0.0.1"), .proto = KEEL_PROTO_TCP, .backlog = 1 };
+    assert_int_equal(keel_net_bind_opts(d->l, &o), KEEL_OK);
+    d->port = nt_local_port(d->l);
+    d->nfill = 0;
+    keel_result r = KEEL_OK;
+    while (r == KEEL_OK && d->nfill < MAX_FILL) {
+        d->fill[d->nfill] = nt_new();
+        r = keel_net_connect(d->fill[d->nfill], KEEL_STR("127.0.0.1"), d->port, KEEL_PROTO_TCP,
+                             300);
+        d->nfill++;
+    }
+    assert_int_equal(r, KEEL_ERR_TIMEOUT);
+}
+
+static void deaf_listener_close(deaf_listener *d)
+{
+    for (size_t i = 0; i < d->nfill; i++) {
+        keel_net_free(d->fill[i]);
+    }
+    keel_net_free(d->l);
+}
+
 static void test_connect_deadline_is_timeout(void **state)
 {
     (void)state;
-    keel_net *l = nt_new();
-    keel_bind_opts o = { .ip = KEEL_STR("127.0.0.1"), .proto = KEEL_PROTO_TCP, .backlog = 1 };
-    assert_int_equal(keel_net_bind_opts(l, &o), KEEL_OK);
-    uint16_t port = nt_local_port(l);
-    keel_net *fill[16];
-    size_t nfill = 0;
-    keel_result r = KEEL_OK;
-    while (r == KEEL_OK && nfill < 16) {
-        fill[nfill] = nt_new();
-        r = keel_net_connect(fill[nfill], KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP, 300);
-        nfill++;
-    }
-    assert_int_equal(r, KEEL_ERR_TIMEOUT);
+    deaf_listener d;
+    deaf_listener_open(&d);
+    uint16_t port = d.port;
 
     keel_loop *loop = lt_loop();
     client_state c = { 0 };
@@ -217,11 +241,9 @@ static void test_connect_deadline_is_timeout(void **state)
     assert_true(took >= 350);
     assert_true(took < 10000);
     finish(loop);
-    for (size_t i = 0; i < nfill; i++) {
-        keel_net_free(fill[i]);
-    }
-    keel_net_free(l);
+    deaf_listener_close(&d);
 }
+
 
 /* ---- back-pressure and caps ------------------------------------------- */
 
@@ -412,6 +434,39 @@ static const keel_stream_handlers sink_handlers = {
     .on_close = lt_on_close,
 };
 
+static const keel_stream_handlers connect_sink_handlers = {
+    .on_read = sink_read,
+    .on_connect = lt_on_connect,
+    .on_close = lt_on_close,
+};
+
+/* Closed while connecting without a deadline, with bytes queued: the
+ * close bounds the wait for the connect (write_timeout_ms here), instead
+ * of the kernel's SYN retries (minutes). */
+static void test_close_bounds_a_connect_without_deadline(void **state)
+{
+    (void)state;
+    deaf_listener d;
+    deaf_listener_open(&d);
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    static const keel_stream_opts o = { .write_timeout_ms = 300 };
+    keel_stream *s = NULL;
+    uint64_t t0 = nt_now_ms();
+    assert_int_equal(keel_stream_connect(loop, KEEL_STR("127.0.0.1"), d.port, KEEL_FOREVER,
+                                         &connect_sink_handlers, &o, &e, &s),
+                     KEEL_OK);
+    assert_int_equal(keel_stream_write(s, KEEL_STR("queued while connecting")), KEEL_OK);
+    keel_stream_close(s);
+    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+    assert_int_equal(e.connects, 0);
+    assert_int_equal(e.closes, 1);
+    assert_int_equal(e.close_r, KEEL_ERR_TIMEOUT);
+    assert_true(nt_now_ms() - t0 >= 250);
+    finish(loop);
+    deaf_listener_close(&d);
+}
+
 /* Two streams with the same timeout: one whose peer is silent, one whose
  * peer sends a byte every 50 ms. Only the silent one is closed, with
  * TIMEOUT, and not before its timeout. */
@@ -575,6 +630,28 @@ static void test_bytes_before_reset_survive_a_write_that_meets_it(void **state)
     keel_loop_free(loop);
 }
 
+/* The peer sends n pattern bytes, then resets (SO_LINGER 0): the last
+ * words and the reset reach the stream in one readiness event. Every one
+ * of them must reach on_read, then the RESET. */
+static void last_words_then_reset(keel_loop *loop, keel_net *raw, lt_events *e, size_t n)
+{
+    static uint8_t last[128 * 1024];
+    assert_true(n <= sizeof last);
+    nt_fill(last, n, 0);
+    assert_int_equal(keel_net_send_all(raw, nt_slice(last, n), NT_IO_TIMEOUT_MS, NULL), KEEL_OK);
+    int fd = -1;
+    assert_int_equal(keel_net_fd(raw, &fd), KEEL_OK);
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    keel_net_free(raw);
+    lt_run_until(loop, &e->closed, LT_DEADLINE_MS);
+    assert_int_equal(e->received, n);
+    assert_false(e->pattern_broken);
+    assert_int_equal(e->read_end, KEEL_ERR_RESET);
+    assert_int_equal(e->close_r, KEEL_ERR_RESET);
+    finish(loop);
+}
+
 /* Bytes the peer sent before it reset are in the kernel: they reach
  * on_read before the RESET, also while the stream has bytes queued for the
  * peer (Linux returns them from recv before ECONNRESET). */
@@ -588,21 +665,140 @@ static void test_bytes_sent_before_peer_reset_are_delivered(void **state)
     static uint8_t big[512 * 1024];
     nt_fill(big, sizeof big, 0);
     assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
-    /* The last words and the reset reach the stream in one readiness event. */
-    static uint8_t last[1000];
-    nt_fill(last, sizeof last, 0);
-    assert_int_equal(keel_net_send_all(raw, nt_slice(last, sizeof last), NT_IO_TIMEOUT_MS, NULL),
-                     KEEL_OK);
+    last_words_then_reset(loop, raw, &e, 1000);
+}
+
+/* More than one read's worth (the loop reads at most 64 KiB at a time)
+ * before the reset, while the stream has a write queue: the readiness that
+ * reports the reset carries EPOLLOUT too, and the failed flush must not
+ * end the stream before the kernel's bytes are read (a client that sends a
+ * request and closes without reading the answer). */
+static void test_every_byte_before_a_reset_is_delivered_with_a_write_queue(void **state)
+{
+    (void)state;
+    enum { LAST_WORDS = 125000 };
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    keel_net *raw = NULL, *mine = NULL;
+    nt_tcp_pair(KEEL_AF_INET4, &raw, &mine);
+    /* A small path towards the peer (so the stream's bytes stay queued),
+     * the default, autotuned one towards the stream (so the kernel holds
+     * all of the peer's last words). */
+    assert_int_equal(keel_net_set_buffer_sizes(mine, SMALL_BUF, 0), KEEL_OK);
+    assert_int_equal(keel_net_set_buffer_sizes(raw, 0, SMALL_BUF), KEEL_OK);
+    keel_stream *s = NULL;
+    assert_int_equal(keel_stream_adopt(loop, mine, &sink_handlers, NULL, &e, &s), KEEL_OK);
+    static uint8_t big[512 * 1024];
+    nt_fill(big, sizeof big, 0);
+    assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
+    assert_true(keel_stream_queued(s) > 0);
+    last_words_then_reset(loop, raw, &e, LAST_WORDS);
+}
+
+/* A write meets the peer's reset (returned at once, reported from the
+ * loop later); closing or aborting the stream before that report must not
+ * turn the failure into a clean end: on_close says RESET. */
+static void close_or_abort_after_a_failed_write(bool abortive)
+{
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    keel_net *raw = NULL;
+    keel_stream *s = adopt_pair(loop, &sink_handlers, NULL, &e, &raw, false);
     int fd = -1;
     assert_int_equal(keel_net_fd(raw, &fd), KEEL_OK);
     struct linger lg = { .l_onoff = 1, .l_linger = 0 };
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     keel_net_free(raw);
+    assert_int_equal(keel_stream_write(s, KEEL_STR("too late")), KEEL_ERR_RESET);
+    if (abortive) {
+        keel_stream_abort(s);
+    } else {
+        keel_stream_close(s);
+    }
     lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
-    assert_int_equal(e.received, sizeof last);
-    assert_false(e.pattern_broken);
-    assert_int_equal(e.read_end, KEEL_ERR_RESET);
+    assert_int_equal(e.closes, 1);
     assert_int_equal(e.close_r, KEEL_ERR_RESET);
+    finish(loop);
+}
+
+static void test_close_after_a_failed_write_reports_the_failure(void **state)
+{
+    (void)state;
+    close_or_abort_after_a_failed_write(false);
+    close_or_abort_after_a_failed_write(true);
+}
+
+/* A handler that takes one line per call and pauses reading after each
+ * (as a server that handles one request at a time): the bytes it leaves
+ * are offered again when it resumes reading, without new bytes from the
+ * peer (which has sent everything and waits). */
+typedef struct liner {
+    lt_events e;
+    int lines;
+    char last[16];
+} liner;
+
+static size_t line_then_pause(keel_stream *s, keel_result r, keel_slice data, void *user)
+{
+    liner *l = user;
+    if (r != KEEL_OK) {
+        lt_note_end(&l->e, r, data);
+        if (r == KEEL_ERR_CLOSED) {
+            keel_stream_close(s);
+        }
+        return 0;
+    }
+    size_t nl = 0;
+    if (keel_slice_find_byte(data, '\n', &nl) != KEEL_OK) {
+        return 0;
+    }
+    keel_buf b = nt_buf(l->last, sizeof l->last);
+    keel_slice line;
+    assert_int_equal(keel_slice_sub(data, 0, nl, &line), KEEL_OK);
+    assert_int_equal(keel_buf_append(&b, line), KEEL_OK);
+    l->last[b.len] = '\0';
+    l->lines++;
+    keel_stream_read_stop(s);
+    return nl + 1;
+}
+
+static const keel_stream_handlers liner_handlers = {
+    .on_read = line_then_pause,
+    .on_close = lt_on_close,
+};
+
+static void test_read_start_offers_the_bytes_held_again(void **state)
+{
+    (void)state;
+    keel_loop *loop = lt_loop();
+    liner l = { 0 };
+    keel_net *raw = NULL;
+    keel_stream *s = adopt_pair(loop, &liner_handlers, NULL, &l.e, &raw, false);
+    keel_stream_set_user(s, &l);
+    assert_int_equal(keel_net_send_all(raw, KEEL_STR("one\ntwo\nthree\n"), NT_IO_TIMEOUT_MS,
+                                       NULL),
+                     KEEL_OK);
+    assert_int_equal(keel_net_shutdown(raw, KEEL_SHUT_WR), KEEL_OK);
+    for (int want = 1; want <= 3; want++) {
+        uint64_t end = nt_now_ms() + LT_DEADLINE_MS;
+        while (l.lines < want) {
+            assert_true(nt_now_ms() < end);
+            assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+        }
+        /* Paused: nothing more comes, held bytes or EOF. */
+        lt_run_for(loop, 30);
+        assert_int_equal(l.lines, want);
+        assert_int_equal(l.e.read_ends, 0);
+        keel_stream_read_start(s);
+        assert_int_equal(l.lines, want); /* offered from the loop, not inside the call */
+    }
+    assert_string_equal(l.last, "three");
+    lt_run_until(loop, &l.e.closed, LT_DEADLINE_MS);
+    assert_int_equal(l.e.read_ends, 1);
+    assert_int_equal(l.e.read_end, KEEL_ERR_CLOSED);
+    assert_int_equal(l.e.read_end_len, 0);
+    assert_int_equal(l.e.close_r, KEEL_OK);
+    keel_net_free(raw);
     finish(loop);
 }
 
@@ -758,6 +954,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_connect_echo_every_byte_then_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused_then_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_deadline_is_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_bounds_a_connect_without_deadline, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_pauses_reading_and_caps_the_queue, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_write_past_cap_is_refused_whole, setup, teardown),
@@ -772,6 +970,12 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bytes_before_reset_survive_a_write_that_meets_it,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_every_byte_before_a_reset_is_delivered_with_a_write_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_after_a_failed_write_reports_the_failure,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_start_offers_the_bytes_held_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_half_close_then_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_offers_unconsumed_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_resets_the_peer, setup, teardown),
