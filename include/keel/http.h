@@ -387,6 +387,84 @@ KEEL_MUST_USE keel_result keel_http_chunked_encode(keel_buf *out, keel_slice dat
  * nothing. */
 KEEL_MUST_USE keel_result keel_http_chunked_encode_last(keel_buf *out);
 
+/* ---- writing messages (canonical) -------------------------------------- */
+
+/* A field to write: name and value as the caller gives them (checked). */
+typedef struct keel_http_field {
+    keel_slice name;
+    keel_slice value;
+} keel_http_field;
+
+/* How a message being written frames its body; keel writes the one
+ * framing field from it (the caller cannot give Content-Length,
+ * Transfer-Encoding, Connection or Host fields itself). */
+typedef struct keel_http_framing {
+    /* KEEL_HTTP_BODY_NONE: no body (a request writes no framing field; a
+     *   response that could have a body writes "Content-Length: 0");
+     * KEEL_HTTP_BODY_LENGTH: "Content-Length: content_length";
+     * KEEL_HTTP_BODY_CHUNKED: "Transfer-Encoding: chunked" (encode the body
+     *   with keel_http_chunked_encode / _encode_last);
+     * KEEL_HTTP_BODY_UNTIL_CLOSE: responses only: no framing field, the
+     *   body runs to the close ("Connection: close" is written). */
+    keel_http_body body;
+    uint64_t content_length; /* for KEEL_HTTP_BODY_LENGTH */
+    bool close;              /* write "Connection: close" */
+} keel_http_framing;
+
+/* Whether name is a token and value a canonical field value: field-vchar
+ * (VCHAR, obs-text), SP and HTAB only, not starting or ending with SP/HTAB
+ * (may be empty). No CR, LF, NUL or other control byte. KEEL_OK,
+ * KEEL_ERR_PARSE, or INVALID_ARG for invalid slices. */
+KEEL_MUST_USE keel_result keel_http_field_check(keel_slice name, keel_slice value);
+
+/* Append a request head to out, all or nothing (on failure out->len is
+ * unchanged): "method SP target SP HTTP/1.1", "Host: host", the caller's
+ * fields in order, the framing field, "Connection: close" if asked, the
+ * empty line. The request line and the Host field must be what keel's
+ * strict parser accepts (method a token; target in origin, absolute,
+ * authority (CONNECT) or asterisk (OPTIONS) form; host uri-host[:port] or
+ * empty), fields as keel_http_field_check says.
+ *  KEEL_ERR_PARSE: something the caller gave is not canonical HTTP (a CR,
+ *    LF or NUL anywhere is among those: no header can be injected);
+ *  KEEL_ERR_INVALID_ARG: NULL out/framing, invalid slices or buf, fields
+ *    NULL with field_count > 0, a field keel writes itself, an unknown
+ *    framing, UNTIL_CLOSE for a request, bytes given that lie in out's
+ *    spare room (they would change while being copied);
+ *  KEEL_ERR_TOO_LARGE: out lacks room. */
+KEEL_MUST_USE keel_result keel_http_write_request_head(keel_buf *out, keel_slice method,
+                                                       keel_slice target, keel_slice host,
+                                                       const keel_http_field *fields,
+                                                       size_t field_count,
+                                                       const keel_http_framing *framing);
+
+/* Append a response head, all or nothing: "HTTP/1.1 SP status SP reason"
+ * (an empty reason: keel_http_status_reason(status), which may be empty),
+ * the caller's fields, the framing field, "Connection: close" if asked or
+ * for UNTIL_CLOSE, the empty line. 1xx, 204 and 304 responses take
+ * KEEL_HTTP_BODY_NONE and get no framing field. Results as for
+ * keel_http_write_request_head; INVALID_ARG also for a status outside
+ * 100..599 or a body framing with 1xx/204/304; PARSE for a reason phrase
+ * with a control byte. */
+KEEL_MUST_USE keel_result keel_http_write_response_head(keel_buf *out, uint16_t status,
+                                                        keel_slice reason,
+                                                        const keel_http_field *fields,
+                                                        size_t field_count,
+                                                        const keel_http_framing *framing);
+
+/* The standard reason phrase of status ("Not Found"), or an empty slice for
+ * codes without one. */
+keel_slice keel_http_status_reason(uint16_t status);
+
+/* The length of an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), and the
+ * last day (9999-12-31, in days since 1970-01-01) it can say. */
+#define KEEL_HTTP_DATE_LEN 29u
+#define KEEL_HTTP_DATE_MAX_DAYS 2932896u
+
+/* Append unix_seconds (UTC, since 1970-01-01) as an IMF-fixdate (RFC 9110
+ * 5.6.7), for a Date field. INVALID_ARG for NULL/invalid out or a date
+ * after 9999-12-31; TOO_LARGE without KEEL_HTTP_DATE_LEN bytes of room. */
+KEEL_MUST_USE keel_result keel_http_format_date(uint64_t unix_seconds, keel_buf *out);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif
