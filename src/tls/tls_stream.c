@@ -35,6 +35,9 @@
 #define TLS_WRITE_HIGH (256u * 1024u)
 /* The most plaintext one record carries. */
 #define TLS_RECORD_MAX 16384u
+/* How long the end of a connection waits for the peer's EOF after our
+ * FIN (see tls_finish). */
+#define TLS_DRAIN_MS 2000u
 
 enum {
     TF_CONNECTING = 1u << 0,  /* the raw stream's TCP connect is in progress */
@@ -52,7 +55,9 @@ enum {
     TF_FAIL_TOLD = 1u << 12,  /* the failure was reported (or needs none) */
     TF_EOF = 1u << 13,        /* the raw stream reached EOF */
     TF_DEAD = 1u << 14,       /* the raw stream is gone: on_close runs now */
-    TF_IN_DRIVE = 1u << 15    /* tls_drive is on the stack */
+    TF_IN_DRIVE = 1u << 15,   /* tls_drive is on the stack */
+    TF_DRAINING = 1u << 16,   /* FIN sent: reading the peer to its EOF, discarding */
+    TF_DRAIN_CLEAN = 1u << 17 /* the drain ended with nothing of ours left queued */
 };
 
 struct keel_tls_stream {
@@ -81,6 +86,7 @@ struct keel_tls_stream {
     size_t early_cap;
     keel_timer_id hs_timer;
     keel_timer_id kick;
+    keel_timer_id drain_timer;
     keel_result err;       /* sticky failure */
     keel_result transport; /* the raw stream's result behind a send failure */
     int mbed_err;
@@ -255,13 +261,39 @@ static bool tls_cipher_left(const keel_tls_stream *t)
 
 /* ---- failure ------------------------------------------------------------------------- */
 
-static void tls_close_raw(keel_tls_stream *t)
+static void tls_drain_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
 {
-    if (t->raw != NULL && !tls_any(t, TF_RAW_CLOSED)) {
-        tls_set(t, TF_RAW_CLOSED);
-        keel_stream_close(t->raw); /* flushes an alert mbed TLS queued */
+    (void)loop;
+    (void)id;
+    keel_tls_stream *t = user;
+    t->drain_timer.v = 0;
+    if (t->raw != NULL) {
+        keel_stream_close(t->raw); /* the peer did not end in time */
     }
 }
+
+/* End the raw stream so that what we queued last (close_notify, an alert,
+ * the last records) reaches the peer: a FIN after the queue, then the
+ * peer's bytes read and dropped until its EOF (bounded by TLS_DRAIN_MS),
+ * and only then the close. Closing at once would make the kernel answer
+ * the peer's bytes still in flight with a reset, which can destroy our
+ * last records at the peer before it reads them. */
+static void tls_finish(keel_tls_stream *t)
+{
+    if (t->raw == NULL || tls_any(t, TF_RAW_CLOSED)) {
+        return;
+    }
+    tls_set(t, TF_RAW_CLOSED);
+    if (keel_stream_shutdown(t->raw) != KEEL_OK ||
+        keel_timer_start(t->loop, TLS_DRAIN_MS, 0, tls_drain_timer_fired, t, &t->drain_timer) !=
+            KEEL_OK) {
+        keel_stream_close(t->raw);
+        return;
+    }
+    tls_set(t, TF_DRAINING);
+    keel_stream_read_start(t->raw);
+}
+
 
 /* Record a failure (the first one sticks). */
 static void tls_set_failure(keel_tls_stream *t, keel_result r)
@@ -296,7 +328,7 @@ static void tls_fail(keel_tls_stream *t, keel_result r)
         tls_clear(t, TF_IN_READ);
     }
     tls_drop_plaintext(t);
-    tls_close_raw(t);
+    tls_finish(t);
 }
 
 /* A failure met inside an API call: sticky now, reported from the loop. */
@@ -512,7 +544,7 @@ static void tls_handshake_done(keel_tls_stream *t)
         return;
     }
     if (tls_any(t, TF_CLOSING)) {
-        tls_close_raw(t);
+        tls_finish(t);
         return;
     }
     if (!tls_any(t, TF_READING)) {
@@ -606,10 +638,17 @@ static KEEL_MUST_USE keel_result tls_hold_cipher(keel_tls_stream *t)
 
 static size_t tls_raw_on_read(keel_stream *s, keel_result r, keel_slice data, void *user)
 {
-    (void)s;
     keel_tls_stream *t = user;
     if (t == NULL) {
         return data.len; /* a connection given up before it was wrapped */
+    }
+    if (tls_any(t, TF_DRAINING)) {
+        if (r == KEEL_ERR_CLOSED) {
+            keel_stream_close(s); /* the peer is done too */
+        } else if (r != KEEL_OK && keel_stream_queued(s) == 0) {
+            tls_set(t, TF_DRAIN_CLEAN); /* everything of ours went out first */
+        }
+        return data.len;
     }
     if (r == KEEL_OK) {
         t->view = data;
@@ -678,7 +717,13 @@ static void tls_raw_on_close(keel_stream *s, keel_result r, void *user)
     t->raw = NULL;
     tls_cancel_timer(t, &t->hs_timer);
     tls_cancel_timer(t, &t->kick);
-    keel_result why = tls_any(t, TF_FAILED) ? t->err : r;
+    tls_cancel_timer(t, &t->drain_timer);
+    keel_result why = r;
+    if (tls_any(t, TF_FAILED)) {
+        why = t->err;
+    } else if (tls_any(t, TF_DRAIN_CLEAN)) {
+        why = KEEL_OK; /* the peer reset after it had all of ours */
+    }
     if (t->h->on_close != NULL) {
         t->h->on_close(t, why, t->user);
     }
@@ -742,6 +787,7 @@ static void tls_discard(keel_tls_stream *t)
 {
     tls_cancel_timer(t, &t->hs_timer);
     tls_cancel_timer(t, &t->kick);
+    tls_cancel_timer(t, &t->drain_timer);
     mbedtls_ssl_free(&t->ssl);
     ksys_release(t);
 }
@@ -939,12 +985,18 @@ void keel_tls_stream_close(keel_tls_stream *t)
     if (!tls_any(t, TF_OPEN) && t->early_len > 0 && !tls_any(t, TF_FAILED)) {
         return; /* the handshake finishes first, then the queued plaintext */
     }
-    if (tls_any(t, TF_OPEN) && !tls_any(t, TF_FAILED)) {
-        if (tls_send_close_notify(t) != KEEL_OK) {
-            /* the raw stream failed: closing it is all that is left */
+    if (!tls_any(t, TF_OPEN)) {
+        /* No session yet and nothing waiting for one: nothing to deliver. */
+        if (t->raw != NULL && !tls_any(t, TF_RAW_CLOSED)) {
+            tls_set(t, TF_RAW_CLOSED);
+            keel_stream_close(t->raw);
         }
+        return;
     }
-    tls_close_raw(t);
+    if (!tls_any(t, TF_FAILED) && tls_send_close_notify(t) != KEEL_OK) {
+        /* the raw stream failed: ending it is all that is left */
+    }
+    tls_finish(t);
 }
 
 void keel_tls_stream_abort(keel_tls_stream *t)
