@@ -277,14 +277,15 @@ static void tls_drain_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
  * peer's bytes read and dropped until its EOF (bounded by TLS_DRAIN_MS),
  * and only then the close. Closing at once would make the kernel answer
  * the peer's bytes still in flight with a reset, which can destroy our
- * last records at the peer before it reads them. */
+ * last records at the peer before it reads them. After the peer's EOF
+ * there is nothing in flight: the close (which flushes) is enough. */
 static void tls_finish(keel_tls_stream *t)
 {
     if (t->raw == NULL || tls_any(t, TF_RAW_CLOSED)) {
         return;
     }
     tls_set(t, TF_RAW_CLOSED);
-    if (keel_stream_shutdown(t->raw) != KEEL_OK ||
+    if (tls_any(t, TF_EOF) || keel_stream_shutdown(t->raw) != KEEL_OK ||
         keel_timer_start(t->loop, TLS_DRAIN_MS, 0, tls_drain_timer_fired, t, &t->drain_timer) !=
             KEEL_OK) {
         keel_stream_close(t->raw);
