@@ -470,9 +470,14 @@ static void raw_input(keel_slice payload, const uint8_t *schedule, size_t k)
     FUZZ_CHECK(keel_net_set_nodelay(c, true) == KEEL_OK);
     FUZZ_CHECK(keel_net_set_nonblocking(c, true) == KEEL_OK);
     size_t sent = 0;
+    bool shut = false;
     uint8_t sink[4096];
     for (size_t step = 0; g_sv.closes == 0; step++) {
         FUZZ_CHECK(step < ITERATIONS_MAX);
+        if (sent == payload.len && !shut) {
+            FUZZ_CHECK(keel_net_shutdown(c, KEEL_SHUT_WR) == KEEL_OK); /* the end of our bytes */
+            shut = true;
+        }
         if (sent < payload.len) {
             size_t n = 1u + (size_t)schedule[step % k] * 37u;
             if (n > payload.len - sent) {
@@ -486,9 +491,6 @@ static void raw_input(keel_slice payload, const uint8_t *schedule, size_t k)
                 break; /* the server gave up on us (reset): nothing more to send */
             }
             sent += took;
-            if (sent == payload.len) {
-                FUZZ_CHECK(keel_net_shutdown(c, KEEL_SHUT_WR) == KEEL_OK);
-            }
         }
         /* Whatever the server answers (its first flight, an alert). */
         keel_buf b;
