@@ -205,6 +205,16 @@ start_s_server() {
     fail "openssl s_server found no free port in 8 tries"
 }
 
+# wait_for_line FILE REGEX WHAT: up to 5 s for a line matching REGEX in FILE.
+wait_for_line() {
+    local i
+    for i in $(seq 50); do
+        grep -q "$2" "$1" && return 0
+        sleep 0.1
+    done
+    fail "$3: $(cat "$1")"
+}
+
 # tls_client NAME ARGS...: tls_echo_client with stdin from $work/NAME.in;
 # sets rc.
 tls_client() {
@@ -285,12 +295,8 @@ openssl_s_client_against_tls_echo_server)
             -verify_return_error -verify_hostname localhost -brief \
             >"$work/bad.out" 2>"$work/bad.err" || rc=$?
     [[ $rc != 0 && $rc -lt 124 ]] || fail "s_client with the wrong CA exited with $rc"
-    for i in $(seq 50); do
-        grep -q 'handshake failed' "$work/srv.err" && break
-        sleep 0.1
-    done
-    grep -q '^tls_echo_server: handshake failed: KEEL_ERR_TLS_ALERT' "$work/srv.err" ||
-        fail "the server did not report the client's alert: $(cat "$work/srv.err")"
+    wait_for_line "$work/srv.err" '^tls_echo_server: handshake failed: KEEL_ERR_TLS_ALERT' \
+        "the server did not report the client's alert"
     grep -E '^(Protocol|Ciphersuite|Verification)' "$work/sc.err"
     stop_server srv
     ;;
@@ -333,12 +339,8 @@ tls_mutual_authentication)
     tls_client no --ca "$pki/ca.crt" --name localhost 127.0.0.1 "$port_srv"
     [[ $rc == 1 ]] || fail "the client without a certificate exited with $rc, expected 1"
     grep -q '(KEEL_ERR_TLS_ALERT)$' "$work/no.err" || fail "not KEEL_ERR_TLS_ALERT: $(cat "$work/no.err")"
-    for i in $(seq 50); do
-        grep -q 'handshake failed' "$work/srv.err" && break
-        sleep 0.1
-    done
-    grep -q '^tls_echo_server: handshake failed: KEEL_ERR_TLS_VERIFY' "$work/srv.err" ||
-        fail "the server did not refuse the client: $(cat "$work/srv.err")"
+    wait_for_line "$work/srv.err" '^tls_echo_server: handshake failed: KEEL_ERR_TLS_VERIFY' \
+        "the server did not refuse the client"
     stop_server srv
     ;;
 tls_bad_arguments_exit_2)

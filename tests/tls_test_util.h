@@ -179,6 +179,43 @@ static inline keel_tls *tt_tls(void)
     return tls;
 }
 
+/* A client session with ccfg to 127.0.0.1:port, verified as "localhost";
+ * *net gets its socket (free both). */
+static inline keel_tls *tt_session(const keel_tls_config *ccfg, uint16_t port, keel_net **net)
+{
+    *net = tt_tcp_connect(port);
+    keel_tls *tls = tt_tls();
+    assert_int_equal(keel_tls_connect(tls, ccfg, *net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    return tls;
+}
+
+/* The end of a blocking test: everything it made, freed (NULL is fine). */
+static inline void tt_free_all(keel_tls *tls, keel_net *net, keel_tls_config *scfg,
+                               keel_tls_config *ccfg)
+{
+    keel_tls_free(tls);
+    keel_net_free(net);
+    keel_tls_config_free(scfg);
+    keel_tls_config_free(ccfg);
+}
+
+/* cmocka set-up and tear-down of every TLS test: no descriptor leaks. */
+static int tt_fds_before;
+
+static inline int tt_setup(void **state)
+{
+    (void)state;
+    tt_fds_before = nt_count_fds();
+    return 0;
+}
+
+static inline int tt_teardown(void **state)
+{
+    (void)state;
+    return nt_fds_unchanged(tt_fds_before);
+}
+
 /* Send n pattern bytes (from pattern offset 0) and read n back, checked,
  * in chunks of up to `chunk` bytes. */
 static inline void tt_echo_pattern(keel_tls *tls, size_t n, size_t chunk)

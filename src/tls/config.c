@@ -455,15 +455,30 @@ keel_result ktls_session_setup(mbedtls_ssl_context *ssl, const keel_tls_config *
     if (named) {
         KEEL_TRY(config_c_path(server_name, host, sizeof host));
     }
+    mbedtls_ssl_init(ssl);
     int ret = mbedtls_ssl_setup(ssl, &cfg->conf);
     if (ret == 0 && named) {
         ret = mbedtls_ssl_set_hostname(ssl, host);
     }
     if (ret != 0) {
+        mbedtls_ssl_free(ssl);
         *mbed = ret;
         return config_code_is_alloc(ret) ? KEEL_ERR_NO_MEMORY : KEEL_ERR_INVALID_ARG;
     }
     return KEEL_OK;
+}
+
+keel_result ktls_status_failed(ktls_status *st, const mbedtls_ssl_context *ssl, int code,
+                               bool handshaking)
+{
+    keel_result r = ktls_result(code, handshaking, st->transport);
+    st->transport = KEEL_OK;
+    st->mbed_err = code;
+    if (r == KEEL_ERR_TLS_VERIFY) {
+        uint32_t flags = mbedtls_ssl_get_verify_result(ssl);
+        st->verify_flags = flags == UINT32_MAX ? 0 : flags; /* UINT32_MAX: none yet */
+    }
+    return r;
 }
 
 void ktls_alert_after(mbedtls_ssl_context *ssl, int code)

@@ -17,11 +17,9 @@ struct keel_tls {
     mbedtls_ssl_context ssl;
     keel_net *net;
     uint64_t deadline;     /* ms on ksys_now_ms's clock; UINT64_MAX: none */
-    keel_result transport; /* the transport's result behind the last failure */
+    ktls_status st;
     keel_result err;       /* sticky: the session's fatal failure */
     keel_result read_end;  /* CLOSED / TLS_TRUNCATED once the peer is done */
-    int mbed_err;
-    uint32_t verify_flags;
     size_t pending;        /* plaintext bytes of a half-sent record */
     bool session;          /* ssl is set up (mbedtls_ssl_free needed) */
     bool open;             /* the handshake finished */
@@ -124,7 +122,7 @@ static int tls_bio_send(void *ctx, const unsigned char *buf, size_t len)
     if (sent > 0 || r == KEEL_OK) {
         return (int)sent; /* a short count: mbed TLS calls again for the rest */
     }
-    t->transport = r;
+    t->st.transport = r;
     return ktls_bio_code(r, true);
 }
 
@@ -139,7 +137,7 @@ static int tls_bio_recv(void *ctx, unsigned char *buf, size_t len, uint32_t igno
     size_t n = 0;
     keel_result r = keel_net_recv_timeout(t->net, &b, tls_time_left(t), &n);
     if (r != KEEL_OK && r != KEEL_ERR_CLOSED) {
-        t->transport = r;
+        t->st.transport = r;
     }
     return tls_bio_recv_answer(r, n);
 }
@@ -182,13 +180,7 @@ void keel_tls_free(keel_tls *tls)
  * results (all but TIMEOUT and WOULD_BLOCK) become sticky. */
 static KEEL_MUST_USE keel_result tls_failed(keel_tls *t, int code, bool handshaking)
 {
-    keel_result r = ktls_result(code, handshaking, t->transport);
-    t->transport = KEEL_OK;
-    t->mbed_err = code;
-    if (r == KEEL_ERR_TLS_VERIFY) {
-        uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
-        t->verify_flags = flags == UINT32_MAX ? 0 : flags;
-    }
+    keel_result r = ktls_status_failed(&t->st, &t->ssl, code, handshaking);
     if (handshaking || (r != KEEL_ERR_TIMEOUT && r != KEEL_ERR_WOULD_BLOCK)) {
         t->err = r;
     }
@@ -196,6 +188,19 @@ static KEEL_MUST_USE keel_result tls_failed(keel_tls *t, int code, bool handshak
 }
 
 /* ---- handshakes -------------------------------------------------------------------- */
+
+/* Run an mbed TLS step until it is done or fails. WANT_READ/WANT_WRITE
+ * come only if the transport said WOULD_BLOCK, which the waiting callbacks
+ * never do; retried within the deadline rather than trusted. */
+static int tls_step_until_done(keel_tls *t, int (*step)(mbedtls_ssl_context *ssl))
+{
+    int ret;
+    do {
+        ret = step(&t->ssl);
+    } while ((ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) &&
+             tls_time_left(t) > 0);
+    return ret;
+}
 
 static KEEL_MUST_USE keel_result tls_handshake(keel_tls *t, const keel_tls_config *cfg,
                                                keel_net *net, keel_slice name,
@@ -210,25 +215,17 @@ static KEEL_MUST_USE keel_result tls_handshake(keel_tls *t, const keel_tls_confi
     if (keel_net_proto(net) != KEEL_PROTO_TCP) {
         return KEEL_ERR_INVALID_ARG;
     }
-    mbedtls_ssl_init(&t->ssl);
     int mbed = 0;
     keel_result r = ktls_session_setup(&t->ssl, cfg, name, &mbed);
     if (r != KEEL_OK) {
-        mbedtls_ssl_free(&t->ssl);
-        t->mbed_err = mbed;
+        t->st.mbed_err = mbed;
         return r;
     }
     t->session = true;
     t->net = net;
     mbedtls_ssl_set_bio(&t->ssl, t, tls_bio_send, NULL, tls_bio_recv);
     tls_set_deadline(t, timeout_ms);
-    int ret;
-    do {
-        ret = mbedtls_ssl_handshake(&t->ssl);
-        /* WANT_*: only if the transport said WOULD_BLOCK, which the waiting
-         * callbacks never do; retried rather than trusted. */
-    } while ((ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) &&
-             tls_time_left(t) > 0);
+    int ret = tls_step_until_done(t, mbedtls_ssl_handshake);
     if (ret != 0) {
         ktls_alert_after(&t->ssl, ret);
         return tls_failed(t, ret, true);
@@ -323,7 +320,7 @@ keel_result keel_tls_recv(keel_tls *tls, keel_buf *into, uint32_t timeout_ms, si
     if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
         /* mbed TLS says 0 when the transport ended without close_notify. */
         tls->read_end = KEEL_ERR_TLS_TRUNCATED;
-        tls->mbed_err = MBEDTLS_ERR_SSL_CONN_EOF;
+        tls->st.mbed_err = MBEDTLS_ERR_SSL_CONN_EOF;
         return tls->read_end;
     }
     if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
@@ -343,11 +340,7 @@ keel_result keel_tls_close_notify(keel_tls *tls, uint32_t timeout_ms)
         return KEEL_OK;
     }
     tls_set_deadline(tls, timeout_ms);
-    int ret;
-    do {
-        ret = mbedtls_ssl_close_notify(&tls->ssl);
-    } while ((ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) &&
-             tls_time_left(tls) > 0);
+    int ret = tls_step_until_done(tls, mbedtls_ssl_close_notify);
     if (ret != 0) {
         return tls_failed(tls, ret, false);
     }
@@ -359,12 +352,12 @@ keel_result keel_tls_close_notify(keel_tls *tls, uint32_t timeout_ms)
 
 int keel_tls_last_mbedtls_error(const keel_tls *tls)
 {
-    return tls == NULL ? 0 : tls->mbed_err;
+    return tls == NULL ? 0 : tls->st.mbed_err;
 }
 
 uint32_t keel_tls_verify_flags(const keel_tls *tls)
 {
-    return tls == NULL ? 0 : tls->verify_flags;
+    return tls == NULL ? 0 : tls->st.verify_flags;
 }
 
 const char *keel_tls_version(const keel_tls *tls)

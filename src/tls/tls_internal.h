@@ -57,14 +57,26 @@ KEEL_MUST_USE keel_result ktls_result(int code, bool handshaking, keel_result tr
  * to mbed TLS (sending: which direction failed). */
 int ktls_bio_code(keel_result r, bool sending);
 
-/* Set up ssl (initialised by the caller with mbedtls_ssl_init) for one
- * session under cfg: mbedtls_ssl_setup and, for a client, the host name
- * to verify (and send as SNI). INVALID_ARG when a verifying client has no
- * name or the name is longer than KTLS_NAME_MAX or holds a NUL; NO_MEMORY.
- * *mbed gets mbed TLS's code on failure. On failure ssl is left for
- * mbedtls_ssl_free. */
+/* Initialise ssl and set it up for one session under cfg:
+ * mbedtls_ssl_setup and, for a client, the host name to verify (and send
+ * as SNI). INVALID_ARG when a verifying client has no name or the name is
+ * longer than KTLS_NAME_MAX or holds a NUL; NO_MEMORY. *mbed gets mbed
+ * TLS's code on failure. On failure ssl is freed again (nothing to undo);
+ * on success the caller owns it (mbedtls_ssl_free). */
 KEEL_MUST_USE keel_result ktls_session_setup(mbedtls_ssl_context *ssl, const keel_tls_config *cfg,
                                              keel_slice server_name, int *mbed);
+
+/* What a session keeps about its failures (both adapters embed one). */
+typedef struct ktls_status {
+    keel_result transport; /* the transport's result behind a failure it gave mbed TLS */
+    int mbed_err;          /* mbed TLS's code behind the last failure */
+    uint32_t verify_flags; /* the verification flags of a refused certificate */
+} ktls_status;
+
+/* mbed TLS's failure code of ssl, recorded in st (the transport's result
+ * is used up), as a keel_result (ktls_result). */
+KEEL_MUST_USE keel_result ktls_status_failed(ktls_status *st, const mbedtls_ssl_context *ssl,
+                                             int code, bool handshaking);
 
 /* After mbed TLS's handshake failed with code: send the fatal alert mbed
  * TLS 2.28 leaves out (a server that requires a client certificate and

@@ -87,10 +87,8 @@ struct keel_tls_stream {
     keel_timer_id hs_timer;
     keel_timer_id kick;
     keel_timer_id drain_timer;
-    keel_result err;       /* sticky failure */
-    keel_result transport; /* the raw stream's result behind a send failure */
-    int mbed_err;
-    uint32_t verify_flags;
+    keel_result err; /* sticky failure */
+    ktls_status st;
     uint32_t flags;
 };
 
@@ -216,7 +214,7 @@ static int tls_bio_send(void *ctx, const unsigned char *buf, size_t len)
         r = t->raw != NULL ? keel_stream_write(t->raw, data) : KEEL_ERR_STATE;
     }
     if (r != KEEL_OK) {
-        t->transport = r;
+        t->st.transport = r;
         return ktls_bio_code(r == KEEL_ERR_WOULD_BLOCK ? KEEL_ERR_OS : r, true);
     }
     return (int)n;
@@ -346,14 +344,7 @@ static void tls_fail_later(keel_tls_stream *t, keel_result r)
 /* mbed TLS's failure code, recorded. */
 static keel_result tls_mbed_failure(keel_tls_stream *t, int code, bool handshaking)
 {
-    keel_result r = ktls_result(code, handshaking, t->transport);
-    t->transport = KEEL_OK;
-    t->mbed_err = code;
-    if (r == KEEL_ERR_TLS_VERIFY) {
-        uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
-        t->verify_flags = flags == UINT32_MAX ? 0 : flags;
-    }
-    return r;
+    return ktls_status_failed(&t->st, &t->ssl, code, handshaking);
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -482,7 +473,7 @@ static void tls_read_records(keel_tls_stream *t)
         if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
             if (tls_any(t, TF_EOF) && !tls_cipher_left(t)) {
                 /* The transport ended without close_notify. */
-                t->mbed_err = MBEDTLS_ERR_SSL_CONN_EOF;
+                t->st.mbed_err = MBEDTLS_ERR_SSL_CONN_EOF;
                 tls_read_end(t, KEEL_ERR_TLS_TRUNCATED);
             }
             return;
@@ -765,11 +756,9 @@ static KEEL_MUST_USE keel_result tls_new(keel_loop *loop, const keel_tls_config 
     if (t == NULL) {
         return KEEL_ERR_NO_MEMORY;
     }
-    mbedtls_ssl_init(&t->ssl);
     int mbed = 0;
     keel_result r = ktls_session_setup(&t->ssl, cfg, server_name, &mbed);
     if (r != KEEL_OK) {
-        mbedtls_ssl_free(&t->ssl);
         ksys_release(t);
         return r;
     }
@@ -1047,12 +1036,12 @@ bool keel_tls_stream_handshake_done(const keel_tls_stream *t)
 
 int keel_tls_stream_last_mbedtls_error(const keel_tls_stream *t)
 {
-    return t == NULL ? 0 : t->mbed_err;
+    return t == NULL ? 0 : t->st.mbed_err;
 }
 
 uint32_t keel_tls_stream_verify_flags(const keel_tls_stream *t)
 {
-    return t == NULL ? 0 : t->verify_flags;
+    return t == NULL ? 0 : t->st.verify_flags;
 }
 
 const char *keel_tls_stream_version(const keel_tls_stream *t)

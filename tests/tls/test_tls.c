@@ -28,20 +28,6 @@
 #include "net_test_util.h"
 #include "tls_test_util.h"
 
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = nt_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nt_fds_unchanged(fds_before);
-}
 
 /* Whole contents of a file of the test PKI (malloc'd; *len its size). */
 static uint8_t *read_file(const char *name, size_t *len)
@@ -217,10 +203,7 @@ static void test_handshake_and_echo_over_loopback(void **state)
     assert_int_equal(sv.hs_r, KEEL_OK);
     assert_int_equal(sv.end_r, KEEL_ERR_CLOSED);
     assert_int_equal(sv.echoed, 300000);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 /* The client refuses the server's certificate: its result, its flags,
@@ -251,10 +234,7 @@ static void refused(const char *server_crt, const char *name, uint32_t flag, con
     tt_server_join(&sv);
     assert_int_equal(sv.hs_r, KEEL_ERR_TLS_ALERT);
     assert_int_equal(sv.mbed_err, MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 static void test_wrong_host_name_is_refused(void **state)
@@ -294,10 +274,7 @@ static void test_verify_none_accepts_any_certificate(void **state)
     assert_int_equal(keel_tls_close_notify(tls, NT_IO_TIMEOUT_MS), KEEL_OK);
     tt_server_join(&sv);
     assert_int_equal(sv.end_r, KEEL_ERR_CLOSED);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 static void test_verifying_client_needs_a_usable_server_name(void **state)
@@ -393,10 +370,7 @@ static void test_mutual_tls_requires_a_client_certificate(void **state)
     tt_server_join(&sv2);
     assert_int_equal(sv2.hs_r, KEEL_OK);
     assert_int_equal(sv2.end_r, KEEL_ERR_CLOSED);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(anon);
+    tt_free_all(tls, net, scfg, anon);
     keel_tls_config_free(with_cert);
 }
 
@@ -409,20 +383,15 @@ static void test_end_without_close_notify_is_truncation(void **state)
     keel_tls_config *ccfg = tt_client_cfg(NULL, NULL, 0);
     tt_server sv = { 0 };
     tt_server_start(&sv, scfg, true);
-    keel_net *net = tt_tcp_connect(sv.port);
-    keel_tls *tls = tt_tls();
-    assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
+    keel_net *net = NULL;
+    keel_tls *tls = tt_session(ccfg, sv.port, &net);
     tt_echo_pattern(tls, 100, 100);
     keel_net_close(net); /* no close_notify */
     tt_server_join(&sv);
     assert_int_equal(sv.end_r, KEEL_ERR_TLS_TRUNCATED);
     assert_int_equal(sv.mbed_err, MBEDTLS_ERR_SSL_CONN_EOF);
     assert_int_equal(sv.echoed, 100);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 /* A deadline that passes is TIMEOUT and not fatal; a buf without room is
@@ -512,10 +481,8 @@ static void test_close_makes_the_context_reusable(void **state)
     keel_tls_config *ccfg = tt_client_cfg(NULL, NULL, 0);
     tt_server sv = { 0 };
     tt_server_start(&sv, scfg, true);
-    keel_net *net = tt_tcp_connect(sv.port);
-    keel_tls *tls = tt_tls();
-    assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
+    keel_net *net = NULL;
+    keel_tls *tls = tt_session(ccfg, sv.port, &net);
     assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
                      KEEL_ERR_STATE);
     assert_int_equal(keel_tls_close_notify(tls, NT_IO_TIMEOUT_MS), KEEL_OK);
@@ -533,10 +500,7 @@ static void test_close_makes_the_context_reusable(void **state)
     assert_int_equal(keel_tls_close_notify(tls, NT_IO_TIMEOUT_MS), KEEL_OK);
     tt_server_join(&sv2);
     assert_int_equal(sv2.end_r, KEEL_ERR_CLOSED);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 /* A peer that speaks something else than TLS, and one that says nothing. */
@@ -711,32 +675,32 @@ static void test_bio_callbacks_map_keel_results_to_mbedtls_codes(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_config_rejects_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_rejects_bad_arguments, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_config_reports_unusable_files_with_the_mbedtls_error,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_loads_pem_bytes_and_ca_directories, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_handshake_and_echo_over_loopback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_host_name_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_ca_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expired_certificate_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_none_accepts_any_certificate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_verifying_client_needs_a_usable_server_name, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mutual_tls_requires_a_client_certificate, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_end_without_close_notify_is_truncation, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_recv_deadline_and_room, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_makes_the_context_reusable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_peer_that_is_not_tls_fails_the_handshake, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_silent_peer_times_the_handshake_out, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_bio_callbacks_carry_an_mbedtls_session, setup,
-                                        teardown),
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_config_loads_pem_bytes_and_ca_directories, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_and_echo_over_loopback, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_host_name_is_refused, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_ca_is_refused, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_expired_certificate_is_refused, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_none_accepts_any_certificate, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_verifying_client_needs_a_usable_server_name, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_mutual_tls_requires_a_client_certificate, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_end_without_close_notify_is_truncation, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_recv_deadline_and_room, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_close_makes_the_context_reusable, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_a_peer_that_is_not_tls_fails_the_handshake, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_a_silent_peer_times_the_handshake_out, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_bio_callbacks_carry_an_mbedtls_session, tt_setup,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_bio_callbacks_map_keel_results_to_mbedtls_codes,
-                                        setup, teardown),
+                                        tt_setup, tt_teardown),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }

@@ -87,6 +87,34 @@ static size_t capped(size_t len, size_t chunk, int calls)
     return len;
 }
 
+/* The plan for one call on the descriptor under test: -1 with errno set
+ * (EINTR, EAGAIN, ECONNRESET once `passed` reached `reset_at`), or 0 with
+ * *len cut to the reset point and to the chunk size. */
+static int fault_for(int calls, size_t passed, size_t reset_at, size_t chunk, size_t *len)
+{
+    if (every(f.eintr_every, calls)) {
+        f.eintr_hits++;
+        errno = EINTR;
+        return -1;
+    }
+    if (every(f.eagain_every, calls)) {
+        f.eagain_hits++;
+        errno = EAGAIN;
+        return -1;
+    }
+    if (reset_at > 0) {
+        if (passed >= reset_at) {
+            f.resets++;
+            errno = ECONNRESET;
+            return -1;
+        }
+        size_t left = reset_at - passed;
+        *len = *len < left ? *len : left;
+    }
+    *len = capped(*len, chunk, calls);
+    return 0;
+}
+
 static ssize_t recv_faulty(int fd, void *buf, size_t len, int flags, struct sockaddr *sa,
                            socklen_t *salen)
 {
@@ -94,26 +122,10 @@ static ssize_t recv_faulty(int fd, void *buf, size_t len, int flags, struct sock
         return real.recvfrom(fd, buf, len, flags, sa, salen);
     }
     f.recv_calls++;
-    if (every(f.eintr_every, f.recv_calls)) {
-        f.eintr_hits++;
-        errno = EINTR;
+    if (fault_for(f.recv_calls, f.recv_passed, f.recv_reset_at, f.recv_chunk, &len) != 0) {
         return -1;
     }
-    if (every(f.eagain_every, f.recv_calls)) {
-        f.eagain_hits++;
-        errno = EAGAIN;
-        return -1;
-    }
-    if (f.recv_reset_at > 0) {
-        if (f.recv_passed >= f.recv_reset_at) {
-            f.resets++;
-            errno = ECONNRESET;
-            return -1;
-        }
-        size_t left = f.recv_reset_at - f.recv_passed;
-        len = len < left ? len : left;
-    }
-    ssize_t n = real.recvfrom(fd, buf, capped(len, f.recv_chunk, f.recv_calls), flags, sa, salen);
+    ssize_t n = real.recvfrom(fd, buf, len, flags, sa, salen);
     if (n > 0) {
         f.recv_passed += (size_t)n;
     }
@@ -128,26 +140,10 @@ static ssize_t send_faulty(int fd, const void *buf, size_t len, int flags,
     }
     f.send_calls++;
     assert_true((flags & MSG_NOSIGNAL) != 0);
-    if (every(f.eintr_every, f.send_calls)) {
-        f.eintr_hits++;
-        errno = EINTR;
+    if (fault_for(f.send_calls, f.send_passed, f.send_reset_at, f.send_chunk, &len) != 0) {
         return -1;
     }
-    if (every(f.eagain_every, f.send_calls)) {
-        f.eagain_hits++;
-        errno = EAGAIN;
-        return -1;
-    }
-    if (f.send_reset_at > 0) {
-        if (f.send_passed >= f.send_reset_at) {
-            f.resets++;
-            errno = ECONNRESET;
-            return -1;
-        }
-        size_t left = f.send_reset_at - f.send_passed;
-        len = len < left ? len : left;
-    }
-    ssize_t n = real.sendto(fd, buf, capped(len, f.send_chunk, f.send_calls), flags, sa, salen);
+    ssize_t n = real.sendto(fd, buf, len, flags, sa, salen);
     if (n > 0) {
         f.send_passed += (size_t)n;
     }
@@ -282,10 +278,7 @@ static void test_blocking_session_through_eintr_and_short_io(void **state)
     assert_int_equal(sv.end_r, KEEL_ERR_CLOSED);
     assert_int_equal(sv.echoed, 150000);
     assert_true(f.eintr_hits > 10 && f.short_hits > 10);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 /* A non-blocking context whose socket says EAGAIN now and then even when
@@ -311,10 +304,7 @@ static void test_blocking_session_through_eagain_storms(void **state)
     assert_int_equal(sv.end_r, KEEL_ERR_CLOSED);
     assert_int_equal(sv.echoed, 60000);
     assert_true(f.eagain_hits > 10);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 /* The connection resets after the ClientHello went out: RESET, with mbed
@@ -339,10 +329,7 @@ static void test_blocking_reset_mid_handshake(void **state)
     keel_net_close(net);
     tt_server_join(&sv);
     assert_true(sv.hs_r == KEEL_ERR_CLOSED || sv.hs_r == KEEL_ERR_RESET);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 /* The connection resets in the middle of a record: the sender learns
@@ -355,10 +342,8 @@ static void test_blocking_reset_mid_record(void **state)
     keel_tls_config *ccfg = tt_client_cfg(NULL, NULL, 0);
     sink k = { 0 };
     sink_start(&k, scfg);
-    keel_net *net = tt_tcp_connect(k.port);
-    keel_tls *tls = tt_tls();
-    assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
+    keel_net *net = NULL;
+    keel_tls *tls = tt_session(ccfg, k.port, &net);
     fault_fd = fd_of(net);
     f.send_reset_at = 45000; /* inside the third 16 KiB record */
     install_stubs();
@@ -377,10 +362,7 @@ static void test_blocking_reset_mid_record(void **state)
     assert_int_equal(k.received, sent);
     assert_false(k.pattern_broken);
     assert_int_equal(k.end_r, KEEL_ERR_TLS_TRUNCATED);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 /* After a deadline passed with a record half-sent, the next send must
@@ -393,10 +375,8 @@ static void test_blocking_send_resumes_a_half_sent_record(void **state)
     keel_tls_config *ccfg = tt_client_cfg(NULL, NULL, 0);
     sink k = { 0 };
     sink_start(&k, scfg);
-    keel_net *net = tt_tcp_connect(k.port);
-    keel_tls *tls = tt_tls();
-    assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
+    keel_net *net = NULL;
+    keel_tls *tls = tt_session(ccfg, k.port, &net);
     assert_int_equal(keel_net_set_nonblocking(net, true), KEEL_OK);
     fault_fd = fd_of(net);
     f.eagain_every = 1; /* the socket takes nothing: the deadline passes */
@@ -418,10 +398,7 @@ static void test_blocking_send_resumes_a_half_sent_record(void **state)
     assert_int_equal(k.received, sizeof data);
     assert_false(k.pattern_broken);
     assert_int_equal(k.end_r, KEEL_ERR_CLOSED);
-    keel_tls_free(tls);
-    keel_net_free(net);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    tt_free_all(tls, net, scfg, ccfg);
 }
 
 static const keel_tls_stream_handlers loop_handlers;

@@ -29,20 +29,6 @@
 #include "loop_test_util.h"
 #include "tls_test_util.h"
 
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = nt_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return nt_fds_unchanged(fds_before);
-}
 
 /* ---- one side of a TLS stream: what it saw, how it behaves ----------------- */
 
@@ -252,6 +238,18 @@ static void ts_pump(keel_tls_stream *t, size_t n, size_t chunk, size_t *sent)
     }
 }
 
+/* The end of a test: the listener, the loop (closing what is left) and the
+ * configurations (NULL is fine). */
+static void ts_end(keel_loop *loop, ts_server *sv, keel_tls_config *scfg, keel_tls_config *ccfg)
+{
+    if (sv != NULL) {
+        keel_listener_close(sv->l);
+    }
+    keel_loop_free(loop);
+    keel_tls_config_free(scfg);
+    keel_tls_config_free(ccfg);
+}
+
 /* Run until both sides' on_close ran (or fail at the deadline). */
 static void ts_run_until_closed(keel_loop *loop, ts_side *a, ts_side *b)
 {
@@ -310,10 +308,7 @@ static void test_echo_with_early_data_and_orderly_close(void **state)
     assert_int_equal(c.close_r, KEEL_OK);
     assert_int_equal(s->closes, 1);
     assert_int_equal(s->close_r, KEEL_OK);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 static void test_bulk_transfer_under_back_pressure(void **state)
@@ -362,10 +357,7 @@ static void test_bulk_transfer_under_back_pressure(void **state)
     ts_run_until_closed(loop, &c, &sv.sides[0]);
     assert_int_equal(sv.sides[0].received, total);
     assert_int_equal(c.close_r, KEEL_OK);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 /* A reader that consumes a few bytes at a time sees every byte once; what
@@ -400,10 +392,7 @@ static void test_partial_consumption_loses_and_repeats_nothing(void **state)
     assert_int_equal(s->reads, 400); /* one call per record, whatever the TCP reads */
     assert_int_equal(s->read_end, KEEL_ERR_CLOSED);
     assert_true(s->read_end_len > 0); /* some were still held at the end */
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 /* While reading is paused nothing is delivered; records that arrived in
@@ -458,10 +447,7 @@ static void test_paused_reading_keeps_records_for_read_start(void **state)
     assert_int_equal(s->read_end, KEEL_ERR_CLOSED);
     assert_int_equal(s->received, sent);
     assert_false(s->pattern_broken);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 static void test_read_cap_full_with_nothing_consumed_is_too_large(void **state)
@@ -486,10 +472,7 @@ static void test_read_cap_full_with_nothing_consumed_is_too_large(void **state)
     /* The server went without close_notify (the failure is its own). */
     ts_run_until_closed(loop, &c, NULL);
     assert_int_equal(c.read_end, KEEL_ERR_TLS_TRUNCATED);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 static void test_write_cap_refuses_whole_writes(void **state)
@@ -528,10 +511,7 @@ static void test_write_cap_refuses_whole_writes(void **state)
     ts_run_until_closed(loop, &c, &sv.sides[0]);
     assert_int_equal(sv.sides[0].received, 61000);
     assert_false(sv.sides[0].pattern_broken);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 /* A client that connects and says nothing: the server's handshake deadline. */
@@ -556,9 +536,7 @@ static void test_handshake_deadline_ends_a_silent_client(void **state)
     assert_int_equal(s->reads + s->read_ends, 0);
     assert_int_equal(s->close_r, KEEL_ERR_TIMEOUT);
     keel_net_free(silent);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
+    ts_end(loop, &sv, scfg, NULL);
 }
 
 /* The loop client refuses a certificate for another host; the server
@@ -582,10 +560,7 @@ static void test_refused_certificate_on_the_loop(void **state)
     ts_run_until_closed(loop, &sv.sides[0], NULL);
     assert_int_equal(sv.sides[0].hs_r, KEEL_ERR_TLS_ALERT);
     assert_int_equal(sv.sides[0].received, 0);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 /* The client's view of a refused certificate, with its flags: here the
@@ -619,10 +594,7 @@ static void test_refused_certificate_keeps_its_flags(void **state)
     assert_int_equal(c.hs_r, KEEL_ERR_TLS_VERIFY);
     assert_true((flags_at_close & MBEDTLS_X509_BADCERT_EXPIRED) != 0);
     ts_run_until_closed(loop, &sv.sides[0], NULL);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 /* Plaintext where a ClientHello should be. */
@@ -646,9 +618,7 @@ static void test_a_client_that_is_not_tls_fails_the_handshake(void **state)
     assert_int_equal(sv.sides[0].close_r, KEEL_ERR_TLS_HANDSHAKE);
     assert_int_equal(sv.sides[0].reads, 0);
     keel_net_free(plain);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
+    ts_end(loop, &sv, scfg, NULL);
 }
 
 /* A blocking client on its own thread: handshake, send, then close the
@@ -705,9 +675,7 @@ static void test_end_without_close_notify_is_truncated_on_the_loop(void **state)
     keel_tls_stream_close(s->t);
     ts_run_until_closed(loop, s, NULL);
     assert_int_equal(s->close_r, KEEL_OK);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
+    ts_end(loop, &sv, scfg, NULL);
 }
 
 /* Half-close: the client's close_notify ends its direction; the server
@@ -751,10 +719,7 @@ static void test_shutdown_half_closes_with_close_notify(void **state)
     assert_int_equal(c.read_end_len, 6);
     assert_int_equal(c.close_r, KEEL_OK);
     assert_int_equal(sv.sides[0].close_r, KEEL_OK);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 static void test_abort_resets_the_connection(void **state)
@@ -778,10 +743,7 @@ static void test_abort_resets_the_connection(void **state)
     assert_int_equal(c.close_r, KEEL_OK);
     assert_int_equal(sv.sides[0].read_end, KEEL_ERR_RESET);
     assert_int_equal(sv.sides[0].close_r, KEEL_ERR_RESET);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 static void test_refused_connect_is_a_failed_handshake(void **state)
@@ -838,10 +800,7 @@ static void test_close_during_the_handshake(void **state)
     assert_int_equal(sv.sides[1].received, 2000);
     assert_int_equal(sv.sides[1].read_end, KEEL_ERR_CLOSED);
     assert_false(sv.sides[1].pattern_broken);
-    keel_listener_close(sv.l);
-    keel_loop_free(loop);
-    keel_tls_config_free(scfg);
-    keel_tls_config_free(ccfg);
+    ts_end(loop, &sv, scfg, ccfg);
 }
 
 /* keel_loop_free with TLS streams open: each gets on_close(CLOSED). */
@@ -1037,35 +996,35 @@ static void test_tls_server_on_two_threads_serves_concurrent_clients(void **stat
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_echo_with_early_data_and_orderly_close, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_bulk_transfer_under_back_pressure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_consumption_loses_and_repeats_nothing, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_paused_reading_keeps_records_for_read_start, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_echo_with_early_data_and_orderly_close, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_transfer_under_back_pressure, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_consumption_loses_and_repeats_nothing, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_paused_reading_keeps_records_for_read_start, tt_setup,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_read_cap_full_with_nothing_consumed_is_too_large,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_cap_refuses_whole_writes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_handshake_deadline_ends_a_silent_client, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_refused_certificate_on_the_loop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_certificate_keeps_its_flags, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_client_that_is_not_tls_fails_the_handshake, setup,
-                                        teardown),
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_write_cap_refuses_whole_writes, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_handshake_deadline_ends_a_silent_client, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_certificate_on_the_loop, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_certificate_keeps_its_flags, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_a_client_that_is_not_tls_fails_the_handshake, tt_setup,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_end_without_close_notify_is_truncated_on_the_loop,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_half_closes_with_close_notify, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_abort_resets_the_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_connect_is_a_failed_handshake, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_close_during_the_handshake, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_loop_free_closes_open_tls_streams, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rejects_bad_arguments, setup, teardown),
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_half_closes_with_close_notify, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_abort_resets_the_connection, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_connect_is_a_failed_handshake, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_close_during_the_handshake, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_loop_free_closes_open_tls_streams, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_bad_arguments, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_tls_server_on_two_threads_serves_concurrent_clients,
-                                        setup, teardown),
+                                        tt_setup, tt_teardown),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }
