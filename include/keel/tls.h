@@ -193,8 +193,10 @@ KEEL_MUST_USE keel_result keel_tls_recv(keel_tls *tls, keel_buf *into, uint32_t 
  * without a session. */
 KEEL_MUST_USE keel_result keel_tls_close_notify(keel_tls *tls, uint32_t timeout_ms);
 
-/** mbed TLS's error code behind tls's last failure (0 if none, or if the
- * failure was the transport's or tls is NULL). */
+/** mbed TLS's error code behind tls's last failure (0 if none or tls is
+ * NULL). For a failure of the transport it is the MBEDTLS_ERR_NET_* or
+ * MBEDTLS_ERR_SSL_TIMEOUT code keel's callback handed mbed TLS (the
+ * keel_result itself is what the call returned). */
 int keel_tls_last_mbedtls_error(const keel_tls *tls);
 /** mbed TLS's certificate verification flags of the last handshake (0 when
  * the peer was verified, or not verified at all, or tls is NULL): why a
@@ -277,8 +279,9 @@ KEEL_MUST_USE keel_result keel_tls_stream_connect(keel_loop *loop, const keel_tl
                                                   const keel_stream_opts *opts, void *user,
                                                   keel_tls_stream **out);
 /** Take over a connected TCP socket (freed on success; left to the caller
- * on failure) and handshake on it in cfg's role (server_name as in
- * keel_tls_stream_connect for a client, ignored for a server). */
+ * on failure) and handshake on it in cfg's role. server_name: for a
+ * client, the name to verify (required unless cfg has verify_none, as in
+ * keel_tls_connect); ignored for a server. */
 KEEL_MUST_USE keel_result keel_tls_stream_adopt(keel_loop *loop, const keel_tls_config *cfg,
                                                 keel_net *sock, keel_slice server_name,
                                                 const keel_tls_stream_handlers *handlers,
