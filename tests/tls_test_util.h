@@ -20,12 +20,12 @@
 #error "KEEL_TLS_CERT_DIR: the directory tests/tls/make_certs.sh fills (tests/CMakeLists.txt)"
 #endif
 
-/* The path of a file of the test PKI (one of 16 rotating buffers: good
- * for the few paths one call takes). */
+/* The path of a file of the test PKI (one of 16 rotating buffers of the
+ * calling thread: good for the few paths one call takes). */
 static inline const char *tt_path(const char *name)
 {
-    static char paths[16][512];
-    static unsigned next;
+    static _Thread_local char paths[16][512];
+    static _Thread_local unsigned next;
     char *p = paths[next++ % 16u];
     int n = snprintf(p, sizeof paths[0], "%s/%s", KEEL_TLS_CERT_DIR, name);
     assert_true(n > 0 && (size_t)n < sizeof paths[0]);

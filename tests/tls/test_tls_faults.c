@@ -51,6 +51,11 @@ static struct fault_plan {
     bool alloc_fails;
 } f;
 
+static void install_stubs(void);
+
+/* The stubs go in before any test starts a thread (the table may change
+ * only while no other thread is inside keel); they act on fault_fd only,
+ * which stays -1 until the test names its descriptor. */
 static int setup(void **state)
 {
     (void)state;
@@ -59,6 +64,7 @@ static int setup(void **state)
     f = (struct fault_plan){ 0 };
     fault_fd = -1;
     fds_before = nt_count_fds();
+    install_stubs();
     return 0;
 }
 
@@ -265,7 +271,6 @@ static void test_blocking_session_through_eintr_and_short_io(void **state)
     f.eintr_every = 3;
     f.recv_chunk = 7;
     f.send_chunk = 13;
-    install_stubs();
     keel_tls *tls = tt_tls();
     assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
                      KEEL_OK);
@@ -294,7 +299,6 @@ static void test_blocking_session_through_eagain_storms(void **state)
     assert_int_equal(keel_net_set_nonblocking(net, true), KEEL_OK);
     fault_fd = fd_of(net);
     f.eagain_every = 2;
-    install_stubs();
     keel_tls *tls = tt_tls();
     assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
                      KEEL_OK);
@@ -319,7 +323,6 @@ static void test_blocking_reset_mid_handshake(void **state)
     keel_net *net = tt_tcp_connect(sv.port);
     fault_fd = fd_of(net);
     f.recv_reset_at = 100; /* inside the server's first flight */
-    install_stubs();
     keel_tls *tls = tt_tls();
     assert_int_equal(keel_tls_connect(tls, ccfg, net, KEEL_STR("localhost"), NT_IO_TIMEOUT_MS),
                      KEEL_ERR_RESET);
@@ -346,7 +349,6 @@ static void test_blocking_reset_mid_record(void **state)
     keel_tls *tls = tt_session(ccfg, k.port, &net);
     fault_fd = fd_of(net);
     f.send_reset_at = 45000; /* inside the third 16 KiB record */
-    install_stubs();
     static uint8_t data[100000];
     nt_fill(data, sizeof data, 0);
     size_t sent = SIZE_MAX;
@@ -381,7 +383,6 @@ static void test_blocking_send_resumes_a_half_sent_record(void **state)
     fault_fd = fd_of(net);
     f.eagain_every = 1; /* the socket takes nothing: the deadline passes */
     f.send_chunk = 0;
-    install_stubs();
     static uint8_t data[40000];
     nt_fill(data, sizeof data, 0);
     size_t sent = SIZE_MAX;
@@ -406,7 +407,6 @@ static const keel_tls_stream_handlers loop_handlers;
 static void test_allocation_failures_are_no_memory(void **state)
 {
     (void)state;
-    install_stubs();
     f.alloc_fails = true;
     keel_tls *tls = NULL;
     assert_int_equal(keel_tls_init(&tls), KEEL_ERR_NO_MEMORY);
@@ -561,7 +561,6 @@ static void test_loop_echo_through_short_io_eintr_and_eagain(void **state)
     f.eagain_every = 5;
     f.recv_chunk = 9;
     f.send_chunk = 13;
-    install_stubs();
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, loop_client_main, &c), 0);
     loop_side e = { 0 };
@@ -591,7 +590,6 @@ static void test_loop_reset_mid_handshake(void **state)
     loop_client c = { .cfg = ccfg, .n = 10 };
     keel_net *listener = nt_listen(KEEL_AF_INET4, KEEL_PROTO_TCP, &c.port);
     f.recv_reset_at = 60; /* inside the ClientHello */
-    install_stubs();
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, loop_client_main, &c), 0);
     loop_side e = { 0 };
@@ -680,7 +678,6 @@ static void test_loop_reset_mid_record(void **state)
     keel_loop *loop = lt_loop();
     records_client c = { .cfg = ccfg };
     keel_net *listener = nt_listen(KEEL_AF_INET4, KEEL_PROTO_TCP, &c.port);
-    install_stubs();
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, records_client_main, &c), 0);
     keel_net *conn = nt_new();
