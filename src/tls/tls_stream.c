@@ -14,9 +14,10 @@
  *  - out: tls_bio_send is keel_stream_write on the raw stream, which sends
  *    at once or queues (under the raw stream's caps and back-pressure).
  * Plaintext is decrypted into t->pt, handed to the user's on_read with the
- * unconsumed rest of earlier calls (as keel_stream does with bytes), and
- * released when all of it is consumed: an idle TLS stream holds no keel
- * buffer (mbed TLS's own record buffers stay, about 33 KiB).
+ * unconsumed rest of earlier calls (as keel_stream does with bytes); the
+ * buffer serves a whole burst of records and is released once the burst is
+ * consumed: an idle TLS stream holds no keel buffer (mbed TLS's own record
+ * buffers stay, about 33 KiB).
  *
  * Callbacks to the user run only from the raw stream's callbacks and from
  * timers (the handshake deadline and t->kick, a zero-delay timer that runs
@@ -404,7 +405,9 @@ static bool tls_deliver(keel_tls_stream *t)
         return true;
     }
     if (used >= data.len) {
-        tls_drop_plaintext(t);
+        /* All consumed: the buffer serves the next record of this burst;
+         * tls_read_records releases it when the burst is over. */
+        t->pt_off = t->pt_len = 0;
         return true;
     }
     if (used == 0 && data.len >= tls_read_cap(t)) {
