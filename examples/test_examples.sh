@@ -169,7 +169,220 @@ hp() {
     [[ $rc -lt 124 ]] || fail "http_parse $* ended with status $rc (signal or timeout)"
 }
 
+# ---- TLS (built with mbed TLS only) ----
+# make_pki: the test PKI of tests/tls/make_certs.sh in $work/pki (made now,
+# by openssl; never a key in the repository).
+make_pki() {
+    pki=$work/pki
+    bash "$src/tests/tls/make_certs.sh" "$pki" >"$work/pki.log" 2>&1 || fail "making the test PKI failed"
+}
+
+# start_tls NAME [ARGS...]: tls_echo_server with the PKI's server
+# certificate on port 0; sets port_NAME and pid_NAME.
+start_tls() {
+    local name=$1
+    shift
+    start_listening "$name" tls_echo_server --cert "$pki/server.crt" --key "$pki/server.key" \
+        --port 0 "$@"
+}
+
+# start_s_server NAME CERT [ARGS...]: openssl s_server presenting CERT
+# (with the server key) in -rev mode (each line back reversed) for one
+# connection, on a free port of 127.0.0.1 picked at random (s_server cannot
+# be told to choose one and say which); sets port_NAME and pid_NAME.
+start_s_server() {
+    local name=$1 cert=$2 try i p pid
+    shift 2
+    for try in 1 2 3 4 5 6 7 8; do
+        p=$((20000 + RANDOM % 40000))
+        openssl s_server -accept "127.0.0.1:$p" -cert "$pki/$cert" -key "$pki/server.key" -rev \
+            -naccept 1 "$@" >"$work/$name.out" 2>"$work/$name.err" </dev/null &
+        pid=$!
+        for i in $(seq 50); do
+            grep -q '^ACCEPT' "$work/$name.out" && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if grep -q '^ACCEPT' "$work/$name.out"; then
+            pids+=("$pid")
+            printf -v "pid_$name" '%s' "$pid"
+            printf -v "port_$name" '%s' "$p"
+            return 0
+        fi
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    fail "openssl s_server found no free port in 8 tries"
+}
+
+# wait_for_line FILE REGEX WHAT: up to 5 s for a line matching REGEX in FILE.
+wait_for_line() {
+    local i
+    for i in $(seq 50); do
+        grep -q "$2" "$1" && return 0
+        sleep 0.1
+    done
+    fail "$3: $(cat "$1")"
+}
+
+# tls_client NAME ARGS...: tls_echo_client with stdin from $work/NAME.in;
+# sets rc.
+tls_client() {
+    local name=$1
+    shift
+    rc=0
+    timeout 30 "$bin/tls_echo_client" "$@" <"$work/$name.in" >"$work/$name.out" 2>"$work/$name.err" ||
+        rc=$?
+    [[ $rc -lt 124 ]] || fail "tls_echo_client $name ended with status $rc (signal or timeout)"
+}
+
 case $case_name in
+tls_echo_lines_and_concurrent_clients)
+    make_pki
+    start_tls srv --threads 2
+    make_lines "$work/one.in"
+    head -c 200000 /dev/zero | tr '\0' t >>"$work/one.in"
+    echo >>"$work/one.in"
+    tls_client one --ca "$pki/ca.crt" --name localhost 127.0.0.1 "$port_srv"
+    [[ $rc == 0 ]] || fail "tls_echo_client exited with $rc: $(cat "$work/one.err")"
+    sed 's/^/Response received: /' "$work/one.in" | cmp -s - "$work/one.out" ||
+        fail "the responses differ from the lines sent"
+    # Ten clients at once, each holding its connection across a pause.
+    for i in $(seq 10); do
+        printf 'client %s first\n' "$i" >"$work/c$i.first"
+        printf 'client %s second\n%s\n' "$i" "$(head -c 3000 /dev/zero | tr '\0' "$((i % 10))")" >"$work/c$i.rest"
+        { cat "$work/c$i.first"; sleep 1; cat "$work/c$i.rest"; } |
+            timeout 30 "$bin/tls_echo_client" --ca "$pki/ca.crt" --name localhost 127.0.0.1 \
+                "$port_srv" >"$work/c$i.out" 2>"$work/c$i.err" &
+        printf -v "cpid$i" '%s' $!
+        pids+=($!)
+    done
+    for i in $(seq 10); do
+        pid_var="cpid$i"
+        rc=0
+        wait "${!pid_var}" || rc=$?
+        [[ $rc == 0 ]] || fail "client $i exited with $rc: $(cat "$work/c$i.err")"
+        cat "$work/c$i.first" "$work/c$i.rest" | sed 's/^/Response received: /' |
+            cmp -s - "$work/c$i.out" || fail "client $i: wrong responses"
+    done
+    [[ ! -s $work/srv.err ]] || fail "the server reported: $(cat "$work/srv.err")"
+    stop_server srv
+    ;;
+tls_client_against_openssl_s_server)
+    make_pki
+    start_s_server peer server.crt
+    printf 'hello, openssl\nkeel speaks TLS 1.2\n%s\n' "$(head -c 4000 /dev/zero | tr '\0' k)" >"$work/c.in"
+    tls_client c --ca "$pki/ca.crt" --name localhost 127.0.0.1 "$port_peer"
+    [[ $rc == 0 ]] || fail "tls_echo_client against s_server exited with $rc: $(cat "$work/c.err")"
+    rev "$work/c.in" | sed 's/^/Response received: /' | cmp -s - "$work/c.out" ||
+        fail "the answers are not the lines reversed"
+    wait_exit "$pid_peer" 10
+    # s_server reports the session on stderr.
+    grep -q '^Protocol version: TLSv1.2$' "$work/peer.err" || fail "s_server did not report TLS 1.2"
+    grep -Eq '^Ciphersuite: ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$' \
+        "$work/peer.err" || fail "not an ECDHE AEAD suite: $(grep Ciphersuite "$work/peer.err")"
+    cat "$work/c.out"
+    grep -E '^(Protocol|Ciphersuite)' "$work/peer.err"
+    ;;
+openssl_s_client_against_tls_echo_server)
+    make_pki
+    start_tls srv --threads 1
+    rc=0
+    { printf 'hello from s_client\nsecond line\n'; sleep 1; } |
+        timeout 20 openssl s_client -connect "127.0.0.1:$port_srv" -CAfile "$pki/ca.crt" \
+            -verify_return_error -verify_hostname localhost -brief \
+            >"$work/sc.out" 2>"$work/sc.err" || rc=$?
+    [[ $rc == 0 ]] || fail "openssl s_client exited with $rc: $(cat "$work/sc.err")"
+    [[ $(cat "$work/sc.out") == $'hello from s_client\nsecond line' ]] ||
+        fail "s_client got back '$(cat "$work/sc.out")'"
+    grep -q '^Protocol version: TLSv1.2$' "$work/sc.err" || fail "not TLS 1.2"
+    grep -q '^Verification: OK$' "$work/sc.err" || fail "s_client did not verify the server"
+    grep -Eq '^Ciphersuite: ECDHE-ECDSA-' "$work/sc.err" || fail "not an ECDHE-ECDSA suite"
+    # s_client trusting another CA refuses keel's certificate; keel hears its alert.
+    rc=0
+    { printf 'never\n'; sleep 1; } |
+        timeout 20 openssl s_client -connect "127.0.0.1:$port_srv" -CAfile "$pki/other-ca.crt" \
+            -verify_return_error -verify_hostname localhost -brief \
+            >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+    [[ $rc != 0 && $rc -lt 124 ]] || fail "s_client with the wrong CA exited with $rc"
+    wait_for_line "$work/srv.err" '^tls_echo_server: handshake failed: KEEL_ERR_TLS_ALERT' \
+        "the server did not report the client's alert"
+    grep -E '^(Protocol|Ciphersuite|Verification)' "$work/sc.err"
+    stop_server srv
+    ;;
+tls_refused_certificates)
+    # keel's client against s_server presenting a certificate for another
+    # host, from an unknown CA, and expired: each refused, with the reason.
+    make_pki
+    printf 'x\n' >"$work/x.in"
+    check_refused() {
+        local cert=$1 reason=$2
+        start_s_server "peer_${cert%.crt}" "$cert"
+        local port_var="port_peer_${cert%.crt}" pid_var="pid_peer_${cert%.crt}"
+        cp "$work/x.in" "$work/$cert.in"
+        tls_client "$cert" --ca "$pki/ca.crt" --name localhost 127.0.0.1 "${!port_var}"
+        [[ $rc == 1 ]] || fail "$cert: tls_echo_client exited with $rc, expected 1"
+        grep -q '(KEEL_ERR_TLS_VERIFY)$' "$work/$cert.err" ||
+            fail "$cert: not KEEL_ERR_TLS_VERIFY: $(cat "$work/$cert.err")"
+        grep -q "$reason" "$work/$cert.err" || fail "$cert: no '$reason' in: $(cat "$work/$cert.err")"
+        [[ ! -s $work/$cert.out ]] || fail "$cert: data went over a refused session"
+        kill "${!pid_var}" 2>/dev/null || true
+        echo "$cert: $(tr '\n' ' ' <"$work/$cert.err")"
+    }
+    check_refused wronghost.crt 'Common Name'
+    check_refused unknown.crt 'not correctly signed'
+    check_refused expired.crt 'expired'
+    # The same client accepts the right certificate (the control).
+    start_s_server good server.crt
+    cp "$work/x.in" "$work/good.in"
+    tls_client good --ca "$pki/ca.crt" --name localhost 127.0.0.1 "$port_good"
+    [[ $rc == 0 ]] || fail "the control failed: $(cat "$work/good.err")"
+    ;;
+tls_mutual_authentication)
+    make_pki
+    start_tls srv --client-ca "$pki/ca.crt"
+    printf 'with a certificate\n' >"$work/yes.in"
+    tls_client yes --ca "$pki/ca.crt" --name localhost --cert "$pki/client.crt" \
+        --key "$pki/client.key" 127.0.0.1 "$port_srv"
+    [[ $rc == 0 ]] || fail "the client with a certificate exited with $rc: $(cat "$work/yes.err")"
+    printf 'without\n' >"$work/no.in"
+    tls_client no --ca "$pki/ca.crt" --name localhost 127.0.0.1 "$port_srv"
+    [[ $rc == 1 ]] || fail "the client without a certificate exited with $rc, expected 1"
+    grep -q '(KEEL_ERR_TLS_ALERT)$' "$work/no.err" || fail "not KEEL_ERR_TLS_ALERT: $(cat "$work/no.err")"
+    wait_for_line "$work/srv.err" '^tls_echo_server: handshake failed: KEEL_ERR_TLS_VERIFY' \
+        "the server did not refuse the client"
+    stop_server srv
+    ;;
+tls_bad_arguments_exit_2)
+    make_pki
+    check_usage() {
+        local prog=$1 rc=0
+        shift
+        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
+        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
+    }
+    check_usage tls_echo_server
+    check_usage tls_echo_server --cert "$pki/server.crt"
+    check_usage tls_echo_server --key "$pki/server.key"
+    check_usage tls_echo_server --cert "$pki/server.crt" --key "$pki/server.key" --port 65536
+    check_usage tls_echo_server --cert "$pki/server.crt" --key "$pki/server.key" --ip localhost
+    check_usage tls_echo_server --cert "$pki/server.crt" --key "$pki/server.key" --threads 0
+    check_usage tls_echo_server --cert
+    check_usage tls_echo_client
+    check_usage tls_echo_client 127.0.0.1 7443
+    check_usage tls_echo_client --ca "$pki/ca.crt" 127.0.0.1
+    check_usage tls_echo_client --ca "$pki/ca.crt" 127.0.0.1 0
+    check_usage tls_echo_client --ca "$pki/ca.crt" 127.0.0.1 7443 extra
+    check_usage tls_echo_client --ca "$pki/ca.crt" --cert "$pki/client.crt" 127.0.0.1 7443
+    check_usage tls_echo_client --bogus 127.0.0.1 7443
+    # A key that does not match: refused at start, exit 1.
+    rc=0
+    timeout 10 "$bin/tls_echo_server" --cert "$pki/server.crt" --key "$pki/chain-mismatch.key" \
+        --port 0 </dev/null >"$work/mm.out" 2>"$work/mm.err" || rc=$?
+    [[ $rc == 1 ]] || fail "a mismatched key: exit $rc, expected 1"
+    grep -q 'TLS certificate or key unusable' "$work/mm.err" || fail "no reason: $(cat "$work/mm.err")"
+    ;;
 tcp_echo | udp_echo)
     proto=${case_name%_echo}
     make_lines "$work/lines"

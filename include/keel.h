@@ -61,5 +61,8 @@
 #include "keel/reader.h"
 #include "keel/http.h"
 #include "keel/json.h"
+#if KEEL_HAS_TLS
+#include "keel/tls.h" /* the optional layer: only when keel was built with mbed TLS */
+#endif
 
 #endif /* KEEL_H */

@@ -1,7 +1,7 @@
 # Run at build time after a test program is linked (tests/CMakeLists.txt):
 # ask it for its cases (EXE --list) and write OUT, a CTest script with one
 # test per case named PREFIX.CASE, run as [RUNNER...] EXE CASE, labelled
-# LAYER and PREFIX.
+# LAYER and PREFIX, requiring the CTest fixtures FIXTURES (may be empty).
 # A program that lists no case, or fails to list, fails the build.
 execute_process(COMMAND ${EXE} --list
   OUTPUT_VARIABLE cases RESULT_VARIABLE rc ERROR_VARIABLE err)
@@ -25,6 +25,10 @@ foreach(case ${cases})
   string(APPEND script "add_test([==[${PREFIX}.${case}]==]${cmd})\n")
   string(APPEND script "set_tests_properties([==[${PREFIX}.${case}]==] PROPERTIES TIMEOUT ${TIMEOUT}"
     " SKIP_REGULAR_EXPRESSION [==[\\[  SKIPPED \\]]==] LABELS [==[${LAYER};${PREFIX}]==])\n")
+  if(NOT FIXTURES STREQUAL "")
+    string(APPEND script "set_tests_properties([==[${PREFIX}.${case}]==] PROPERTIES"
+      " FIXTURES_REQUIRED [==[${FIXTURES}]==])\n")
+  endif()
 endforeach()
 file(WRITE ${OUT}.tmp "${script}")
 file(RENAME ${OUT}.tmp ${OUT})

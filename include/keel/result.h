@@ -103,11 +103,32 @@ typedef enum keel_result {
      * context, accept on a socket that is not listening...). */
     KEEL_ERR_STATE = 16,
     /** Any other operating-system failure; the errno is kept per context. */
-    KEEL_ERR_OS = 17
+    KEEL_ERR_OS = 17,
+    /** TLS (keel/tls.h): a certificate, key or CA could not be read or
+     * parsed, a key does not match its certificate, or the random generator
+     * could not be seeded. The mbed TLS error is kept. */
+    KEEL_ERR_TLS_CONFIG = 18,
+    /** TLS: the handshake failed: no protocol version or cipher suite in
+     * common, a malformed or unexpected handshake message. The mbed TLS
+     * error is kept. */
+    KEEL_ERR_TLS_HANDSHAKE = 19,
+    /** TLS: the peer's certificate was refused: unknown CA, wrong host
+     * name, expired or not yet valid, wrong key usage...; the mbed TLS
+     * verification flags say which. */
+    KEEL_ERR_TLS_VERIFY = 20,
+    /** TLS: the peer sent a fatal alert (it refused us, or failed). */
+    KEEL_ERR_TLS_ALERT = 21,
+    /** TLS: after the handshake, a record was malformed, failed its
+     * integrity check or came out of order: the connection cannot be
+     * trusted any more. The mbed TLS error is kept. */
+    KEEL_ERR_TLS_PROTOCOL = 22,
+    /** TLS: the connection ended without the peer's close_notify: the data
+     * may have been cut short by an attacker (a truncation). */
+    KEEL_ERR_TLS_TRUNCATED = 23
 } keel_result;
 
 /** Number of distinct keel_result values (they are 0 .. KEEL_RESULT_COUNT-1). */
-#define KEEL_RESULT_COUNT 18
+#define KEEL_RESULT_COUNT 24
 
 /** A static, human-readable, never-NULL description of r. Values outside the
  * enum give "unknown keel_result". */

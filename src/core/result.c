@@ -6,7 +6,7 @@
 /* For the ACSL string predicates (valid_read_string, strlen) only. */
 #include <string.h>
 
-/* Lengths include the NUL: "KEEL_ERR_HOST_NOT_FOUND" and "datagram larger
+/* Lengths include the NUL: "KEEL_ERR_TLS_HANDSHAKE" and "datagram larger
  * than the buffer offered" are the longest texts. */
 #define RESULT_NAME_SIZE 24
 #define RESULT_DESC_SIZE 40
@@ -66,6 +66,12 @@ static const struct result_text *result_text(keel_result r)
         [KEEL_ERR_NO_MEMORY] = { "KEEL_ERR_NO_MEMORY", "out of memory or descriptors" },
         [KEEL_ERR_STATE] = { "KEEL_ERR_STATE", "wrong state for this operation" },
         [KEEL_ERR_OS] = { "KEEL_ERR_OS", "operating system error" },
+        [KEEL_ERR_TLS_CONFIG] = { "KEEL_ERR_TLS_CONFIG", "TLS certificate or key unusable" },
+        [KEEL_ERR_TLS_HANDSHAKE] = { "KEEL_ERR_TLS_HANDSHAKE", "TLS handshake failed" },
+        [KEEL_ERR_TLS_VERIFY] = { "KEEL_ERR_TLS_VERIFY", "TLS peer certificate refused" },
+        [KEEL_ERR_TLS_ALERT] = { "KEEL_ERR_TLS_ALERT", "TLS fatal alert from the peer" },
+        [KEEL_ERR_TLS_PROTOCOL] = { "KEEL_ERR_TLS_PROTOCOL", "TLS record rejected" },
+        [KEEL_ERR_TLS_TRUNCATED] = { "KEEL_ERR_TLS_TRUNCATED", "TLS closed without close_notify" },
     };
 
     /* A switch rather than an index: -Wswitch flags an enumerator left
@@ -107,6 +113,18 @@ static const struct result_text *result_text(keel_result r)
         return &result_texts[KEEL_ERR_STATE];
     case KEEL_ERR_OS:
         return &result_texts[KEEL_ERR_OS];
+    case KEEL_ERR_TLS_CONFIG:
+        return &result_texts[KEEL_ERR_TLS_CONFIG];
+    case KEEL_ERR_TLS_HANDSHAKE:
+        return &result_texts[KEEL_ERR_TLS_HANDSHAKE];
+    case KEEL_ERR_TLS_VERIFY:
+        return &result_texts[KEEL_ERR_TLS_VERIFY];
+    case KEEL_ERR_TLS_ALERT:
+        return &result_texts[KEEL_ERR_TLS_ALERT];
+    case KEEL_ERR_TLS_PROTOCOL:
+        return &result_texts[KEEL_ERR_TLS_PROTOCOL];
+    case KEEL_ERR_TLS_TRUNCATED:
+        return &result_texts[KEEL_ERR_TLS_TRUNCATED];
     }
     return &unknown_text;
 }

@@ -39,8 +39,8 @@ static void test_every_value_has_distinct_texts(void **state)
         }
     }
     /* the last value is where KEEL_RESULT_COUNT says it is */
-    assert_string_equal(keel_result_name(KEEL_ERR_OS), "KEEL_ERR_OS");
-    assert_int_equal(KEEL_ERR_OS + 1, KEEL_RESULT_COUNT);
+    assert_string_equal(keel_result_name(KEEL_ERR_TLS_TRUNCATED), "KEEL_ERR_TLS_TRUNCATED");
+    assert_int_equal(KEEL_ERR_TLS_TRUNCATED + 1, KEEL_RESULT_COUNT);
 }
 
 static void test_names_match_enumerators(void **state)
@@ -51,6 +51,14 @@ static void test_names_match_enumerators(void **state)
     assert_string_equal(keel_result_name(KEEL_ERR_INCOMPLETE), "KEEL_ERR_INCOMPLETE");
     assert_string_equal(keel_result_name(KEEL_ERR_PARSE), "KEEL_ERR_PARSE");
     assert_string_equal(keel_result_str(KEEL_ERR_REFUSED), "connection refused");
+    /* The TLS results keep their numbers whether or not the TLS layer is built. */
+    assert_int_equal(KEEL_ERR_TLS_CONFIG, 18);
+    assert_string_equal(keel_result_name(KEEL_ERR_TLS_CONFIG), "KEEL_ERR_TLS_CONFIG");
+    assert_string_equal(keel_result_name(KEEL_ERR_TLS_HANDSHAKE), "KEEL_ERR_TLS_HANDSHAKE");
+    assert_string_equal(keel_result_name(KEEL_ERR_TLS_VERIFY), "KEEL_ERR_TLS_VERIFY");
+    assert_string_equal(keel_result_name(KEEL_ERR_TLS_ALERT), "KEEL_ERR_TLS_ALERT");
+    assert_string_equal(keel_result_name(KEEL_ERR_TLS_PROTOCOL), "KEEL_ERR_TLS_PROTOCOL");
+    assert_string_equal(keel_result_str(KEEL_ERR_TLS_TRUNCATED), "TLS closed without close_notify");
 }
 
 static void test_unknown_values(void **state)
