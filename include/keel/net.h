@@ -152,7 +152,9 @@ KEEL_MUST_USE keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how
 
 /** One send(2): *sent gets the count written (possibly fewer than data.len).
  * WOULD_BLOCK on a non-blocking context that cannot take any byte now.
- * RESET if the peer is gone. For UDP, one datagram (all or error). */
+ * RESET if the peer is gone. For UDP, one datagram (all or error):
+ * TOO_LARGE if it is longer than UDP or the path allows (EMSGSIZE, kept
+ * for keel_net_last_os_error), as for every keel call that sends one. */
 KEEL_MUST_USE keel_result keel_net_send(keel_net *ctx, keel_slice data, size_t *sent);
 /** Send every byte, waiting for writability as needed (works on blocking and
  * non-blocking contexts) within timeout_ms. *sent (may be NULL) is written
@@ -175,7 +177,8 @@ KEEL_MUST_USE keel_result keel_net_recv_timeout(keel_net *ctx, keel_buf *into,
 KEEL_MUST_USE keel_result keel_net_recv_exact(keel_net *ctx, keel_buf *into, size_t n,
                                               uint32_t timeout_ms);
 /** UDP: send one datagram to `to` (the context must be bound or connected;
- * an unconnected UDP context may also be opened by binding). */
+ * an unconnected UDP context may also be opened by binding). TOO_LARGE if
+ * it is longer than UDP or the path allows (EMSGSIZE). */
 KEEL_MUST_USE keel_result keel_net_sendto(keel_net *ctx, keel_slice data, const keel_addr *to);
 /** UDP: receive one datagram into the spare room of into within timeout_ms,
  * with its sender in *from (may be NULL). A datagram larger than the spare

@@ -124,11 +124,8 @@ keel_result keel_udp_send(keel_udp *u, keel_slice data, const keel_addr *to)
     if (u->watch.fd < 0) {
         return KEEL_ERR_STATE;
     }
-    keel_result r = keel_net_sendto(u->sock, data, to);
-    if (r == KEEL_ERR_OS && keel_net_last_os_error(u->sock) == EMSGSIZE) {
-        return KEEL_ERR_TOO_LARGE;
-    }
-    return r;
+    /* keel_net_sendto maps EMSGSIZE to TOO_LARGE, as every call does. */
+    return keel_net_sendto(u->sock, data, to);
 }
 
 keel_result keel_udp_local_addr(const keel_udp *u, keel_addr *out)

@@ -294,6 +294,8 @@ keel_result knet_errno_result(int err, bool connected)
     case EMFILE:
     case ENFILE:
         return KEEL_ERR_NO_MEMORY;
+    case EMSGSIZE: /* a datagram larger than the protocol or the path allows */
+        return KEEL_ERR_TOO_LARGE;
     case EBADF:
     case ENOTSOCK:
         return KEEL_ERR_STATE;

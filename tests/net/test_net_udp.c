@@ -5,6 +5,7 @@
  * not lost), and mbed TLS-style accept that hands each new peer its own
  * connected socket.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -363,6 +364,35 @@ static void test_udp_accept_nonblocking_listener_would_block(void **state)
     keel_net_free(l);
 }
 
+/* A datagram larger than UDP allows is TOO_LARGE whichever call sends it
+ * (the loop's keel_udp_send says the same): one mapping of EMSGSIZE. */
+static void test_udp_oversized_datagram_is_too_large(void **state)
+{
+    (void)state;
+    uint16_t sport = 0;
+    keel_net *srv = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &sport);
+    keel_net *cli = nt_new();
+    assert_int_equal(keel_net_connect(cli, KEEL_STR("127.0.0.1"), sport, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    static uint8_t huge[70000]; /* more than any IPv4 datagram carries */
+    size_t sent = 7;
+    assert_int_equal(keel_net_send(cli, nt_slice(huge, sizeof huge), &sent), KEEL_ERR_TOO_LARGE);
+    assert_int_equal(keel_net_last_os_error(cli), EMSGSIZE);
+    assert_int_equal(sent, 7); /* not written on failure */
+    assert_int_equal(keel_net_send_all(cli, nt_slice(huge, sizeof huge), NT_IO_TIMEOUT_MS, &sent),
+                     KEEL_ERR_TOO_LARGE);
+    keel_addr to;
+    assert_int_equal(keel_net_local_addr(srv, &to), KEEL_OK);
+    assert_int_equal(keel_net_sendto(srv, nt_slice(huge, sizeof huge), &to), KEEL_ERR_TOO_LARGE);
+    assert_int_equal(keel_net_last_os_error(srv), EMSGSIZE);
+    /* Not sticky: the next datagram goes. */
+    assert_int_equal(keel_net_send(cli, KEEL_STR("ok"), &sent), KEEL_OK);
+    assert_int_equal(sent, 2);
+    keel_net_free(srv);
+    keel_net_free(cli);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +406,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_udp_accept_two_clients_ipv4),
         cmocka_unit_test(test_udp_accept_two_clients_ipv6),
         cmocka_unit_test(test_udp_accept_nonblocking_listener_would_block),
+        cmocka_unit_test(test_udp_oversized_datagram_is_too_large),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }
