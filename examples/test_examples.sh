@@ -23,11 +23,14 @@ fail() {
     exit 1
 }
 
-# start_server NAME PROTO [ARGS...]: sets port_NAME and pid_NAME.
+# start_server NAME PROTO [ARGS...]: sets port_NAME and pid_NAME. The
+# command in the array server_prefix (empty by default) runs it.
+server_prefix=()
 start_server() {
     local name=$1 proto=$2 line= i
     shift 2
-    "$bin/echo_server" "$proto" 127.0.0.1 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    "${server_prefix[@]}" "$bin/echo_server" "$proto" 127.0.0.1 0 "$@" \
+        >"$work/$name.out" 2>"$work/$name.err" &
     printf -v "pid_$name" '%s' $!
     pids+=($!)
     for i in $(seq 100); do
@@ -217,6 +220,79 @@ bad_arguments_exit_2)
     check_usage echo_client udp 127.0.0.1 port
     check_usage echo_client tcp '' 7
     check_usage echo_client tcp 127.0.0.1 7 extra
+    ;;
+help_exits_0)
+    # Every example: --help prints its usage on stdout, nothing on stderr,
+    # and exits 0.
+    progs=(echo_server echo_client readme_snippet json_check async_echo_server chat_server
+        tcp_server tcp_client line_server json_report migrate_after)
+    [[ -x $bin/migrate_before ]] && progs+=(migrate_before)
+    for prog in "${progs[@]}"; do
+        rc=0
+        timeout 10 "$bin/$prog" --help </dev/null >"$work/help.out" 2>"$work/help.err" || rc=$?
+        [[ $rc == 0 ]] || fail "$prog --help exited with $rc, expected 0"
+        grep -q "^usage: $prog" "$work/help.out" || fail "$prog --help: no usage on stdout"
+        [[ ! -s $work/help.err ]] || fail "$prog --help wrote to stderr"
+    done
+    echo "${#progs[@]} examples answer --help"
+    ;;
+port_parsing_is_keels)
+    # Ports are parsed by keel_addr_parse_port: "080" is a parse error as in
+    # addr.h (not port 80, not octal 64), and so are signs and blanks.
+    check_bad_port() {
+        local prog=$1 rc=0
+        shift
+        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
+        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
+    }
+    for p in 080 00 +80 ' 80' 65536; do
+        check_bad_port echo_server tcp 127.0.0.1 "$p"
+        check_bad_port echo_client tcp 127.0.0.1 "$p"
+        check_bad_port async_echo_server --port "$p"
+        check_bad_port chat_server --port "$p"
+        check_bad_port tcp_server "$p"
+        check_bad_port tcp_client 127.0.0.1 "$p" name
+        check_bad_port line_server "$p"
+        check_bad_port readme_snippet 127.0.0.1 "$p"
+        check_bad_port migrate_after 127.0.0.1 "$p" hello
+    done
+    # "0" itself is a port (chosen by the system), not a leading zero.
+    start_server zero tcp
+    stop_server zero
+    ;;
+echo_server_out_of_descriptors_backs_off)
+    # With 32 descriptors the server runs out after ~28 clients. Accepting
+    # must then pause (not spin logging "out of memory or descriptors"
+    # hundreds of thousands of times a second), the server must survive,
+    # and it must serve again once descriptors are free.
+    server_prefix=(bash -c 'ulimit -n 32 && exec "$0" "$@"')
+    start_server srv tcp
+    fds=()
+    for i in $(seq 40); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$port_srv"
+        fds+=("$fd")
+    done
+    # Wait (bounded) until the server has reported the shortage.
+    for i in $(seq 100); do
+        grep -q 'out of memory or descriptors' "$work/srv.err" && break
+        sleep 0.1
+    done
+    grep -q 'out of memory or descriptors' "$work/srv.err" ||
+        fail "the server never ran out of descriptors (40 clients, ulimit -n 32)"
+    before=$(wc -l <"$work/srv.err")
+    sleep 2
+    after=$(wc -l <"$work/srv.err")
+    kill -0 "$pid_srv" 2>/dev/null || fail "the server died when descriptors ran out"
+    # A spinning accept loop logs thousands of lines a second even on a
+    # loaded machine; one pausing 100 ms at a time, at most ~20 in 2 s.
+    (( after - before <= 40 )) ||
+        fail "the server logged $((after - before)) lines in 2 s while out of descriptors (spinning)"
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    make_lines "$work/lines"
+    expect_echo tcp "$port_srv" "$work/lines" after
+    grep -q 'accepting again' "$work/srv.err" || fail "no 'accepting again' once descriptors were free"
+    stop_server srv
     ;;
 connection_refused_exits_1)
     # A port that was just free: nothing listens there any more.
