@@ -86,7 +86,9 @@ keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t max_datagram,
         max_datagram > KLOOP_SCRATCH_CAP) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (keel_net_proto(sock) != KEEL_PROTO_UDP) {
+    /* The handle reads the descriptor only: datagrams the context holds
+     * in memory would never be delivered. */
+    if (keel_net_proto(sock) != KEEL_PROTO_UDP || keel_net_pending(sock) > 0) {
         return KEEL_ERR_STATE;
     }
     int fd;

@@ -407,6 +407,81 @@ static void test_udp_accept_without_descriptor_changes_nothing(void **state)
     keel_net_free(l);
 }
 
+/* UDP accept keeps the first datagram in memory: without memory for it,
+ * the accept fails and the datagram stays on the listener's socket. */
+static void test_udp_accept_without_memory_loses_nothing(void **state)
+{
+    (void)state;
+    uint16_t port = 0;
+    keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
+    keel_net *p = nt_new();
+    keel_net *c = nt_new();
+    assert_int_equal(keel_net_connect(p, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    size_t sent = 0;
+    assert_int_equal(keel_net_send(p, KEEL_STR("kept"), &sent), KEEL_OK);
+    keel_sys.alloc_zeroed = alloc_fails;
+    keel_addr peer = { .port = 1 };
+    assert_int_equal(keel_net_accept(l, c, &peer), KEEL_ERR_NO_MEMORY);
+    keel_sys_reset();
+    assert_false(keel_net_is_open(c));
+    assert_int_equal(peer.port, 1);
+    assert_int_equal(keel_net_pending(l), 0);
+    /* Still there: now the accept succeeds with it. */
+    assert_int_equal(keel_net_accept(l, c, &peer), KEEL_OK);
+    uint8_t st[16];
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recv(c, &b, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&b), KEEL_STR("kept")));
+    keel_net_free(p);
+    keel_net_free(c);
+    keel_net_free(l);
+}
+
+/* Every read of a UDP accept (the wait, the size probe, the reads that
+ * move datagrams) retries EINTR and loses nothing. */
+static void test_udp_accept_with_eintr_loses_nothing(void **state)
+{
+    (void)state;
+    uint16_t port = 0;
+    keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
+    keel_net *a = nt_new();
+    keel_net *b = nt_new();
+    assert_int_equal(keel_net_connect(a, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    assert_int_equal(keel_net_connect(b, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
+                                      NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    size_t sent = 0;
+    assert_int_equal(keel_net_send(a, KEEL_STR("a1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(b, KEEL_STR("b1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(a, KEEL_STR("a2"), &sent), KEEL_OK);
+    keel_sys.recvfrom = recv_faulty;
+    keel_net *c = nt_new();
+    f.recv_eintr = 12; /* the first 12 reads are interrupted */
+    assert_int_equal(keel_net_accept(l, c, NULL), KEEL_OK);
+    assert_true(f.recv_calls > 12);
+    assert_int_equal(f.recv_eintr, 0);
+    keel_sys_reset();
+    uint8_t st[16];
+    keel_buf x = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recv(c, &x, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&x), KEEL_STR("a1")));
+    keel_buf_clear(&x);
+    assert_int_equal(keel_net_recv(c, &x, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&x), KEEL_STR("a2")));
+    keel_buf_clear(&x);
+    keel_addr from;
+    assert_int_equal(keel_net_recvfrom(l, &x, NT_IO_TIMEOUT_MS, &from, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&x), KEEL_STR("b1")));
+    keel_net_free(a);
+    keel_net_free(b);
+    keel_net_free(c);
+    keel_net_free(l);
+}
+
 /* ---- short transfers ---------------------------------------------------- */
 
 static void test_short_writes_send_all_delivers_every_byte_in_order(void **state)
@@ -534,6 +609,8 @@ int main(int argc, char **argv)
         FAULT_TEST(test_socket_enobufs_and_emfile_are_no_memory),
         FAULT_TEST(test_default_bind_falls_back_to_ipv4_without_ipv6),
         FAULT_TEST(test_udp_accept_without_descriptor_changes_nothing),
+        FAULT_TEST(test_udp_accept_without_memory_loses_nothing),
+        FAULT_TEST(test_udp_accept_with_eintr_loses_nothing),
         FAULT_TEST(test_short_writes_send_all_delivers_every_byte_in_order),
         FAULT_TEST(test_short_reads_recv_exact_collects_every_byte),
         FAULT_TEST(test_reset_mid_transfer_is_reported_with_count_and_sticky),
