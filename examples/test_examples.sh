@@ -152,6 +152,43 @@ make_lines() {
     } >"$1"
 }
 
+# check_snippets FILE...: every C block of each file is a snippet of a
+# compiled example: the block after "<!-- snippet: examples/F.c#NAME -->"
+# must equal the lines between "/* guide:NAME:begin */" and
+# "/* guide:NAME:end */" of F.c (dedented as it stands there). In README.md
+# the block after "<!-- snippet: examples/readme_snippet.c -->" is checked
+# by readme_snippet_matches_and_runs instead.
+check_snippets() {
+    local g rel marker lineno spec file name indent checked=0
+    for g in "$@"; do
+        rel=${g#"$src"/}
+        # A C block not right after a snippet marker is prose that could drift.
+        awk -v f="$rel" '/^```c$/ && prev !~ /^<!-- snippet: examples\/[A-Za-z0-9_]+\.c#[A-Za-z0-9_]+ -->$/ &&
+                !(f == "README.md" && prev == "<!-- snippet: examples/readme_snippet.c -->") {
+                print f ":" NR ": a C block that is not a snippet of an example"; bad = 1 }
+            { prev = $0 } END { exit bad }' "$g" >&2 || fail "$rel has a C block that is not a snippet"
+        while IFS= read -r marker; do
+            lineno=${marker%%:*}
+            spec=${marker#*snippet: }
+            spec=${spec% -->}
+            file=${spec%#*} name=${spec#*#}
+            [[ -f $src/$file ]] || fail "$rel:$lineno: no file $file"
+            awk -v start="$lineno" 'NR == start + 1 { if ($0 != "```c") exit 1; on = 1; next }
+                on && /^```$/ { exit } on { print }' "$g" >"$work/doc.c" ||
+                fail "$rel:$lineno: the snippet marker is not followed by a \`\`\`c block"
+            sed -n "/^[[:space:]]*\/\* guide:$name:begin \*\/\$/,/^[[:space:]]*\/\* guide:$name:end \*\/\$/p" \
+                "$src/$file" | sed '1d;$d' >"$work/file.c"
+            [[ -s $work/file.c ]] || fail "$rel:$lineno: no guide:$name:begin/end block in $file"
+            indent=$(head -n1 "$work/file.c" | sed 's/[^ ].*//')
+            sed "s/^$indent//" "$work/file.c" >"$work/file.dedented.c"
+            diff -u "$work/doc.c" "$work/file.dedented.c" >&2 ||
+                fail "$rel:$lineno: the block differs from $file#$name"
+            checked=$((checked + 1))
+        done < <(grep -n '^<!-- snippet: examples/[A-Za-z0-9_]*\.c#' "$g")
+    done
+    echo "$checked snippets in $# files match their examples"
+}
+
 # jc NAME ARGS...: run json_check (stdin as given) with its output in
 # NAME.out/.err; sets rc, and fails at once on a signal or a hang.
 jc() {
@@ -224,8 +261,8 @@ bad_arguments_exit_2)
 help_exits_0)
     # Every example: --help prints its usage on stdout, nothing on stderr,
     # and exits 0.
-    progs=(echo_server echo_client readme_snippet json_check async_echo_server chat_server
-        tcp_server tcp_client line_server json_report migrate_after)
+    progs=(echo_server echo_client readme_snippet readme_layers json_check async_echo_server
+        chat_server tcp_server tcp_client line_server json_report migrate_after)
     [[ -x $bin/migrate_before ]] && progs+=(migrate_before)
     for prog in "${progs[@]}"; do
         rc=0
@@ -593,40 +630,24 @@ migrate_before_and_after)
     grep -q 'KEEL_ERR_REFUSED' "$work/migrate_after.err" || fail "migrate_after did not report KEEL_ERR_REFUSED"
     ;;
 guide_snippets_match_examples)
-    # Every C block of the guides is a snippet of a compiled example: the
-    # block after "<!-- snippet: examples/F.c#NAME -->" must equal the lines
-    # between "/* guide:NAME:begin */" and "/* guide:NAME:end */" of F.c.
     shopt -s nullglob
     guides=("$src"/docs/*.md)
     [[ ${#guides[@]} -gt 0 ]] || fail "no guide in docs/"
-    checked=0
-    for g in "${guides[@]}"; do
-        rel=${g#"$src"/}
-        # A C block not right after a snippet marker is prose that could drift.
-        awk -v f="$rel" '/^```c$/ && prev !~ /^<!-- snippet: examples\/[A-Za-z0-9_]+\.c#[A-Za-z0-9_]+ -->$/ {
-                print f ":" NR ": a C block that is not a snippet of an example"; bad = 1 }
-            { prev = $0 } END { exit bad }' "$g" >&2 || fail "$rel has a C block that is not a snippet"
-        while IFS= read -r marker; do
-            lineno=${marker%%:*}
-            spec=${marker#*snippet: }
-            spec=${spec% -->}
-            file=${spec%#*} name=${spec#*#}
-            [[ -f $src/$file ]] || fail "$rel:$lineno: no file $file"
-            awk -v start="$lineno" 'NR == start + 1 { if ($0 != "```c") exit 1; on = 1; next }
-                on && /^```$/ { exit } on { print }' "$g" >"$work/doc.c" ||
-                fail "$rel:$lineno: the snippet marker is not followed by a \`\`\`c block"
-            sed -n "/^[[:space:]]*\/\* guide:$name:begin \*\/\$/,/^[[:space:]]*\/\* guide:$name:end \*\/\$/p" \
-                "$src/$file" | sed '1d;$d' >"$work/file.c"
-            [[ -s $work/file.c ]] || fail "$rel:$lineno: no guide:$name:begin/end block in $file"
-            # The block in the guide is the file's, dedented as it stands there.
-            indent=$(head -n1 "$work/file.c" | sed 's/[^ ].*//')
-            sed "s/^$indent//" "$work/file.c" >"$work/file.dedented.c"
-            diff -u "$work/doc.c" "$work/file.dedented.c" >&2 ||
-                fail "$rel:$lineno: the block differs from $file#$name"
-            checked=$((checked + 1))
-        done < <(grep -n '^<!-- snippet: ' "$g")
-    done
-    echo "$checked snippets in ${#guides[@]} guides match their examples"
+    check_snippets "${guides[@]}"
+    ;;
+readme_snippets_match_examples)
+    # README.md's C blocks are examples the build compiles too: the one of
+    # examples/readme_snippet.c (readme_snippet_matches_and_runs) and the
+    # guide:NAME blocks of the others (examples/readme_layers.c...).
+    check_snippets "$src/README.md"
+    ;;
+readme_layers_run)
+    rc=0
+    timeout 60 "$bin/readme_layers" >"$work/layers.out" 2>"$work/layers.err" || rc=$?
+    [[ $rc == 0 ]] || fail "readme_layers exited with $rc"
+    printf '%s\n' 'line: one' 'line: two' 'codec: KEEL_OK, 9 bytes used' 'json: id 7, name ada' \
+        'loop: KEEL_OK, echoed ping' >"$work/layers.expected"
+    diff -u "$work/layers.expected" "$work/layers.out" >&2 || fail "readme_layers printed something else"
     ;;
 *)
     echo "unknown case $case_name" >&2
