@@ -152,6 +152,16 @@ make_lines() {
     } >"$1"
 }
 
+# check_usage PROG ARGS...: PROG must refuse ARGS with status 2 and its
+# usage on stderr.
+check_usage() {
+    local prog=$1 rc=0
+    shift
+    timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+    [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
+    grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
+}
+
 # check_snippets FILE...: every C block of each file is a snippet of a
 # compiled example: the block after "<!-- snippet: examples/F.c#NAME -->"
 # must equal the lines between "/* guide:NAME:begin */" and
@@ -227,13 +237,6 @@ tcp_20_concurrent_clients)
     stop_server srv
     ;;
 bad_arguments_exit_2)
-    check_usage() {
-        local prog=$1 rc=0
-        shift
-        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
-        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
-        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
-    }
     check_usage echo_server
     check_usage echo_server sctp
     check_usage echo_server tcp 127.0.0.1 65536
@@ -276,23 +279,16 @@ help_exits_0)
 port_parsing_is_keels)
     # Ports are parsed by keel_addr_parse_port: "080" is a parse error as in
     # addr.h (not port 80, not octal 64), and so are signs and blanks.
-    check_bad_port() {
-        local prog=$1 rc=0
-        shift
-        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
-        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
-        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
-    }
     for p in 080 00 +80 ' 80' 65536; do
-        check_bad_port echo_server tcp 127.0.0.1 "$p"
-        check_bad_port echo_client tcp 127.0.0.1 "$p"
-        check_bad_port async_echo_server --port "$p"
-        check_bad_port chat_server --port "$p"
-        check_bad_port tcp_server "$p"
-        check_bad_port tcp_client 127.0.0.1 "$p" name
-        check_bad_port line_server "$p"
-        check_bad_port readme_snippet 127.0.0.1 "$p"
-        check_bad_port migrate_after 127.0.0.1 "$p" hello
+        check_usage echo_server tcp 127.0.0.1 "$p"
+        check_usage echo_client tcp 127.0.0.1 "$p"
+        check_usage async_echo_server --port "$p"
+        check_usage chat_server --port "$p"
+        check_usage tcp_server "$p"
+        check_usage tcp_client 127.0.0.1 "$p" name
+        check_usage line_server "$p"
+        check_usage readme_snippet 127.0.0.1 "$p"
+        check_usage migrate_after 127.0.0.1 "$p" hello
     done
     # "0" itself is a port (chosen by the system), not a leading zero.
     start_server zero tcp
@@ -438,13 +434,6 @@ chat_broadcast_and_long_line)
     exec 3<&-
     ;;
 async_bad_arguments_exit_2)
-    check_usage() {
-        local prog=$1 rc=0
-        shift
-        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
-        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
-        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
-    }
     for prog in async_echo_server chat_server; do
         check_usage $prog --port
         check_usage $prog --port 65536

@@ -413,12 +413,10 @@ static void test_udp_accept_without_memory_loses_nothing(void **state)
 {
     (void)state;
     uint16_t port = 0;
-    keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
-    keel_net *p = nt_new();
+    keel_net *l = NULL;
+    keel_net *p = NULL;
+    nt_udp_connected(&l, &p, &port);
     keel_net *c = nt_new();
-    assert_int_equal(keel_net_connect(p, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
-                                      NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
     size_t sent = 0;
     assert_int_equal(keel_net_send(p, KEEL_STR("kept"), &sent), KEEL_OK);
     keel_sys.alloc_zeroed = alloc_fails;
@@ -445,15 +443,10 @@ static void test_udp_accept_with_eintr_loses_nothing(void **state)
 {
     (void)state;
     uint16_t port = 0;
-    keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
-    keel_net *a = nt_new();
-    keel_net *b = nt_new();
-    assert_int_equal(keel_net_connect(a, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
-                                      NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
-    assert_int_equal(keel_net_connect(b, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
-                                      NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
+    keel_net *l = NULL;
+    keel_net *a = NULL;
+    nt_udp_connected(&l, &a, &port);
+    keel_net *b = nt_udp_peer(KEEL_AF_INET4, port, NULL);
     size_t sent = 0;
     assert_int_equal(keel_net_send(a, KEEL_STR("a1"), &sent), KEEL_OK);
     assert_int_equal(keel_net_send(b, KEEL_STR("b1"), &sent), KEEL_OK);

@@ -388,15 +388,6 @@ static void nothing_more(keel_net *ctx)
     assert_int_equal(keel_net_recvfrom(ctx, &b, 50, NULL, NULL), KEEL_ERR_TIMEOUT);
 }
 
-static keel_net *udp_peer(keel_family fam, uint16_t port, keel_addr *addr)
-{
-    keel_net *p = nt_new();
-    assert_int_equal(keel_net_connect(p, nt_loopback(fam), port, KEEL_PROTO_UDP, NT_IO_TIMEOUT_MS),
-                     KEEL_OK);
-    assert_int_equal(keel_net_local_addr(p, addr), KEEL_OK);
-    return p;
-}
-
 static void send_is_ok(keel_net *p, keel_slice data)
 {
     size_t sent = 0;
@@ -412,9 +403,9 @@ static void accept_sorts_queued_datagrams(keel_family fam)
     uint16_t port = 0;
     keel_net *l = nt_listen(fam, KEEL_PROTO_UDP, &port);
     keel_addr a_addr, b_addr, c_addr, peer;
-    keel_net *a = udp_peer(fam, port, &a_addr);
-    keel_net *b = udp_peer(fam, port, &b_addr);
-    keel_net *c = udp_peer(fam, port, &c_addr);
+    keel_net *a = nt_udp_peer(fam, port, &a_addr);
+    keel_net *b = nt_udp_peer(fam, port, &b_addr);
+    keel_net *c = nt_udp_peer(fam, port, &c_addr);
     send_is_ok(a, KEEL_STR("a1"));
     send_is_ok(a, KEEL_STR("a2"));
     send_is_ok(b, KEEL_STR("b1"));
@@ -488,7 +479,7 @@ static void test_udp_accepted_client_holds_its_first_datagram(void **state)
     uint16_t port = 0;
     keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
     keel_addr a_addr;
-    keel_net *a = udp_peer(KEEL_AF_INET4, port, &a_addr);
+    keel_net *a = nt_udp_peer(KEEL_AF_INET4, port, &a_addr);
     send_is_ok(a, KEEL_STR("0123456789"));
     keel_net *c = nt_new();
     assert_int_equal(keel_net_pending(c), 0);
@@ -561,8 +552,8 @@ static void test_udp_accept_returns_window_datagrams_to_their_sender(void **stat
     uint16_t port = 0;
     keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_UDP, &port);
     keel_addr a_addr, o_addr, peer;
-    keel_net *a = udp_peer(KEEL_AF_INET4, port, &a_addr);
-    keel_net *o = udp_peer(KEEL_AF_INET4, port, &o_addr);
+    keel_net *a = nt_udp_peer(KEEL_AF_INET4, port, &a_addr);
+    keel_net *o = nt_udp_peer(KEEL_AF_INET4, port, &o_addr);
     send_is_ok(a, KEEL_STR("first"));
     window.peer = a;
     window.other = o;
@@ -641,7 +632,7 @@ static void accept_from_several_peers_at_once(keel_family fam)
     keel_net *clients[MANY_PEERS] = { NULL };
     bool seen[MANY_PEERS][PER_PEER] = { { false } };
     for (int i = 0; i < MANY_PEERS; i++) {
-        senders[i] = (struct sender){ udp_peer(fam, port, &addrs[i]), (uint8_t)i, 0 };
+        senders[i] = (struct sender){ nt_udp_peer(fam, port, &addrs[i]), (uint8_t)i, 0 };
     }
     for (int i = 0; i < MANY_PEERS; i++) {
         assert_int_equal(pthread_create(&threads[i], NULL, sender_run, &senders[i]), 0);
