@@ -376,8 +376,9 @@ static void test_default_bind_falls_back_to_ipv4_without_ipv6(void **state)
     keel_net_free(l);
 }
 
-/* UDP accept needs a fresh socket for the listener; without one nothing
- * changes: the listener keeps its socket and the datagram stays queued. */
+/* UDP accept needs a socket for the client; without one nothing is lost:
+ * the listener keeps its socket, and the datagram, read to learn its
+ * sender, is held by the listener for its next receive. */
 static void test_udp_accept_without_descriptor_changes_nothing(void **state)
 {
     (void)state;

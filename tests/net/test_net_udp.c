@@ -2,8 +2,9 @@
  * tests/net/test_net_udp.c - the UDP half of the socket layer over real loopback
  * sockets: datagram echo with sender addresses (IPv4 and IPv6), connected
  * UDP, the truncation rule (too-large datagrams are reported, not cut and
- * not lost), and mbed TLS-style accept that hands each new peer its own
- * connected socket.
+ * not lost), and the accept that hands each new peer a connected socket of
+ * its own while the listener keeps its socket, each datagram landing with
+ * its sender's context.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -283,9 +284,9 @@ static void accept_two_clients(keel_family fam)
     assert_int_equal(keel_net_proto(ca), KEEL_PROTO_UDP);
     recv_is(ca, KEEL_STR("a1"));
     assert_true(keel_net_is_open(l));
-    assert_int_equal(nt_local_port(l), port); /* rebound to the same address */
+    assert_int_equal(nt_local_port(l), port); /* the listener keeps its address */
 
-    /* Peer B lands on the fresh listener, not on A's socket. */
+    /* Peer B lands on the listener, not on A's socket. */
     assert_int_equal(keel_net_send(b, KEEL_STR("b1"), &sent), KEEL_OK);
     assert_int_equal(keel_net_accept(l, cb, &peer), KEEL_OK);
     assert_true(keel_addr_eq(&peer, &b_addr));
@@ -306,7 +307,7 @@ static void accept_two_clients(keel_family fam)
     recv_is(a, KEEL_STR("to-a"));
     recv_is(b, KEEL_STR("to-b"));
 
-    /* A third peer is accepted by the listener that was rebound twice. */
+    /* A third peer is accepted by the same listener. */
     keel_net *c = nt_new();
     keel_net *cc = nt_new();
     assert_int_equal(keel_net_connect(c, nt_loopback(fam), port, KEEL_PROTO_UDP, NT_IO_TIMEOUT_MS),
@@ -348,7 +349,7 @@ static void test_udp_accept_nonblocking_listener_would_block(void **state)
     assert_int_equal(keel_net_set_nonblocking(l, true), KEEL_OK);
     assert_int_equal(keel_net_accept(l, c, NULL), KEEL_ERR_WOULD_BLOCK);
     assert_false(keel_net_is_open(c));
-    /* With a datagram queued it accepts, and the rebound listener is still
+    /* With a datagram queued it accepts, and the listener is still
      * non-blocking. */
     keel_net *p = nt_new();
     assert_int_equal(keel_net_connect(p, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_UDP,
