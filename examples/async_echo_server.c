@@ -28,16 +28,19 @@
 
 enum { DEFAULT_PORT = 7000, MAX_THREADS = 256 };
 
+/* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
 {
-    fprintf(stderr,
-            "async_echo_server: %s\n"
+    if (why != NULL) {
+        fprintf(stderr, "async_echo_server: %s\n", why);
+    }
+    fprintf(why == NULL ? stdout : stderr,
             "usage: async_echo_server [--threads N] [--ip ADDR] [--port P]\n"
             "  --threads  loop threads, 1..%d (default: one per online CPU)\n"
             "  --ip       numeric IPv4/IPv6 address to bind (default 127.0.0.1)\n"
-            "  --port     0..65535 (default %d; 0: chosen by the system)\n",
-            why, MAX_THREADS, DEFAULT_PORT);
-    return 2;
+            "  --port     0..65535, no leading zeros (default %d; 0: chosen by the system)\n",
+            MAX_THREADS, DEFAULT_PORT);
+    return why == NULL ? 0 : 2;
 }
 
 /* Echo what arrived. Everything offered is consumed: if the queue cannot
@@ -85,7 +88,7 @@ static bool parse_number(const char *text, uint64_t min, uint64_t max, uint64_t 
 /* Returns NULL on success, else the reason for the usage message. */
 static const char *parse_args(int argc, char **argv, keel_server_opts *o)
 {
-    uint64_t port = DEFAULT_PORT;
+    o->port = DEFAULT_PORT;
     uint64_t threads = 0;
     o->ip = KEEL_STR("127.0.0.1");
     for (int i = 1; i < argc; i += 2) {
@@ -95,8 +98,9 @@ static const char *parse_args(int argc, char **argv, keel_server_opts *o)
                 return "--threads needs a number 1..256";
             }
         } else if (strcmp(argv[i], "--port") == 0) {
-            if (!parse_number(value, 0, UINT16_MAX, &port)) {
-                return "--port needs a number 0..65535";
+            if (value == NULL ||
+                keel_addr_parse_port(keel_slice_cstr(value), &o->port) != KEEL_OK) {
+                return "--port needs a number 0..65535 without leading zeros";
             }
         } else if (strcmp(argv[i], "--ip") == 0) {
             keel_addr check;
@@ -108,7 +112,6 @@ static const char *parse_args(int argc, char **argv, keel_server_opts *o)
             return "unknown argument";
         }
     }
-    o->port = (uint16_t)port;
     o->threads = (unsigned)threads;
     return NULL;
 }
@@ -141,6 +144,9 @@ static keel_result announce(const keel_server *srv, keel_slice ip)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        return usage(NULL);
+    }
     keel_server_opts o = {
         .handle_signals = true,
         .handlers = &echo_handlers,

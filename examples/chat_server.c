@@ -62,15 +62,18 @@ static const keel_stream_opts chat_opts = {
     .write_cap = WRITE_CAP,
 };
 
+/* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
 {
-    fprintf(stderr,
-            "chat_server: %s\n"
+    if (why != NULL) {
+        fprintf(stderr, "chat_server: %s\n", why);
+    }
+    fprintf(why == NULL ? stdout : stderr,
             "usage: chat_server [--ip ADDR] [--port P]\n"
             "  --ip    numeric IPv4/IPv6 address to bind (default 127.0.0.1)\n"
-            "  --port  0..65535 (default %d; 0: chosen by the system)\n",
-            why, DEFAULT_PORT);
-    return 2;
+            "  --port  0..65535, no leading zeros (default %d; 0: chosen by the system)\n",
+            DEFAULT_PORT);
+    return why == NULL ? 0 : 2;
 }
 
 /* Orderly (queued bytes are flushed first) or abortive. */
@@ -233,21 +236,16 @@ static void on_signal(keel_loop *loop, keel_result r, int signo, void *user)
     }
 }
 
-static bool parse_number(const char *text, uint64_t max, uint64_t *out)
-{
-    return text != NULL && keel_slice_parse_u64(keel_slice_cstr(text), max, out) == KEEL_OK;
-}
-
 /* Returns NULL on success, else the reason for the usage message. */
 static const char *parse_args(int argc, char **argv, keel_slice *ip, uint16_t *port)
 {
-    uint64_t p = DEFAULT_PORT;
+    *port = DEFAULT_PORT;
     *ip = KEEL_STR("127.0.0.1");
     for (int i = 1; i < argc; i += 2) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--port") == 0) {
-            if (!parse_number(value, UINT16_MAX, &p)) {
-                return "--port needs a number 0..65535";
+            if (value == NULL || keel_addr_parse_port(keel_slice_cstr(value), port) != KEEL_OK) {
+                return "--port needs a number 0..65535 without leading zeros";
             }
         } else if (strcmp(argv[i], "--ip") == 0) {
             keel_addr check;
@@ -259,7 +257,6 @@ static const char *parse_args(int argc, char **argv, keel_slice *ip, uint16_t *p
             return "unknown argument";
         }
     }
-    *port = (uint16_t)p;
     return NULL;
 }
 
@@ -309,6 +306,9 @@ static keel_result start(keel_loop *loop, keel_slice ip, uint16_t port)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        return usage(NULL);
+    }
     keel_slice ip;
     uint16_t port = 0;
     const char *why = parse_args(argc, argv, &ip, &port);

@@ -25,14 +25,16 @@ enum {
 /* Room for the largest UDP payload: a reply never comes back TRUNCATED. */
 #define UDP_REPLY_ROOM 65536u
 
+/* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
 {
-    fprintf(stderr,
-            "echo_client: %s\n"
-            "usage: echo_client tcp|udp host port\n"
-            "  sends each line of stdin and prints \"Response received: <line>\"\n",
-            why);
-    return 2;
+    if (why != NULL) {
+        fprintf(stderr, "echo_client: %s\n", why);
+    }
+    fputs("usage: echo_client tcp|udp host port\n"
+          "  sends each line of stdin and prints \"Response received: <line>\"\n",
+          why == NULL ? stdout : stderr);
+    return why == NULL ? 0 : 2;
 }
 
 /* One round trip: line out, its echo appended to the empty buf reply. */
@@ -108,6 +110,9 @@ static keel_result run(keel_net *net, keel_proto proto)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        return usage(NULL);
+    }
     if (argc != 4) {
         return usage(argc < 4 ? "missing arguments" : "too many arguments");
     }
@@ -123,9 +128,9 @@ int main(int argc, char **argv)
     if (host.len == 0) {
         return usage("empty host");
     }
-    uint64_t port = 0;
-    if (keel_slice_parse_u64(keel_slice_cstr(argv[3]), UINT16_MAX, &port) != KEEL_OK || port == 0) {
-        return usage("port must be a number 1..65535");
+    uint16_t port = 0;
+    if (keel_addr_parse_port(keel_slice_cstr(argv[3]), &port) != KEEL_OK || port == 0) {
+        return usage("port must be a number 1..65535 without leading zeros");
     }
 
     keel_net *net = NULL;

@@ -25,6 +25,7 @@
  * request quickly without the signal handler touching anything but a flag. */
 enum {
     POLL_MS = 200,
+    ACCEPT_PAUSE_MS = 100, /* out of descriptors: rest this long, as keel_server does */
     SEND_TIMEOUT_MS = 10000,
     DRAIN_MS = 3000,
     TCP_CHUNK = 16384
@@ -58,17 +59,19 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
 {
-    fprintf(stderr,
-            "echo_server: %s\n"
-            "usage: echo_server tcp|udp [ip] [port] [--max-clients N] [--idle-exit SECONDS]\n"
-            "  ip             numeric IPv4/IPv6 address to bind (default 127.0.0.1)\n"
-            "  port           0..65535 (default 0: chosen by the system)\n"
-            "  --max-clients  stop after N TCP clients were served (UDP: N datagrams)\n"
-            "  --idle-exit    stop after SECONDS without any client\n",
-            why);
-    return 2;
+    if (why != NULL) {
+        fprintf(stderr, "echo_server: %s\n", why);
+    }
+    fputs("usage: echo_server tcp|udp [ip] [port] [--max-clients N] [--idle-exit SECONDS]\n"
+          "  ip             numeric IPv4/IPv6 address to bind (default 127.0.0.1)\n"
+          "  port           0..65535, no leading zeros (default 0: chosen by the system)\n"
+          "  --max-clients  stop after N TCP clients were served (UDP: N datagrams)\n"
+          "  --idle-exit    stop after SECONDS without any client\n",
+          why == NULL ? stdout : stderr);
+    return why == NULL ? 0 : 2;
 }
 
 static bool parse_number(const char *text, uint64_t max, uint64_t *out)
@@ -125,11 +128,10 @@ static const char *parse_args(int argc, char **argv, struct options *o)
     if (keel_addr_parse_ip(o->ip, &check) != KEEL_OK) {
         return "not a numeric IP address";
     }
-    uint64_t port = 0;
-    if (npos > 2 && !parse_number(positional[2], UINT16_MAX, &port)) {
-        return "port must be a number 0..65535";
+    o->port = 0;
+    if (npos > 2 && keel_addr_parse_port(keel_slice_cstr(positional[2]), &o->port) != KEEL_OK) {
+        return "port must be a number 0..65535 without leading zeros";
     }
-    o->port = (uint16_t)port;
     return NULL;
 }
 
@@ -257,11 +259,22 @@ static void wait_for_clients(void)
     }
 }
 
+/* Sleeps ms milliseconds, or less if a stop is requested (a signal ends
+ * nanosleep early). */
+static void pause_ms(long ms)
+{
+    const struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    if (!stop_requested) {
+        nanosleep(&t, NULL);
+    }
+}
+
 static int serve_tcp(keel_net *listener, const struct options *o)
 {
     /* Non-blocking so that a client that vanished between poll and accept
      * gives WOULD_BLOCK instead of blocking the loop. */
     keel_result r = keel_net_set_nonblocking(listener, true);
+    bool short_of_descriptors = false;
     uint64_t accepted = 0;
     uint64_t last_activity = now_ms();
     while (r == KEEL_OK && !stop_requested && (o->max_clients == 0 || accepted < o->max_clients)) {
@@ -282,7 +295,22 @@ static int serve_tcp(keel_net *listener, const struct options *o)
         if (r == KEEL_OK) {
             accepted++;
             last_activity = now_ms();
-        } else if (r == KEEL_ERR_WOULD_BLOCK || r == KEEL_ERR_RESET || r == KEEL_ERR_NO_MEMORY) {
+            if (short_of_descriptors) {
+                short_of_descriptors = false;
+                fprintf(stderr, "echo_server: accepting again\n");
+            }
+        } else if (r == KEEL_ERR_NO_MEMORY) {
+            /* Out of descriptors or memory: the pending client stays queued
+             * and the listener stays readable, so retrying at once would
+             * spin. Rest, and say so once per shortage, not per retry. */
+            if (!short_of_descriptors) {
+                short_of_descriptors = true;
+                fprintf(stderr, "echo_server: accept: %s; retrying every %d ms\n",
+                        keel_result_str(r), ACCEPT_PAUSE_MS);
+            }
+            pause_ms(ACCEPT_PAUSE_MS);
+            r = KEEL_OK;
+        } else if (r == KEEL_ERR_WOULD_BLOCK || r == KEEL_ERR_RESET) {
             /* That one client is lost; the server goes on. */
             log_failure("accept", r);
             r = KEEL_OK;
@@ -347,6 +375,9 @@ static bool install_signal_handlers(void)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        return usage(NULL);
+    }
     struct options o = { 0 };
     const char *why = parse_args(argc, argv, &o);
     if (why != NULL) {

@@ -25,18 +25,23 @@
 /* A document larger than this is refused rather than read (exit 2). */
 #define JSON_CHECK_MAX_INPUT ((size_t)64 << 20)
 
+/* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
 {
-    fprintf(stderr,
-            "json_check: %s\n"
-            "usage: json_check [--max-depth N] [FILE|-]\n"
-            "  exit 0: valid JSON, 1: invalid (where and why on stderr), 2: usage or I/O error\n",
-            why);
-    return 2;
+    if (why != NULL) {
+        fprintf(stderr, "json_check: %s\n", why);
+    }
+    fputs("usage: json_check [--max-depth N] [FILE|-]\n"
+          "  exit 0: valid JSON, 1: invalid (where and why on stderr), 2: usage or I/O error\n",
+          why == NULL ? stdout : stderr);
+    return why == NULL ? 0 : 2;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        return usage(NULL);
+    }
     uint32_t max_depth = KEEL_JSON_DEFAULT_DEPTH;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {

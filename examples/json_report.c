@@ -75,8 +75,17 @@ static keel_result write_report(const struct report *rep, keel_buf *out)
 }
 /* guide:write:end */
 
-int main(void)
+int main(int argc, char **argv)
 {
+    static const char usage[] = "usage: json_report < document\n";
+    if (argc == 2 && keel_slice_eq(keel_slice_cstr(argv[1]), KEEL_STR("--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc != 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
     static uint8_t text[MAX_DOC + 1];
     size_t len = fread(text, 1, sizeof text, stdin);
     if (ferror(stdin) || len > MAX_DOC) {

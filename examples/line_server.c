@@ -130,15 +130,20 @@ static const keel_stream_opts stream_opts = {
 
 int main(int argc, char **argv)
 {
-    uint64_t port = 0;
-    if (argc > 2 || (argc == 2 && keel_slice_parse_u64(keel_slice_cstr(argv[1]), UINT16_MAX,
-                                                       &port) != KEEL_OK)) {
-        fprintf(stderr, "usage: line_server [port]\n");
+    static const char usage[] = "usage: line_server [port]\n";
+    if (argc == 2 && keel_slice_eq(keel_slice_cstr(argv[1]), KEEL_STR("--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    uint16_t port = 0; /* 0: chosen by the system */
+    if (argc > 2 ||
+        (argc == 2 && keel_addr_parse_port(keel_slice_cstr(argv[1]), &port) != KEEL_OK)) {
+        fputs(usage, stderr);
         return 2;
     }
     keel_server_opts o = {
         .ip = KEEL_STR("127.0.0.1"),
-        .port = (uint16_t)port,
+        .port = port,
         .threads = 2,
         .handle_signals = true, /* SIGINT/SIGTERM: graceful shutdown */
         .handlers = &handlers,

@@ -41,9 +41,14 @@ static keel_result ask(keel_slice host, uint16_t port, keel_slice message, keel_
 
 int main(int argc, char **argv)
 {
-    uint64_t port = 0;
-    if (argc != 4 || keel_slice_parse_u64(keel_slice_cstr(argv[2]), UINT16_MAX, &port) != KEEL_OK) {
-        fprintf(stderr, "usage: migrate_after host port message\n");
+    static const char usage[] = "usage: migrate_after host port message\n";
+    if (argc == 2 && keel_slice_eq(keel_slice_cstr(argv[1]), KEEL_STR("--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    uint16_t port = 0; /* "080" is a parse error, not 80 */
+    if (argc != 4 || keel_addr_parse_port(keel_slice_cstr(argv[2]), &port) != KEEL_OK) {
+        fputs(usage, stderr);
         return 2;
     }
     /* No signal handling: keel never raises SIGPIPE. */
@@ -51,7 +56,7 @@ int main(int argc, char **argv)
     keel_buf reply;
     keel_result r = keel_buf_init(&reply, storage, sizeof storage);
     if (r == KEEL_OK) {
-        r = ask(keel_slice_cstr(argv[1]), (uint16_t)port, keel_slice_cstr(argv[3]), &reply);
+        r = ask(keel_slice_cstr(argv[1]), port, keel_slice_cstr(argv[3]), &reply);
     }
     if (r != KEEL_OK) {
         fprintf(stderr, "migrate_after: %s (%s)\n", keel_result_name(r), keel_result_str(r));

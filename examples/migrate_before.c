@@ -78,8 +78,13 @@ static int ask(const char *host, const char *port, const char *message, size_t m
 
 int main(int argc, char **argv)
 {
+    static const char usage[] = "usage: migrate_before host port message\n";
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
     if (argc != 4) {
-        fprintf(stderr, "usage: migrate_before host port message\n");
+        fputs(usage, stderr);
         return 2;
     }
     /* mbedtls_net_send writes with write(): to a closed peer that raises

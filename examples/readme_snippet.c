@@ -34,16 +34,21 @@ static keel_result say_hello(keel_slice host, uint16_t port, keel_buf *reply)
 
 int main(int argc, char **argv)
 {
-    uint64_t port = 0;
-    if (argc != 3 || keel_slice_parse_u64(keel_slice_cstr(argv[2]), UINT16_MAX, &port) != KEEL_OK) {
-        fprintf(stderr, "usage: readme_snippet host port\n");
+    static const char usage[] = "usage: readme_snippet host port\n";
+    if (argc == 2 && keel_slice_eq(keel_slice_cstr(argv[1]), KEEL_STR("--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    uint16_t port = 0;
+    if (argc != 3 || keel_addr_parse_port(keel_slice_cstr(argv[2]), &port) != KEEL_OK) {
+        fputs(usage, stderr);
         return 2;
     }
     uint8_t storage[256];
     keel_buf reply;
     keel_result r = keel_buf_init(&reply, storage, sizeof storage);
     if (r == KEEL_OK) {
-        r = say_hello(keel_slice_cstr(argv[1]), (uint16_t)port, &reply);
+        r = say_hello(keel_slice_cstr(argv[1]), port, &reply);
     }
     if (r != KEEL_OK) {
         fprintf(stderr, "readme_snippet: %s\n", keel_result_str(r));

@@ -59,14 +59,17 @@ static keel_result greet_all(keel_slice host, uint16_t port, char **names, int c
 
 int main(int argc, char **argv)
 {
-    uint64_t port = 0;
-    if (argc < 4 ||
-        keel_slice_parse_u64(keel_slice_cstr(argv[2]), UINT16_MAX, &port) != KEEL_OK ||
-        port == 0) {
-        fprintf(stderr, "usage: tcp_client host port name...\n");
+    static const char usage[] = "usage: tcp_client host port name...\n";
+    if (argc == 2 && keel_slice_eq(keel_slice_cstr(argv[1]), KEEL_STR("--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    uint16_t port = 0;
+    if (argc < 4 || keel_addr_parse_port(keel_slice_cstr(argv[2]), &port) != KEEL_OK || port == 0) {
+        fputs(usage, stderr);
         return 2;
     }
-    keel_result r = greet_all(keel_slice_cstr(argv[1]), (uint16_t)port, argv + 3, argc - 3);
+    keel_result r = greet_all(keel_slice_cstr(argv[1]), port, argv + 3, argc - 3);
     if (r != KEEL_OK) {
         fprintf(stderr, "tcp_client: %s\n", keel_result_str(r));
         return 1;

@@ -52,12 +52,18 @@ static keel_result serve(keel_net *client)
 
 int main(int argc, char **argv)
 {
-    uint64_t port = 0, clients = UINT64_MAX;
-    if (argc > 3 || (argc > 1 && keel_slice_parse_u64(keel_slice_cstr(argv[1]), UINT16_MAX,
-                                                       &port) != KEEL_OK) ||
-        (argc > 2 && keel_slice_parse_u64(keel_slice_cstr(argv[2]), UINT32_MAX, &clients) !=
-                         KEEL_OK)) {
-        fprintf(stderr, "usage: tcp_server [port] [clients]\n");
+    static const char usage[] = "usage: tcp_server [port] [clients]\n";
+    if (argc == 2 && keel_slice_eq(keel_slice_cstr(argv[1]), KEEL_STR("--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    uint16_t port = 0;
+    uint64_t clients = UINT64_MAX;
+    if (argc > 3 ||
+        (argc > 1 && keel_addr_parse_port(keel_slice_cstr(argv[1]), &port) != KEEL_OK) ||
+        (argc > 2 &&
+         keel_slice_parse_u64(keel_slice_cstr(argv[2]), UINT32_MAX, &clients) != KEEL_OK)) {
+        fputs(usage, stderr);
         return 2;
     }
     /* guide:listen:begin */
@@ -65,7 +71,7 @@ int main(int argc, char **argv)
     keel_addr local;
     keel_result r = keel_net_init(&listener);
     if (r == KEEL_OK) {
-        r = keel_net_bind(listener, KEEL_STR("127.0.0.1"), (uint16_t)port, KEEL_PROTO_TCP);
+        r = keel_net_bind(listener, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP);
     }
     if (r == KEEL_OK) {
         r = keel_net_local_addr(listener, &local); /* the port the system chose */

@@ -23,11 +23,14 @@ fail() {
     exit 1
 }
 
-# start_server NAME PROTO [ARGS...]: sets port_NAME and pid_NAME.
+# start_server NAME PROTO [ARGS...]: sets port_NAME and pid_NAME. The
+# command in the array server_prefix (empty by default) runs it.
+server_prefix=()
 start_server() {
     local name=$1 proto=$2 line= i
     shift 2
-    "$bin/echo_server" "$proto" 127.0.0.1 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    "${server_prefix[@]}" "$bin/echo_server" "$proto" 127.0.0.1 0 "$@" \
+        >"$work/$name.out" 2>"$work/$name.err" &
     printf -v "pid_$name" '%s' $!
     pids+=($!)
     for i in $(seq 100); do
@@ -147,6 +150,53 @@ make_lines() {
         printf 'tabs\tand  spaces \n'
         echo "last line"
     } >"$1"
+}
+
+# check_usage PROG ARGS...: PROG must refuse ARGS with status 2 and its
+# usage on stderr.
+check_usage() {
+    local prog=$1 rc=0
+    shift
+    timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
+    [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
+    grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
+}
+
+# check_snippets FILE...: every C block of each file is a snippet of a
+# compiled example: the block after "<!-- snippet: examples/F.c#NAME -->"
+# must equal the lines between "/* guide:NAME:begin */" and
+# "/* guide:NAME:end */" of F.c (dedented as it stands there). In README.md
+# the block after "<!-- snippet: examples/readme_snippet.c -->" is checked
+# by readme_snippet_matches_and_runs instead.
+check_snippets() {
+    local g rel marker lineno spec file name indent checked=0
+    for g in "$@"; do
+        rel=${g#"$src"/}
+        # A C block not right after a snippet marker is prose that could drift.
+        awk -v f="$rel" '/^```c$/ && prev !~ /^<!-- snippet: examples\/[A-Za-z0-9_]+\.c#[A-Za-z0-9_]+ -->$/ &&
+                !(f == "README.md" && prev == "<!-- snippet: examples/readme_snippet.c -->") {
+                print f ":" NR ": a C block that is not a snippet of an example"; bad = 1 }
+            { prev = $0 } END { exit bad }' "$g" >&2 || fail "$rel has a C block that is not a snippet"
+        while IFS= read -r marker; do
+            lineno=${marker%%:*}
+            spec=${marker#*snippet: }
+            spec=${spec% -->}
+            file=${spec%#*} name=${spec#*#}
+            [[ -f $src/$file ]] || fail "$rel:$lineno: no file $file"
+            awk -v start="$lineno" 'NR == start + 1 { if ($0 != "```c") exit 1; on = 1; next }
+                on && /^```$/ { exit } on { print }' "$g" >"$work/doc.c" ||
+                fail "$rel:$lineno: the snippet marker is not followed by a \`\`\`c block"
+            sed -n "/^[[:space:]]*\/\* guide:$name:begin \*\/\$/,/^[[:space:]]*\/\* guide:$name:end \*\/\$/p" \
+                "$src/$file" | sed '1d;$d' >"$work/file.c"
+            [[ -s $work/file.c ]] || fail "$rel:$lineno: no guide:$name:begin/end block in $file"
+            indent=$(head -n1 "$work/file.c" | sed 's/[^ ].*//')
+            sed "s/^$indent//" "$work/file.c" >"$work/file.dedented.c"
+            diff -u "$work/doc.c" "$work/file.dedented.c" >&2 ||
+                fail "$rel:$lineno: the block differs from $file#$name"
+            checked=$((checked + 1))
+        done < <(grep -n '^<!-- snippet: examples/[A-Za-z0-9_]*\.c#' "$g")
+    done
+    echo "$checked snippets in $# files match their examples"
 }
 
 # jc NAME ARGS...: run json_check (stdin as given) with its output in
@@ -410,13 +460,6 @@ tcp_20_concurrent_clients)
     stop_server srv
     ;;
 bad_arguments_exit_2)
-    check_usage() {
-        local prog=$1 rc=0
-        shift
-        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
-        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
-        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
-    }
     check_usage echo_server
     check_usage echo_server sctp
     check_usage echo_server tcp 127.0.0.1 65536
@@ -440,6 +483,72 @@ bad_arguments_exit_2)
     check_usage echo_client udp 127.0.0.1 port
     check_usage echo_client tcp '' 7
     check_usage echo_client tcp 127.0.0.1 7 extra
+    ;;
+help_exits_0)
+    # Every example: --help prints its usage on stdout, nothing on stderr,
+    # and exits 0.
+    progs=(echo_server echo_client readme_snippet readme_layers json_check async_echo_server
+        chat_server tcp_server tcp_client line_server json_report migrate_after)
+    [[ -x $bin/migrate_before ]] && progs+=(migrate_before)
+    for prog in "${progs[@]}"; do
+        rc=0
+        timeout 10 "$bin/$prog" --help </dev/null >"$work/help.out" 2>"$work/help.err" || rc=$?
+        [[ $rc == 0 ]] || fail "$prog --help exited with $rc, expected 0"
+        grep -q "^usage: $prog" "$work/help.out" || fail "$prog --help: no usage on stdout"
+        [[ ! -s $work/help.err ]] || fail "$prog --help wrote to stderr"
+    done
+    echo "${#progs[@]} examples answer --help"
+    ;;
+port_parsing_is_keels)
+    # Ports are parsed by keel_addr_parse_port: "080" is a parse error as in
+    # addr.h (not port 80, not octal 64), and so are signs and blanks.
+    for p in 080 00 +80 ' 80' 65536; do
+        check_usage echo_server tcp 127.0.0.1 "$p"
+        check_usage echo_client tcp 127.0.0.1 "$p"
+        check_usage async_echo_server --port "$p"
+        check_usage chat_server --port "$p"
+        check_usage tcp_server "$p"
+        check_usage tcp_client 127.0.0.1 "$p" name
+        check_usage line_server "$p"
+        check_usage readme_snippet 127.0.0.1 "$p"
+        check_usage migrate_after 127.0.0.1 "$p" hello
+    done
+    # "0" itself is a port (chosen by the system), not a leading zero.
+    start_server zero tcp
+    stop_server zero
+    ;;
+echo_server_out_of_descriptors_backs_off)
+    # With 32 descriptors the server runs out after ~28 clients. Accepting
+    # must then pause (not spin logging "out of memory or descriptors"
+    # hundreds of thousands of times a second), the server must survive,
+    # and it must serve again once descriptors are free.
+    server_prefix=(bash -c 'ulimit -n 32 && exec "$0" "$@"')
+    start_server srv tcp
+    fds=()
+    for i in $(seq 40); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$port_srv"
+        fds+=("$fd")
+    done
+    # Wait (bounded) until the server has reported the shortage.
+    for i in $(seq 100); do
+        grep -q 'out of memory or descriptors' "$work/srv.err" && break
+        sleep 0.1
+    done
+    grep -q 'out of memory or descriptors' "$work/srv.err" ||
+        fail "the server never ran out of descriptors (40 clients, ulimit -n 32)"
+    before=$(wc -l <"$work/srv.err")
+    sleep 2
+    after=$(wc -l <"$work/srv.err")
+    kill -0 "$pid_srv" 2>/dev/null || fail "the server died when descriptors ran out"
+    # A spinning accept loop logs thousands of lines a second even on a
+    # loaded machine; one pausing 100 ms at a time, at most ~20 in 2 s.
+    (( after - before <= 40 )) ||
+        fail "the server logged $((after - before)) lines in 2 s while out of descriptors (spinning)"
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    make_lines "$work/lines"
+    expect_echo tcp "$port_srv" "$work/lines" after
+    grep -q 'accepting again' "$work/srv.err" || fail "no 'accepting again' once descriptors were free"
+    stop_server srv
     ;;
 connection_refused_exits_1)
     # A port that was just free: nothing listens there any more.
@@ -566,13 +675,6 @@ chat_broadcast_and_long_line)
     exec 3<&-
     ;;
 async_bad_arguments_exit_2)
-    check_usage() {
-        local prog=$1 rc=0
-        shift
-        timeout 10 "$bin/$prog" "$@" </dev/null >"$work/bad.out" 2>"$work/bad.err" || rc=$?
-        [[ $rc == 2 ]] || fail "$prog $* exited with $rc, expected 2"
-        grep -q '^usage: ' "$work/bad.err" || fail "$prog $*: no usage message on stderr"
-    }
     for prog in async_echo_server chat_server; do
         check_usage $prog --port
         check_usage $prog --port 65536
@@ -758,40 +860,24 @@ migrate_before_and_after)
     grep -q 'KEEL_ERR_REFUSED' "$work/migrate_after.err" || fail "migrate_after did not report KEEL_ERR_REFUSED"
     ;;
 guide_snippets_match_examples)
-    # Every C block of the guides is a snippet of a compiled example: the
-    # block after "<!-- snippet: examples/F.c#NAME -->" must equal the lines
-    # between "/* guide:NAME:begin */" and "/* guide:NAME:end */" of F.c.
     shopt -s nullglob
     guides=("$src"/docs/*.md)
     [[ ${#guides[@]} -gt 0 ]] || fail "no guide in docs/"
-    checked=0
-    for g in "${guides[@]}"; do
-        rel=${g#"$src"/}
-        # A C block not right after a snippet marker is prose that could drift.
-        awk -v f="$rel" '/^```c$/ && prev !~ /^<!-- snippet: examples\/[A-Za-z0-9_]+\.c#[A-Za-z0-9_]+ -->$/ {
-                print f ":" NR ": a C block that is not a snippet of an example"; bad = 1 }
-            { prev = $0 } END { exit bad }' "$g" >&2 || fail "$rel has a C block that is not a snippet"
-        while IFS= read -r marker; do
-            lineno=${marker%%:*}
-            spec=${marker#*snippet: }
-            spec=${spec% -->}
-            file=${spec%#*} name=${spec#*#}
-            [[ -f $src/$file ]] || fail "$rel:$lineno: no file $file"
-            awk -v start="$lineno" 'NR == start + 1 { if ($0 != "```c") exit 1; on = 1; next }
-                on && /^```$/ { exit } on { print }' "$g" >"$work/doc.c" ||
-                fail "$rel:$lineno: the snippet marker is not followed by a \`\`\`c block"
-            sed -n "/^[[:space:]]*\/\* guide:$name:begin \*\/\$/,/^[[:space:]]*\/\* guide:$name:end \*\/\$/p" \
-                "$src/$file" | sed '1d;$d' >"$work/file.c"
-            [[ -s $work/file.c ]] || fail "$rel:$lineno: no guide:$name:begin/end block in $file"
-            # The block in the guide is the file's, dedented as it stands there.
-            indent=$(head -n1 "$work/file.c" | sed 's/[^ ].*//')
-            sed "s/^$indent//" "$work/file.c" >"$work/file.dedented.c"
-            diff -u "$work/doc.c" "$work/file.dedented.c" >&2 ||
-                fail "$rel:$lineno: the block differs from $file#$name"
-            checked=$((checked + 1))
-        done < <(grep -n '^<!-- snippet: ' "$g")
-    done
-    echo "$checked snippets in ${#guides[@]} guides match their examples"
+    check_snippets "${guides[@]}"
+    ;;
+readme_snippets_match_examples)
+    # README.md's C blocks are examples the build compiles too: the one of
+    # examples/readme_snippet.c (readme_snippet_matches_and_runs) and the
+    # guide:NAME blocks of the others (examples/readme_layers.c...).
+    check_snippets "$src/README.md"
+    ;;
+readme_layers_run)
+    rc=0
+    timeout 60 "$bin/readme_layers" >"$work/layers.out" 2>"$work/layers.err" || rc=$?
+    [[ $rc == 0 ]] || fail "readme_layers exited with $rc"
+    printf '%s\n' 'line: one' 'line: two' 'codec: KEEL_OK, 9 bytes used' 'json: id 7, name ada' \
+        'loop: KEEL_OK, echoed ping' >"$work/layers.expected"
+    diff -u "$work/layers.expected" "$work/layers.out" >&2 || fail "readme_layers printed something else"
     ;;
 http_parse_pipelined_requests)
     printf 'GET /a?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\nPOST /j HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\n{"a":1}POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.0\r\n\r\n' \

@@ -116,6 +116,19 @@ static inline void nt_udp_connected(keel_net **server, keel_net **client, uint16
                      KEEL_OK);
 }
 
+/* A UDP socket connected to the loopback address of fam, port; *addr (may
+ * be NULL) gets its own address, the one a server sees it send from. */
+static inline keel_net *nt_udp_peer(keel_family fam, uint16_t port, keel_addr *addr)
+{
+    keel_net *p = nt_new();
+    assert_int_equal(keel_net_connect(p, nt_loopback(fam), port, KEEL_PROTO_UDP, NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    if (addr != NULL) {
+        assert_int_equal(keel_net_local_addr(p, addr), KEEL_OK);
+    }
+    return p;
+}
+
 /* Byte i of every test stream: position-dependent, so a lost, repeated or
  * reordered byte shows. */
 static inline uint8_t nt_pattern(size_t i)

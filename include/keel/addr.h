@@ -87,6 +87,13 @@ KEEL_MUST_USE keel_result keel_addr_parse(keel_slice text, keel_addr *out);
  * input. */
 KEEL_MUST_USE keel_result keel_hostport_split(keel_slice text, keel_slice *host, uint16_t *port);
 
+/** Parse a port number alone, as keel_addr_parse reads the one after ':'
+ * (for a port given by itself, e.g. on a command line): decimal digits
+ * only, 0..65535, no sign, no whitespace, no leading zeros ("080" is
+ * PARSE, "0" is fine). PARSE for the empty slice. INVALID_ARG if out is
+ * NULL or text.ptr is NULL with a length; *out is written only on KEEL_OK. */
+KEEL_MUST_USE keel_result keel_addr_parse_port(keel_slice text, uint16_t *out);
+
 /** Append the address without port: "1.2.3.4", "::1", "fe80::1%2".
  * IPv6 in RFC 5952 canonical form. INVALID_ARG for KEEL_AF_UNSPEC. */
 KEEL_MUST_USE keel_result keel_addr_format_ip(const keel_addr *a, keel_buf *out);

@@ -316,7 +316,10 @@ typedef void (*keel_udp_cb)(keel_udp *u, keel_result r, keel_slice data,
 
 /** Receive on a bound UDP socket, which the handle takes over (and frees on
  * keel_udp_close or keel_loop_free; the socket is made non-blocking).
- * max_datagram is 1 .. 65536 (INVALID_ARG otherwise). */
+ * max_datagram is 1 .. 65536 (INVALID_ARG otherwise). STATE if sock is not
+ * UDP, or holds datagrams in memory (keel_net_pending, after a UDP
+ * keel_net_accept): the handle reads only the socket, so read those first
+ * with keel_net_recv. */
 KEEL_MUST_USE keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t max_datagram,
                                          keel_udp_cb cb, void *user, keel_udp **out);
 /** Send one datagram now. KEEL_ERR_WOULD_BLOCK: the socket buffer is full and

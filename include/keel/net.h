@@ -115,18 +115,37 @@ KEEL_MUST_USE keel_result keel_net_bind_opts(keel_net *ctx, const keel_bind_opts
 KEEL_MUST_USE keel_result keel_net_bind(keel_net *ctx, keel_slice ip, uint16_t port,
                                         keel_proto proto);
 /** Accept one client into the closed context client; *peer (may be NULL)
- * receives the client's address. For TCP: accept(2). For UDP (mbed TLS
- * style): waits for the first datagram, connects the bound socket to its
- * sender and hands that socket to client (the datagram stays queued for
- * client to read), then rebinds the listener to the same address so it can
- * accept the next peer. Honours the listener's blocking mode (WOULD_BLOCK).
- * STATE if listener is not bound or client is open.
- * UDP details: the fresh listener socket shares the address, so the
- * listener must have been bound with SO_REUSEADDR (the default) or
- * reuseport; otherwise ADDR_IN_USE and nothing changes (the listener keeps
- * its socket, the datagram stays queued). Datagrams of other senders that
- * were already queued before the accept stay on client's socket, as in
- * mbed TLS. */
+ * receives the client's address. Honours the listener's blocking mode
+ * (WOULD_BLOCK). STATE if listener is not bound or client is open.
+ *
+ * For TCP: accept(2).
+ *
+ * For UDP: waits for a datagram; its sender P is the client. client gets a
+ * socket of its own, bound to the listener's address and connected to P,
+ * so the kernel delivers P's later datagrams to it and nobody else's; the
+ * listener keeps its socket and goes on receiving the other senders.
+ * Datagrams that arrived before that socket was connected are moved in
+ * memory so that each lands with its sender:
+ *  - P's first datagram, and every other datagram from P queued on the
+ *    listener, are held by client, in order: its receive calls
+ *    (keel_net_recv, _recv_timeout, _recv_exact, _recvfrom) return them
+ *    before reading the socket, keel_net_poll reports them readable, and
+ *    keel_net_pending counts them;
+ *  - other senders' datagrams queued on the listener stay with it, held
+ *    in memory when they had to be read to reach P's (the listener's next
+ *    keel_net_accept or keel_net_recvfrom returns them first);
+ *  - a datagram of another sender that reached the client's socket in the
+ *    moment between its bind and its connect goes back to the listener.
+ * So no datagram reaches another sender's context (mbed TLS hands the
+ * listener's own socket to the client, with the other senders' queued
+ * datagrams on it). A context holds at most as many
+ * bytes (each datagram counting 64 bytes more than its length) as the
+ * listener's receive buffer (SO_RCVBUF); past that a datagram is dropped,
+ * as a full receive buffer drops it.
+ * The client's socket shares the listener's address, so the listener must
+ * have been bound with SO_REUSEADDR (the default) or reuseport; otherwise
+ * ADDR_IN_USE. On a failure (ADDR_IN_USE, NO_MEMORY...) client stays
+ * closed and no datagram is lost: the first one is held by the listener. */
 KEEL_MUST_USE keel_result keel_net_accept(keel_net *listener, keel_net *client, keel_addr *peer);
 
 /* ---- modes ------------------------------------------------------------ */
@@ -152,7 +171,9 @@ KEEL_MUST_USE keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how
 
 /** One send(2): *sent gets the count written (possibly fewer than data.len).
  * WOULD_BLOCK on a non-blocking context that cannot take any byte now.
- * RESET if the peer is gone. For UDP, one datagram (all or error). */
+ * RESET if the peer is gone. For UDP, one datagram (all or error):
+ * TOO_LARGE if it is longer than UDP or the path allows (EMSGSIZE, kept
+ * for keel_net_last_os_error), as for every keel call that sends one. */
 KEEL_MUST_USE keel_result keel_net_send(keel_net *ctx, keel_slice data, size_t *sent);
 /** Send every byte, waiting for writability as needed (works on blocking and
  * non-blocking contexts) within timeout_ms. *sent (may be NULL) is written
@@ -175,7 +196,8 @@ KEEL_MUST_USE keel_result keel_net_recv_timeout(keel_net *ctx, keel_buf *into,
 KEEL_MUST_USE keel_result keel_net_recv_exact(keel_net *ctx, keel_buf *into, size_t n,
                                               uint32_t timeout_ms);
 /** UDP: send one datagram to `to` (the context must be bound or connected;
- * an unconnected UDP context may also be opened by binding). */
+ * an unconnected UDP context may also be opened by binding). TOO_LARGE if
+ * it is longer than UDP or the path allows (EMSGSIZE). */
 KEEL_MUST_USE keel_result keel_net_sendto(keel_net *ctx, keel_slice data, const keel_addr *to);
 /** UDP: receive one datagram into the spare room of into within timeout_ms,
  * with its sender in *from (may be NULL). A datagram larger than the spare
@@ -193,10 +215,18 @@ KEEL_MUST_USE keel_result keel_net_local_addr(const keel_net *ctx, keel_addr *ou
 KEEL_MUST_USE keel_result keel_net_peer_addr(const keel_net *ctx, keel_addr *out);
 /** @} */
 /** The descriptor, for use with an external event loop (keel still owns it).
- * STATE if closed. */
+ * STATE if closed. A UDP context from keel_net_accept may hold datagrams
+ * its descriptor does not show (keel_net_pending): read it until
+ * keel_net_pending is 0 before waiting for the descriptor to be readable. */
 KEEL_MUST_USE keel_result keel_net_fd(const keel_net *ctx, int *fd);
 /** The errno behind this context's last failure (0 if none or ctx NULL). */
 int keel_net_last_os_error(const keel_net *ctx);
+/** How many datagrams the context holds in memory, which its next receive
+ * calls return before reading its socket: a UDP client from keel_net_accept
+ * starts with its first datagram (and any more its peer sent before the
+ * accept), and a UDP listener holds other senders' datagrams an accept had
+ * to read. 0 for TCP, for a closed context and for NULL. */
+size_t keel_net_pending(const keel_net *ctx);
 /** The protocol the context was opened with. */
 keel_proto keel_net_proto(const keel_net *ctx);
 

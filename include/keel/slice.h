@@ -27,6 +27,7 @@
 #ifndef KEEL_SLICE_H
 #define KEEL_SLICE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -130,6 +131,54 @@ typedef struct keel_cursor {
 
 /** A slice of a string literal (without its terminating NUL). */
 #define KEEL_STR(lit) ((keel_slice){ (const uint8_t *)("" lit), sizeof(lit) - 1u })
+
+/** @def KEEL_SLICE_FMT
+ * The printf conversion for a slice, to pair with KEEL_SLICE_ARG:
+ *
+ *     printf("host: " KEEL_SLICE_FMT "\n", KEEL_SLICE_ARG(host));
+ *
+ * It is "%.*s": printf stops at the slice's length, so the bytes need no NUL
+ * terminator, but it also stops at a NUL byte inside the slice (printf is
+ * for text; write binary bytes with fwrite). */
+#define KEEL_SLICE_FMT "%.*s"
+
+/** @def KEEL_SLICE_ARG
+ * The two printf arguments KEEL_SLICE_FMT consumes for slice s: its length
+ * as an int and its bytes. printf's precision is an int, so a slice longer
+ * than INT_MAX bytes prints its first INT_MAX bytes (the length is clamped,
+ * never converted with overflow); the empty slice { NULL, 0 } prints
+ * nothing (a NULL ptr is passed as ""). s is evaluated more than once: pass
+ * a variable, not a call with side effects. */
+#define KEEL_SLICE_ARG(s)                                                                          \
+    ((s).len > (size_t)INT_MAX ? INT_MAX : (int)(s).len),                                          \
+        ((s).ptr != NULL ? (const char *)(s).ptr : "")
+
+/** @def KEEL_BUF_ARRAY
+ * An empty keel_buf over a byte array: { arr, sizeof arr, 0 }. It cannot
+ * fail, so there is no result to check:
+ *
+ *     uint8_t storage[512];
+ *     keel_buf reply = KEEL_BUF_ARRAY(storage);
+ *
+ * arr must be an array (not a pointer, whose sizeof is not the storage's
+ * size) of one-byte elements (uint8_t, char, unsigned char), writable and
+ * living as long as the buf is used. With gcc and clang, passing a pointer
+ * or an array of wider elements is a compile error ("KEEL_BUF_ARRAY needs
+ * an array..."); other compilers get no check. For storage known only by a
+ * pointer and a size, use keel_buf_init, which checks at run time. */
+#if defined(__GNUC__) && !defined(__cplusplus)
+#define KEEL_BUF_ARRAY(arr)                                                                        \
+    ((keel_buf){ (uint8_t *)(arr) + 0 * sizeof(struct {                                           \
+                     _Static_assert(!__builtin_types_compatible_p(__typeof__(arr),                \
+                                                                  __typeof__(&(arr)[0])) &&       \
+                                        sizeof((arr)[0]) == 1,                                    \
+                                    "KEEL_BUF_ARRAY needs an array of bytes, not a pointer");     \
+                     int keel_buf_array_check_;                                                    \
+                 }),                                                                               \
+                 sizeof(arr), 0 })
+#else
+#define KEEL_BUF_ARRAY(arr) ((keel_buf){ (uint8_t *)(arr), sizeof(arr), 0 })
+#endif
 
 /* ---- validity --------------------------------------------------------- */
 

@@ -94,7 +94,9 @@ keel_result keel_udp_start(keel_loop *loop, keel_net *sock, size_t max_datagram,
         max_datagram > KLOOP_SCRATCH_CAP) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (keel_net_proto(sock) != KEEL_PROTO_UDP) {
+    /* The handle reads the descriptor only: datagrams the context holds
+     * in memory would never be delivered. */
+    if (keel_net_proto(sock) != KEEL_PROTO_UDP || keel_net_pending(sock) > 0) {
         return KEEL_ERR_STATE;
     }
     int fd;
@@ -132,11 +134,8 @@ keel_result keel_udp_send(keel_udp *u, keel_slice data, const keel_addr *to)
     if (u->watch.fd < 0) {
         return KEEL_ERR_STATE;
     }
-    keel_result r = keel_net_sendto(u->sock, data, to);
-    if (r == KEEL_ERR_OS && keel_net_last_os_error(u->sock) == EMSGSIZE) {
-        return KEEL_ERR_TOO_LARGE;
-    }
-    return r;
+    /* keel_net_sendto maps EMSGSIZE to TOO_LARGE, as every call does. */
+    return keel_net_sendto(u->sock, data, to);
 }
 
 size_t keel_udp_datagram_size(const keel_udp *u)

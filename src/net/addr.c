@@ -498,6 +498,26 @@ keel_result keel_addr_parse(keel_slice text, keel_addr *out)
 }
 
 /*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
+    requires out != \null ==> \valid(out);
+    assigns *out;
+    ensures out == \null || (text.ptr == \null && text.len != 0) ==>
+            \result == KEEL_ERR_INVALID_ARG;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
+    ensures text.len == 0 && out != \null ==> \result != KEEL_OK;
+    ensures \result != KEEL_OK && out != \null ==> *out == \old(*out);
+*/
+keel_result keel_addr_parse_port(keel_slice text, uint16_t *out)
+{
+    if (out == NULL || (text.ptr == NULL && text.len != 0)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    uint32_t p = 0;
+    KEEL_TRY(addr_parse_dec(text, 0, text.len, 65535u, &p));
+    *out = (uint16_t)p;
+    return KEEL_OK;
+}
+
+/*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
     requires host != \null ==> \valid(host);
     requires port != \null ==> \valid(port);
     requires \separated(host, port);

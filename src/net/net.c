@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "net/dgram_queue.h"
 #include "net/net_internal.h"
 
 #ifdef __FRAMAC__
@@ -171,11 +172,12 @@ static inline int ksys_listen(int fd, int backlog);
 */
 static inline int ksys_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 
-/* Only SO_ERROR is read. Trusted, not proven: this is the libc spec's
- * so_error behavior; WP rejects the spec's default assigns clause, an
- * unbounded range ((char *)optval)[0..]. */
+/* Only SO_ERROR and SO_RCVBUF are read, both ints. Trusted, not proven:
+ * this is the libc spec's so_error behavior (SO_RCVBUF has the same shape);
+ * WP rejects the spec's default assigns clause, an unbounded range
+ * ((char *)optval)[0..]. */
 /*@ requires 0 <= fd < __FC_MAX_OPEN_SOCKETS;
-    requires level == SOL_SOCKET && name == SO_ERROR;
+    requires level == SOL_SOCKET && (name == SO_ERROR || name == SO_RCVBUF);
     requires \valid(len) && *len == sizeof(int) && \valid((int *)val);
     assigns *(int *)val, *len, NET_OS_STATE;
 */
@@ -207,11 +209,84 @@ static inline int ksys_accept4(int fd, struct sockaddr *sa, socklen_t *len, int 
  * keel_net_init returned, once). */
 /*@ assigns __fc_heap_status; */
 static inline void ksys_release(void *p);
+
+/*
+ * The datagrams a context holds (src/net/dgram_queue.c): heap nodes, which
+ * WP 25 does not model, so that file is tested, not proven, and these
+ * contracts are trusted (proofs/README.md, Assumptions). net.c sees the
+ * queue as its struct (head, tail, count, size) and the nodes as opaque
+ * pointers; every function says all it may change: the queues passed,
+ * the heap, the socket table and errno.
+ */
+/*@ requires 0 <= fd < __FC_MAX_OPEN_SOCKETS;
+    requires \valid(out) && \valid(os_errno) && \separated(out, os_errno);
+    assigns *out, *os_errno, NET_OS_STATE, __fc_heap_status;
+    ensures \result == KEEL_OK ==> *out != \null;
+    ensures \result != KEEL_OK ==> *out == \old(*out);
+*/
+KEEL_MUST_USE keel_result knet_dgram_recv(int fd, int flags, knet_dgram **out, int *os_errno);
+
+/*@ requires \valid(from);
+    assigns *from;
+*/
+void knet_dgram_sender(const knet_dgram *d, keel_addr *from);
+
+/*@ requires \valid_read(peer);
+    assigns \nothing;
+*/
+bool knet_dgram_sent_by(const knet_dgram *d, const keel_addr *peer);
+
+/*@ requires \valid(q);
+    assigns *q, __fc_heap_status;
+*/
+bool knet_dgram_queue_push(knet_dgram_queue *q, knet_dgram *d, size_t cap);
+
+/*@ requires \valid(q);
+    assigns *q, __fc_heap_status;
+*/
+void knet_dgram_queue_push_front(knet_dgram_queue *q, knet_dgram *d);
+
+/*@ requires \valid(q) && \valid(out);
+    assigns *q, *out;
+*/
+void knet_dgram_queue_pop(knet_dgram_queue *q, knet_dgram **out);
+
+/*@ requires \valid(src) && \valid(dst) && \separated(src, dst) && \valid_read(peer);
+    assigns *src, *dst, __fc_heap_status;
+*/
+void knet_dgram_queue_move_sender(knet_dgram_queue *src, knet_dgram_queue *dst,
+                                  const keel_addr *peer, size_t cap);
+
+/*@ requires \valid(q);
+    requires \valid(into) && buf_shape(*into) && valid_buf(*into);
+    requires max <= into->cap - into->len;
+    requires from == \null || \valid(from);
+    requires \valid(got);
+    assigns *q, into->len, into->ptr[into->len .. into->cap - 1], *from, *got,
+            __fc_heap_status;
+    ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
+    ensures \result != KEEL_OK ==> into->len == \old(into->len);
+*/
+KEEL_MUST_USE keel_result knet_dgram_queue_deliver(knet_dgram_queue *q, keel_buf *into, size_t max,
+                                                   keel_addr *from, size_t *got);
+
+/*@ requires \valid(q);
+    assigns *q, __fc_heap_status;
+    ensures q->head == \null;
+*/
+void knet_dgram_queue_clear(knet_dgram_queue *q);
 #endif
 
 #include "core/sys.h"
 
 #define NET_DEFAULT_BACKLOG 128
+/* UDP accept moves datagrams into memory (see net_accept_udp): a context
+ * holds at most as many bytes as its listener's receive buffer (SO_RCVBUF),
+ * or this many when that cannot be read (Linux's default). */
+#define NET_HELD_DEFAULT_CAP 212992u
+/* The least a queued datagram costs a receive buffer on Linux (its sk_buff
+ * alone is larger): a socket holds at most SO_RCVBUF / this many. */
+#define NET_MIN_DGRAM_TRUESIZE 256u
 /* No UDP datagram is longer (IPv6 without jumbograms), so a spare room this
  * large cannot truncate one and the size probe can be skipped. */
 #define NET_MAX_DATAGRAM 65536u
@@ -227,7 +302,8 @@ struct keel_net {
     int v6only;         /* IPV6_V6ONLY the socket was bound with */
     int last_errno;
     keel_result sticky; /* KEEL_OK, or the fatal result later I/O repeats */
-    keel_addr local;    /* bound address: UDP accept rebinds to it */
+    keel_addr local;    /* bound address: UDP accept binds clients to it */
+    knet_dgram_queue held; /* UDP: datagrams the next receives return first */
 };
 
 /*@
@@ -294,6 +370,8 @@ keel_result knet_errno_result(int err, bool connected)
     case EMFILE:
     case ENFILE:
         return KEEL_ERR_NO_MEMORY;
+    case EMSGSIZE: /* a datagram larger than the protocol or the path allows */
+        return KEEL_ERR_TOO_LARGE;
     case EBADF:
     case ENOTSOCK:
         return KEEL_ERR_STATE;
@@ -621,8 +699,8 @@ keel_result keel_net_init(keel_net **out)
 
 /*@ requires ctx == \null || valid_net(ctx);
     assigns ctx->fd, ctx->family, ctx->nonblocking, ctx->listening, ctx->bound_udp,
-            ctx->connected, ctx->v6only, ctx->sticky, __fc_fds[0 .. __FC_MAX_OPEN_FILES - 1],
-            __fc_errno;
+            ctx->connected, ctx->v6only, ctx->sticky, ctx->held,
+            __fc_fds[0 .. __FC_MAX_OPEN_FILES - 1], __fc_errno, __fc_heap_status;
     ensures ctx != \null ==> ctx->fd == -1 && valid_net(ctx);
 */
 void keel_net_close(keel_net *ctx)
@@ -630,14 +708,15 @@ void keel_net_close(keel_net *ctx)
     if (ctx == NULL || ctx->fd < 0) {
         return;
     }
+    knet_dgram_queue_clear(&ctx->held); /* what was not read is gone with the socket */
     net_close_fd(ctx->fd);
     net_reset_to_closed(ctx);
 }
 
 /*@ requires ctx == \null || valid_net(ctx);
     assigns ctx->fd, ctx->family, ctx->nonblocking, ctx->listening, ctx->bound_udp,
-            ctx->connected, ctx->v6only, ctx->sticky, __fc_fds[0 .. __FC_MAX_OPEN_FILES - 1],
-            __fc_errno, __fc_heap_status;
+            ctx->connected, ctx->v6only, ctx->sticky, ctx->held,
+            __fc_fds[0 .. __FC_MAX_OPEN_FILES - 1], __fc_errno, __fc_heap_status;
 */
 void keel_net_free(keel_net *ctx)
 {
@@ -669,7 +748,9 @@ keel_result knet_release_fd(keel_net *ctx, int *fd)
     if (ctx == NULL || fd == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    if (ctx->fd < 0) {
+    /* Held datagrams would be lost with the context: the new owner reads
+     * only the descriptor. */
+    if (ctx->fd < 0 || ctx->held.head != NULL) {
         return KEEL_ERR_STATE;
     }
     *fd = ctx->fd;
@@ -990,27 +1071,103 @@ static KEEL_MUST_USE keel_result net_accept_tcp(keel_net *listener, keel_net *cl
     return KEEL_OK;
 }
 
-/* mbed TLS style: the bound socket becomes the client's, connected to the
- * first sender, and a fresh socket takes over the bound address. The fresh
- * socket is bound before anything changes, so a failure leaves the listener
- * as it was and the datagram still queued. */
-/*@ requires valid_net(listener) && listener->fd >= 0;
-    requires valid_net(client) && \separated(listener, client);
-    requires peer == \null || \valid(peer);
-    assigns listener->fd, listener->last_errno, listener->sticky, *client, *peer, NET_OPEN_STATE;
-    ensures valid_net(listener) && valid_net(client);
-    ensures \result == KEEL_OK ==> client->fd >= 0 && listener->fd >= 0;
+/* The bytes a context may hold in memory after a UDP accept: the
+ * listener's receive buffer (what the kernel itself holds for it). */
+/*@ requires valid_net_read(ctx) && ctx->fd >= 0;
+    assigns NET_OS_STATE;
+    ensures 0 < \result <= INT_MAX;
 */
-static KEEL_MUST_USE keel_result net_accept_udp(keel_net *listener, keel_net *client,
-                                                keel_addr *peer)
+static size_t net_rcvbuf_bytes(const keel_net *ctx)
+{
+    union {
+        int v;
+        uint8_t bytes[sizeof(int)];
+    } opt = { .v = 0 };
+    socklen_t len = (socklen_t)sizeof opt.v;
+    if (ksys_getsockopt(ctx->fd, SOL_SOCKET, SO_RCVBUF, &opt.v, &len) != 0 || opt.v <= 0) {
+        return NET_HELD_DEFAULT_CAP;
+    }
+    return (size_t)opt.v;
+}
+
+/* Read what is queued on fd (up to max datagrams, each without waiting):
+ * those sent from peer go to mine, the others to the listener's held
+ * queue, each within cap (beyond it a datagram is dropped, as a full
+ * receive buffer drops it). Stops when fd has nothing left or memory runs
+ * out (what is left stays queued on fd). Any other error (an ICMP error a
+ * socket reports once) was consumed by the read: go on. */
+/*@ requires valid_net(listener) && fd_modelled(fd);
+    requires \valid(mine) && \valid_read(peer);
+    requires \separated(mine, &listener->held) || mine == &listener->held;
+    assigns listener->held, *mine, NET_OS_STATE, __fc_heap_status;
+*/
+static void net_udp_drain(keel_net *listener, int fd, knet_dgram_queue *mine, const keel_addr *peer,
+                          size_t max, size_t cap)
+{
+    /*@ loop invariant 0 <= i <= max;
+        loop assigns i, listener->held, *mine, NET_OS_STATE, __fc_heap_status;
+        loop variant max - i;
+    */
+    for (size_t i = 0; i < max; i++) {
+        knet_dgram *d = NULL;
+        int err = 0;
+        keel_result r = knet_dgram_recv(fd, MSG_DONTWAIT, &d, &err);
+        if (r == KEEL_ERR_WOULD_BLOCK || r == KEEL_ERR_NO_MEMORY) {
+            return;
+        }
+        if (r == KEEL_OK) {
+            knet_dgram_queue *dst = knet_dgram_sent_by(d, peer) ? mine : &listener->held;
+            if (!knet_dgram_queue_push(dst, d, cap)) {
+                /* over the cap: dropped (push released it) */
+            }
+        }
+    }
+}
+
+/* The first datagram to accept: the oldest one the listener holds, else
+ * the one at the head of its socket, waiting for one as the listener's
+ * blocking mode says. Nothing is taken on failure. */
+/*@ requires valid_net(listener) && listener->fd >= 0;
+    requires \valid(first);
+    assigns *first, listener->held, listener->last_errno, listener->sticky, NET_OS_STATE,
+            __fc_heap_status;
+    ensures \result == KEEL_OK ==> *first != \null;
+*/
+static KEEL_MUST_USE keel_result net_udp_first(keel_net *listener, knet_dgram **first)
+{
+    if (listener->held.head != NULL) {
+        knet_dgram_queue_pop(&listener->held, first);
+        return *first != NULL ? KEEL_OK : KEEL_ERR_STATE;
+    }
+    size_t ignored = 0;
+    uint8_t probe = 0;
+    KEEL_TRY(net_recv_raw(listener, &probe, 0, MSG_PEEK, NULL, NULL, &ignored));
+    int err = 0;
+    keel_result r = knet_dgram_recv(listener->fd, MSG_DONTWAIT, first, &err);
+    if (r != KEEL_OK) {
+        listener->last_errno = err;
+    }
+    return r;
+}
+
+/* A socket for the client: bound to the listener's address, in its
+ * blocking mode, connected to peer. On failure nothing is left open, and
+ * what reached the socket before it failed goes to the listener's held
+ * queue. */
+/*@ requires valid_net(listener) && listener->fd >= 0;
+    requires \valid_read(peer) && \valid(out_fd);
+    requires \separated(out_fd, listener);
+    assigns *out_fd, listener->last_errno, listener->held, NET_OPEN_STATE, __fc_heap_status;
+    ensures \result == KEEL_OK ==> fd_modelled(*out_fd);
+*/
+static KEEL_MUST_USE keel_result net_udp_client_socket(keel_net *listener, const keel_addr *peer,
+                                                       size_t max, size_t cap, int *out_fd)
 {
     sa_buf ss;
     socklen_t len = 0;
-    size_t ignored = 0;
-    uint8_t probe = 0;
-    KEEL_TRY(net_recv_raw(listener, &probe, 0, MSG_PEEK, &ss, &len, &ignored));
-    keel_addr from;
-    KEEL_TRY(keel_addr_from_sockaddr((const struct sockaddr *)&ss, len, &from));
+    KEEL_TRY(keel_addr_to_sockaddr(peer, &ss.ss, &len));
+    /* The client's socket shares the listener's address: both need
+     * SO_REUSEADDR (bind's default) or SO_REUSEPORT. */
     struct bind_cfg cfg = {
         .proto = KEEL_PROTO_UDP,
         .reuseaddr = true,
@@ -1018,26 +1175,74 @@ static KEEL_MUST_USE keel_result net_accept_udp(keel_net *listener, keel_net *cl
         .v6only = listener->v6only,
         .backlog = 0,
     };
-    int fresh = -1;
-    KEEL_TRY(net_open_bound(listener, &listener->local, &cfg, &fresh));
+    int fd = -1;
+    KEEL_TRY(net_open_bound(listener, &listener->local, &cfg, &fd));
     keel_result r = KEEL_OK;
     if (listener->nonblocking) {
-        r = net_set_fd_nonblocking(listener, fresh, true);
+        r = net_set_fd_nonblocking(listener, fd, true);
     }
     /*@ loop assigns r, listener->last_errno, NET_OS_STATE; */
-    while (r == KEEL_OK && ksys_connect(listener->fd, (const struct sockaddr *)&ss, len) != 0) {
+    while (r == KEEL_OK && ksys_connect(fd, (const struct sockaddr *)&ss, len) != 0) {
         int err = errno;
         if (err != EINTR) {
             r = net_fail_once(listener, err);
         }
     }
     if (r != KEEL_OK) {
-        net_close_fd(fresh);
+        /* Bound, it may have caught datagrams meant for the listener. */
+        net_udp_drain(listener, fd, &listener->held, peer, max, cap);
+        net_close_fd(fd);
         return r;
     }
-    net_adopt_connected(client, listener->fd, KEEL_PROTO_UDP, listener->family,
-                        listener->nonblocking);
-    listener->fd = fresh;
+    *out_fd = fd;
+    return KEEL_OK;
+}
+
+/* The client gets a socket of its own, bound to the listener's address and
+ * connected to the first sender P, so the kernel delivers P's later
+ * datagrams to it; the listener keeps its socket. Datagrams that arrived
+ * earlier are moved in memory so that each lands with its sender: P's
+ * (the first one, the ones queued on the listener, the ones that reached
+ * the client's socket between its bind and its connect) to the client's
+ * held queue, in order; other senders' that reached the client's socket in
+ * that window to the listener's. The client's receive calls return its
+ * held datagrams first (net_recv_some). */
+/*@ requires valid_net(listener) && listener->fd >= 0;
+    requires valid_net(client) && \separated(listener, client);
+    requires peer == \null || \valid(peer);
+    assigns listener->last_errno, listener->sticky, listener->held, *client, *peer,
+            NET_OPEN_STATE, __fc_heap_status;
+    ensures valid_net(listener) && valid_net(client);
+    ensures \result == KEEL_OK ==> client->fd >= 0;
+*/
+static KEEL_MUST_USE keel_result net_accept_udp(keel_net *listener, keel_net *client,
+                                                keel_addr *peer)
+{
+    knet_dgram *first = NULL;
+    KEEL_TRY(net_udp_first(listener, &first));
+    keel_addr from;
+    knet_dgram_sender(first, &from);
+    /* A queue that was full when the client's socket was connected holds
+     * at most this many datagrams; a sender flooding the client's socket
+     * cannot keep the accept reading beyond it. */
+    size_t cap = net_rcvbuf_bytes(listener);
+    size_t max = cap / NET_MIN_DGRAM_TRUESIZE + 1u;
+    int fd = -1;
+    keel_result r = net_udp_client_socket(listener, &from, max, cap, &fd);
+    if (r != KEEL_OK) {
+        knet_dgram_queue_push_front(&listener->held, first); /* nothing lost */
+        return r;
+    }
+    knet_dgram_queue mine = { NULL, NULL, 0, 0 };
+    if (!knet_dgram_queue_push(&mine, first, SIZE_MAX)) {
+        /* cannot happen: no cap */
+    }
+    knet_dgram_queue_move_sender(&listener->held, &mine, &from, cap);
+    net_udp_drain(listener, listener->fd, &mine, &from, max, cap);
+    net_udp_drain(listener, fd, &mine, &from, max, cap);
+    knet_dgram_queue_clear(&client->held); /* a closed context holds none */
+    net_adopt_connected(client, fd, KEEL_PROTO_UDP, listener->family, listener->nonblocking);
+    client->held = mine;
     if (peer != NULL) {
         *peer = from;
     }
@@ -1049,7 +1254,8 @@ static KEEL_MUST_USE keel_result net_accept_udp(keel_net *listener, keel_net *cl
     requires listener != \null && client != \null && listener != client ==>
              \separated(listener, client);
     requires peer == \null || \valid(peer);
-    assigns listener->fd, listener->last_errno, listener->sticky, *client, *peer, NET_OPEN_STATE;
+    assigns listener->last_errno, listener->sticky, listener->held, *client, *peer,
+            NET_OPEN_STATE, __fc_heap_status;
     ensures listener == \null || client == \null ==> \result == KEEL_ERR_INVALID_ARG;
     ensures listener != \null ==> valid_net(listener);
     ensures client != \null ==> valid_net(client);
@@ -1147,10 +1353,20 @@ keel_result keel_net_poll(keel_net *ctx, unsigned want, uint32_t timeout_ms, uns
     }
     short events = (short)(((want & KEEL_POLL_READ) != 0 ? POLLIN : 0) |
                            ((want & KEEL_POLL_WRITE) != 0 ? POLLOUT : 0));
-    deadline d = net_deadline_in(timeout_ms);
+    /* Held datagrams (UDP accept) are readable now: the socket is asked
+     * about the rest without waiting. */
+    bool held = ctx->held.head != NULL && (want & KEEL_POLL_READ) != 0;
+    int errno_before = ctx->last_errno;
+    deadline d = net_deadline_in(held ? 0 : timeout_ms);
     short rev = 0;
-    KEEL_TRY(net_wait_ready(ctx, events, &d, &rev));
-    unsigned got = 0;
+    keel_result r = net_wait_ready(ctx, events, &d, &rev);
+    if (r == KEEL_ERR_TIMEOUT && held) {
+        ctx->last_errno = errno_before; /* not a failure: the held ones are ready */
+        rev = 0;
+        r = KEEL_OK;
+    }
+    KEEL_TRY(r);
+    unsigned got = held ? KEEL_POLL_READ : 0;
     if ((rev & (POLLERR | POLLHUP)) != 0) {
         got = all; /* the next call will report what happened */
     }
@@ -1204,21 +1420,30 @@ keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how)
  * sender to *from if asked. A UDP datagram longer than max is TRUNCATED and
  * left queued, *got = its size: its length is probed first (MSG_PEEK|MSG_TRUNC
  * into no room at all, so into stays untouched) unless max can hold any
- * datagram. TCP EOF is CLOSED. */
+ * datagram. TCP EOF is CLOSED. The datagrams the context holds (UDP
+ * accept) come first, by the same rules. */
 /*@ requires valid_net(ctx) && ctx->fd >= 0;
     requires \valid(into) && buf_shape(*into) && valid_buf(*into);
+    requires \separated(ctx, into);
     requires \separated(into, into->ptr + (0 .. into->cap - 1));
     requires 0 < max <= into->cap - into->len;
     requires from == \null || \valid(from);
     requires \valid(got) && \separated(got, into);
     assigns into->len, into->ptr[into->len .. into->cap - 1], *from, *got,
-            ctx->last_errno, ctx->sticky, NET_OS_STATE;
+            ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_heap_status;
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
     ensures \result != KEEL_OK ==> into->len == \old(into->len);
 */
 static KEEL_MUST_USE keel_result net_recv_some(keel_net *ctx, keel_buf *into, size_t max, int flags,
                                                keel_addr *from, size_t *got)
 {
+    if (ctx->held.head != NULL) {
+        keel_result held = knet_dgram_queue_deliver(&ctx->held, into, max, from, got);
+        if (held == KEEL_ERR_TRUNCATED) {
+            ctx->last_errno = EMSGSIZE;
+        }
+        return held;
+    }
     uint8_t *dst = into->ptr + into->len;
     size_t n = 0;
     if (ctx->proto == KEEL_PROTO_UDP && max < NET_MAX_DATAGRAM) {
@@ -1251,13 +1476,14 @@ static KEEL_MUST_USE keel_result net_recv_some(keel_net *ctx, keel_buf *into, si
  * until something is read or d passes. */
 /*@ requires valid_net(ctx) && ctx->fd >= 0;
     requires \valid(into) && buf_shape(*into) && valid_buf(*into);
+    requires \separated(ctx, into);
     requires \separated(into, into->ptr + (0 .. into->cap - 1));
     requires 0 < max <= into->cap - into->len;
     requires \valid_read(d);
     requires from == \null || \valid(from);
     requires \valid(got) && \separated(got, into);
     assigns into->len, into->ptr[into->len .. into->cap - 1], *from, *got,
-            ctx->last_errno, ctx->sticky, NET_OS_STATE, __fc_time;
+            ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_time, __fc_heap_status;
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
     ensures \result != KEEL_OK ==> into->len == \old(into->len);
 */
@@ -1266,11 +1492,14 @@ static KEEL_MUST_USE keel_result net_recv_until(keel_net *ctx, keel_buf *into, s
 {
     /*@ loop invariant into->len == \at(into->len, Pre);
         loop assigns into->len, into->ptr[\at(into->len, Pre) .. into->cap - 1], *from, *got,
-                     ctx->last_errno, ctx->sticky, NET_OS_STATE, __fc_time;
+                     ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_time,
+                     __fc_heap_status;
     */
     for (;;) {
         short rev = 0;
-        KEEL_TRY(net_wait_ready(ctx, POLLIN, d, &rev));
+        if (ctx->held.head == NULL) { /* held datagrams are there already */
+            KEEL_TRY(net_wait_ready(ctx, POLLIN, d, &rev));
+        }
         keel_result r = net_recv_some(ctx, into, max, MSG_DONTWAIT, from, got);
         if (r != KEEL_ERR_WOULD_BLOCK) {
             return r;
@@ -1361,10 +1590,11 @@ keel_result keel_net_send_all(keel_net *ctx, keel_slice data, uint32_t timeout_m
 
 /*@ requires ctx == \null || valid_net(ctx);
     requires buf_arg(into);
+    requires ctx != \null && into != \null ==> \separated(ctx, into);
     requires received == \null || \valid(received);
     requires received != \null && into != \null ==> \separated(received, into);
     assigns into->len, into->ptr[into->len .. into->cap - 1], *received,
-            ctx->last_errno, ctx->sticky, NET_OS_STATE;
+            ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_heap_status;
     ensures ctx == \null || into == \null || !buf_shape(\old(*into)) ==>
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==>
@@ -1386,10 +1616,11 @@ keel_result keel_net_recv(keel_net *ctx, keel_buf *into, size_t *received)
 
 /*@ requires ctx == \null || valid_net(ctx);
     requires buf_arg(into);
+    requires ctx != \null && into != \null ==> \separated(ctx, into);
     requires received == \null || \valid(received);
     requires received != \null && into != \null ==> \separated(received, into);
     assigns into->len, into->ptr[into->len .. into->cap - 1], *received,
-            ctx->last_errno, ctx->sticky, NET_OS_STATE, __fc_time;
+            ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_time, __fc_heap_status;
     ensures ctx == \null || into == \null || !buf_shape(\old(*into)) ==>
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==>
@@ -1413,8 +1644,9 @@ keel_result keel_net_recv_timeout(keel_net *ctx, keel_buf *into, uint32_t timeou
 
 /*@ requires ctx == \null || valid_net(ctx);
     requires buf_arg(into);
+    requires ctx != \null && into != \null ==> \separated(ctx, into);
     assigns into->len, into->ptr[into->len .. into->cap - 1],
-            ctx->last_errno, ctx->sticky, NET_OS_STATE, __fc_time;
+            ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_time, __fc_heap_status;
     ensures ctx == \null || into == \null || !buf_shape(\old(*into)) ==>
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> into->len == \old(into->len) + n;
@@ -1437,7 +1669,8 @@ keel_result keel_net_recv_exact(keel_net *ctx, keel_buf *into, size_t n, uint32_
         loop invariant into != \null && buf_shape(\at(*into, Pre)) ==>
             into->len <= \at(into->len, Pre) + n;
         loop assigns r, done, into->len, into->ptr[\at(into->len, Pre) .. into->cap - 1],
-                     ctx->last_errno, ctx->sticky, NET_OS_STATE, __fc_time;
+                     ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_time,
+                     __fc_heap_status;
     */
     while (r == KEEL_OK && done < n) {
         size_t got = 0;
@@ -1495,11 +1728,12 @@ keel_result keel_net_sendto(keel_net *ctx, keel_slice data, const keel_addr *to)
 
 /*@ requires ctx == \null || valid_net(ctx);
     requires buf_arg(into);
+    requires ctx != \null && into != \null ==> \separated(ctx, into);
     requires received == \null || \valid(received);
     requires received != \null && into != \null ==> \separated(received, into);
     requires from == \null || \valid(from);
     assigns into->len, into->ptr[into->len .. into->cap - 1], *received, *from,
-            ctx->last_errno, ctx->sticky, NET_OS_STATE, __fc_time;
+            ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_time, __fc_heap_status;
     ensures ctx == \null || into == \null || !buf_shape(\old(*into)) ==>
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==>
@@ -1598,6 +1832,15 @@ keel_result keel_net_fd(const keel_net *ctx, int *fd)
 int keel_net_last_os_error(const keel_net *ctx)
 {
     return ctx == NULL ? 0 : ctx->last_errno;
+}
+
+/*@ requires ctx == \null || \valid_read(ctx);
+    assigns \nothing;
+    ensures ctx == \null ==> \result == 0;
+*/
+size_t keel_net_pending(const keel_net *ctx)
+{
+    return ctx == NULL ? 0 : ctx->held.count;
 }
 
 /*@ requires ctx == \null || \valid_read(ctx);

@@ -36,7 +36,8 @@ KEEL_MUST_USE keel_result knet_errno_result(int err, bool connected);
 
 /* Hand ctx's descriptor to the caller, who then owns it (closes it): *fd
  * gets it and ctx is left closed, as keel_net_close leaves it, without the
- * descriptor being closed. INVALID_ARG for NULL, STATE if ctx is closed. */
+ * descriptor being closed. INVALID_ARG for NULL, STATE if ctx is closed or
+ * holds datagrams (keel_net_pending: they would be lost). */
 KEEL_MUST_USE keel_result knet_release_fd(keel_net *ctx, int *fd);
 
 #endif /* KEEL_NET_INTERNAL_H */

@@ -7,8 +7,10 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -1085,6 +1087,66 @@ static void test_buf_functions_reject_invalid_source(void **state)
     assert_memory_equal(st, "abcdefgh", 8);
 }
 
+/* ---- printf and array helpers ------------------------------------------ */
+
+static void test_slice_fmt_prints_exactly_the_slice(void **state)
+{
+    (void)state;
+    const char text[] = "hello world";
+    keel_slice hello = { (const uint8_t *)text, 5 }; /* not NUL-terminated there */
+    char out[64];
+    int n = snprintf(out, sizeof out, "[" KEEL_SLICE_FMT "]", KEEL_SLICE_ARG(hello));
+    assert_int_equal(n, 7);
+    assert_string_equal(out, "[hello]");
+    keel_slice empty = keel_slice_empty();
+    n = snprintf(out, sizeof out, "[" KEEL_SLICE_FMT "]", KEEL_SLICE_ARG(empty));
+    assert_int_equal(n, 2);
+    assert_string_equal(out, "[]");
+}
+
+/* printf's precision is an int: a longer slice is clamped to INT_MAX, never
+ * converted with overflow (which would give a negative precision: print up
+ * to a NUL, past the slice). The bytes are never read here. */
+static void test_slice_arg_clamps_length_to_int_max(void **state)
+{
+    (void)state;
+    static const uint8_t byte = 'x';
+    struct {
+        int len;
+        const char *ptr;
+    } args[] = {
+        { KEEL_SLICE_ARG(((keel_slice){ &byte, (size_t)INT_MAX + 1u })) },
+        { KEEL_SLICE_ARG(((keel_slice){ &byte, SIZE_MAX - 1u })) },
+        { KEEL_SLICE_ARG(((keel_slice){ &byte, (size_t)INT_MAX })) },
+        { KEEL_SLICE_ARG(((keel_slice){ &byte, 1 })) },
+    };
+    assert_int_equal(args[0].len, INT_MAX);
+    assert_int_equal(args[1].len, INT_MAX);
+    assert_int_equal(args[2].len, INT_MAX);
+    assert_int_equal(args[3].len, 1);
+    assert_ptr_equal(args[0].ptr, (const char *)&byte);
+}
+
+static void test_buf_array_covers_the_whole_array(void **state)
+{
+    (void)state;
+    uint8_t storage[37];
+    char text[5];
+    keel_buf b = KEEL_BUF_ARRAY(storage);
+    keel_buf t = KEEL_BUF_ARRAY(text);
+    assert_ptr_equal(b.ptr, storage);
+    assert_int_equal(b.cap, sizeof storage);
+    assert_int_equal(b.len, 0);
+    assert_true(keel_buf_valid(&b));
+    assert_ptr_equal(t.ptr, (uint8_t *)text);
+    assert_int_equal(t.cap, 5);
+    assert_int_equal(t.len, 0);
+    /* Usable at once, and bounded by the array. */
+    assert_int_equal(keel_buf_append(&t, KEEL_STR("abcde")), KEEL_OK);
+    assert_int_equal(keel_buf_append_byte(&t, 'f'), KEEL_ERR_TOO_LARGE);
+    assert_memory_equal(text, "abcde", 5);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1140,6 +1202,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_buf_consume_moves_rest_to_front),
         cmocka_unit_test(test_buf_functions_reject_invalid_bufs),
         cmocka_unit_test(test_buf_functions_reject_invalid_source),
+        cmocka_unit_test(test_slice_fmt_prints_exactly_the_slice),
+        cmocka_unit_test(test_slice_arg_clamps_length_to_int_max),
+        cmocka_unit_test(test_buf_array_covers_the_whole_array),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }

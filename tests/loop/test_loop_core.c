@@ -1154,7 +1154,25 @@ static void udp_start_rejects_bad_arguments(void **state)
     assert_int_equal(keel_udp_start(loop, sock, 8, NULL, &calls, &u), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_udp_start(NULL, sock, 8, first_cb, &calls, &u), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_udp_start(loop, tcp, 8, first_cb, &calls, &u), KEEL_ERR_STATE);
-    assert_null(u);
+    /* A client from a UDP accept holds its first datagram, which the
+     * handle (reading the socket only) would never deliver. */
+    keel_net *peer = nt_new();
+    assert_int_equal(keel_net_connect(peer, KEEL_STR("127.0.0.1"), nt_local_port(sock),
+                                      KEEL_PROTO_UDP, NT_IO_TIMEOUT_MS),
+                     KEEL_OK);
+    size_t sent = 0;
+    assert_int_equal(keel_net_send(peer, KEEL_STR("held"), &sent), KEEL_OK);
+    keel_net *client = nt_new();
+    assert_int_equal(keel_net_accept(sock, client, NULL), KEEL_OK);
+    assert_int_equal(keel_net_pending(client), 1);
+    assert_int_equal(keel_udp_start(loop, client, 8, first_cb, &calls, &u), KEEL_ERR_STATE);
+    uint8_t st[8];
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recv(client, &b, NULL), KEEL_OK);
+    assert_int_equal(keel_udp_start(loop, client, 8, first_cb, &calls, &u), KEEL_OK);
+    keel_udp_close(u);
+    u = NULL;
+    keel_net_free(peer);
     keel_net_free(sock);
     keel_net_free(tcp);
     keel_udp_close(NULL);

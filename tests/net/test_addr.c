@@ -1183,6 +1183,40 @@ static void test_sockaddr_rejects_unknown_family_and_short_len(void **state)
     assert_int_equal(keel_addr_to_sockaddr(&a, &ss, NULL), KEEL_ERR_INVALID_ARG);
 }
 
+/* A port alone follows the rule of the port in "host:port". */
+static void test_parse_port_same_rule_as_hostport(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint16_t port;
+    } good[] = { { "0", 0 }, { "1", 1 }, { "80", 80 }, { "8080", 8080 }, { "65535", 65535 } };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint16_t port = 1234;
+        assert_int_equal(keel_addr_parse_port(keel_slice_cstr(good[i].text), &port), KEEL_OK);
+        assert_int_equal(port, good[i].port);
+    }
+    static const char *const bad[] = { "080", "00",   "65536", "99999999999999999999",
+                                       "-1",  "+1",   " 1",    "1 ",
+                                       "1a",  "0x10", ":80",   "" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint16_t port = 1234;
+        assert_int_equal(keel_addr_parse_port(keel_slice_cstr(bad[i]), &port), KEEL_ERR_PARSE);
+        assert_int_equal(port, 1234); /* untouched */
+        /* and "host:port" says the same about it */
+        char hp[40] = "h:";
+        strncat(hp, bad[i], sizeof hp - 3);
+        keel_slice host;
+        assert_int_equal(keel_hostport_split(keel_slice_cstr(hp), &host, &port), KEEL_ERR_PARSE);
+    }
+    keel_slice bad_slice = { NULL, 3 };
+    uint16_t port = 1234;
+    assert_int_equal(keel_addr_parse_port(bad_slice, &port), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_addr_parse_port(S("80"), NULL), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_addr_parse_port(keel_slice_empty(), &port), KEEL_ERR_PARSE);
+    assert_int_equal(port, 1234);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1196,6 +1230,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_invalid_hostport_is_parse_error_and_out_unchanged),
         cmocka_unit_test(test_hostport_split_valid),
         cmocka_unit_test(test_hostport_split_invalid),
+        cmocka_unit_test(test_parse_port_same_rule_as_hostport),
         cmocka_unit_test(test_round_trip_tables),
         cmocka_unit_test(test_round_trip_generated_addresses),
         cmocka_unit_test(test_longest_text_fits_text_max),

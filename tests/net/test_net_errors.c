@@ -251,7 +251,7 @@ static void test_bind_reuseport_shares_the_port(void **state)
     keel_net_free(b);
 }
 
-/* UDP accept rebinds a fresh socket to the listener's address: impossible
+/* UDP accept binds the client's socket to the listener's address: impossible
  * without SO_REUSEADDR, and then nothing changes. */
 static void test_udp_accept_on_exclusive_bind_is_addr_in_use(void **state)
 {

@@ -376,8 +376,9 @@ static void test_default_bind_falls_back_to_ipv4_without_ipv6(void **state)
     keel_net_free(l);
 }
 
-/* UDP accept needs a fresh socket for the listener; without one nothing
- * changes: the listener keeps its socket and the datagram stays queued. */
+/* UDP accept needs a socket for the client; without one nothing is lost:
+ * the listener keeps its socket, and the datagram, read to learn its
+ * sender, is held by the listener for its next receive. */
 static void test_udp_accept_without_descriptor_changes_nothing(void **state)
 {
     (void)state;
@@ -403,6 +404,74 @@ static void test_udp_accept_without_descriptor_changes_nothing(void **state)
     assert_int_equal(keel_net_recvfrom(l, &b, NT_IO_TIMEOUT_MS, &from, NULL), KEEL_OK);
     assert_true(keel_slice_eq(keel_buf_slice(&b), KEEL_STR("hello")));
     keel_net_free(p);
+    keel_net_free(c);
+    keel_net_free(l);
+}
+
+/* UDP accept keeps the first datagram in memory: without memory for it,
+ * the accept fails and the datagram stays on the listener's socket. */
+static void test_udp_accept_without_memory_loses_nothing(void **state)
+{
+    (void)state;
+    uint16_t port = 0;
+    keel_net *l = NULL;
+    keel_net *p = NULL;
+    nt_udp_connected(&l, &p, &port);
+    keel_net *c = nt_new();
+    size_t sent = 0;
+    assert_int_equal(keel_net_send(p, KEEL_STR("kept"), &sent), KEEL_OK);
+    keel_sys.alloc_zeroed = alloc_fails;
+    keel_addr peer = { .port = 1 };
+    assert_int_equal(keel_net_accept(l, c, &peer), KEEL_ERR_NO_MEMORY);
+    keel_sys_reset();
+    assert_false(keel_net_is_open(c));
+    assert_int_equal(peer.port, 1);
+    assert_int_equal(keel_net_pending(l), 0);
+    /* Still there: now the accept succeeds with it. */
+    assert_int_equal(keel_net_accept(l, c, &peer), KEEL_OK);
+    uint8_t st[16];
+    keel_buf b = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recv(c, &b, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&b), KEEL_STR("kept")));
+    keel_net_free(p);
+    keel_net_free(c);
+    keel_net_free(l);
+}
+
+/* Every read of a UDP accept (the wait, the size probe, the reads that
+ * move datagrams) retries EINTR and loses nothing. */
+static void test_udp_accept_with_eintr_loses_nothing(void **state)
+{
+    (void)state;
+    uint16_t port = 0;
+    keel_net *l = NULL;
+    keel_net *a = NULL;
+    nt_udp_connected(&l, &a, &port);
+    keel_net *b = nt_udp_peer(KEEL_AF_INET4, port, NULL);
+    size_t sent = 0;
+    assert_int_equal(keel_net_send(a, KEEL_STR("a1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(b, KEEL_STR("b1"), &sent), KEEL_OK);
+    assert_int_equal(keel_net_send(a, KEEL_STR("a2"), &sent), KEEL_OK);
+    keel_sys.recvfrom = recv_faulty;
+    keel_net *c = nt_new();
+    f.recv_eintr = 12; /* the first 12 reads are interrupted */
+    assert_int_equal(keel_net_accept(l, c, NULL), KEEL_OK);
+    assert_true(f.recv_calls > 12);
+    assert_int_equal(f.recv_eintr, 0);
+    keel_sys_reset();
+    uint8_t st[16];
+    keel_buf x = nt_buf(st, sizeof st);
+    assert_int_equal(keel_net_recv(c, &x, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&x), KEEL_STR("a1")));
+    keel_buf_clear(&x);
+    assert_int_equal(keel_net_recv(c, &x, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&x), KEEL_STR("a2")));
+    keel_buf_clear(&x);
+    keel_addr from;
+    assert_int_equal(keel_net_recvfrom(l, &x, NT_IO_TIMEOUT_MS, &from, NULL), KEEL_OK);
+    assert_true(keel_slice_eq(keel_buf_slice(&x), KEEL_STR("b1")));
+    keel_net_free(a);
+    keel_net_free(b);
     keel_net_free(c);
     keel_net_free(l);
 }
@@ -534,6 +603,8 @@ int main(int argc, char **argv)
         FAULT_TEST(test_socket_enobufs_and_emfile_are_no_memory),
         FAULT_TEST(test_default_bind_falls_back_to_ipv4_without_ipv6),
         FAULT_TEST(test_udp_accept_without_descriptor_changes_nothing),
+        FAULT_TEST(test_udp_accept_without_memory_loses_nothing),
+        FAULT_TEST(test_udp_accept_with_eintr_loses_nothing),
         FAULT_TEST(test_short_writes_send_all_delivers_every_byte_in_order),
         FAULT_TEST(test_short_reads_recv_exact_collects_every_byte),
         FAULT_TEST(test_reset_mid_transfer_is_reported_with_count_and_sticky),
