@@ -174,7 +174,8 @@ check_snippets() {
         rel=${g#"$src"/}
         # A C block not right after a snippet marker is prose that could drift.
         awk -v f="$rel" '/^```c$/ && prev !~ /^<!-- snippet: examples\/[A-Za-z0-9_]+\.c#[A-Za-z0-9_]+ -->$/ &&
-                !(f == "README.md" && prev == "<!-- snippet: examples/readme_snippet.c -->") {
+                !(f == "README.md" && (prev == "<!-- snippet: examples/readme_snippet.c -->" ||
+                                       prev == "<!-- snippet: examples/readme_http_snippet.c -->")) {
                 print f ":" NR ": a C block that is not a snippet of an example"; bad = 1 }
             { prev = $0 } END { exit bad }' "$g" >&2 || fail "$rel has a C block that is not a snippet"
         while IFS= read -r marker; do
@@ -866,8 +867,9 @@ guide_snippets_match_examples)
     check_snippets "${guides[@]}"
     ;;
 readme_snippets_match_examples)
-    # README.md's C blocks are examples the build compiles too: the one of
-    # examples/readme_snippet.c (readme_snippet_matches_and_runs) and the
+    # README.md's C blocks are examples the build compiles too: the ones of
+    # examples/readme_snippet.c (readme_snippet_matches_and_runs) and
+    # examples/readme_http_snippet.c (readme_http_snippet_matches_and_runs) and the
     # guide:NAME blocks of the others (examples/readme_layers.c...).
     check_snippets "$src/README.md"
     ;;
