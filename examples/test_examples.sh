@@ -131,12 +131,16 @@ echo_20_clients() {
 }
 
 # expect_refused_line PORT BYTES EXPECTED: on a fresh connection, send one
-# line of BYTES bytes; the server must answer exactly EXPECTED, then close.
+# line of BYTES bytes; the server must answer exactly EXPECTED, then close
+# (cat ends at the close: 0 for an orderly one, 1 if the unread rest of the
+# line made it a reset; 124 means the server never closed).
 expect_refused_line() {
+    local rc=0
     exec 4<>"/dev/tcp/127.0.0.1/$1"
     { head -c "$2" /dev/zero | tr '\0' x; echo; } >&4
-    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || true
+    timeout 10 cat <&4 >"$work/long.out" 2>/dev/null || rc=$?
     exec 4<&-
+    [[ $rc == 0 || $rc == 1 ]] || fail "over-long line: the server did not close (cat: $rc)"
     [[ $(cat "$work/long.out") == "$3" ]] ||
         fail "over-long line: expected '$3', got '$(head -c 200 "$work/long.out")'"
 }
@@ -632,7 +636,9 @@ chat_broadcast_and_long_line)
         for m in 1 2 3 4 5; do echo "solo $i line $m"; done >"$work/solo$i"
         expect_echo tcp "$port_chat" "$work/solo$i" solo$i
     done
-    timeout 10 head -n 15 <&3 >"$work/listener.out" || true
+    rc=0
+    timeout 10 head -n 15 <&3 >"$work/listener.out" || rc=$?
+    [[ $rc == 0 ]] || fail "the listening client: head -n 15 exited with $rc (124: lines missing)"
     cat "$work"/solo? | cmp -s - "$work/listener.out" ||
         fail "the listening client did not get the 15 lines in order"
     # Eight at once. Every line has the same length, so each response is one
@@ -655,7 +661,9 @@ chat_broadcast_and_long_line)
             fail "chat client $i: expected 5 whole broadcast lines"
     done
     echo "end of round" >&3
-    timeout 10 sed '/^end of round$/q' <&3 >"$work/round.out" || true
+    rc=0
+    timeout 10 sed '/^end of round$/q' <&3 >"$work/round.out" || rc=$?
+    [[ $rc == 0 ]] || fail "the listening client: sed exited with $rc (124: no end of round)"
     [[ $(tail -n1 "$work/round.out") == "end of round" ]] || fail "no end of round"
     sed -i '$d' "$work/round.out"
     cat "$work"/in1? >"$work/all"

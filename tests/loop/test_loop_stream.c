@@ -483,7 +483,9 @@ static void timeout_closes_only_the_silent_one(const keel_stream_opts *o, uint32
     assert_int_equal(keel_timer_start(loop, 50, 50, tick_one_byte, &tk, &tid), KEEL_OK);
 
     lt_run_until(loop, &dead.closed, LT_DEADLINE_MS);
-    assert_true(nt_now_ms() - t0 >= timeout_ms - 20);
+    uint64_t took = nt_now_ms() - t0;
+    assert_true(took >= timeout_ms - 20);
+    assert_true(took < timeout_ms + 10000u); /* generous: a loaded 2-core machine */
     assert_int_equal(dead.read_end, KEEL_ERR_TIMEOUT);
     assert_int_equal(dead.close_r, KEEL_ERR_TIMEOUT);
     assert_int_equal(dead.closes, 1);
@@ -514,6 +516,71 @@ static void test_read_timeout_closes_silent_peer(void **state)
     (void)state;
     const keel_stream_opts o = { .read_timeout_ms = 500 };
     timeout_closes_only_the_silent_one(&o, 500);
+}
+
+/* What tells the two apart: a stream that only sends (a byte every 50 ms
+ * to a peer that never answers). Bytes going out are activity for the idle
+ * timeout, so it stays open; no byte arrives, so the read timeout closes
+ * it, not before the timeout. */
+typedef struct stream_ticker {
+    keel_stream *s;
+    int sent;
+} stream_ticker;
+
+static void tick_stream_byte(keel_loop *loop, keel_timer_id id, void *user)
+{
+    (void)loop;
+    (void)id;
+    stream_ticker *t = user;
+    uint8_t b = nt_pattern((size_t)t->sent);
+    if (keel_stream_write(t->s, nt_slice(&b, 1)) == KEEL_OK) {
+        t->sent++;
+    }
+}
+
+static void sending_only_stream(const keel_stream_opts *o, bool read_timeout_closes)
+{
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    keel_net *raw = NULL;
+    uint64_t t0 = nt_now_ms();
+    stream_ticker tk = { .s = adopt_pair(loop, &sink_handlers, o, &e, &raw, false) };
+    keel_timer_id tid;
+    assert_int_equal(keel_timer_start(loop, 50, 50, tick_stream_byte, &tk, &tid), KEEL_OK);
+    if (read_timeout_closes) {
+        lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+        uint64_t took = nt_now_ms() - t0;
+        assert_true(took >= 480);
+        assert_true(took < 500u + 10000u);
+        assert_int_equal(e.close_r, KEEL_ERR_TIMEOUT);
+        assert_int_equal(e.read_end, KEEL_ERR_TIMEOUT);
+        assert_true(tk.sent >= 5); /* it was sending all along */
+        assert_int_equal(keel_timer_cancel(loop, tid), KEEL_OK);
+    } else {
+        lt_run_for(loop, 1500);
+        assert_false(e.closed);
+        assert_true(tk.sent >= 10);
+        assert_int_equal(keel_timer_cancel(loop, tid), KEEL_OK);
+        keel_stream_close(tk.s);
+        lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+        assert_int_equal(e.close_r, KEEL_OK);
+    }
+    keel_net_free(raw);
+    finish(loop);
+}
+
+static void test_idle_timeout_counts_bytes_sent_as_activity(void **state)
+{
+    (void)state;
+    const keel_stream_opts o = { .idle_timeout_ms = 500 };
+    sending_only_stream(&o, false);
+}
+
+static void test_read_timeout_ignores_bytes_sent(void **state)
+{
+    (void)state;
+    const keel_stream_opts o = { .read_timeout_ms = 500 };
+    sending_only_stream(&o, true);
 }
 
 /* The read timeout runs only while reading: a paused stream waits. */
@@ -549,7 +616,9 @@ static void test_write_timeout_when_peer_never_reads(void **state)
     assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
     assert_true(keel_stream_queued(s) > 0);
     lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
-    assert_true(nt_now_ms() - t0 >= 280);
+    uint64_t took = nt_now_ms() - t0;
+    assert_true(took >= 280);
+    assert_true(took < 300u + 10000u);
     assert_int_equal(e.closes, 1);
     assert_int_equal(e.close_r, KEEL_ERR_TIMEOUT);
     keel_net_free(raw);
@@ -963,6 +1032,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_idle_timeout_closes_dead_keeps_active, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_timeout_closes_silent_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_timeout_counts_bytes_sent_as_activity, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_timeout_ignores_bytes_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_timeout_not_while_paused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_timeout_when_peer_never_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_reset_mid_write_is_reset, setup, teardown),

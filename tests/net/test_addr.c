@@ -807,9 +807,13 @@ static void test_resolve_localhost_gives_a_loopback_address(void **state)
     assert_true(loop);
     /* restricted to IPv4: only IPv4 comes back (/etc/hosts always maps it) */
     assert_int_equal(keel_addr_resolve(S("localhost"), 1, KEEL_AF_INET4, &list), KEEL_OK);
+    assert_true(list.count >= 1 && list.count <= KEEL_ADDR_LIST_MAX);
+    loop = false;
     for (size_t i = 0; i < list.count; i++) {
         assert_int_equal(list.items[i].family, KEEL_AF_INET4);
+        loop = loop || is_loopback(&list.items[i]);
     }
+    assert_true(loop);
 }
 
 static void test_resolve_unknown_name_is_host_not_found(void **state)
