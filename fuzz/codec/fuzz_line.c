@@ -4,7 +4,10 @@
  * Drives: keel_line_decoder_init, keel_line_decode, keel_line_decode_final,
  * keel_line_encode.
  *
- * Input: [mode][max_len][k][k chunk sizes][data...]. The data is fed to the
+ * Input: [mode][max][k][k chunk sizes][data...]. max selects max_len: 0..239
+ * as is, 240..255 the largest values, SIZE_MAX - 15 .. SIZE_MAX, where the
+ * decoder's window arithmetic (max_len + terminator) would overflow. The
+ * data is fed to the
  * decoder as a growing receive buffer: chunk sizes (cycled; 0 means "offer
  * the same bytes again, then one more") say how many bytes arrive between
  * offers, decoded lines are dropped from the front, and every offer is a
@@ -177,7 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_reader in = { data, size, 0 };
     keel_line_mode mode = (keel_line_mode)(fuzz_u8(&in) % 3u);
-    size_t max = fuzz_u8(&in);
+    uint8_t max_sel = fuzz_u8(&in);
+    size_t max = max_sel < 240u ? max_sel : SIZE_MAX - (size_t)(255u - max_sel);
     size_t k = fuzz_u8(&in) % 16u;
     uint8_t chunks[16];
     for (size_t i = 0; i < k; i++) {

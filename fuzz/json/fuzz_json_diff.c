@@ -22,7 +22,10 @@
  * disagreement is recognised narrowly from keel's error offset and reason
  * (never "ignore strings"), then REPAIRED in both copies with bytes both
  * parsers read alike, and the comparison runs again on the repaired
- * document, so a leniency cannot hide a keel bug further on. The classes
+ * document, so a leniency cannot hide a keel bug further on. Repairing
+ * never gives up silently: each repair must move keel's error (offset or
+ * reason), and the parsers must agree within size + 1 rounds, else the
+ * harness fails. The classes
  * (fuzz/README.md has an example input of each):
  *   utf8     keel BAD_UTF8 where json_ref.h agrees the sequence is invalid;
  *            cJSON copies string bytes unchecked. Repair: '?' per byte.
@@ -53,7 +56,6 @@
 #include "keel/json.h"
 
 #define DEPTH 1000u
-#define MAX_REPAIRS 64
 /* keel_json_get_double refuses longer number texts (TOO_LARGE, documented). */
 #define NUMBER_TEXT_MAX 1100u
 
@@ -257,7 +259,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     d.cdoc[size] = 0;
 
-    for (int round = 0; round < MAX_REPAIRS; round++) {
+    /* Every round repairs at least one byte at or after the last error, so
+     * size + 1 rounds are always enough. */
+    bool agreed = false;
+    keel_json_error last = { SIZE_MAX, KEEL_JSON_OK };
+    for (size_t round = 0; round <= size; round++) {
         keel_json_doc jd;
         keel_json_error e;
         keel_result kr = keel_json_parse(mk(d.doc, size), DEPTH, &jd, &e);
@@ -270,16 +276,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         cJSON_Delete(c);
         if ((kr == KEEL_OK) == cok) {
+            agreed = true;
             break;
         }
         if (kr == KEEL_OK) {
             report("keel accepts what cJSON rejects", &d, &e);
             FUZZ_FAIL("keel accepts, cJSON rejects");
         }
+        if (e.offset == last.offset && e.reason == last.reason) {
+            report("a repair did not move keel's error", &d, &e);
+            FUZZ_FAIL("repair made no progress");
+        }
+        last = e;
         if (!cjson_leniency(&d, &e)) {
             report("keel rejects what cJSON accepts", &d, &e);
             FUZZ_FAIL("keel rejects, cJSON accepts, no known cJSON leniency explains it");
         }
+    }
+    if (!agreed) {
+        FUZZ_FAIL("keel and cJSON still disagree after size + 1 repairs");
     }
     free(d.doc);
     free(d.cdoc);

@@ -27,7 +27,9 @@
  * too); each result matches the outcome that caused it (CLOSED only after
  * EOF, WOULD_BLOCK only after EAGAIN, RESET only after ECONNRESET/EPIPE and
  * sticky afterwards, TIMEOUT only once the deadline has passed, NO_MEMORY
- * only after ENOMEM/ENOBUFS/EMFILE, never OS); sends carry MSG_NOSIGNAL,
+ * only after ENOMEM/ENOBUFS/EMFILE, never OS, and OS on connect/accept
+ * only after an errno keel has no name for: EINTR never surfaces); poll
+ * reports something ready and only what was asked; sends carry MSG_NOSIGNAL,
  * accepted descriptors are close-on-exec; keel closes only descriptors it
  * owns and every one it opened by the end; no leak (ASan).
  */
@@ -64,6 +66,7 @@ static struct {
     bool saw_refused;
     bool saw_nomem;
     bool saw_timedout;
+    bool saw_other; /* an errno keel has no name for (it maps to KEEL_ERR_OS) */
     int fds[FDS_MAX];
     size_t nfds;
 } g;
@@ -142,7 +145,7 @@ static int stub_connect(int fd, const struct sockaddr *sa, socklen_t len)
     case 2: errno = EINTR; return -1;
     case 3: g.saw_refused = true; errno = ECONNREFUSED; return -1;
     case 4: g.saw_timedout = true; errno = ETIMEDOUT; return -1;
-    default: errno = ENETUNREACH; return -1;
+    default: g.saw_other = true; errno = ENETUNREACH; return -1;
     }
 }
 
@@ -156,6 +159,7 @@ static int stub_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     if (kind == 0) {
         int s = socket(AF_INET, SOCK_STREAM | (flags & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0);
         if (s < 0) {
+            g.saw_other = true; /* the real errno, whatever it is */
             return -1;
         }
         track_fd(s);
@@ -428,7 +432,8 @@ static void op_poll(conn *c)
     unsigned ready = 0xdead;
     keel_result r = keel_net_poll(c->ctx, want, timeout, &ready);
     if (r == KEEL_OK) {
-        FUZZ_CHECK(ready != 0 && (ready & ~(KEEL_POLL_READ | KEEL_POLL_WRITE)) == 0);
+        /* something ready, and only what was asked for */
+        FUZZ_CHECK(ready != 0 && (ready & ~want) == 0);
     } else if (r == KEEL_ERR_TIMEOUT) {
         FUZZ_CHECK(timed_out(start, timeout));
     } else {
@@ -449,6 +454,7 @@ static void open_conn(conn *c, keel_net *listener)
         g.saw_nomem = false;
         g.saw_timedout = false;
         g.saw_reset = false;
+        g.saw_other = false;
         uint64_t start = g.now;
         keel_result r;
         if (via_accept) {
@@ -469,6 +475,9 @@ static void open_conn(conn *c, keel_net *listener)
             FUZZ_CHECK(r != KEEL_ERR_REFUSED || g.saw_refused);
             FUZZ_CHECK(r != KEEL_ERR_TIMEOUT || timed_out(start, timeout) || g.saw_timedout);
         }
+        /* OS only for an errno keel has no name for: never for EINTR,
+         * which is retried */
+        FUZZ_CHECK(r != KEEL_ERR_OS || g.saw_other);
         FUZZ_CHECK((r == KEEL_OK) == keel_net_is_open(c->ctx));
         FUZZ_CHECK(r == KEEL_OK ? g.nfds == 1 : g.nfds == 0); /* failures close what they opened */
         FUZZ_CHECK(!g.force_open || r == KEEL_OK);
