@@ -343,7 +343,16 @@ openssl_s_client_against_tls_echo_server)
     make_pki
     start_tls srv --threads 1
     rc=0
-    { printf 'hello from s_client\nsecond line\n'; sleep 1; } |
+    # stdin stays open until both echoes are back (at most 15 s), so a slow
+    # machine does not end the session before they arrive.
+    : >"$work/sc.out"
+    {
+        printf 'hello from s_client\nsecond line\n'
+        for _ in $(seq 150); do
+            [[ $(wc -l <"$work/sc.out") -ge 2 ]] && break
+            sleep 0.1
+        done
+    } |
         timeout 20 openssl s_client -connect "127.0.0.1:$port_srv" -CAfile "$pki/ca.crt" \
             -verify_return_error -verify_hostname localhost -brief \
             >"$work/sc.out" 2>"$work/sc.err" || rc=$?
