@@ -1,0 +1,158 @@
+/**
+ * @file
+ * @brief keel/http_server.h - an HTTP/1.1 server on keel's async runtime:
+ * routes, handlers that answer at once or later, keep-alive, pipelining,
+ * every parser limit answered with its status, timeouts, lingering close,
+ * an access log and graceful shutdown, on N loops on N threads.
+ *
+ * Conventions (in addition to those of keel/loop.h and keel/http.h):
+ *  - Each connection is a keel_stream; its requests are parsed in place by
+ *    keel's strict parser (keel/http.h, docs/http-profile.md) and handled
+ *    one at a time, in order: pipelined requests are answered in order, and
+ *    the answers of requests that arrived together leave in one write.
+ *  - A handler runs on the connection's loop thread. It sees the parsed
+ *    request and its whole body (Content-Length or chunked, buffered up to
+ *    max_body: 413 past it). The request's slices and the body are valid
+ *    only during the call: copy what an answer given later needs.
+ *  - A handler answers through its keel_http_reply, exactly once, during
+ *    the call or later from another callback on the same loop (a timer, a
+ *    task posted with keel_loop_post to keel_http_reply_loop()). Until it
+ *    answers, the connection reads nothing more (back-pressure).
+ *  - Responses carry Date (formatted once per second per loop), Server and
+ *    the framing keel writes itself (Content-Length; Connection: close when
+ *    the connection ends after it). A HEAD request gets the GET answer's
+ *    head without its body.
+ *  - Memory: an idle keep-alive connection holds no buffer (its stream's
+ *    state plus this layer's small per-connection state).
+ *  - Thread-safety: keel_http_server_start, _port, _shutdown, _wait and
+ *    _free as their keel_server counterparts; the reply functions on the
+ *    reply's loop thread only.
+ */
+#ifndef KEEL_HTTP_SERVER_H
+#define KEEL_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/result.h"
+#include "keel/slice.h"
+#include "keel/loop.h"
+#include "keel/http.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/** A running HTTP server (opaque). */
+typedef struct keel_http_server keel_http_server;
+/** The answer a handler owes to one request (opaque). */
+typedef struct keel_http_reply keel_http_reply;
+
+/** A request handler: answer through reply (see the conventions above).
+ * body holds the request's whole body (empty when it has none). */
+typedef void (*keel_http_handler)(keel_http_reply *reply, const keel_http_request *req,
+                                  keel_slice body, void *user);
+
+/** One route: a method and a path, and the handler that serves them. */
+typedef struct keel_http_route {
+    /** The method token ("GET", "POST"...); empty: every method. A route
+     * for GET serves HEAD too (without the body). */
+    keel_slice method;
+    /** The path to match, from its leading '/' (the query is not part of it). */
+    keel_slice path;
+    /** false: the request's path equals path; true: it starts with path. */
+    bool prefix;
+    keel_http_handler handler; /**< called for matching requests */
+    void *user;                /**< handed to handler */
+} keel_http_route;
+
+/** What the access log is told about each answered request. */
+typedef struct keel_http_access {
+    keel_slice method;   /**< as sent (valid during the log call only) */
+    keel_slice target;   /**< as sent (valid during the log call only) */
+    uint16_t status;     /**< the status answered */
+    uint64_t bytes;      /**< response bytes queued (head and body) */
+    uint64_t micros;     /**< from the complete head to the queued answer */
+} keel_http_access;
+
+/** An access-log callback: one call per answered request, on the loop thread. */
+typedef void (*keel_http_log_fn)(const keel_http_access *entry, void *user);
+
+/** Server options. A zero field takes the default shown. */
+typedef struct keel_http_server_opts {
+    keel_slice ip;            /**< address literal to bind, e.g. KEEL_STR("127.0.0.1") */
+    uint16_t port;            /**< 0: an ephemeral port */
+    unsigned threads;         /**< loops, one thread each (0: one per online CPU) */
+    unsigned max_conns;       /**< over all threads (0: 10,000) */
+    uint32_t grace_ms;        /**< shutdown grace on signals (0: 5,000) */
+    bool handle_signals;      /**< SIGINT/SIGTERM start a graceful shutdown */
+    const keel_http_route *routes; /**< tried in order; the first match serves */
+    size_t route_count;            /**< entries of routes */
+    keel_http_config parser;  /**< parser limits and leniencies (0: strict defaults) */
+    uint32_t max_headers;     /**< header fields per request (64); more: 431 */
+    size_t max_body;          /**< request body bytes (1 MiB); more: 413 */
+    uint32_t max_requests;    /**< requests per connection (1,000); the last is answered with Connection: close */
+    uint32_t header_timeout_ms; /**< a started head must be complete within it (10,000); else 408 */
+    uint32_t idle_timeout_ms;   /**< keep-alive connection without a request (30,000); closed */
+    uint32_t body_timeout_ms;   /**< the body-rate window (5,000)... */
+    uint32_t body_min_bytes;    /**< ...in which at least this many body bytes must arrive (1,024); else 408 */
+    uint32_t write_timeout_ms;  /**< queued answer bytes make no progress (30,000); reset */
+    uint32_t linger_ms;         /**< lingering close: input drained at most this long (2,000) */
+    keel_slice server_name;     /**< the Server field ("keel"); must be a valid field value */
+    keel_http_log_fn access_log; /**< NULL (the default): no access log */
+    void *log_user;              /**< handed to access_log */
+} keel_http_server_opts;
+
+/** Check opts, bind and start the threads. opts is copied; routes, the
+ * route users, server_name and log_user must outlive the server.
+ * INVALID_ARG for NULL pointers, routes NULL with route_count > 0, a route
+ * without handler or with a path not starting with '/', a server_name
+ * that is not a field value, parser limits above KEEL_HTTP_LIMIT_CAP.
+ * Otherwise as keel_server_start. */
+KEEL_MUST_USE keel_result keel_http_server_start(const keel_http_server_opts *opts,
+                                                 keel_http_server **out);
+/** The port the server listens on. */
+KEEL_MUST_USE keel_result keel_http_server_port(const keel_http_server *srv, uint16_t *port);
+/** Thread-safe. Graceful shutdown: stop accepting; idle keep-alive
+ * connections are closed, requests in flight are answered (with
+ * Connection: close) within grace_ms, then everything left is closed.
+ * Returns at once; keel_http_server_wait waits. */
+void keel_http_server_shutdown(keel_http_server *srv, uint32_t grace_ms);
+/** Block until the server's threads have ended (after a shutdown or a
+ * signal). KEEL_ERR_STATE from one of its own threads. */
+KEEL_MUST_USE keel_result keel_http_server_wait(keel_http_server *srv);
+/** Shut down at once if running, wait, free. NULL: no-op. Refused (does
+ * nothing) from one of the server's own threads. */
+void keel_http_server_free(keel_http_server *srv);
+
+/** Answer with status, extra header fields and a whole body (sent with
+ * Content-Length; a HEAD request gets the head only). fields may not hold
+ * Content-Length, Transfer-Encoding, Connection, Date or Server (keel writes
+ * them). Must be called exactly once per reply, on its loop's thread; the
+ * reply is gone afterwards, whatever the result.
+ *  KEEL_OK: queued (or the connection closed meanwhile: nothing to send).
+ *  KEEL_ERR_PARSE / INVALID_ARG: the fields or status are not what
+ *    keel_http_write_response_head accepts: a 500 is sent instead.
+ *  KEEL_ERR_TOO_LARGE: the answer does not fit the write queue: the
+ *    connection is reset.
+ *  KEEL_ERR_CLOSED: the connection was gone; nothing was sent. */
+KEEL_MUST_USE keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
+                                               const keel_http_field *fields, size_t field_count,
+                                               keel_slice body);
+/** The loop the reply must be answered on (post to it from other threads). */
+keel_loop *keel_http_reply_loop(const keel_http_reply *reply);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEEL_HTTP_SERVER_H */
