@@ -1,0 +1,577 @@
+/*
+ * src/http/client.c - the blocking HTTP/1.1 client (include/keel/http_client.h)
+ * over keel_net: strict URL parsing, canonical request heads (the writer in
+ * write.c), responses read with keel's strict parser and chunked decoder,
+ * connect / header / total deadlines, a response cap and a small pool of
+ * idle keep-alive connections.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sys.h"
+
+#include "keel/addr.h"
+#include "keel/http.h"
+#include "keel/http_client.h"
+#include "keel/net.h"
+#include "keel/result.h"
+#include "keel/slice.h"
+
+#define HCLI_DEFAULT_CONNECT 10000u
+#define HCLI_DEFAULT_HEADER 30000u
+#define HCLI_DEFAULT_TOTAL 60000u
+#define HCLI_DEFAULT_MAX_RESPONSE (8u * 1024u * 1024u)
+#define HCLI_MAX_RESPONSE_CAP ((size_t)1 << 30)
+#define HCLI_DEFAULT_MAX_HEADERS 64u
+#define HCLI_MAX_HEADERS_CAP 4096u
+#define HCLI_DEFAULT_POOL 4u
+#define HCLI_POOL_CAP 64u
+#define HCLI_HOST_MAX 255u
+#define HCLI_READ_CHUNK 16384u
+
+typedef struct hcli_idle {
+    keel_net *net;          /* NULL: free slot */
+    uint8_t host[HCLI_HOST_MAX];
+    size_t host_len;
+    uint16_t port;
+    uint64_t used;          /* for evicting the least recently used */
+} hcli_idle;
+
+struct keel_http_client {
+    keel_http_client_opts opts;
+    keel_http_config cfg;
+    uint64_t tick;
+    hcli_idle pool[HCLI_POOL_CAP];
+};
+
+/* ---- URLs ------------------------------------------------------------------ */
+
+static bool hcli_is_host_byte(uint8_t b)
+{
+    return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+           b == '-' || b == '.' || b == '_' || b == '~';
+}
+
+static bool hcli_is_digit(uint8_t b)
+{
+    return b >= '0' && b <= '9';
+}
+
+keel_result keel_http_url_parse(keel_slice url, keel_http_url *out)
+{
+    if (out == NULL || !keel_slice_valid(url)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_slice scheme, rest;
+    if (keel_slice_split_at(url, 7, &scheme, &rest) != KEEL_OK ||
+        !keel_slice_eq_nocase(scheme, KEEL_STR("http://"))) {
+        return KEEL_ERR_PARSE;
+    }
+    /* The authority runs to the first '/', '?' or '#'. */
+    size_t end = 0;
+    uint8_t b = 0;
+    while (keel_slice_get(rest, end, &b) == KEEL_OK && b != '/' && b != '?' && b != '#') {
+        end++;
+    }
+    keel_slice auth, tail;
+    KEEL_TRY(keel_slice_split_at(rest, end, &auth, &tail));
+    if (auth.len == 0) {
+        return KEEL_ERR_PARSE;
+    }
+    keel_slice host;
+    keel_slice port_text = keel_slice_empty();
+    bool has_port = false;
+    size_t i = 0;
+    if (keel_slice_get(auth, 0, &b) == KEEL_OK && b == '[') {
+        size_t close = 0;
+        if (keel_slice_find_byte(auth, ']', &close) != KEEL_OK ||
+            keel_slice_sub(auth, 1, close - 1, &host) != KEEL_OK) {
+            return KEEL_ERR_PARSE;
+        }
+        keel_addr check;
+        if (keel_addr_parse_ipv6(host, &check) != KEEL_OK) {
+            return KEEL_ERR_PARSE;
+        }
+        i = close + 1;
+    } else {
+        while (keel_slice_get(auth, i, &b) == KEEL_OK && b != ':') {
+            if (!hcli_is_host_byte(b)) {
+                return KEEL_ERR_PARSE; /* '@' (userinfo), '%', spaces, controls... */
+            }
+            i++;
+        }
+        KEEL_TRY(keel_slice_sub(auth, 0, i, &host));
+        if (host.len == 0 || host.len > HCLI_HOST_MAX) {
+            return KEEL_ERR_PARSE;
+        }
+    }
+    if (i < auth.len) {
+        if (keel_slice_get(auth, i, &b) != KEEL_OK || b != ':' ||
+            keel_slice_from_off(auth, i + 1, &port_text) != KEEL_OK || port_text.len == 0 ||
+            port_text.len > 5) {
+            return KEEL_ERR_PARSE;
+        }
+        for (size_t k = 0; k < port_text.len; k++) {
+            if (keel_slice_get(port_text, k, &b) != KEEL_OK || !hcli_is_digit(b)) {
+                return KEEL_ERR_PARSE;
+            }
+        }
+        has_port = true;
+    }
+    uint64_t port = 80;
+    if (has_port && (keel_slice_parse_u64(port_text, 65535u, &port) != KEEL_OK || port == 0)) {
+        return KEEL_ERR_PARSE;
+    }
+    /* The target: path and query, without the fragment. */
+    size_t hash = 0;
+    keel_slice target = tail;
+    if (keel_slice_find_byte(tail, '#', &hash) == KEEL_OK) {
+        KEEL_TRY(keel_slice_sub(tail, 0, hash, &target));
+    }
+    if (target.len == 0) {
+        target = KEEL_STR("/");
+    } else if (keel_slice_get(target, 0, &b) == KEEL_OK && b == '?') {
+        return KEEL_ERR_PARSE; /* "http://h?q": write it as "http://h/?q" */
+    }
+    out->host = host;
+    out->authority = auth;
+    out->port = (uint16_t)port;
+    out->target = target;
+    return KEEL_OK;
+}
+
+/* ---- buffers --------------------------------------------------------------- */
+
+/* Grow b's storage (*mem) so that it has at least want spare bytes, within
+ * limit bytes in all. */
+static KEEL_MUST_USE keel_result hcli_reserve(uint8_t **mem, keel_buf *b, size_t want,
+                                              size_t limit)
+{
+    if (keel_buf_spare(b) >= want) {
+        return KEEL_OK;
+    }
+    if (b->len > limit || want > limit - b->len) {
+        return KEEL_ERR_TOO_LARGE;
+    }
+    size_t need = b->len + want;
+    size_t cap = b->cap < 4096u ? 4096u : b->cap;
+    while (cap < need) {
+        cap = cap > limit / 2 ? limit : cap * 2;
+    }
+    uint8_t *bigger = ksys_alloc_zeroed(cap);
+    if (bigger == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    keel_buf nb;
+    keel_result r = keel_buf_init(&nb, bigger, cap);
+    if (r == KEEL_OK) {
+        r = keel_buf_append(&nb, keel_buf_slice(b));
+    }
+    if (r != KEEL_OK) {
+        ksys_release(bigger);
+        return r;
+    }
+    ksys_release(*mem);
+    *mem = bigger;
+    *b = nb;
+    return KEEL_OK;
+}
+
+/* ---- the pool ---------------------------------------------------------------- */
+
+static keel_net *hcli_pool_take(keel_http_client *c, keel_slice host, uint16_t port)
+{
+    for (size_t i = 0; i < c->opts.pool_size; i++) {
+        hcli_idle *e = &c->pool[i];
+        keel_slice h = { e->host, e->host_len };
+        if (e->net != NULL && e->port == port && keel_slice_eq_nocase(h, host)) {
+            keel_net *net = e->net;
+            e->net = NULL;
+            /* Readable while idle: the server closed it (or sent junk). */
+            unsigned ready = 0;
+            if (keel_net_poll(net, KEEL_POLL_READ, 0, &ready) != KEEL_ERR_TIMEOUT) {
+                keel_net_free(net);
+                continue;
+            }
+            return net;
+        }
+    }
+    return NULL;
+}
+
+static void hcli_pool_put(keel_http_client *c, keel_net *net, keel_slice host, uint16_t port)
+{
+    hcli_idle *slot = NULL;
+    for (size_t i = 0; i < c->opts.pool_size; i++) {
+        hcli_idle *e = &c->pool[i];
+        if (e->net == NULL) {
+            slot = e;
+            break;
+        }
+        if (slot == NULL || e->used < slot->used) {
+            slot = e;
+        }
+    }
+    if (slot == NULL || host.len > sizeof slot->host) {
+        keel_net_free(net);
+        return;
+    }
+    keel_net_free(slot->net); /* the least recently used makes room */
+    keel_buf b;
+    if (keel_buf_init(&b, slot->host, sizeof slot->host) != KEEL_OK ||
+        keel_buf_append(&b, host) != KEEL_OK) {
+        slot->net = NULL;
+        keel_net_free(net);
+        return;
+    }
+    slot->net = net;
+    slot->host_len = b.len;
+    slot->port = port;
+    slot->used = ++c->tick;
+}
+
+/* ---- client ----------------------------------------------------------------- */
+
+keel_result keel_http_client_new(const keel_http_client_opts *opts, keel_http_client **out)
+{
+    if (out == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_http_client_opts o = { 0 };
+    if (opts != NULL) {
+        o = *opts;
+    }
+    if (o.max_headers > HCLI_MAX_HEADERS_CAP || o.max_response > HCLI_MAX_RESPONSE_CAP ||
+        o.pool_size > HCLI_POOL_CAP) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_http_parser probe;
+    KEEL_TRY(keel_http_parser_init(&probe, KEEL_HTTP_RESPONSE, &o.parser, NULL, 0));
+    keel_http_client *c = ksys_alloc_zeroed(sizeof *c);
+    if (c == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    c->opts = o;
+    c->cfg = probe.cfg;
+    c->opts.connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : HCLI_DEFAULT_CONNECT;
+    c->opts.header_timeout_ms = o.header_timeout_ms ? o.header_timeout_ms : HCLI_DEFAULT_HEADER;
+    c->opts.total_timeout_ms = o.total_timeout_ms ? o.total_timeout_ms : HCLI_DEFAULT_TOTAL;
+    c->opts.max_response = o.max_response ? o.max_response : HCLI_DEFAULT_MAX_RESPONSE;
+    c->opts.max_headers = o.max_headers ? o.max_headers : HCLI_DEFAULT_MAX_HEADERS;
+    c->opts.pool_size = o.no_pool ? 0 : o.pool_size ? o.pool_size : HCLI_DEFAULT_POOL;
+    *out = c;
+    return KEEL_OK;
+}
+
+void keel_http_client_free(keel_http_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < HCLI_POOL_CAP; i++) {
+        keel_net_free(c->pool[i].net);
+    }
+    ksys_release(c);
+}
+
+void keel_http_client_response_free(keel_http_client_response *resp)
+{
+    if (resp == NULL) {
+        return;
+    }
+    ksys_release(resp->raw_);
+    ksys_release(resp->decoded_);
+    ksys_release(resp->headers_);
+    *resp = (keel_http_client_response){ 0 };
+}
+
+/* What one exchange needs to know. */
+typedef struct hcli_x {
+    keel_http_client *c;
+    keel_net *net;
+    uint64_t header_deadline, total_deadline;
+    keel_buf raw;           /* everything received (storage: resp->raw_) */
+    size_t raw_limit;
+    bool got_bytes;         /* a byte of the response arrived */
+} hcli_x;
+
+static uint32_t hcli_left(uint64_t deadline)
+{
+    uint64_t now = ksys_now_ms();
+    if (now >= deadline) {
+        return 0;
+    }
+    uint64_t left = deadline - now;
+    return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+/* Receive more bytes into x->raw before deadline. */
+static KEEL_MUST_USE keel_result hcli_recv(hcli_x *x, keel_http_client_response *resp,
+                                           uint64_t deadline)
+{
+    KEEL_TRY(hcli_reserve(&resp->raw_, &x->raw, HCLI_READ_CHUNK, x->raw_limit));
+    uint32_t left = hcli_left(deadline);
+    if (left == 0) {
+        return KEEL_ERR_TIMEOUT;
+    }
+    size_t got = 0;
+    KEEL_TRY(keel_net_recv_timeout(x->net, &x->raw, left, &got));
+    if (got > 0) {
+        x->got_bytes = true;
+    }
+    return KEEL_OK;
+}
+
+/* Read the response to method: head (skipping 1xx), then the body. Sets
+ * *reusable when the connection may carry another request. */
+static KEEL_MUST_USE keel_result hcli_read_response(hcli_x *x, keel_http_method method,
+                                                    keel_http_client_response *resp,
+                                                    bool *reusable)
+{
+    keel_http_client *c = x->c;
+    keel_http_parser p;
+    resp->headers_ = ksys_alloc_zeroed(c->opts.max_headers * sizeof *resp->headers_);
+    if (resp->headers_ == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    KEEL_TRY(keel_http_parser_init(&p, KEEL_HTTP_RESPONSE, &c->cfg, resp->headers_,
+                                   c->opts.max_headers));
+    size_t start = 0; /* first byte of the current head */
+    size_t head_len = 0;
+    for (;;) {
+        keel_slice in;
+        KEEL_TRY(keel_slice_from_off(keel_buf_slice(&x->raw), start, &in));
+        keel_result r = keel_http_parse_response(&p, in, method, &resp->head, &head_len, NULL);
+        if (r == KEEL_OK) {
+            if (resp->head.status >= 100 && resp->head.status < 200) {
+                start += head_len; /* 1xx: the real answer follows */
+                continue;
+            }
+            break;
+        }
+        if (r != KEEL_ERR_INCOMPLETE) {
+            return r;
+        }
+        r = hcli_recv(x, resp, x->header_deadline < x->total_deadline ? x->header_deadline
+                                                                      : x->total_deadline);
+        if (r != KEEL_OK) {
+            return r;
+        }
+    }
+    /* The head's slices point into raw, which may move while the body
+     * arrives: the head is parsed again from the final bytes at the end. */
+    size_t body_start = start + head_len;
+    keel_http_head h = resp->head.head;
+    size_t body_off = 0, body_len = 0;
+    *reusable = h.keep_alive;
+    if (h.body == KEEL_HTTP_BODY_LENGTH) {
+        if (h.content_length > c->opts.max_response) {
+            return KEEL_ERR_TOO_LARGE;
+        }
+        while (x->raw.len - body_start < h.content_length) {
+            KEEL_TRY(hcli_recv(x, resp, x->total_deadline));
+        }
+        body_off = body_start;
+        body_len = (size_t)h.content_length;
+        if (x->raw.len != body_start + body_len) {
+            *reusable = false; /* bytes after the response: do not trust the connection */
+        }
+    } else if (h.body == KEEL_HTTP_BODY_UNTIL_CLOSE) {
+        *reusable = false;
+        for (;;) {
+            if (x->raw.len - body_start > c->opts.max_response) {
+                return KEEL_ERR_TOO_LARGE;
+            }
+            keel_result r = hcli_recv(x, resp, x->total_deadline);
+            if (r == KEEL_ERR_CLOSED) {
+                break;
+            }
+            KEEL_TRY(r);
+        }
+        body_off = body_start;
+        body_len = x->raw.len - body_start;
+        if (body_len > c->opts.max_response) {
+            return KEEL_ERR_TOO_LARGE;
+        }
+    } else if (h.body == KEEL_HTTP_BODY_CHUNKED) {
+        keel_http_chunked d;
+        KEEL_TRY(keel_http_chunked_init(&d, &c->cfg));
+        keel_buf out;
+        KEEL_TRY(keel_buf_init(&out, NULL, 0));
+        size_t at = body_start;
+        while (!keel_http_chunked_done(&d)) {
+            keel_slice in, data;
+            size_t used = 0;
+            KEEL_TRY(keel_slice_from_off(keel_buf_slice(&x->raw), at, &in));
+            keel_result r = keel_http_chunked_decode(&d, in, &data, &used, NULL);
+            at += used;
+            if (r == KEEL_ERR_INCOMPLETE) {
+                KEEL_TRY(hcli_recv(x, resp, x->total_deadline));
+                continue;
+            }
+            KEEL_TRY(r);
+            if (data.len > 0) {
+                KEEL_TRY(hcli_reserve(&resp->decoded_, &out, data.len, c->opts.max_response));
+                KEEL_TRY(keel_buf_append(&out, data));
+            }
+        }
+        body_len = out.len;
+        if (x->raw.len != at) {
+            *reusable = false;
+        }
+    }
+    /* Parse the final head again where it now lies. */
+    keel_slice head_bytes;
+    KEEL_TRY(keel_slice_sub(keel_buf_slice(&x->raw), start, head_len, &head_bytes));
+    keel_http_parser_reset(&p);
+    size_t again = 0;
+    KEEL_TRY(keel_http_parse_response(&p, head_bytes, method, &resp->head, &again, NULL));
+    if (h.body == KEEL_HTTP_BODY_CHUNKED) {
+        resp->body = (keel_slice){ resp->decoded_, body_len };
+        if (body_len == 0) {
+            resp->body = keel_slice_empty();
+        }
+    } else if (body_len > 0) {
+        KEEL_TRY(keel_slice_sub(keel_buf_slice(&x->raw), body_off, body_len, &resp->body));
+    } else {
+        resp->body = keel_slice_empty();
+    }
+    return KEEL_OK;
+}
+
+static bool hcli_idempotent(keel_http_method m)
+{
+    return m == KEEL_HTTP_GET || m == KEEL_HTTP_HEAD || m == KEEL_HTTP_PUT ||
+           m == KEEL_HTTP_DELETE || m == KEEL_HTTP_OPTIONS;
+}
+
+static keel_http_method hcli_method_id(keel_slice m)
+{
+    static const struct {
+        const char *name;
+        keel_http_method id;
+    } known[] = { { "GET", KEEL_HTTP_GET },       { "HEAD", KEEL_HTTP_HEAD },
+                  { "POST", KEEL_HTTP_POST },     { "PUT", KEEL_HTTP_PUT },
+                  { "DELETE", KEEL_HTTP_DELETE }, { "OPTIONS", KEEL_HTTP_OPTIONS },
+                  { "PATCH", KEEL_HTTP_PATCH },   { "TRACE", KEEL_HTTP_TRACE },
+                  { "CONNECT", KEEL_HTTP_CONNECT } };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (keel_slice_eq(m, keel_slice_cstr(known[i].name))) {
+            return known[i].id;
+        }
+    }
+    return KEEL_HTTP_OTHER;
+}
+
+/* One attempt over net (reused or new). */
+static KEEL_MUST_USE keel_result hcli_exchange(hcli_x *x, keel_slice head, keel_slice body,
+                                               keel_http_method method,
+                                               keel_http_client_response *resp, bool *reusable)
+{
+    uint32_t left = hcli_left(x->total_deadline);
+    if (left == 0) {
+        return KEEL_ERR_TIMEOUT;
+    }
+    KEEL_TRY(keel_net_send_all(x->net, head, left, NULL));
+    if (body.len > 0) {
+        KEEL_TRY(keel_net_send_all(x->net, body, hcli_left(x->total_deadline), NULL));
+    }
+    uint64_t hd = ksys_now_ms() + x->c->opts.header_timeout_ms;
+    x->header_deadline = hd;
+    return hcli_read_response(x, method, resp, reusable);
+}
+
+keel_result keel_http_client_send(keel_http_client *c, const keel_http_client_request *req,
+                                  keel_http_client_response *resp)
+{
+    if (c == NULL || req == NULL || resp == NULL || !keel_slice_valid(req->method) ||
+        !keel_slice_valid(req->url) || !keel_slice_valid(req->body) ||
+        (req->fields == NULL && req->field_count > 0)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_http_url url;
+    KEEL_TRY(keel_http_url_parse(req->url, &url));
+    keel_http_method method = hcli_method_id(req->method);
+    bool with_length = req->body.len > 0 || method == KEEL_HTTP_POST || method == KEEL_HTTP_PUT ||
+                       method == KEEL_HTTP_PATCH;
+    keel_http_framing fr = { .body = with_length ? KEEL_HTTP_BODY_LENGTH : KEEL_HTTP_BODY_NONE,
+                             .content_length = req->body.len,
+                             .close = c->opts.pool_size == 0 };
+    /* The head, written canonically (the writer refuses CR/LF/NUL and the
+     * fields it writes itself). */
+    size_t need = req->method.len + url.target.len + url.authority.len + 256u;
+    for (size_t i = 0; i < req->field_count; i++) {
+        need += req->fields[i].name.len + req->fields[i].value.len + 4u;
+    }
+    uint8_t *head_mem = ksys_alloc_zeroed(need);
+    if (head_mem == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    keel_buf head;
+    keel_result r = keel_buf_init(&head, head_mem, need);
+    if (r == KEEL_OK) {
+        r = keel_http_write_request_head(&head, req->method, url.target, url.authority,
+                                         req->fields, req->field_count, &fr);
+    }
+    if (r != KEEL_OK) {
+        ksys_release(head_mem);
+        return r;
+    }
+    uint64_t start = ksys_now_ms();
+    keel_http_client_response out = { 0 };
+    hcli_x x = { .c = c, .total_deadline = start + c->opts.total_timeout_ms };
+    size_t head_room = (size_t)c->cfg.limits.max_start_line + c->cfg.limits.max_header_bytes +
+                       4096u;
+    x.raw_limit = head_room + 2u * c->opts.max_response + 65536u;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool reused = false;
+        x.net = hcli_pool_take(c, url.host, url.port);
+        if (x.net != NULL) {
+            reused = true;
+        } else {
+            r = keel_net_init(&x.net);
+            if (r == KEEL_OK) {
+                uint32_t left = hcli_left(x.total_deadline);
+                r = keel_net_connect(x.net, url.host, url.port, KEEL_PROTO_TCP,
+                                     left < c->opts.connect_timeout_ms ? left
+                                                                       : c->opts.connect_timeout_ms);
+            }
+            if (r == KEEL_OK && keel_net_set_nodelay(x.net, true) != KEEL_OK) {
+                /* only latency is at stake */
+            }
+            if (r != KEEL_OK) {
+                keel_net_free(x.net);
+                break;
+            }
+        }
+        keel_result xr = keel_buf_init(&x.raw, NULL, 0);
+        x.got_bytes = false;
+        bool reusable = false;
+        if (xr == KEEL_OK) {
+            xr = hcli_exchange(&x, keel_buf_slice(&head), req->body, method, &out, &reusable);
+        }
+        if (xr == KEEL_OK) {
+            if (reusable && c->opts.pool_size > 0) {
+                hcli_pool_put(c, x.net, url.host, url.port);
+            } else {
+                keel_net_free(x.net);
+            }
+            r = KEEL_OK;
+            break;
+        }
+        keel_net_free(x.net);
+        keel_http_client_response_free(&out);
+        r = xr;
+        /* A pooled connection the server had closed: once more, afresh. */
+        bool stale = reused && !x.got_bytes &&
+                     (xr == KEEL_ERR_CLOSED || xr == KEEL_ERR_RESET) && hcli_idempotent(method);
+        if (!stale) {
+            break;
+        }
+    }
+    ksys_release(head_mem);
+    if (r == KEEL_OK) {
+        *resp = out;
+    }
+    return r;
+}
