@@ -530,6 +530,9 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
     }
     bool from_handler = c->phase == HSRV_IN_HANDLER;
     c->answered = true;
+    if (c->hl->draining) {
+        c->keep_alive = false; /* shutdown began while the handler worked */
+    }
     reply->conn = NULL;
     if (c->s == NULL) {
         /* The connection died while the handler worked: c waited for us. */

@@ -1,0 +1,702 @@
+/*
+ * tests/http/test_http_server.c - keel's HTTP server (keel/http_server.h)
+ * driven over real loopback sockets by a raw client: keep-alive and its
+ * limits, pipelining answered in order, 100-continue and 417, HEAD, chunked
+ * request bodies, routes (404, 405 with Allow), every parser rejection read
+ * by the client before the close (lingering close, even with a large unread
+ * upload behind it), the header / idle / body-rate timeouts, slowloris
+ * connections while a normal client is served, answers given later, the
+ * access log, and graceful shutdown with a request in flight.
+ *
+ * Every case starts its own server on 127.0.0.1 port 0 and frees it; every
+ * wait is bounded (HL_DEADLINE_MS); timing is only asserted with generous
+ * bounds.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "test_main.h"
+#include "net_test_util.h"
+#include "http/http_live_util.h"
+
+#include "keel/loop.h"
+
+/* ---- handlers --------------------------------------------------------------- */
+
+/* 200 with the request's body, or its path when it has none. */
+static void echo_handler(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                         void *user)
+{
+    (void)user;
+    keel_slice out = body.len > 0 ? body : req->path;
+    assert_int_equal(keel_http_reply_send(reply, 200, NULL, 0, out), KEEL_OK);
+}
+
+/* Answers 100 ms later from a timer on the reply's loop. */
+static atomic_int later_calls;
+static void later_fire(keel_loop *loop, keel_timer_id id, void *user)
+{
+    (void)loop;
+    (void)id;
+    keel_http_reply *reply = user;
+    assert_int_equal(keel_http_reply_send(reply, 200, NULL, 0, KEEL_STR("later")), KEEL_OK);
+}
+static void later_handler(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                          void *user)
+{
+    (void)req;
+    (void)body;
+    (void)user;
+    keel_timer_id id;
+    assert_int_equal(keel_timer_start(keel_http_reply_loop(reply), 100, 0, later_fire, reply, &id),
+                     KEEL_OK);
+    atomic_fetch_add(&later_calls, 1);
+}
+
+/* Tries to inject a header: the server answers 500 instead. */
+static atomic_int inject_result;
+static void inject_handler(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                           void *user)
+{
+    (void)req;
+    (void)body;
+    (void)user;
+    keel_http_field f[1] = { { KEEL_STR("X-A"), KEEL_STR("1\r\nSet-Cookie: evil=1") } };
+    atomic_store(&inject_result, (int)keel_http_reply_send(reply, 200, f, 1, KEEL_STR("no")));
+}
+
+#define LIT(s) { (const uint8_t *)(s), sizeof(s) - 1u }
+static const keel_http_route routes[] = {
+    { .method = LIT("GET"), .path = LIT("/later"), .handler = later_handler },
+    { .method = LIT("GET"), .path = LIT("/inject"), .handler = inject_handler },
+    { .method = LIT("POST"), .path = LIT("/only-post"), .handler = echo_handler },
+    { .method = LIT("PUT"), .path = LIT("/only-post"), .handler = echo_handler },
+    { .method = LIT("GET"), .path = LIT("/g/"), .prefix = true, .handler = echo_handler },
+    { .path = LIT("/e"), .prefix = true, .handler = echo_handler },
+};
+
+static keel_http_server *start(keel_http_server_opts *o, uint16_t *port)
+{
+    o->routes = routes;
+    o->route_count = sizeof routes / sizeof routes[0];
+    return hl_start(o, port);
+}
+
+static void expect_body(const hl_resp *r, const char *want)
+{
+    if (r->body_len != strlen(want) || memcmp(r->body, want, r->body_len) != 0) {
+        print_error("body '%.*s', want '%s'\n", (int)r->body_len, r->body, want);
+        fail();
+    }
+}
+
+/* ---- keep-alive, pipelining, methods ---------------------------------------- */
+
+static void test_keep_alive_serves_requests_on_one_connection(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_reader rd = { 0 };
+    hl_resp r;
+    for (int i = 0; i < 5; i++) {
+        char req[64];
+        snprintf(req, sizeof req, "GET /e/%d HTTP/1.1\r\nHost: a\r\n\r\n", i);
+        hl_send_str(n, req);
+        assert_true(hl_read(n, &rd, &r));
+        assert_int_equal(r.status, 200);
+        assert_false(r.close);
+        assert_true(r.has_date);
+        assert_true(r.has_server);
+        char want[16];
+        snprintf(want, sizeof want, "/e/%d", i);
+        expect_body(&r, want);
+    }
+    /* Connection: close is honoured: answered with it, then closed. */
+    hl_send_str(n, "GET /e/last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_true(r.close);
+    expect_body(&r, "/e/last");
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_http10_request_gets_close(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_reader rd = { 0 };
+    hl_resp r;
+    hl_send_str(n, "GET /e/old HTTP/1.0\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 200);
+    assert_true(r.close);
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_request_limit_per_connection(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .max_requests = 3 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_reader rd = { 0 };
+    hl_resp r;
+    for (int i = 1; i <= 3; i++) {
+        hl_send_str(n, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_true(hl_read(n, &rd, &r));
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.close, i == 3);
+    }
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_pipelined_requests_are_answered_in_order(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    char all[2048] = "";
+    size_t len = 0;
+    for (int i = 0; i < 10; i++) {
+        /* A mix: plain GETs, a POST with a body, a HEAD, one answered later. */
+        int w;
+        if (i == 3) {
+            w = snprintf(all + len, sizeof all - len,
+                         "POST /e/p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nbody3");
+        } else if (i == 6) {
+            w = snprintf(all + len, sizeof all - len, "GET /later HTTP/1.1\r\nHost: a\r\n\r\n");
+        } else {
+            w = snprintf(all + len, sizeof all - len, "GET /e/%d HTTP/1.1\r\nHost: a\r\n\r\n", i);
+        }
+        len += (size_t)w;
+    }
+    hl_send(n, all, len); /* ten requests in one write */
+    hl_reader rd = { 0 };
+    for (int i = 0; i < 10; i++) {
+        hl_resp r;
+        assert_true(hl_read(n, &rd, &r));
+        assert_int_equal(r.status, 200);
+        char want[16];
+        if (i == 3) {
+            snprintf(want, sizeof want, "body3");
+        } else if (i == 6) {
+            snprintf(want, sizeof want, "later");
+        } else {
+            snprintf(want, sizeof want, "/e/%d", i);
+        }
+        expect_body(&r, want);
+    }
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_expect_100_continue_then_body(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    /* The interim answer comes before any body byte is sent. */
+    hl_reader rd = { 0 };
+    while (rd.len < 25) {
+        assert_true(hl_more(n, &rd, HL_DEADLINE_MS) || !rd.eof);
+        assert_false(rd.eof);
+    }
+    assert_memory_equal(rd.mem, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    hl_send_str(n, "ping");
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r)); /* skips the 100 */
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "ping");
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_other_expectation_gets_417(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 4\r\n\r\nping");
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 417);
+    assert_true(r.close);
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_head_gets_the_head_without_body(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    /* HEAD, then GET on the same connection: the GET's answer follows the
+     * HEAD's head directly (no body bytes in between). */
+    hl_send_str(n, "HEAD /g/x HTTP/1.1\r\nHost: a\r\n\r\nGET /g/x HTTP/1.1\r\nHost: a\r\n\r\n");
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read_as(n, &rd, KEEL_HTTP_HEAD, &r));
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.length_field, "4"); /* the GET's length */
+    assert_int_equal(r.body_len, 0);
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "/g/x");
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_routes_404_and_405_with_allow(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_reader rd = { 0 };
+    hl_resp r;
+    hl_send_str(n, "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 404);
+    hl_send_str(n, "GET /only-post HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "POST, PUT");
+    hl_send_str(n, "DELETE /g/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "GET, HEAD");
+    /* A prefix route: "/g" alone is not under "/g/". */
+    hl_send_str(n, "GET /g HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 404);
+    /* Still the same connection. */
+    assert_false(r.close);
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_handler_cannot_inject_a_header(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_reader rd = { 0 };
+    hl_resp r;
+    hl_send_str(n, "GET /inject HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 500);
+    assert_int_equal(atomic_load(&inject_result), KEEL_ERR_PARSE);
+    assert_null(memmem(rd.mem, rd.len, "evil", 4));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+/* ---- bodies ------------------------------------------------------------------- */
+
+static void test_chunked_request_body_in_pieces(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    const char *parts[] = { "POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            "5\r\nhel", "lo\r\n", "6;ext=1\r\n world\r\n", "0\r\n",
+                            "Trailer-X: y\r\n\r\n" };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        hl_send_str(n, parts[i]);
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL); /* separate reads, most likely */
+    }
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "hello world");
+    /* The connection goes on. */
+    hl_send_str(n, "GET /e/next HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    expect_body(&r, "/e/next");
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_body_split_over_reads_content_length(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "POST /e HTTP/1.1\r\nHo");
+    struct timespec ts = { 0, 30 * 1000000L };
+    nanosleep(&ts, NULL);
+    hl_send_str(n, "st: a\r\nContent-Length: 10\r\n\r\n01234");
+    nanosleep(&ts, NULL);
+    hl_send_str(n, "56789");
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "0123456789");
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+/* ---- rejections: each answer is read before the close -------------------------- */
+
+/* Send head, then extra unread bytes behind it; the status must arrive and
+ * the connection end (lingering close: no reset eats the answer). */
+static void expect_rejection(uint16_t port, const char *head, size_t extra, uint16_t status)
+{
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, head);
+    if (extra > 0) {
+        uint8_t *junk = malloc(extra);
+        assert_non_null(junk);
+        memset(junk, 'x', extra);
+        /* The server stops parsing at the error; these bytes are drained. */
+        keel_result r = keel_net_send_all(n, nt_slice(junk, extra), HL_DEADLINE_MS, NULL);
+        assert_true(r == KEEL_OK || r == KEEL_ERR_RESET);
+        free(junk);
+    }
+    hl_reader rd = { 0 };
+    hl_resp resp;
+    if (!hl_read(n, &rd, &resp)) {
+        print_error("no answer to: %.60s\n", head);
+        fail();
+    }
+    assert_int_equal(resp.status, status);
+    assert_true(resp.close);
+    assert_true(resp.body_len > 0); /* a short reason */
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+}
+
+static void test_every_rejection_is_answered_before_the_close(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .max_body = 1000, .max_headers = 8 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    static char long_target[10000];
+    memset(long_target, 0, sizeof long_target);
+    strcpy(long_target, "GET /");
+    memset(long_target + 5, 'a', 9000);
+    strcat(long_target, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    char many[1024] = "GET / HTTP/1.1\r\nHost: a\r\n";
+    for (int i = 0; i < 10; i++) {
+        char line[32];
+        snprintf(line, sizeof line, "X-%d: v\r\n", i);
+        strcat(many, line);
+    }
+    strcat(many, "\r\n");
+    /* Each with 256 KiB of unread upload behind it. */
+    size_t extra = 256u * 1024u;
+    expect_rejection(port, "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n", extra,
+                     413);
+    expect_rejection(port, long_target, extra, 414);
+    expect_rejection(port, many, extra, 431);
+    expect_rejection(port, "GET / HTTP/1.1\r\nHost: a\r\nBad Name: v\r\n\r\n", extra, 400);
+    expect_rejection(port, "GET / HTTP/1.1\r\n\r\n", 0, 400); /* no Host */
+    expect_rejection(port, "POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", extra,
+                     501);
+    expect_rejection(port, "GET / HTTP/2.0\r\nHost: a\r\n\r\n", extra, 505);
+    /* Smuggling attempt: both framings. */
+    expect_rejection(port,
+                     "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n",
+                     0, 400);
+    /* A chunked body past max_body. */
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[700];
+    memset(chunk, 'y', sizeof chunk);
+    for (int i = 0; i < 2; i++) {
+        hl_send_str(n, "2bc\r\n");
+        hl_send(n, chunk, sizeof chunk);
+        hl_send_str(n, "\r\n");
+    }
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 413);
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+/* ---- timeouts ------------------------------------------------------------------- */
+
+static void test_header_timeout_answers_408(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .header_timeout_ms = 300 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "GET /e HTTP/1.1\r\nHost: a\r\n"); /* never ends */
+    uint64_t t0 = nt_now_ms();
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 408);
+    assert_true(nt_now_ms() - t0 >= 250);
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_idle_keep_alive_connection_is_closed(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .idle_timeout_ms = 300 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_false(r.close);
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    assert_int_equal(rd.len, rd.pos); /* nothing after the answer */
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+static void test_slow_body_answers_408(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .body_timeout_ms = 300, .body_min_bytes = 100 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n0123456789");
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 408);
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+/* Many connections trickle a head byte by byte while a normal client is
+ * served: every normal request is answered (within a generous bound). */
+static void test_slowloris_does_not_hold_the_server(void **state)
+{
+    (void)state;
+    enum { SLOW = 100, ROUNDS = 10 };
+    keel_http_server_opts o = { .header_timeout_ms = 60000 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *slow[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        slow[i] = hl_connect(port);
+        hl_send_str(slow[i], "GET / HTTP/1.1\r\n");
+    }
+    keel_net *n = hl_connect(port);
+    hl_reader rd = { 0 };
+    uint64_t worst = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < SLOW; i++) {
+            hl_send_str(slow[i], "X"); /* one more byte of a never-ending field name */
+        }
+        uint64_t t0 = nt_now_ms();
+        hl_send_str(n, "GET /e/ok HTTP/1.1\r\nHost: a\r\n\r\n");
+        hl_resp r;
+        assert_true(hl_read(n, &rd, &r));
+        assert_int_equal(r.status, 200);
+        expect_body(&r, "/e/ok");
+        uint64_t took = nt_now_ms() - t0;
+        worst = took > worst ? took : worst;
+    }
+    assert_true(worst < 5000); /* generous: the point is being served at all */
+    for (int i = 0; i < SLOW; i++) {
+        keel_net_free(slow[i]);
+    }
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+}
+
+/* ---- later answers, access log, shutdown -------------------------------------- */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static int log_count;
+static char log_last[128];
+static void collect_log(const keel_http_access *e, void *user)
+{
+    (void)user;
+    pthread_mutex_lock(&log_mu);
+    log_count++;
+    snprintf(log_last, sizeof log_last, "%.*s %.*s %u %llu", (int)e->method.len,
+             (const char *)e->method.ptr, (int)e->target.len, (const char *)e->target.ptr,
+             (unsigned)e->status, (unsigned long long)e->bytes);
+    pthread_mutex_unlock(&log_mu);
+}
+
+static void test_access_log_one_line_per_request(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .access_log = collect_log };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_reader rd = { 0 };
+    hl_resp r;
+    hl_send_str(n, "GET /e/a?q=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(n, &rd, &r));
+    keel_net_free(n);
+    keel_http_server_free(srv);
+    pthread_mutex_lock(&log_mu);
+    assert_int_equal(log_count, 2);
+    assert_int_equal(strncmp(log_last, "GET /missing 404 ", 17), 0);
+    pthread_mutex_unlock(&log_mu);
+    hl_reader_free(&rd);
+}
+
+static void test_graceful_shutdown_finishes_the_request_in_flight(void **state)
+{
+    (void)state;
+    atomic_store(&later_calls, 0);
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *idle = hl_connect(port);
+    hl_reader ird = { 0 };
+    hl_resp r;
+    hl_send_str(idle, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(idle, &ird, &r)); /* now an idle keep-alive connection */
+    keel_net *busy = hl_connect(port);
+    hl_send_str(busy, "GET /later HTTP/1.1\r\nHost: a\r\n\r\n");
+    uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
+    while (atomic_load(&later_calls) == 0) {
+        assert_true(nt_now_ms() < end);
+        struct timespec ts = { 0, 5 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    keel_http_server_shutdown(srv, 10000); /* the handler answers 100 ms later */
+    hl_reader rd = { 0 };
+    assert_true(hl_read(busy, &rd, &r));
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "later");
+    assert_true(r.close); /* the last answer on a draining server */
+    assert_true(hl_closes_within(busy, HL_DEADLINE_MS));
+    assert_true(hl_closes_within(idle, HL_DEADLINE_MS)); /* idle: closed at once */
+    uint64_t t0 = nt_now_ms();
+    assert_int_equal(keel_http_server_wait(srv), KEEL_OK);
+    assert_true(nt_now_ms() - t0 < 9000); /* not the whole grace period */
+    /* Nobody accepts any more. */
+    keel_net *late = nt_new();
+    assert_int_equal(keel_net_connect(late, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP, 2000),
+                     KEEL_ERR_REFUSED);
+    keel_net_free(late);
+    keel_net_free(busy);
+    keel_net_free(idle);
+    hl_reader_free(&rd);
+    hl_reader_free(&ird);
+    keel_http_server_free(srv);
+}
+
+static void test_options_are_checked(void **state)
+{
+    (void)state;
+    keel_http_server *srv = NULL;
+    keel_http_route bad_path[1] = { { .path = KEEL_STR("x"), .handler = echo_handler } };
+    keel_http_route no_handler[1] = { { .path = KEEL_STR("/") } };
+    keel_http_server_opts o = { .ip = KEEL_STR("127.0.0.1"), .routes = bad_path, .route_count = 1 };
+    assert_int_equal(keel_http_server_start(&o, &srv), KEEL_ERR_INVALID_ARG);
+    o.routes = no_handler;
+    assert_int_equal(keel_http_server_start(&o, &srv), KEEL_ERR_INVALID_ARG);
+    o.routes = NULL;
+    assert_int_equal(keel_http_server_start(&o, &srv), KEEL_ERR_INVALID_ARG);
+    o.route_count = 0;
+    o.server_name = KEEL_STR("keel\r\nX: y");
+    assert_int_equal(keel_http_server_start(&o, &srv), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_http_server_start(NULL, &srv), KEEL_ERR_INVALID_ARG);
+    assert_null(srv);
+    assert_int_equal(keel_http_reply_send(NULL, 200, NULL, 0, keel_slice_empty()),
+                     KEEL_ERR_INVALID_ARG);
+    assert_null(keel_http_reply_loop(NULL));
+    keel_http_server_free(NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep_alive_serves_requests_on_one_connection),
+        cmocka_unit_test(test_http10_request_gets_close),
+        cmocka_unit_test(test_request_limit_per_connection),
+        cmocka_unit_test(test_pipelined_requests_are_answered_in_order),
+        cmocka_unit_test(test_expect_100_continue_then_body),
+        cmocka_unit_test(test_other_expectation_gets_417),
+        cmocka_unit_test(test_head_gets_the_head_without_body),
+        cmocka_unit_test(test_routes_404_and_405_with_allow),
+        cmocka_unit_test(test_handler_cannot_inject_a_header),
+        cmocka_unit_test(test_chunked_request_body_in_pieces),
+        cmocka_unit_test(test_body_split_over_reads_content_length),
+        cmocka_unit_test(test_every_rejection_is_answered_before_the_close),
+        cmocka_unit_test(test_header_timeout_answers_408),
+        cmocka_unit_test(test_idle_keep_alive_connection_is_closed),
+        cmocka_unit_test(test_slow_body_answers_408),
+        cmocka_unit_test(test_slowloris_does_not_hold_the_server),
+        cmocka_unit_test(test_access_log_one_line_per_request),
+        cmocka_unit_test(test_graceful_shutdown_finishes_the_request_in_flight),
+        cmocka_unit_test(test_options_are_checked),
+    };
+    return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
+}
