@@ -118,6 +118,8 @@ KEEL_MUST_USE keel_result keel_http_server_start(const keel_http_server_opts *op
                                                  keel_http_server **out);
 /** The port the server listens on. */
 KEEL_MUST_USE keel_result keel_http_server_port(const keel_http_server *srv, uint16_t *port);
+/** Connections currently open, over all threads (0 for NULL). */
+size_t keel_http_server_connections(const keel_http_server *srv);
 /** Thread-safe. Graceful shutdown: stop accepting; idle keep-alive
  * connections are closed, requests in flight are answered (with
  * Connection: close) within grace_ms, then everything left is closed.

@@ -147,17 +147,19 @@ keel_result keel_http_url_parse(keel_slice url, keel_http_url *out)
 static KEEL_MUST_USE keel_result hcli_reserve(uint8_t **mem, keel_buf *b, size_t want,
                                               size_t limit)
 {
-    if (keel_buf_spare(b) >= want) {
-        return KEEL_OK;
-    }
+    /* The limit holds for what is filled, whatever the storage's size. */
     if (b->len > limit || want > limit - b->len) {
         return KEEL_ERR_TOO_LARGE;
+    }
+    if (keel_buf_spare(b) >= want) {
+        return KEEL_OK;
     }
     size_t need = b->len + want;
     size_t cap = b->cap < 4096u ? 4096u : b->cap;
     while (cap < need) {
         cap = cap > limit / 2 ? limit : cap * 2;
     }
+    cap = cap > limit ? limit : cap;
     uint8_t *bigger = ksys_alloc_zeroed(cap);
     if (bigger == NULL) {
         return KEEL_ERR_NO_MEMORY;

@@ -1278,6 +1278,11 @@ keel_result keel_http_server_port(const keel_http_server *srv, uint16_t *port)
     return keel_server_port(srv->srv, port);
 }
 
+size_t keel_http_server_connections(const keel_http_server *srv)
+{
+    return srv == NULL ? 0 : keel_server_connections(srv->srv);
+}
+
 void keel_http_server_shutdown(keel_http_server *srv, uint32_t grace_ms)
 {
     if (srv != NULL) {

@@ -22,7 +22,7 @@
 /* Every wait is bounded by this (ASan / valgrind on a loaded 2-core VM). */
 #define HL_DEADLINE_MS 20000u
 
-static keel_http_server *hl_start(keel_http_server_opts *o, uint16_t *port)
+static inline keel_http_server *hl_start(keel_http_server_opts *o, uint16_t *port)
 {
     o->ip = KEEL_STR("127.0.0.1");
     o->port = 0;
@@ -35,7 +35,7 @@ static keel_http_server *hl_start(keel_http_server_opts *o, uint16_t *port)
     return srv;
 }
 
-static keel_net *hl_connect(uint16_t port)
+static inline keel_net *hl_connect(uint16_t port)
 {
     keel_net *n = nt_new();
     assert_int_equal(keel_net_connect(n, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP, 5000),
@@ -43,12 +43,12 @@ static keel_net *hl_connect(uint16_t port)
     return n;
 }
 
-static void hl_send(keel_net *n, const void *p, size_t len)
+static inline void hl_send(keel_net *n, const void *p, size_t len)
 {
     assert_int_equal(keel_net_send_all(n, nt_slice(p, len), HL_DEADLINE_MS, NULL), KEEL_OK);
 }
 
-static void hl_send_str(keel_net *n, const char *s)
+static inline void hl_send_str(keel_net *n, const char *s)
 {
     hl_send(n, s, strlen(s));
 }
@@ -72,14 +72,14 @@ typedef struct hl_reader {
     bool eof;
 } hl_reader;
 
-static void hl_reader_free(hl_reader *r)
+static inline void hl_reader_free(hl_reader *r)
 {
     free(r->mem);
     memset(r, 0, sizeof *r);
 }
 
 /* Receive more (within the deadline): false at EOF or on error. */
-static bool hl_more(keel_net *n, hl_reader *r, uint32_t timeout_ms)
+static inline bool hl_more(keel_net *n, hl_reader *r, uint32_t timeout_ms)
 {
     if (r->cap - r->len < 65536u) {
         size_t cap = r->cap == 0 ? 131072u : r->cap * 2;
@@ -101,7 +101,7 @@ static bool hl_more(keel_net *n, hl_reader *r, uint32_t timeout_ms)
 
 /* Read the next response (to method); false if the connection ended (or
  * the deadline passed) before a complete one. */
-static bool hl_read_as(keel_net *n, hl_reader *r, keel_http_method method, hl_resp *out)
+static inline bool hl_read_as(keel_net *n, hl_reader *r, keel_http_method method, hl_resp *out)
 {
     memset(out, 0, sizeof *out);
     keel_http_header headers[64];
@@ -111,7 +111,8 @@ static bool hl_read_as(keel_net *n, hl_reader *r, keel_http_method method, hl_re
     for (;;) {
         keel_http_response resp;
         size_t used = 0;
-        keel_slice in = nt_slice(r->mem + r->pos, r->len - r->pos);
+        keel_slice in = r->mem == NULL ? keel_slice_empty()
+                                       : nt_slice(r->mem + r->pos, r->len - r->pos);
         keel_result res = KEEL_ERR_INCOMPLETE;
         if (in.len > 0) {
             res = keel_http_parse_response(&p, in, method, &resp, &used, NULL);
@@ -167,14 +168,14 @@ static bool hl_read_as(keel_net *n, hl_reader *r, keel_http_method method, hl_re
     }
 }
 
-static bool hl_read(keel_net *n, hl_reader *r, hl_resp *out)
+static inline bool hl_read(keel_net *n, hl_reader *r, hl_resp *out)
 {
     return hl_read_as(n, r, KEEL_HTTP_GET, out);
 }
 
 /* Whether the peer closes (EOF or reset) within ms, reading and dropping
  * what arrives; false when it stays open. */
-static bool hl_closes_within(keel_net *n, uint32_t ms)
+static inline bool hl_closes_within(keel_net *n, uint32_t ms)
 {
     uint64_t end = nt_now_ms() + ms;
     uint8_t junk[4096];
