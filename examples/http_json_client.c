@@ -29,6 +29,7 @@ static int usage(const char *why)
     return 2;
 }
 
+/* guide:body:begin */
 /* {"number": N, "boolean": B}, escaped and checked by the writer. */
 static keel_result build_body(keel_buf *out, int64_t number, bool boolean)
 {
@@ -42,6 +43,7 @@ static keel_result build_body(keel_buf *out, int64_t number, bool boolean)
     KEEL_TRY(keel_json_write_object_end(&w));
     return keel_json_writer_finish(&w);
 }
+/* guide:body:end */
 
 int main(int argc, char **argv)
 {
@@ -82,6 +84,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "http_json_client: cannot build the body: %s\n", keel_result_str(r));
         return 1;
     }
+    /* guide:send:begin */
     static const keel_http_field json[1] = { { { (const uint8_t *)"Content-Type", 12 },
                                                 { (const uint8_t *)"application/json", 16 } } };
     keel_http_client_request req = { .method = KEEL_STR("POST"),
@@ -97,6 +100,7 @@ int main(int argc, char **argv)
         r = keel_http_client_send(client, &req, &resp);
     }
     keel_http_client_free(client);
+    /* guide:send:end */
     if (r != KEEL_OK) {
         fprintf(stderr, "http_json_client: POST %s: %s\n", url, keel_result_str(r));
         return 1;

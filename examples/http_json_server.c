@@ -59,6 +59,7 @@ static const char *parse_data(keel_slice body, int64_t *number, bool *boolean)
     return NULL;
 }
 
+/* guide:handler:begin */
 static void post_data(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
                       void *user)
 {
@@ -75,6 +76,7 @@ static void post_data(keel_http_reply *reply, const keel_http_request *req, keel
     keel_slice out = { (const uint8_t *)text, n > 0 && (size_t)n < sizeof text ? (size_t)n : 0 };
     answer(reply, why != NULL ? 400 : 200, out);
 }
+/* guide:handler:end */
 
 static void log_request(const keel_http_access *e, void *user)
 {
@@ -87,6 +89,7 @@ static void log_request(const keel_http_access *e, void *user)
 
 int main(int argc, char **argv)
 {
+    /* guide:routes:begin */
     static const keel_http_route routes[1] = { { .method = { (const uint8_t *)"POST", 4 },
                                                  .path = { (const uint8_t *)"/data", 5 },
                                                  .handler = post_data } };
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
                                 .route_count = 1,
                                 .max_body = 64 * 1024,
                                 .access_log = log_request };
+    /* guide:routes:end */
     const char *why = example_http_args(argc, argv, &o);
     if (why != NULL) {
         return example_http_usage("http_json_server", why);
