@@ -97,6 +97,7 @@ typedef struct keel_http_server_opts {
     uint32_t max_headers;     /**< header fields per request (64); more: 431 */
     size_t max_body;          /**< request body bytes (1 MiB); more: 413 */
     uint32_t max_requests;    /**< requests per connection (1,000); the last is answered with Connection: close */
+    size_t max_response;      /**< bytes of answers queued on one connection (4 MiB): the stream's write cap */
     uint32_t header_timeout_ms; /**< a started head must be complete within it (10,000); else 408 */
     uint32_t idle_timeout_ms;   /**< keep-alive connection without a request (30,000); closed */
     uint32_t body_timeout_ms;   /**< the body-rate window (5,000)... */
@@ -140,8 +141,8 @@ void keel_http_server_free(keel_http_server *srv);
  *  KEEL_OK: queued (or the connection closed meanwhile: nothing to send).
  *  KEEL_ERR_PARSE / INVALID_ARG: the fields or status are not what
  *    keel_http_write_response_head accepts: a 500 is sent instead.
- *  KEEL_ERR_TOO_LARGE: the answer does not fit the write queue: the
- *    connection is reset.
+ *  KEEL_ERR_TOO_LARGE: the answer does not fit the write queue (more
+ *    than max_response bytes queued): the connection is reset.
  *  KEEL_ERR_CLOSED: the connection was gone; nothing was sent. */
 KEEL_MUST_USE keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
                                                const keel_http_field *fields, size_t field_count,

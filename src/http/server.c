@@ -49,6 +49,8 @@
 #define HSRV_DEFAULT_MAX_BODY (1024u * 1024u)
 #define HSRV_MAX_BODY_CAP ((size_t)1 << 30)
 #define HSRV_DEFAULT_MAX_REQUESTS 1000u
+#define HSRV_DEFAULT_MAX_RESPONSE (4u * 1024u * 1024u)
+#define HSRV_MAX_RESPONSE_CAP ((size_t)1 << 30)
 #define HSRV_DEFAULT_HEADER_TIMEOUT 10000u
 #define HSRV_DEFAULT_IDLE_TIMEOUT 30000u
 #define HSRV_DEFAULT_BODY_TIMEOUT 5000u
@@ -1189,7 +1191,7 @@ static KEEL_MUST_USE keel_result hsrv_check_opts(const keel_http_server_opts *o)
 {
     if (!keel_slice_valid(o->ip) || (o->routes == NULL && o->route_count > 0) ||
         !keel_slice_valid(o->server_name) || o->max_headers > HSRV_MAX_HEADERS_CAP ||
-        o->max_body > HSRV_MAX_BODY_CAP) {
+        o->max_body > HSRV_MAX_BODY_CAP || o->max_response > HSRV_MAX_RESPONSE_CAP) {
         return KEEL_ERR_INVALID_ARG;
     }
     for (size_t i = 0; i < o->route_count; i++) {
@@ -1241,6 +1243,10 @@ keel_result keel_http_server_start(const keel_http_server_opts *opts, keel_http_
                       1024u;
     srv->sopts.read_cap = head_max + o->max_body + 65536u;
     srv->sopts.write_timeout_ms = o->write_timeout_ms;
+    /* Answers up to max_response, with room for the head and the batch. */
+    o->max_response = o->max_response == 0 ? HSRV_DEFAULT_MAX_RESPONSE : o->max_response;
+    srv->sopts.write_cap = o->max_response + 2u * HSRV_BATCH_FLUSH;
+    srv->sopts.write_high = srv->sopts.write_cap < 262144u ? srv->sopts.write_cap : 262144u;
     if (r == KEEL_OK && pthread_mutex_init(&srv->mu, NULL) != 0) {
         r = KEEL_ERR_NO_MEMORY;
     }

@@ -74,10 +74,27 @@ static void inject_handler(keel_http_reply *reply, const keel_http_request *req,
     atomic_store(&inject_result, (int)keel_http_reply_send(reply, 200, f, 1, KEEL_STR("no")));
 }
 
+/* 2 MiB of pattern: more than one write queue's worth of the stream's
+ * defaults; over max_response when that is set lower. */
+#define BIG_LEN (2u * 1024u * 1024u)
+static uint8_t big_body[BIG_LEN];
+static atomic_int big_result;
+static void big_handler(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                        void *user)
+{
+    (void)req;
+    (void)body;
+    (void)user;
+    nt_fill(big_body, BIG_LEN, 0);
+    atomic_store(&big_result, (int)keel_http_reply_send(reply, 200, NULL, 0,
+                                                        nt_slice(big_body, BIG_LEN)));
+}
+
 #define LIT(s) { (const uint8_t *)(s), sizeof(s) - 1u }
 static const keel_http_route routes[] = {
     { .method = LIT("GET"), .path = LIT("/later"), .handler = later_handler },
     { .method = LIT("GET"), .path = LIT("/inject"), .handler = inject_handler },
+    { .method = LIT("GET"), .path = LIT("/big"), .handler = big_handler },
     { .method = LIT("POST"), .path = LIT("/only-post"), .handler = echo_handler },
     { .method = LIT("PUT"), .path = LIT("/only-post"), .handler = echo_handler },
     { .method = LIT("GET"), .path = LIT("/g/"), .prefix = true, .handler = echo_handler },
@@ -333,6 +350,44 @@ static void test_handler_cannot_inject_a_header(void **state)
     keel_net_free(n);
     hl_reader_free(&rd);
     keel_http_server_free(srv);
+}
+
+static void test_large_answer_is_delivered_whole(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "GET /big HTTP/1.1\r\nHost: a\r\n\r\nGET /e/after HTTP/1.1\r\nHost: a\r\n\r\n");
+    hl_reader rd = { 0 };
+    hl_resp r;
+    assert_true(hl_read(n, &rd, &r));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.content_length, BIG_LEN);
+    /* The body's bytes are the pattern (they sit in the reader before pos). */
+    size_t head_end = rd.pos - BIG_LEN;
+    assert_int_equal(nt_check(rd.mem + head_end, BIG_LEN, 0), BIG_LEN);
+    assert_true(hl_read(n, &rd, &r));
+    expect_body(&r, "/e/after");
+    keel_net_free(n);
+    hl_reader_free(&rd);
+    keel_http_server_free(srv);
+    assert_int_equal(atomic_load(&big_result), KEEL_OK);
+}
+
+static void test_answer_over_max_response_resets(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .max_response = 1024u * 1024u };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    keel_net *n = hl_connect(port);
+    hl_send_str(n, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
+    keel_net_free(n);
+    keel_http_server_free(srv);
+    assert_int_equal(atomic_load(&big_result), KEEL_ERR_TOO_LARGE);
 }
 
 /* ---- bodies ------------------------------------------------------------------- */
@@ -687,6 +742,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_head_gets_the_head_without_body),
         cmocka_unit_test(test_routes_404_and_405_with_allow),
         cmocka_unit_test(test_handler_cannot_inject_a_header),
+        cmocka_unit_test(test_large_answer_is_delivered_whole),
+        cmocka_unit_test(test_answer_over_max_response_resets),
         cmocka_unit_test(test_chunked_request_body_in_pieces),
         cmocka_unit_test(test_body_split_over_reads_content_length),
         cmocka_unit_test(test_every_rejection_is_answered_before_the_close),
