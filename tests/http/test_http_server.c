@@ -108,6 +108,37 @@ static keel_http_server *start(keel_http_server_opts *o, uint16_t *port)
     return hl_start(o, port);
 }
 
+/* One server and one client connection to it. */
+typedef struct sess {
+    keel_http_server *srv;
+    uint16_t port;
+    keel_net *n;
+    hl_reader rd;
+} sess;
+
+static void sess_open(sess *ss, keel_http_server_opts *o)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->srv = start(o, &ss->port);
+    ss->n = hl_connect(ss->port);
+}
+
+static void sess_close(sess *ss)
+{
+    keel_net_free(ss->n);
+    hl_reader_free(&ss->rd);
+    keel_http_server_free(ss->srv);
+}
+
+/* Send text, read one answer (which must come). */
+static hl_resp sess_ask(sess *ss, const char *text)
+{
+    hl_send_str(ss->n, text);
+    hl_resp r;
+    assert_true(hl_read(ss->n, &ss->rd, &r));
+    return r;
+}
+
 static void expect_body(const hl_resp *r, const char *want)
 {
     if (r->body_len != strlen(want) || memcmp(r->body, want, r->body_len) != 0) {
@@ -122,16 +153,14 @@ static void test_keep_alive_serves_requests_on_one_connection(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
     hl_resp r;
     for (int i = 0; i < 5; i++) {
         char req[64];
         snprintf(req, sizeof req, "GET /e/%d HTTP/1.1\r\nHost: a\r\n\r\n", i);
-        hl_send_str(n, req);
-        assert_true(hl_read(n, &rd, &r));
+        hl_send_str(ss.n, req);
+        assert_true(hl_read(ss.n, &ss.rd, &r));
         assert_int_equal(r.status, 200);
         assert_false(r.close);
         assert_true(r.has_date);
@@ -141,63 +170,50 @@ static void test_keep_alive_serves_requests_on_one_connection(void **state)
         expect_body(&r, want);
     }
     /* Connection: close is honoured: answered with it, then closed. */
-    hl_send_str(n, "GET /e/last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "GET /e/last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     assert_true(r.close);
     expect_body(&r, "/e/last");
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
 }
 
 static void test_http10_request_gets_close(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
     hl_resp r;
-    hl_send_str(n, "GET /e/old HTTP/1.0\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "GET /e/old HTTP/1.0\r\n\r\n");
     assert_int_equal(r.status, 200);
     assert_true(r.close);
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
 }
 
 static void test_request_limit_per_connection(void **state)
 {
     (void)state;
     keel_http_server_opts o = { .max_requests = 3 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
     hl_resp r;
     for (int i = 1; i <= 3; i++) {
-        hl_send_str(n, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_true(hl_read(n, &rd, &r));
+        hl_send_str(ss.n, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_true(hl_read(ss.n, &ss.rd, &r));
         assert_int_equal(r.status, 200);
         assert_int_equal(r.close, i == 3);
     }
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
 }
 
 static void test_pipelined_requests_are_answered_in_order(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
+    sess ss;
+    sess_open(&ss, &o);
     char all[2048] = "";
     size_t len = 0;
     for (int i = 0; i < 10; i++) {
@@ -213,11 +229,10 @@ static void test_pipelined_requests_are_answered_in_order(void **state)
         }
         len += (size_t)w;
     }
-    hl_send(n, all, len); /* ten requests in one write */
-    hl_reader rd = { 0 };
+    hl_send(ss.n, all, len); /* ten requests in one write */
     for (int i = 0; i < 10; i++) {
         hl_resp r;
-        assert_true(hl_read(n, &rd, &r));
+        assert_true(hl_read(ss.n, &ss.rd, &r));
         assert_int_equal(r.status, 200);
         char want[16];
         if (i == 3) {
@@ -229,150 +244,119 @@ static void test_pipelined_requests_are_answered_in_order(void **state)
         }
         expect_body(&r, want);
     }
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    sess_close(&ss);
 }
 
 static void test_expect_100_continue_then_body(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
     /* The interim answer comes before any body byte is sent. */
-    hl_reader rd = { 0 };
-    while (rd.len < 25) {
-        assert_true(hl_more(n, &rd, HL_DEADLINE_MS) || !rd.eof);
-        assert_false(rd.eof);
+    while (ss.rd.len < 25) {
+        assert_true(hl_more(ss.n, &ss.rd, HL_DEADLINE_MS) || !ss.rd.eof);
+        assert_false(ss.rd.eof);
     }
-    assert_memory_equal(rd.mem, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    hl_send_str(n, "ping");
+    assert_memory_equal(ss.rd.mem, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    hl_send_str(ss.n, "ping");
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r)); /* skips the 100 */
+    assert_true(hl_read(ss.n, &ss.rd, &r)); /* skips the 100 */
     assert_int_equal(r.status, 200);
     expect_body(&r, "ping");
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    sess_close(&ss);
 }
 
 static void test_other_expectation_gets_417(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 4\r\n\r\nping");
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 4\r\n\r\nping");
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_int_equal(r.status, 417);
     assert_true(r.close);
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
 }
 
 static void test_head_gets_the_head_without_body(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
+    sess ss;
+    sess_open(&ss, &o);
     /* HEAD, then GET on the same connection: the GET's answer follows the
      * HEAD's head directly (no body bytes in between). */
-    hl_send_str(n, "HEAD /g/x HTTP/1.1\r\nHost: a\r\n\r\nGET /g/x HTTP/1.1\r\nHost: a\r\n\r\n");
-    hl_reader rd = { 0 };
+    hl_send_str(ss.n, "HEAD /g/x HTTP/1.1\r\nHost: a\r\n\r\nGET /g/x HTTP/1.1\r\nHost: a\r\n\r\n");
     hl_resp r;
-    assert_true(hl_read_as(n, &rd, KEEL_HTTP_HEAD, &r));
+    assert_true(hl_read_as(ss.n, &ss.rd, KEEL_HTTP_HEAD, &r));
     assert_int_equal(r.status, 200);
     assert_string_equal(r.length_field, "4"); /* the GET's length */
     assert_int_equal(r.body_len, 0);
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_int_equal(r.status, 200);
     expect_body(&r, "/g/x");
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    sess_close(&ss);
 }
 
 static void test_routes_404_and_405_with_allow(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
     hl_resp r;
-    hl_send_str(n, "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(r.status, 404);
-    hl_send_str(n, "GET /only-post HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "GET /only-post HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(r.status, 405);
     assert_string_equal(r.allow, "POST, PUT");
-    hl_send_str(n, "DELETE /g/1 HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "DELETE /g/1 HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(r.status, 405);
     assert_string_equal(r.allow, "GET, HEAD");
     /* A prefix route: "/g" alone is not under "/g/". */
-    hl_send_str(n, "GET /g HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "GET /g HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(r.status, 404);
     /* Still the same connection. */
     assert_false(r.close);
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    sess_close(&ss);
 }
 
 static void test_handler_cannot_inject_a_header(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
     hl_resp r;
-    hl_send_str(n, "GET /inject HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "GET /inject HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(r.status, 500);
     assert_int_equal(atomic_load(&inject_result), KEEL_ERR_PARSE);
-    assert_null(memmem(rd.mem, rd.len, "evil", 4));
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_null(memmem(ss.rd.mem, ss.rd.len, "evil", 4));
+    sess_close(&ss);
 }
 
 static void test_large_answer_is_delivered_whole(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "GET /big HTTP/1.1\r\nHost: a\r\n\r\nGET /e/after HTTP/1.1\r\nHost: a\r\n\r\n");
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "GET /big HTTP/1.1\r\nHost: a\r\n\r\nGET /e/after HTTP/1.1\r\nHost: a\r\n\r\n");
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_int_equal(r.status, 200);
     assert_int_equal(r.content_length, BIG_LEN);
     /* The body's bytes are the pattern (they sit in the reader before pos). */
-    size_t head_end = rd.pos - BIG_LEN;
-    assert_int_equal(nt_check(rd.mem + head_end, BIG_LEN, 0), BIG_LEN);
-    assert_true(hl_read(n, &rd, &r));
+    size_t head_end = ss.rd.pos - BIG_LEN;
+    assert_int_equal(nt_check(ss.rd.mem + head_end, BIG_LEN, 0), BIG_LEN);
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     expect_body(&r, "/e/after");
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    sess_close(&ss);
     assert_int_equal(atomic_load(&big_result), KEEL_OK);
 }
 
@@ -380,13 +364,11 @@ static void test_answer_over_max_response_resets(void **state)
 {
     (void)state;
     keel_http_server_opts o = { .max_response = 1024u * 1024u };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    keel_http_server_free(srv);
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
     assert_int_equal(atomic_load(&big_result), KEEL_ERR_TOO_LARGE);
 }
 
@@ -396,52 +378,43 @@ static void test_chunked_request_body_in_pieces(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
+    sess ss;
+    sess_open(&ss, &o);
     const char *parts[] = { "POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
                             "5\r\nhel", "lo\r\n", "6;ext=1\r\n world\r\n", "0\r\n",
                             "Trailer-X: y\r\n\r\n" };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        hl_send_str(n, parts[i]);
+        hl_send_str(ss.n, parts[i]);
         struct timespec ts = { 0, 20 * 1000000L };
         nanosleep(&ts, NULL); /* separate reads, most likely */
     }
-    hl_reader rd = { 0 };
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_int_equal(r.status, 200);
     expect_body(&r, "hello world");
     /* The connection goes on. */
-    hl_send_str(n, "GET /e/next HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
+    r = sess_ask(&ss, "GET /e/next HTTP/1.1\r\nHost: a\r\n\r\n");
     expect_body(&r, "/e/next");
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    sess_close(&ss);
 }
 
 static void test_body_split_over_reads_content_length(void **state)
 {
     (void)state;
     keel_http_server_opts o = { 0 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "POST /e HTTP/1.1\r\nHo");
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "POST /e HTTP/1.1\r\nHo");
     struct timespec ts = { 0, 30 * 1000000L };
     nanosleep(&ts, NULL);
-    hl_send_str(n, "st: a\r\nContent-Length: 10\r\n\r\n01234");
+    hl_send_str(ss.n, "st: a\r\nContent-Length: 10\r\n\r\n01234");
     nanosleep(&ts, NULL);
-    hl_send_str(n, "56789");
-    hl_reader rd = { 0 };
+    hl_send_str(ss.n, "56789");
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_int_equal(r.status, 200);
     expect_body(&r, "0123456789");
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    sess_close(&ss);
 }
 
 /* ---- rejections: each answer is read before the close -------------------------- */
@@ -450,29 +423,28 @@ static void test_body_split_over_reads_content_length(void **state)
  * the connection end (lingering close: no reset eats the answer). */
 static void expect_rejection(uint16_t port, const char *head, size_t extra, uint16_t status)
 {
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, head);
+    sess ss = { .port = port, .n = hl_connect(port) };
+    hl_send_str(ss.n, head);
     if (extra > 0) {
         uint8_t *junk = malloc(extra);
         assert_non_null(junk);
         memset(junk, 'x', extra);
         /* The server stops parsing at the error; these bytes are drained. */
-        keel_result r = keel_net_send_all(n, nt_slice(junk, extra), HL_DEADLINE_MS, NULL);
+        keel_result r = keel_net_send_all(ss.n, nt_slice(junk, extra), HL_DEADLINE_MS, NULL);
         assert_true(r == KEEL_OK || r == KEEL_ERR_RESET);
         free(junk);
     }
-    hl_reader rd = { 0 };
     hl_resp resp;
-    if (!hl_read(n, &rd, &resp)) {
+    if (!hl_read(ss.n, &ss.rd, &resp)) {
         print_error("no answer to: %.60s\n", head);
         fail();
     }
     assert_int_equal(resp.status, status);
     assert_true(resp.close);
     assert_true(resp.body_len > 0); /* a short reason */
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    hl_reader_free(&rd);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    keel_net_free(ss.n);
+    hl_reader_free(&ss.rd);
 }
 
 static void test_every_rejection_is_answered_before_the_close(void **state)
@@ -535,57 +507,45 @@ static void test_header_timeout_answers_408(void **state)
 {
     (void)state;
     keel_http_server_opts o = { .header_timeout_ms = 300 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "GET /e HTTP/1.1\r\nHost: a\r\n"); /* never ends */
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "GET /e HTTP/1.1\r\nHost: a\r\n"); /* never ends */
     uint64_t t0 = nt_now_ms();
-    hl_reader rd = { 0 };
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_int_equal(r.status, 408);
     assert_true(nt_now_ms() - t0 >= 250);
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
 }
 
 static void test_idle_keep_alive_connection_is_closed(void **state)
 {
     (void)state;
     keel_http_server_opts o = { .idle_timeout_ms = 300 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "GET /e HTTP/1.1\r\nHost: a\r\n\r\n");
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_false(r.close);
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    assert_int_equal(rd.len, rd.pos); /* nothing after the answer */
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    assert_int_equal(ss.rd.len, ss.rd.pos); /* nothing after the answer */
+    sess_close(&ss);
 }
 
 static void test_slow_body_answers_408(void **state)
 {
     (void)state;
     keel_http_server_opts o = { .body_timeout_ms = 300, .body_min_bytes = 100 };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_send_str(n, "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n0123456789");
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n0123456789");
     hl_resp r;
-    assert_true(hl_read(n, &rd, &r));
+    assert_true(hl_read(ss.n, &ss.rd, &r));
     assert_int_equal(r.status, 408);
-    assert_true(hl_closes_within(n, HL_DEADLINE_MS));
-    keel_net_free(n);
-    hl_reader_free(&rd);
-    keel_http_server_free(srv);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
 }
 
 /* Many connections trickle a head byte by byte while a normal client is
@@ -647,21 +607,17 @@ static void test_access_log_one_line_per_request(void **state)
 {
     (void)state;
     keel_http_server_opts o = { .access_log = collect_log };
-    uint16_t port;
-    keel_http_server *srv = start(&o, &port);
-    keel_net *n = hl_connect(port);
-    hl_reader rd = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
     hl_resp r;
-    hl_send_str(n, "GET /e/a?q=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_true(hl_read(n, &rd, &r));
-    assert_true(hl_read(n, &rd, &r));
-    keel_net_free(n);
-    keel_http_server_free(srv);
+    r = sess_ask(&ss, "GET /e/a?q=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(ss.n, &ss.rd, &r));
+    sess_close(&ss);
     pthread_mutex_lock(&log_mu);
     assert_int_equal(log_count, 2);
     assert_int_equal(strncmp(log_last, "GET /missing 404 ", 17), 0);
     pthread_mutex_unlock(&log_mu);
-    hl_reader_free(&rd);
+    hl_reader_free(&ss.rd);
 }
 
 static void test_graceful_shutdown_finishes_the_request_in_flight(void **state)
