@@ -81,9 +81,10 @@ static void post_data(keel_http_reply *reply, const keel_http_request *req, keel
 static void log_request(const keel_http_access *e, void *user)
 {
     (void)user;
-    printf("%.*s %.*s %u %" PRIu64 " bytes %" PRIu64 " us\n", (int)e->method.len,
-           (const char *)e->method.ptr, (int)e->target.len, (const char *)e->target.ptr,
-           (unsigned)e->status, e->bytes, e->micros);
+    keel_slice m = e->method.len > 0 ? e->method : KEEL_STR("-");
+    keel_slice t = e->target.len > 0 ? e->target : KEEL_STR("-");
+    printf("%.*s %.*s %u %" PRIu64 " bytes %" PRIu64 " us\n", (int)m.len, (const char *)m.ptr,
+           (int)t.len, (const char *)t.ptr, (unsigned)e->status, e->bytes, e->micros);
     fflush(stdout);
 }
 

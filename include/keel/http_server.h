@@ -71,13 +71,16 @@ typedef struct keel_http_route {
     void *user;                /**< handed to handler */
 } keel_http_route;
 
-/** What the access log is told about each answered request. */
+/** What the access log is told about each answered request, and about
+ * each rejection (a parser error, 408, 413, 417: then method and target are
+ * empty and micros 0). */
 typedef struct keel_http_access {
-    keel_slice method;   /**< as sent (valid during the log call only) */
-    keel_slice target;   /**< as sent (valid during the log call only) */
+    keel_slice method;   /**< as sent (valid during the log call only; empty for a
+                              rejection or an answer given after the handler returned) */
+    keel_slice target;   /**< as sent (likewise) */
     uint16_t status;     /**< the status answered */
     uint64_t bytes;      /**< response bytes queued (head and body) */
-    uint64_t micros;     /**< from the complete head to the queued answer */
+    uint64_t micros;     /**< from the complete request to the queued answer */
 } keel_http_access;
 
 /** An access-log callback: one call per answered request, on the loop thread. */

@@ -464,6 +464,11 @@ static void hsrv_reject(khsrv_conn *c, uint16_t status, const char *why)
         keel_stream_abort(c->s);
         return;
     }
+    if (c->srv->opts.access_log != NULL) {
+        /* A rejected request has no method or target anyone can trust. */
+        keel_http_access e = { .status = status, .bytes = bytes };
+        c->srv->opts.access_log(&e, c->srv->opts.log_user);
+    }
     hsrv_linger(c);
 }
 

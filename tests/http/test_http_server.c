@@ -612,12 +612,14 @@ static void test_access_log_one_line_per_request(void **state)
     hl_resp r;
     r = sess_ask(&ss, "GET /e/a?q=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_true(hl_read(ss.n, &ss.rd, &r));
+    /* A rejection is logged too, without method or target. */
+    r = sess_ask(&ss, "GET / HTTP/2.0\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 505);
     sess_close(&ss);
     pthread_mutex_lock(&log_mu);
-    assert_int_equal(log_count, 2);
-    assert_int_equal(strncmp(log_last, "GET /missing 404 ", 17), 0);
+    assert_int_equal(log_count, 3);
+    assert_int_equal(strncmp(log_last, "  505 ", 6), 0);
     pthread_mutex_unlock(&log_mu);
-    hl_reader_free(&ss.rd);
 }
 
 static void test_graceful_shutdown_finishes_the_request_in_flight(void **state)
