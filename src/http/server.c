@@ -625,7 +625,11 @@ static void hsrv_allow_add(keel_buf *b, keel_slice m)
 static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slice body)
 {
     keel_http_server *srv = c->srv;
-    keel_slice path = req->path.len > 0 ? req->path : KEEL_STR("/");
+    /* Routes match origin and absolute forms by path; "*" (OPTIONS) and
+     * authority form (CONNECT) match no route, as their targets do not
+     * start with '/'. */
+    bool by_path = req->form == KEEL_HTTP_ORIGIN_FORM || req->form == KEEL_HTTP_ABSOLUTE_FORM;
+    keel_slice path = !by_path ? req->target : req->path.len > 0 ? req->path : KEEL_STR("/");
     c->requests++;
     c->keep_alive = req->head.keep_alive && req->head.version_minor == 1 && !c->hl->draining &&
                     c->requests < srv->opts.max_requests;

@@ -321,8 +321,31 @@ static void test_routes_404_and_405_with_allow(void **state)
     /* A prefix route: "/g" alone is not under "/g/". */
     r = sess_ask(&ss, "GET /g HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(r.status, 404);
+    /* Absolute form routes by its path. */
+    r = sess_ask(&ss, "GET http://a/e/abs HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "/e/abs");
     /* Still the same connection. */
     assert_false(r.close);
+    sess_close(&ss);
+}
+
+static void test_targets_that_are_not_paths_match_no_route(void **state)
+{
+    (void)state;
+    static const keel_http_route everything[1] = { { .path = LIT("/"), .prefix = true,
+                                                     .handler = echo_handler } };
+    keel_http_server_opts o = { .routes = everything, .route_count = 1 };
+    sess ss = { 0 };
+    ss.srv = hl_start(&o, &ss.port);
+    ss.n = hl_connect(ss.port);
+    hl_resp r = sess_ask(&ss, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    /* Not even a "/" prefix route takes "*" or an authority. */
+    r = sess_ask(&ss, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 404);
+    r = sess_ask(&ss, "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n");
+    assert_int_equal(r.status, 404);
     sess_close(&ss);
 }
 
@@ -699,6 +722,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_other_expectation_gets_417),
         cmocka_unit_test(test_head_gets_the_head_without_body),
         cmocka_unit_test(test_routes_404_and_405_with_allow),
+        cmocka_unit_test(test_targets_that_are_not_paths_match_no_route),
         cmocka_unit_test(test_handler_cannot_inject_a_header),
         cmocka_unit_test(test_large_answer_is_delivered_whole),
         cmocka_unit_test(test_answer_over_max_response_resets),
