@@ -610,6 +610,44 @@ static void test_slowloris_does_not_hold_the_server(void **state)
     keel_http_server_free(srv);
 }
 
+/* Many keep-alive clients open at once (two loop threads), each asking
+ * three times with its own path: every answer is its own. */
+static void test_many_keep_alive_clients_each_answered(void **state)
+{
+    (void)state;
+    enum { CLIENTS = 300, ROUNDS = 3 };
+    keel_http_server_opts o = { .threads = 2 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    static keel_net *conns[CLIENTS];
+    static hl_reader rds[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        conns[i] = hl_connect(port);
+        memset(&rds[i], 0, sizeof rds[i]);
+    }
+    for (int round = 0; round < ROUNDS; round++) {
+        char req[96], want[32];
+        for (int i = 0; i < CLIENTS; i++) {
+            snprintf(req, sizeof req, "GET /e/%d/%d HTTP/1.1\r\nHost: a\r\n\r\n", i, round);
+            hl_send_str(conns[i], req);
+        }
+        for (int i = 0; i < CLIENTS; i++) {
+            hl_resp r;
+            assert_true(hl_read(conns[i], &rds[i], &r));
+            assert_int_equal(r.status, 200);
+            assert_false(r.close);
+            snprintf(want, sizeof want, "/e/%d/%d", i, round);
+            expect_body(&r, want);
+        }
+    }
+    assert_int_equal(keel_http_server_connections(srv), CLIENTS);
+    for (int i = 0; i < CLIENTS; i++) {
+        keel_net_free(conns[i]);
+        hl_reader_free(&rds[i]);
+    }
+    keel_http_server_free(srv);
+}
+
 /* ---- later answers, access log, shutdown -------------------------------------- */
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -733,6 +771,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_idle_keep_alive_connection_is_closed),
         cmocka_unit_test(test_slow_body_answers_408),
         cmocka_unit_test(test_slowloris_does_not_hold_the_server),
+        cmocka_unit_test(test_many_keep_alive_clients_each_answered),
         cmocka_unit_test(test_access_log_one_line_per_request),
         cmocka_unit_test(test_graceful_shutdown_finishes_the_request_in_flight),
         cmocka_unit_test(test_options_are_checked),
