@@ -61,8 +61,6 @@
 #define HSRV_BATCH_FLUSH (64u * 1024u)
 /* Room for a head beyond its fields: status line, Date, Server, framing. */
 #define HSRV_HEAD_SLACK 512u
-/* Extra fields a reply may give without a heap array. */
-#define HSRV_STACK_FIELDS 30u
 
 typedef struct khsrv_loop khsrv_loop;
 typedef struct khsrv_conn khsrv_conn;
@@ -129,8 +127,9 @@ struct khsrv_loop {
     keel_buf batch;
     khsrv_conn *batching;      /* whose answers the batch holds */
     uint64_t date_ms;          /* loop clock when the date was last checked */
-    uint64_t date_s;           /* the second date holds */
-    uint8_t date[KEEL_HTTP_DATE_LEN];
+    uint64_t date_s;           /* the second head_end's date says */
+    uint8_t *head_end;         /* "Date: ...\r\nServer: ...\r\n\r\n" */
+    size_t head_end_cap, head_end_len;
     bool draining;
 };
 
@@ -280,8 +279,12 @@ static void hsrv_timer_stop(khsrv_conn *c)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* The loop's Date value, formatted again only when the second changed. */
-static keel_slice hsrv_date(khsrv_loop *hl)
+/* The loop's "Date: ...\r\nServer: ...\r\n\r\n", the end of every head:
+ * formatted again only when the second changed (the wall clock is read at
+ * most every 200 ms of loop time). The date is keel's IMF-fixdate and the
+ * server name was checked as a field value at start, so the block is
+ * canonical; an empty slice if it cannot be made. */
+static keel_slice hsrv_head_end(khsrv_loop *hl)
 {
     uint64_t now = keel_loop_now_ms(hl->loop);
     if (hl->date_ms == 0 || now - hl->date_ms >= 200u) {
@@ -289,14 +292,28 @@ static keel_slice hsrv_date(khsrv_loop *hl)
         hl->date_ms = now == 0 ? 1 : now;
         if (secs != hl->date_s) {
             keel_buf b;
-            if (keel_buf_init(&b, hl->date, sizeof hl->date) == KEEL_OK &&
-                keel_http_format_date(secs, &b) == KEEL_OK) {
-                hl->date_s = secs;
+            keel_result r = keel_buf_init(&b, hl->head_end, hl->head_end_cap);
+            if (r == KEEL_OK) {
+                r = keel_buf_append(&b, KEEL_STR("Date: "));
             }
+            if (r == KEEL_OK) {
+                r = keel_http_format_date(secs, &b);
+            }
+            if (r == KEEL_OK) {
+                r = keel_buf_append(&b, KEEL_STR("\r\nServer: "));
+            }
+            if (r == KEEL_OK) {
+                r = keel_buf_append(&b, hl->srv->opts.server_name);
+            }
+            if (r == KEEL_OK) {
+                r = keel_buf_append(&b, KEEL_STR("\r\n\r\n"));
+            }
+            hl->date_s = secs;
+            hl->head_end_len = r == KEEL_OK ? b.len : 0;
         }
     }
-    keel_slice d = { hl->date, hl->date_s == 0 ? 0 : sizeof hl->date };
-    return d;
+    keel_slice end = { hl->head_end, hl->head_end_len };
+    return end;
 }
 
 /* Write the batch out. */
@@ -335,38 +352,23 @@ static KEEL_MUST_USE keel_result hsrv_batch_room(khsrv_conn *c, size_t need)
 }
 
 /* Append a response (head, and body unless the request was HEAD) to c's
- * batch. Fields are checked by the writer; on its refusal nothing is added. */
+ * batch. Fields are checked by the writer; on its refusal nothing is added.
+ * The writer writes the status line, the caller's fields and the framing;
+ * its empty line is replaced by the loop's Date/Server block (which ends
+ * with the empty line), so those two fields are not checked again for
+ * every answer. */
 static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t status,
                                                    const keel_http_field *fields, size_t n,
                                                    keel_slice body, size_t *bytes)
 {
-    keel_http_server *srv = c->srv;
-    keel_http_field stack_fields[HSRV_STACK_FIELDS + 2];
-    keel_http_field *all = stack_fields;
-    if (n > HSRV_STACK_FIELDS) {
-        if (n > SIZE_MAX / sizeof *all - 2) {
-            return KEEL_ERR_INVALID_ARG;
-        }
-        all = ksys_alloc_zeroed((n + 2) * sizeof *all);
-        if (all == NULL) {
-            return KEEL_ERR_NO_MEMORY;
-        }
-    }
-    size_t count = 0;
-    size_t field_bytes = 0;
-    keel_slice date = hsrv_date(c->hl);
-    if (date.len > 0) {
-        all[count++] = (keel_http_field){ KEEL_STR("Date"), date };
-    }
-    all[count++] = (keel_http_field){ KEEL_STR("Server"), srv->opts.server_name };
-    field_bytes += date.len + srv->opts.server_name.len + 20u;
-    keel_result r = KEEL_OK;
-    for (size_t i = 0; i < n; i++) {
+    keel_slice head_end = hsrv_head_end(c->hl);
+    size_t field_bytes = head_end.len;
+    keel_result r = head_end.len == 0 ? KEEL_ERR_NO_MEMORY : KEEL_OK;
+    for (size_t i = 0; i < n && r == KEEL_OK; i++) {
         if (keel_slice_eq_nocase(fields[i].name, KEEL_STR("Date")) ||
             keel_slice_eq_nocase(fields[i].name, KEEL_STR("Server"))) {
             r = KEEL_ERR_INVALID_ARG;
         }
-        all[count++] = fields[i];
         field_bytes += fields[i].name.len + fields[i].value.len + 4u;
     }
     bool bodiless = status < 200 || status == 204 || status == 304;
@@ -383,11 +385,25 @@ static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t statu
     }
     size_t before = c->hl->batch.len;
     if (r == KEEL_OK) {
-        r = keel_http_write_response_head(&c->hl->batch, status, keel_slice_empty(), all, count,
+        r = keel_http_write_response_head(&c->hl->batch, status, keel_slice_empty(), fields, n,
                                           &fr);
     }
-    if (all != stack_fields) {
-        ksys_release(all);
+    if (r == KEEL_OK) {
+        keel_slice tail;
+        keel_slice all = keel_buf_slice(&c->hl->batch);
+        r = keel_slice_from_off(all, all.len - 2u, &tail);
+        if (r == KEEL_OK && !keel_slice_eq(tail, KEEL_STR("\r\n"))) {
+            r = KEEL_ERR_STATE; /* cannot happen: every head ends with the empty line */
+        }
+        if (r == KEEL_OK) {
+            r = keel_buf_truncate(&c->hl->batch, all.len - 2u);
+        }
+        if (r == KEEL_OK) {
+            r = keel_buf_append(&c->hl->batch, head_end);
+        }
+        if (r != KEEL_OK && keel_buf_truncate(&c->hl->batch, before) != KEEL_OK) {
+            /* cannot happen: before <= len */
+        }
     }
     if (r == KEEL_OK && with_body && body.len > 0) {
         if (body.len <= HSRV_BATCH_FLUSH) {
@@ -1108,6 +1124,7 @@ static void hsrv_loop_free(khsrv_loop *hl)
         return;
     }
     ksys_release(hl->headers);
+    ksys_release(hl->head_end);
     ksys_release(hl->out);
     ksys_release(hl);
 }
@@ -1129,7 +1146,9 @@ static khsrv_loop *hsrv_loop_of(keel_http_server *srv, keel_loop *loop, bool cre
             hl->srv = srv;
             hl->loop = loop;
             hl->headers = ksys_alloc_zeroed(srv->opts.max_headers * sizeof *hl->headers);
-            ok = hl->headers != NULL &&
+            hl->head_end_cap = srv->opts.server_name.len + KEEL_HTTP_DATE_LEN + 32u;
+            hl->head_end = ksys_alloc_zeroed(hl->head_end_cap);
+            ok = hl->headers != NULL && hl->head_end != NULL &&
                  keel_http_parser_init(&hl->parser, KEEL_HTTP_REQUEST, &srv->cfg, hl->headers,
                                        srv->opts.max_headers) == KEEL_OK &&
                  keel_buf_init(&hl->batch, NULL, 0) == KEEL_OK;
