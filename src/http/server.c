@@ -111,7 +111,6 @@ struct khsrv_conn {
     uint64_t body_seen;        /* body bytes received (rate check) */
     uint64_t body_window;      /* body_seen at the start of the rate window */
     uint64_t started_us;       /* access log: when the request was complete */
-    keel_slice log_method, log_target; /* valid while the handler runs */
     uint64_t deadline;         /* ms on the loop clock; 0: none */
     uint64_t timer_at;         /* when the armed timer fires (0: none armed) */
     keel_timer_id timer;
@@ -123,6 +122,9 @@ struct khsrv_loop {
     khsrv_conn *conns;         /* every connection of the loop */
     keel_http_parser parser;   /* shared by heads that arrive whole */
     keel_http_header *headers;
+    /* The request whose handler runs now (one at a time per loop), for the
+     * access log: kept here rather than in every connection. */
+    keel_slice log_method, log_target;
     uint8_t *out;              /* the batch buffer */
     keel_buf batch;
     khsrv_conn *batching;      /* whose answers the batch holds */
@@ -582,8 +584,8 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
     }
     if (c->srv->opts.access_log != NULL) {
         uint64_t now = ksys_now_us();
-        keel_http_access e = { .method = from_handler ? c->log_method : keel_slice_empty(),
-                               .target = from_handler ? c->log_target : keel_slice_empty(),
+        keel_http_access e = { .method = from_handler ? c->hl->log_method : keel_slice_empty(),
+                               .target = from_handler ? c->hl->log_target : keel_slice_empty(),
                                .status = status,
                                .bytes = bytes,
                                .micros = now >= c->started_us ? now - c->started_us : 0 };
@@ -652,8 +654,8 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
     c->head_only = req->method_id == KEEL_HTTP_HEAD;
     c->answered = false;
     c->phase = HSRV_IN_HANDLER;
-    c->log_method = req->method;
-    c->log_target = req->target;
+    c->hl->log_method = req->method;
+    c->hl->log_target = req->target;
     c->started_us = srv->opts.access_log != NULL ? ksys_now_us() : 0;
     c->deadline = 0; /* none while the handler works (the armed timer stays) */
     c->reply.conn = c;
@@ -698,8 +700,8 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
         }
     }
     c->in_handler = false;
-    c->log_method = keel_slice_empty();
-    c->log_target = keel_slice_empty();
+    c->hl->log_method = keel_slice_empty();
+    c->hl->log_target = keel_slice_empty();
     hsrv_conn_drop_req(c);
     if (!c->answered && c->phase == HSRV_IN_HANDLER) {
         c->phase = HSRV_WAIT_REPLY;
