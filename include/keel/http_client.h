@@ -19,8 +19,12 @@
  *    reuses them for the same host and port; a reused connection that
  *    turns out closed before any response byte is replaced once by a new
  *    one for GET, HEAD, PUT and DELETE (idempotent) requests.
- *  - Redirects are not followed (a 3xx is returned as it is). No TLS
- *    (http:// only).
+ *  - Redirects are not followed unless max_redirects says how many may be
+ *    (301, 302, 303, 307, 308 with a Location that is an http:// URL, a
+ *    "//authority/path" or an absolute path; anything else, or one more
+ *    than allowed, is returned as it is). 303, and 301/302 after a POST,
+ *    become a GET without body; the caller's fields are sent only to the
+ *    first request's host and port. No TLS (http:// only).
  */
 #ifndef KEEL_HTTP_CLIENT_H
 #define KEEL_HTTP_CLIENT_H
@@ -70,6 +74,7 @@ typedef struct keel_http_client_opts {
     uint32_t max_headers;        /**< response header fields (64) */
     unsigned pool_size;          /**< idle keep-alive connections kept, at most 64 (4) */
     bool no_pool;                /**< never reuse a connection (each request: Connection: close) */
+    unsigned max_redirects;      /**< redirects followed, at most 20 (0, the default: none) */
     keel_http_config parser;     /**< response parser limits and leniencies (0: strict) */
 } keel_http_client_opts;
 
@@ -92,7 +97,8 @@ typedef struct keel_http_client_response {
 } keel_http_client_response;
 
 /** Make a client (opts NULL: the defaults). INVALID_ARG for limits above
- * KEEL_HTTP_LIMIT_CAP or more than 4,096 headers; NO_MEMORY. */
+ * KEEL_HTTP_LIMIT_CAP, more than 4,096 headers, a pool over 64 or more than
+ * 20 redirects; NO_MEMORY. */
 KEEL_MUST_USE keel_result keel_http_client_new(const keel_http_client_opts *opts,
                                                keel_http_client **out);
 /** Close the pooled connections and free the client. NULL: no-op. */

@@ -26,6 +26,7 @@
 #define HCLI_MAX_HEADERS_CAP 4096u
 #define HCLI_DEFAULT_POOL 4u
 #define HCLI_POOL_CAP 64u
+#define HCLI_REDIRECTS_CAP 20u
 #define HCLI_HOST_MAX 255u
 #define HCLI_READ_CHUNK 16384u
 
@@ -244,7 +245,7 @@ keel_result keel_http_client_new(const keel_http_client_opts *opts, keel_http_cl
         o = *opts;
     }
     if (o.max_headers > HCLI_MAX_HEADERS_CAP || o.max_response > HCLI_MAX_RESPONSE_CAP ||
-        o.pool_size > HCLI_POOL_CAP) {
+        o.pool_size > HCLI_POOL_CAP || o.max_redirects > HCLI_REDIRECTS_CAP) {
         return KEEL_ERR_INVALID_ARG;
     }
     keel_http_parser probe;
@@ -483,14 +484,11 @@ static KEEL_MUST_USE keel_result hcli_exchange(hcli_x *x, keel_slice head, keel_
     return hcli_read_response(x, method, resp, reusable);
 }
 
-keel_result keel_http_client_send(keel_http_client *c, const keel_http_client_request *req,
-                                  keel_http_client_response *resp)
+/* One request, one response (no redirect followed). */
+static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
+                                                const keel_http_client_request *req,
+                                                keel_http_client_response *resp)
 {
-    if (c == NULL || req == NULL || resp == NULL || !keel_slice_valid(req->method) ||
-        !keel_slice_valid(req->url) || !keel_slice_valid(req->body) ||
-        (req->fields == NULL && req->field_count > 0)) {
-        return KEEL_ERR_INVALID_ARG;
-    }
     keel_http_url url;
     KEEL_TRY(keel_http_url_parse(req->url, &url));
     keel_http_method method = hcli_method_id(req->method);
@@ -575,5 +573,105 @@ keel_result keel_http_client_send(keel_http_client *c, const keel_http_client_re
     if (r == KEEL_OK) {
         *resp = out;
     }
+    return r;
+}
+
+/* ---- redirects ------------------------------------------------------------- */
+
+static bool hcli_is_redirect(uint16_t status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* The URL a Location value names, written into out: an absolute http://
+ * URL as it is, "//authority/path" with "http:" before it, "/path" on the
+ * current authority. Anything else (another scheme, a relative path) is
+ * KEEL_ERR_NOT_FOUND: not followed. */
+static KEEL_MUST_USE keel_result hcli_location(const keel_http_url *cur, keel_slice loc,
+                                               keel_buf *out)
+{
+    uint8_t b0 = 0, b1 = 0;
+    keel_http_url check;
+    if (keel_http_url_parse(loc, &check) == KEEL_OK) {
+        return keel_buf_append(out, loc);
+    }
+    if (keel_slice_get(loc, 0, &b0) != KEEL_OK || b0 != '/') {
+        return KEEL_ERR_NOT_FOUND;
+    }
+    if (keel_slice_get(loc, 1, &b1) == KEEL_OK && b1 == '/') {
+        KEEL_TRY(keel_buf_append(out, KEEL_STR("http:")));
+    } else {
+        KEEL_TRY(keel_buf_append(out, KEEL_STR("http://")));
+        KEEL_TRY(keel_buf_append(out, cur->authority));
+    }
+    KEEL_TRY(keel_buf_append(out, loc));
+    return keel_http_url_parse(keel_buf_slice(out), &check) == KEEL_OK ? KEEL_OK
+                                                                       : KEEL_ERR_NOT_FOUND;
+}
+
+keel_result keel_http_client_send(keel_http_client *c, const keel_http_client_request *req,
+                                  keel_http_client_response *resp)
+{
+    if (c == NULL || req == NULL || resp == NULL || !keel_slice_valid(req->method) ||
+        !keel_slice_valid(req->url) || !keel_slice_valid(req->body) ||
+        (req->fields == NULL && req->field_count > 0)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_http_client_request cur = *req;
+    keel_http_url first;
+    KEEL_TRY(keel_http_url_parse(req->url, &first));
+    /* Two URL buffers, used in turn: the next URL is built while the
+     * current one (and the response naming it) are still alive. */
+    size_t url_cap = (size_t)c->cfg.limits.max_header_bytes + 16u;
+    uint8_t *urls[2] = { NULL, NULL };
+    keel_result r = KEEL_OK;
+    for (unsigned hop = 0;; hop++) {
+        keel_http_client_response got = { 0 };
+        r = hcli_send_once(c, &cur, &got);
+        if (r != KEEL_OK) {
+            break;
+        }
+        keel_slice loc;
+        keel_http_url at;
+        bool follow = hop < c->opts.max_redirects && hcli_is_redirect(got.head.status) &&
+                      keel_http_header_get(&got.head.head, KEEL_STR("Location"), &loc) ==
+                          KEEL_OK &&
+                      keel_http_url_parse(cur.url, &at) == KEEL_OK;
+        keel_buf next;
+        if (follow) {
+            uint8_t **mem = &urls[hop % 2u];
+            if (*mem == NULL) {
+                *mem = ksys_alloc_zeroed(url_cap);
+            }
+            follow = *mem != NULL && keel_buf_init(&next, *mem, url_cap) == KEEL_OK &&
+                     hcli_location(&at, loc, &next) == KEEL_OK;
+        }
+        if (!follow) {
+            *resp = got;
+            break;
+        }
+        keel_http_url to;
+        if (keel_http_url_parse(keel_buf_slice(&next), &to) != KEEL_OK) {
+            *resp = got;
+            break;
+        }
+        /* 303, and 301/302 after a POST, become a GET without body (what
+         * browsers do); 307 and 308 repeat the request as it was. The
+         * caller's fields go only to the first request's host and port. */
+        uint16_t st = got.head.status;
+        keel_http_client_response_free(&got);
+        if ((st == 303 && !keel_slice_eq(cur.method, KEEL_STR("HEAD"))) ||
+            ((st == 301 || st == 302) && keel_slice_eq(cur.method, KEEL_STR("POST")))) {
+            cur.method = KEEL_STR("GET");
+            cur.body = keel_slice_empty();
+        }
+        if (!keel_slice_eq_nocase(to.authority, first.authority)) {
+            cur.fields = NULL;
+            cur.field_count = 0;
+        }
+        cur.url = keel_buf_slice(&next);
+    }
+    ksys_release(urls[0]);
+    ksys_release(urls[1]);
     return r;
 }

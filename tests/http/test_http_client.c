@@ -345,6 +345,92 @@ static void test_malformed_response_is_refused(void **state)
     peer_stop(&p);
 }
 
+static void test_redirects_only_when_asked_and_bounded(void **state)
+{
+    (void)state;
+    static const char *const answers[] = {
+        /* 1: not followed by default */
+        "HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n",
+        /* 2: followed: an absolute path, then an absolute URL */
+        "HTTP/1.1 301 Moved\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 307 Again\r\nLocation: http://127.0.0.1:PORT/c\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone",
+        /* 3: a POST answered 303 goes on as a GET without body */
+        "HTTP/1.1 303 See Other\r\nLocation: /got\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        /* 4: past the limit (2), the third 3xx is returned */
+        "HTTP/1.1 302 Found\r\nLocation: /1\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 302 Found\r\nLocation: /2\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 302 Found\r\nLocation: /3\r\nContent-Length: 0\r\n\r\n",
+        /* 5: another scheme is not followed */
+        "HTTP/1.1 302 Found\r\nLocation: https://127.0.0.1/\r\nContent-Length: 0\r\n\r\n",
+        /* 6: to another host (by name): the caller's fields stay behind */
+        "HTTP/1.1 302 Found\r\nLocation: http://localhost:PORT/x\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    };
+    static char other_host[128];
+    static char third[128];
+    peer p;
+    const char *list[sizeof answers / sizeof answers[0]];
+    memcpy(list, answers, sizeof list);
+    list[2] = third;
+    list[10] = other_host;
+    peer_start(&p, list, sizeof list / sizeof list[0]);
+    snprintf(other_host, sizeof other_host,
+             "HTTP/1.1 302 Found\r\nLocation: http://localhost:%u/x\r\nContent-Length: 0\r\n\r\n",
+             (unsigned)p.port);
+    snprintf(third, sizeof third,
+             "HTTP/1.1 307 Again\r\nLocation: http://127.0.0.1:%u/c\r\nContent-Length: 0\r\n\r\n",
+             (unsigned)p.port);
+    /* No pool: the peer serves one connection at a time. */
+    keel_http_client *plain = NULL, *follow = NULL;
+    keel_http_client_opts po = { .no_pool = true };
+    assert_int_equal(keel_http_client_new(&po, &plain), KEEL_OK);
+    keel_http_client_opts o = { .max_redirects = 2, .no_pool = true };
+    assert_int_equal(keel_http_client_new(&o, &follow), KEEL_OK);
+    keel_http_client_response resp;
+    assert_int_equal(get_from(plain, p.port, "/a", &resp), KEEL_OK);
+    assert_int_equal(resp.head.status, 302);
+    keel_http_client_response_free(&resp);
+    assert_int_equal(get_from(follow, p.port, "/a", &resp), KEEL_OK);
+    assert_int_equal(resp.head.status, 200);
+    assert_true(keel_slice_eq(resp.body, KEEL_STR("done")));
+    assert_non_null(strstr(p.last_request, "GET /c HTTP/1.1\r\n"));
+    keel_http_client_response_free(&resp);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/form", (unsigned)p.port);
+    keel_http_client_request post = { .method = KEEL_STR("POST"), .url = keel_slice_cstr(url),
+                                      .body = KEEL_STR("a=1") };
+    assert_int_equal(keel_http_client_send(follow, &post, &resp), KEEL_OK);
+    assert_true(keel_slice_eq(resp.body, KEEL_STR("ok")));
+    assert_non_null(strstr(p.last_request, "GET /got HTTP/1.1\r\n"));
+    assert_null(strstr(p.last_request, "Content-Length"));
+    keel_http_client_response_free(&resp);
+    assert_int_equal(get_from(follow, p.port, "/0", &resp), KEEL_OK);
+    assert_int_equal(resp.head.status, 302); /* the third, not followed */
+    assert_non_null(strstr(p.last_request, "GET /2 HTTP/1.1\r\n"));
+    keel_http_client_response_free(&resp);
+    assert_int_equal(get_from(follow, p.port, "/s", &resp), KEEL_OK);
+    assert_int_equal(resp.head.status, 302);
+    keel_http_client_response_free(&resp);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/secret", (unsigned)p.port);
+    keel_http_field secret[1] = { { KEEL_STR("X-Secret"), KEEL_STR("s3") } };
+    keel_http_client_request get = { .method = KEEL_STR("GET"), .url = keel_slice_cstr(url),
+                                     .fields = secret, .field_count = 1 };
+    assert_int_equal(keel_http_client_send(follow, &get, &resp), KEEL_OK);
+    assert_int_equal(resp.head.status, 200);
+    assert_non_null(strstr(p.last_request, "GET /x HTTP/1.1\r\nHost: localhost:"));
+    assert_null(strstr(p.last_request, "X-Secret"));
+    keel_http_client_response_free(&resp);
+    assert_int_equal(atomic_load(&p.requests), 12);
+    keel_http_client_opts too_many = { .max_redirects = 21 };
+    keel_http_client *x = NULL;
+    assert_int_equal(keel_http_client_new(&too_many, &x), KEEL_ERR_INVALID_ARG);
+    keel_http_client_free(plain);
+    keel_http_client_free(follow);
+    peer_stop(&p);
+}
+
 static void test_injection_attempts_are_refused(void **state)
 {
     (void)state;
@@ -532,6 +618,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_response_over_the_cap_is_too_large),
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_malformed_response_is_refused),
+        cmocka_unit_test(test_redirects_only_when_asked_and_bounded),
         cmocka_unit_test(test_injection_attempts_are_refused),
         cmocka_unit_test(test_refused_connection),
         cmocka_unit_test(test_client_against_nginx),
