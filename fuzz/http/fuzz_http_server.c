@@ -14,7 +14,8 @@
  * the rest goes in one write.
  * Properties: the answer is a sequence of complete, well-formed responses
  * (keel's strict response parser, in order), each framed by Content-Length
- * (what keel's server writes), each with Date and Server, only 100
+ * or, for the streamed route GET /s, chunked (HTTP/1.0: to the close) with
+ * exactly its two bytes, each with Date and Server, only 100
  * Continue as an interim answer, every status one the server can give,
  * nothing after a response that says Connection: close, and at most one
  * final answer per request the payload holds (as keel's request parser
@@ -76,8 +77,22 @@ static void fuzz_later(keel_http_reply *reply, const keel_http_request *req, kee
     }
 }
 
+/* A streamed answer: "a", "b" in two pieces. */
+static void fuzz_stream(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                        void *user)
+{
+    (void)req;
+    (void)body;
+    (void)user;
+    FUZZ_CHECK(keel_http_reply_start(reply, 200, NULL, 0) == KEEL_OK);
+    FUZZ_CHECK(keel_http_reply_write(reply, KEEL_STR("a")) == KEEL_OK);
+    FUZZ_CHECK(keel_http_reply_write(reply, KEEL_STR("b")) == KEEL_OK);
+    FUZZ_CHECK(keel_http_reply_end(reply) == KEEL_OK);
+}
+
 #define LIT(s) { (const uint8_t *)(s), sizeof(s) - 1u }
 static const keel_http_route g_routes[] = {
+    { .method = LIT("GET"), .path = LIT("/s"), .handler = fuzz_stream },
     { .method = LIT("GET"), .path = LIT("/later"), .handler = fuzz_later },
     { .method = LIT("POST"), .path = LIT("/p"), .handler = fuzz_echo },
     { .path = LIT("/"), .prefix = true, .handler = fuzz_echo },
@@ -190,11 +205,35 @@ static void check_answer(const uint8_t *p, size_t len, keel_slice payload)
         keel_slice v;
         FUZZ_CHECK(keel_http_header_get(&resp.head, KEEL_STR("Date"), &v) == KEEL_OK);
         FUZZ_CHECK(keel_http_header_get(&resp.head, KEEL_STR("Server"), &v) == KEEL_OK);
-        FUZZ_CHECK(keel_http_header_get(&resp.head, KEEL_STR("Content-Length"), &v) == KEEL_OK);
-        FUZZ_CHECK(resp.head.body == (m == KEEL_HTTP_HEAD ? KEEL_HTTP_BODY_NONE
-                                                          : KEEL_HTTP_BODY_LENGTH));
-        size_t body = (size_t)resp.head.content_length;
-        FUZZ_CHECK(len - pos - used >= body); /* the whole body arrived */
+        bool streamed = keel_http_header_get(&resp.head, KEEL_STR("Content-Length"), &v) !=
+                        KEEL_OK;
+        size_t body = 0;
+        if (m == KEEL_HTTP_HEAD) {
+            FUZZ_CHECK(resp.head.body == KEEL_HTTP_BODY_NONE);
+        } else if (!streamed) {
+            FUZZ_CHECK(resp.head.body == KEEL_HTTP_BODY_LENGTH);
+            body = (size_t)resp.head.content_length;
+            FUZZ_CHECK(len - pos - used >= body); /* the whole body arrived */
+        } else if (resp.head.body == KEEL_HTTP_BODY_CHUNKED) {
+            /* The streamed route: "ab" in two chunks, complete. */
+            keel_http_chunked d;
+            FUZZ_CHECK(keel_http_chunked_init(&d, NULL) == KEEL_OK);
+            size_t at = pos + used, got = 0;
+            while (!keel_http_chunked_done(&d)) {
+                keel_slice rest = { p + at, len - at }, data;
+                size_t n = 0;
+                FUZZ_CHECK(keel_http_chunked_decode(&d, rest, &data, &n, NULL) == KEEL_OK);
+                at += n;
+                got += data.len;
+            }
+            FUZZ_CHECK(got == 2);
+            body = at - pos - used;
+        } else {
+            /* HTTP/1.0: the streamed body runs to the close, and is last. */
+            FUZZ_CHECK(resp.head.body == KEEL_HTTP_BODY_UNTIL_CLOSE);
+            FUZZ_CHECK(len - pos - used == 2);
+            body = 2;
+        }
         pos += used + body;
         closed = !resp.head.keep_alive;
         finals++;

@@ -16,8 +16,10 @@
  *    only during the call: copy what an answer given later needs.
  *  - A handler answers through its keel_http_reply, exactly once, during
  *    the call or later from another callback on the same loop (a timer, a
- *    task posted with keel_loop_post to keel_http_reply_loop()). Until it
- *    answers, the connection reads nothing more (back-pressure).
+ *    task posted with keel_loop_post to keel_http_reply_loop()): whole
+ *    (keel_http_reply_send, Content-Length) or streamed (keel_http_reply_
+ *    start / _write / _end, chunked, with back-pressure). Until it has
+ *    answered, the connection reads nothing more.
  *  - Responses carry Date (formatted once per second per loop), Server and
  *    the framing keel writes itself (Content-Length; Connection: close when
  *    the connection ends after it). A HEAD request gets the GET answer's
@@ -152,6 +154,37 @@ KEEL_MUST_USE keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t 
                                                keel_slice body);
 /** The loop the reply must be answered on (post to it from other threads). */
 keel_loop *keel_http_reply_loop(const keel_http_reply *reply);
+
+/** Called on the reply's loop thread when a streamed answer's connection
+ * takes more bytes again (after keel_http_reply_can_write was false). */
+typedef void (*keel_http_writable_fn)(keel_http_reply *reply, void *user);
+
+/** Start a streamed answer: the head now (status, fields as for
+ * keel_http_reply_send; Transfer-Encoding: chunked, or for an HTTP/1.0
+ * request a body that runs to the close), the body in pieces with
+ * keel_http_reply_write, then keel_http_reply_end, which must follow (it
+ * frees the reply). Status 200..599 but not 204 or 304 (INVALID_ARG).
+ * KEEL_ERR_PARSE / INVALID_ARG: fields refused, nothing sent (the reply may
+ * still be answered another way); KEEL_ERR_CLOSED: the connection is gone
+ * (call keel_http_reply_end). STATE if already started. */
+KEEL_MUST_USE keel_result keel_http_reply_start(keel_http_reply *reply, uint16_t status,
+                                                const keel_http_field *fields,
+                                                size_t field_count);
+/** Send one piece of a started answer (a chunk; nothing for an empty piece
+ * or a HEAD request). KEEL_ERR_TOO_LARGE: the connection's queue
+ * (max_response) cannot take it now: nothing was sent; wait until
+ * keel_http_reply_can_write is true (the callback set with
+ * keel_http_reply_on_writable says when). KEEL_ERR_CLOSED: the connection
+ * is gone (call keel_http_reply_end). STATE before keel_http_reply_start. */
+KEEL_MUST_USE keel_result keel_http_reply_write(keel_http_reply *reply, keel_slice data);
+/** Whether the connection takes more now (below its write high-water mark). */
+bool keel_http_reply_can_write(const keel_http_reply *reply);
+/** Set the callback told when the connection takes more again (NULL: none). */
+void keel_http_reply_on_writable(keel_http_reply *reply, keel_http_writable_fn fn, void *user);
+/** End a started answer (the last chunk) and free the reply: the next
+ * request on the connection is read. KEEL_ERR_CLOSED if the connection was
+ * gone (the reply is freed all the same). */
+KEEL_MUST_USE keel_result keel_http_reply_end(keel_http_reply *reply);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -105,6 +105,13 @@ struct khsrv_conn {
     bool answered;             /* the current request has its answer */
     bool write_paused;         /* reading stopped by write back-pressure */
     bool in_handler;           /* inside the handler call (its request stays) */
+    bool streaming;            /* keel_http_reply_start was called: pieces follow */
+    bool stream_chunked;       /* ...chunked (else until the close: HTTP/1.0) */
+    uint64_t stream_bytes;     /* access log: bytes queued so far */
+    uint16_t stream_status;
+    uint8_t version_minor;     /* of the current request */
+    keel_http_writable_fn on_writable; /* the streaming handler's back-pressure callback */
+    void *writable_user;
     uint32_t requests;         /* requests answered or being answered */
     size_t head_len;           /* BODY_LENGTH: bytes of the head */
     uint64_t body_len;         /* BODY_LENGTH: content_length */
@@ -361,7 +368,8 @@ static KEEL_MUST_USE keel_result hsrv_batch_room(khsrv_conn *c, size_t need)
  * every answer. */
 static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t status,
                                                    const keel_http_field *fields, size_t n,
-                                                   keel_slice body, size_t *bytes)
+                                                   keel_slice body, keel_http_body framing,
+                                                   size_t *bytes)
 {
     keel_slice head_end = hsrv_head_end(c->hl);
     size_t field_bytes = head_end.len;
@@ -374,7 +382,7 @@ static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t statu
         field_bytes += fields[i].name.len + fields[i].value.len + 4u;
     }
     bool bodiless = status < 200 || status == 204 || status == 304;
-    keel_http_framing fr = { .body = bodiless ? KEEL_HTTP_BODY_NONE : KEEL_HTTP_BODY_LENGTH,
+    keel_http_framing fr = { .body = bodiless ? KEEL_HTTP_BODY_NONE : framing,
                              .content_length = body.len,
                              .close = !c->keep_alive };
     if (bodiless && body.len > 0) {
@@ -478,7 +486,7 @@ static void hsrv_reject(khsrv_conn *c, uint16_t status, const char *why)
         { { (const uint8_t *)"Content-Type", 12 }, { (const uint8_t *)"text/plain", 10 } }
     };
     size_t bytes = 0;
-    if (c->s != NULL && hsrv_put_response(c, status, plain, 1, body, &bytes) != KEEL_OK) {
+    if (c->s != NULL && hsrv_put_response(c, status, plain, 1, body, KEEL_HTTP_BODY_LENGTH, &bytes) != KEEL_OK) {
         keel_stream_abort(c->s);
         return;
     }
@@ -542,6 +550,8 @@ static void hsrv_after_answer(khsrv_conn *c, bool from_handler)
     }
 }
 
+static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, uint64_t bytes);
+
 keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
                                  const keel_http_field *fields, size_t field_count,
                                  keel_slice body)
@@ -550,7 +560,8 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
         return KEEL_ERR_INVALID_ARG;
     }
     khsrv_conn *c = reply->conn;
-    if (c->answered || (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY)) {
+    if (c->answered || c->streaming ||
+        (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY)) {
         return KEEL_ERR_STATE;
     }
     bool from_handler = c->phase == HSRV_IN_HANDLER;
@@ -572,25 +583,19 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
     }
     size_t bytes = 0;
     if (r == KEEL_OK) {
-        r = hsrv_put_response(c, status, fields, field_count, body, &bytes);
+        r = hsrv_put_response(c, status, fields, field_count, body, KEEL_HTTP_BODY_LENGTH,
+                              &bytes);
     }
     if (r == KEEL_ERR_PARSE || r == KEEL_ERR_INVALID_ARG) {
         keel_result bad = r;
         status = 500;
-        r = hsrv_put_response(c, 500, NULL, 0, KEEL_STR("invalid response\n"), &bytes);
+        r = hsrv_put_response(c, 500, NULL, 0, KEEL_STR("invalid response\n"),
+                              KEEL_HTTP_BODY_LENGTH, &bytes);
         if (r == KEEL_OK) {
             r = bad;
         }
     }
-    if (c->srv->opts.access_log != NULL) {
-        uint64_t now = ksys_now_us();
-        keel_http_access e = { .method = from_handler ? c->hl->log_method : keel_slice_empty(),
-                               .target = from_handler ? c->hl->log_target : keel_slice_empty(),
-                               .status = status,
-                               .bytes = bytes,
-                               .micros = now >= c->started_us ? now - c->started_us : 0 };
-        c->srv->opts.access_log(&e, c->srv->opts.log_user);
-    }
+    hsrv_log_answer(c, from_handler, status, bytes);
     if (r != KEEL_OK && r != KEEL_ERR_PARSE && r != KEEL_ERR_INVALID_ARG) {
         keel_stream_abort(c->s);
         c->phase = HSRV_LINGER;
@@ -598,6 +603,165 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
     }
     hsrv_after_answer(c, from_handler);
     return r;
+}
+
+/* ---- streamed replies ------------------------------------------------------ */
+
+/* The access log line of an answer, now that it is complete. */
+static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, uint64_t bytes)
+{
+    if (c->srv->opts.access_log == NULL) {
+        return;
+    }
+    uint64_t now = ksys_now_us();
+    keel_http_access e = { .method = from_handler ? c->hl->log_method : keel_slice_empty(),
+                           .target = from_handler ? c->hl->log_target : keel_slice_empty(),
+                           .status = status,
+                           .bytes = bytes,
+                           .micros = now >= c->started_us ? now - c->started_us : 0 };
+    c->srv->opts.access_log(&e, c->srv->opts.log_user);
+}
+
+/* The connection behind a reply that may still answer, or NULL. */
+static khsrv_conn *hsrv_reply_conn(keel_http_reply *reply)
+{
+    if (reply == NULL || reply->conn == NULL) {
+        return NULL;
+    }
+    khsrv_conn *c = reply->conn;
+    if (c->answered || (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY)) {
+        return NULL;
+    }
+    return c;
+}
+
+keel_result keel_http_reply_start(keel_http_reply *reply, uint16_t status,
+                                  const keel_http_field *fields, size_t field_count)
+{
+    khsrv_conn *c = hsrv_reply_conn(reply);
+    if (c == NULL || c->streaming || (fields == NULL && field_count > 0) || status < 200 ||
+        status > 599 || status == 204 || status == 304) {
+        return c == NULL ? KEEL_ERR_INVALID_ARG : c->streaming ? KEEL_ERR_STATE
+                                                               : KEEL_ERR_INVALID_ARG;
+    }
+    if (c->s == NULL) {
+        return KEEL_ERR_CLOSED; /* keel_http_reply_end still frees the reply */
+    }
+    if (c->hl->draining) {
+        c->keep_alive = false;
+    }
+    /* HTTP/1.0 has no chunked coding: the body runs to the close. */
+    c->stream_chunked = c->keep_alive || c->version_minor == 1;
+    size_t bytes = 0;
+    keel_result r = hsrv_put_response(c, status, fields, field_count, keel_slice_empty(),
+                                      c->stream_chunked ? KEEL_HTTP_BODY_CHUNKED
+                                                        : KEEL_HTTP_BODY_UNTIL_CLOSE,
+                                      &bytes);
+    if (r != KEEL_OK) {
+        return r; /* nothing was queued: the reply may still answer otherwise */
+    }
+    if (!c->stream_chunked) {
+        c->keep_alive = false;
+    }
+    c->streaming = true;
+    c->stream_bytes = bytes;
+    c->stream_status = status;
+    r = hsrv_flush(c->hl);
+    if (r != KEEL_OK) {
+        keel_stream_abort(c->s);
+    }
+    return r;
+}
+
+keel_result keel_http_reply_write(keel_http_reply *reply, keel_slice data)
+{
+    khsrv_conn *c = hsrv_reply_conn(reply);
+    if (c == NULL || !c->streaming || !keel_slice_valid(data)) {
+        return c == NULL || keel_slice_valid(data) ? KEEL_ERR_STATE : KEEL_ERR_INVALID_ARG;
+    }
+    if (c->s == NULL) {
+        return KEEL_ERR_CLOSED;
+    }
+    if (data.len == 0 || c->head_only) {
+        return KEEL_OK;
+    }
+    if (keel_stream_queued(c->s) + data.len + 32u > c->srv->sopts.write_cap) {
+        return KEEL_ERR_TOO_LARGE; /* wait for keel_http_reply_can_write */
+    }
+    keel_result r = KEEL_OK;
+    if (c->stream_chunked) {
+        r = hsrv_batch_room(c, data.len + 32u);
+        if (r == KEEL_OK) {
+            r = keel_http_chunked_encode(&c->hl->batch, data);
+        }
+        if (r == KEEL_OK) {
+            r = hsrv_flush(c->hl);
+        }
+    } else {
+        r = keel_stream_write(c->s, data);
+    }
+    if (r != KEEL_OK) {
+        keel_stream_abort(c->s);
+        return r;
+    }
+    c->stream_bytes += data.len;
+    return KEEL_OK;
+}
+
+bool keel_http_reply_can_write(const keel_http_reply *reply)
+{
+    return reply != NULL && reply->conn != NULL && reply->conn->s != NULL &&
+           keel_stream_can_write(reply->conn->s);
+}
+
+void keel_http_reply_on_writable(keel_http_reply *reply, keel_http_writable_fn fn, void *user)
+{
+    if (reply != NULL && reply->conn != NULL) {
+        reply->conn->on_writable = fn;
+        reply->conn->writable_user = user;
+    }
+}
+
+keel_result keel_http_reply_end(keel_http_reply *reply)
+{
+    khsrv_conn *c = hsrv_reply_conn(reply);
+    if (c == NULL || !c->streaming) {
+        if (c != NULL && c->s == NULL) {
+            /* started on a connection that was gone: free it now */
+            c->answered = true;
+            reply->conn = NULL;
+            hsrv_conn_unlink(c);
+            hsrv_conn_free(c);
+            return KEEL_ERR_CLOSED;
+        }
+        return c == NULL ? KEEL_ERR_INVALID_ARG : KEEL_ERR_STATE;
+    }
+    bool from_handler = c->phase == HSRV_IN_HANDLER;
+    c->answered = true;
+    c->streaming = false;
+    c->on_writable = NULL;
+    reply->conn = NULL;
+    if (c->s == NULL) {
+        hsrv_conn_unlink(c);
+        hsrv_conn_free(c);
+        return KEEL_ERR_CLOSED;
+    }
+    keel_result r = KEEL_OK;
+    if (c->stream_chunked && !c->head_only) {
+        r = hsrv_batch_room(c, 8u);
+        if (r == KEEL_OK) {
+            r = keel_http_chunked_encode_last(&c->hl->batch);
+        }
+        c->stream_bytes += 5u;
+    }
+    hsrv_log_answer(c, from_handler, c->stream_status, c->stream_bytes);
+    if (r != KEEL_OK) {
+        keel_stream_abort(c->s);
+        c->phase = HSRV_LINGER;
+        return r;
+    }
+    hsrv_after_answer(c, from_handler);
+    return KEEL_OK;
 }
 
 /* ---- routing ------------------------------------------------------------------ */
@@ -652,7 +816,10 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
     c->keep_alive = req->head.keep_alive && req->head.version_minor == 1 && !c->hl->draining &&
                     c->requests < srv->opts.max_requests;
     c->head_only = req->method_id == KEEL_HTTP_HEAD;
+    c->version_minor = req->head.version_minor;
     c->answered = false;
+    c->streaming = false;
+    c->on_writable = NULL;
     c->phase = HSRV_IN_HANDLER;
     c->hl->log_method = req->method;
     c->hl->log_target = req->target;
@@ -1049,6 +1216,10 @@ static void hsrv_on_writable(keel_stream *s, keel_result r, bool can_write, void
         if (c->phase != HSRV_WAIT_REPLY && c->phase != HSRV_IN_HANDLER) {
             keel_stream_read_start(s);
         }
+    }
+    if (can_write && c->streaming && c->on_writable != NULL &&
+        (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER)) {
+        c->on_writable(&c->reply, c->writable_user);
     }
 }
 

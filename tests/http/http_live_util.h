@@ -62,7 +62,10 @@ typedef struct hl_resp {
     char length_field[24];   /* the Content-Length field as sent ("" if none) */
     char allow[128];
     char body[4096];
-    size_t body_len;
+    size_t body_len;         /* bytes kept in body */
+    bool chunked;            /* the body came chunked */
+    uint64_t body_total;     /* chunked: bytes decoded */
+    bool pattern_ok;         /* chunked: they follow nt_pattern from 0 */
 } hl_resp;
 
 /* The bytes one connection received, and how far they were read. */
@@ -99,6 +102,64 @@ static inline bool hl_more(keel_net *n, hl_reader *r, uint32_t timeout_ms)
     return true;
 }
 
+static inline void hl_fill_fields(hl_resp *out, const keel_http_response *resp)
+{
+    out->status = resp->status;
+    out->close = !resp->head.keep_alive;
+    out->content_length = resp->head.content_length;
+    out->chunked = resp->head.body == KEEL_HTTP_BODY_CHUNKED;
+    keel_slice v;
+    out->has_date = keel_http_header_get(&resp->head, KEEL_STR("Date"), &v) == KEEL_OK;
+    out->has_server = keel_http_header_get(&resp->head, KEEL_STR("Server"), &v) == KEEL_OK;
+}
+
+/* A chunked body after a head of used bytes at r->pos: decoded as it
+ * arrives; out->body keeps its first bytes, out->body_total counts all,
+ * out->pattern_ok says whether they follow nt_pattern from 0. */
+static inline bool hl_read_chunked(keel_net *n, hl_reader *r, keel_http_parser *p,
+                                   keel_http_method method, hl_resp *out, size_t used,
+                                   uint64_t end)
+{
+    keel_http_response resp;
+    keel_slice in = nt_slice(r->mem + r->pos, r->len - r->pos);
+    keel_http_parser_reset(p);
+    assert_int_equal(keel_http_parse_response(p, in, method, &resp, &used, NULL), KEEL_OK);
+    hl_fill_fields(out, &resp);
+    r->pos += used;
+    keel_http_chunked d;
+    assert_int_equal(keel_http_chunked_init(&d, NULL), KEEL_OK);
+    out->pattern_ok = true;
+    while (!keel_http_chunked_done(&d)) {
+        keel_slice rest = nt_slice(r->mem + r->pos, r->len - r->pos), data;
+        size_t took = 0;
+        keel_result res = r->len > r->pos ? keel_http_chunked_decode(&d, rest, &data, &took, NULL)
+                                          : KEEL_ERR_INCOMPLETE;
+        r->pos += took;
+        if (res == KEEL_OK) {
+            if (data.len > 0) {
+                if (nt_check(data.ptr, data.len, out->body_total) != data.len) {
+                    out->pattern_ok = false;
+                }
+                size_t room = sizeof out->body - 1 - out->body_len;
+                size_t copy = data.len < room ? data.len : room;
+                memcpy(out->body + out->body_len, data.ptr, copy);
+                out->body_len += copy;
+                out->body_total += data.len;
+            }
+            continue;
+        }
+        assert_int_equal(res, KEEL_ERR_INCOMPLETE);
+        /* Keep the reader small: drop what was decoded. */
+        memmove(r->mem, r->mem + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->pos = 0;
+        if (nt_now_ms() > end || (!hl_more(n, r, 1000) && r->eof)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Read the next response (to method); false if the connection ended (or
  * the deadline passed) before a complete one. */
 static inline bool hl_read_as(keel_net *n, hl_reader *r, keel_http_method method, hl_resp *out)
@@ -123,10 +184,12 @@ static inline bool hl_read_as(keel_net *n, hl_reader *r, keel_http_method method
                 keel_http_parser_reset(&p);
                 continue;
             }
+            if (resp.head.body == KEEL_HTTP_BODY_CHUNKED) {
+                return hl_read_chunked(n, r, &p, method, out, used, end);
+            }
+            assert_int_not_equal(resp.head.body, KEEL_HTTP_BODY_UNTIL_CLOSE);
             size_t body = resp.head.body == KEEL_HTTP_BODY_LENGTH ? (size_t)resp.head.content_length
                                                                  : 0;
-            assert_int_not_equal(resp.head.body, KEEL_HTTP_BODY_CHUNKED);
-            assert_int_not_equal(resp.head.body, KEEL_HTTP_BODY_UNTIL_CLOSE);
             while (r->len - r->pos < used + body) {
                 if (nt_now_ms() > end || (!hl_more(n, r, 1000) && r->eof)) {
                     return false;

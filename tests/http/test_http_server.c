@@ -90,8 +90,66 @@ static void big_handler(keel_http_reply *reply, const keel_http_request *req, ke
                                                         nt_slice(big_body, BIG_LEN)));
 }
 
+/* A streamed answer in three pieces, given during the handler call. */
+static void stream_handler(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                           void *user)
+{
+    (void)req;
+    (void)body;
+    (void)user;
+    keel_http_field f[1] = { { KEEL_STR("Content-Type"), KEEL_STR("text/plain") } };
+    assert_int_equal(keel_http_reply_start(reply, 200, f, 1), KEEL_OK);
+    assert_int_equal(keel_http_reply_send(reply, 200, NULL, 0, KEEL_STR("x")), KEEL_ERR_STATE);
+    assert_int_equal(keel_http_reply_write(reply, KEEL_STR("hello ")), KEEL_OK);
+    assert_int_equal(keel_http_reply_write(reply, KEEL_STR("")), KEEL_OK);
+    assert_int_equal(keel_http_reply_write(reply, KEEL_STR("streamed ")), KEEL_OK);
+    assert_int_equal(keel_http_reply_write(reply, KEEL_STR("world")), KEEL_OK);
+    assert_int_equal(keel_http_reply_end(reply), KEEL_OK);
+}
+
+/* 8 MiB of pattern in 64 KiB pieces, twice the connection's write queue:
+ * written only while the connection takes more, resumed by the callback. */
+#define FLOOD_LEN (8u * 1024u * 1024u)
+#define FLOOD_PIECE (64u * 1024u)
+static uint8_t flood_data[FLOOD_LEN];
+static size_t flood_sent;
+static atomic_int flood_waits, flood_ends;
+static void flood_pump(keel_http_reply *reply, void *user)
+{
+    (void)user;
+    while (flood_sent < FLOOD_LEN) {
+        if (!keel_http_reply_can_write(reply)) {
+            atomic_fetch_add(&flood_waits, 1);
+            keel_http_reply_on_writable(reply, flood_pump, NULL);
+            return;
+        }
+        keel_result r = keel_http_reply_write(reply, nt_slice(flood_data + flood_sent, FLOOD_PIECE));
+        if (r == KEEL_ERR_TOO_LARGE) {
+            atomic_fetch_add(&flood_waits, 1);
+            keel_http_reply_on_writable(reply, flood_pump, NULL);
+            return;
+        }
+        assert_int_equal(r, KEEL_OK);
+        flood_sent += FLOOD_PIECE;
+    }
+    assert_int_equal(keel_http_reply_end(reply), KEEL_OK);
+    atomic_fetch_add(&flood_ends, 1);
+}
+static void flood_handler(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                          void *user)
+{
+    (void)req;
+    (void)body;
+    nt_fill(flood_data, FLOOD_LEN, 0);
+    flood_sent = 0;
+    assert_int_equal(keel_http_reply_start(reply, 200, NULL, 0), KEEL_OK);
+    flood_pump(reply, user);
+}
+
 #define LIT(s) { (const uint8_t *)(s), sizeof(s) - 1u }
 static const keel_http_route routes[] = {
+    { .method = LIT("GET"), .path = LIT("/stream"), .handler = stream_handler },
+    { .method = LIT("GET"), .path = LIT("/flood"), .handler = flood_handler },
     { .method = LIT("GET"), .path = LIT("/later"), .handler = later_handler },
     { .method = LIT("GET"), .path = LIT("/inject"), .handler = inject_handler },
     { .method = LIT("GET"), .path = LIT("/big"), .handler = big_handler },
@@ -393,6 +451,63 @@ static void test_answer_over_max_response_resets(void **state)
     assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
     sess_close(&ss);
     assert_int_equal(atomic_load(&big_result), KEEL_ERR_TOO_LARGE);
+}
+
+static void test_streamed_answer_is_chunked(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_resp r = sess_ask(&ss, "GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_true(r.chunked);
+    assert_true(r.has_date);
+    expect_body(&r, "hello streamed world");
+    /* HEAD: the head only; then the connection goes on. */
+    hl_send_str(ss.n, "HEAD /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read_as(ss.n, &ss.rd, KEEL_HTTP_HEAD, &r));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    r = sess_ask(&ss, "GET /e/after HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect_body(&r, "/e/after");
+    sess_close(&ss);
+    /* HTTP/1.0 has no chunked coding: the body runs to the close. */
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "GET /stream HTTP/1.0\r\n\r\n");
+    uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
+    while (!ss.rd.eof) {
+        assert_true(nt_now_ms() < end);
+        (void)hl_more(ss.n, &ss.rd, 1000);
+    }
+    const char *want = "\r\n\r\nhello streamed world";
+    assert_true(ss.rd.len > strlen(want));
+    assert_memory_equal(ss.rd.mem + ss.rd.len - strlen(want), want, strlen(want));
+    assert_null(memmem(ss.rd.mem, ss.rd.len, "chunked", 7));
+    sess_close(&ss);
+}
+
+static void test_streamed_answer_waits_for_a_slow_reader(void **state)
+{
+    (void)state;
+    atomic_store(&flood_waits, 0);
+    atomic_store(&flood_ends, 0);
+    keel_http_server_opts o = { 0 }; /* max_response 4 MiB: half the answer */
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "GET /flood HTTP/1.1\r\nHost: a\r\n\r\n");
+    struct timespec ts = { 0, 300 * 1000000L };
+    nanosleep(&ts, NULL); /* the queue fills meanwhile */
+    hl_resp r;
+    assert_true(hl_read(ss.n, &ss.rd, &r));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_total, FLOOD_LEN);
+    assert_true(r.pattern_ok);
+    assert_true(atomic_load(&flood_waits) > 0); /* back-pressure was felt */
+    assert_int_equal(atomic_load(&flood_ends), 1);
+    r = sess_ask(&ss, "GET /e/after HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect_body(&r, "/e/after");
+    sess_close(&ss);
 }
 
 /* ---- bodies ------------------------------------------------------------------- */
@@ -764,6 +879,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_handler_cannot_inject_a_header),
         cmocka_unit_test(test_large_answer_is_delivered_whole),
         cmocka_unit_test(test_answer_over_max_response_resets),
+        cmocka_unit_test(test_streamed_answer_is_chunked),
+        cmocka_unit_test(test_streamed_answer_waits_for_a_slow_reader),
         cmocka_unit_test(test_chunked_request_body_in_pieces),
         cmocka_unit_test(test_body_split_over_reads_content_length),
         cmocka_unit_test(test_every_rejection_is_answered_before_the_close),
