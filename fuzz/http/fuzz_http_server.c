@@ -90,8 +90,45 @@ static void fuzz_stream(keel_http_reply *reply, const keel_http_request *req, ke
     FUZZ_CHECK(keel_http_reply_end(reply) == KEEL_OK);
 }
 
+/* A streamed request body: pieces counted, answered at the end (or 400 when
+ * it cannot complete); pauses after every piece of 7 bytes or more and
+ * resumes from a timer. */
+static void fuzz_upload_resume(keel_loop *loop, keel_timer_id id, void *user)
+{
+    (void)loop;
+    (void)id;
+    keel_http_reply_body_resume(user);
+}
+
+static void fuzz_upload_piece(keel_http_reply *reply, keel_result r, keel_slice piece, void *user)
+{
+    (void)user;
+    if (r != KEEL_OK || piece.len == 0) {
+        keel_result sr = keel_http_reply_send(reply, r == KEEL_OK ? 200 : 400, NULL, 0,
+                                              KEEL_STR("u"));
+        FUZZ_CHECK(sr == KEEL_OK || sr == KEEL_ERR_CLOSED);
+        return;
+    }
+    if (piece.len >= 7) {
+        keel_timer_id id;
+        keel_http_reply_body_pause(reply);
+        FUZZ_CHECK(keel_timer_start(keel_http_reply_loop(reply), 1, 0, fuzz_upload_resume, reply,
+                                    &id) == KEEL_OK);
+    }
+}
+
+static void fuzz_upload(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
+                        void *user)
+{
+    (void)req;
+    (void)user;
+    FUZZ_CHECK(body.len == 0);
+    keel_http_reply_on_body(reply, fuzz_upload_piece, NULL);
+}
+
 #define LIT(s) { (const uint8_t *)(s), sizeof(s) - 1u }
 static const keel_http_route g_routes[] = {
+    { .method = LIT("POST"), .path = LIT("/u"), .handler = fuzz_upload, .stream_body = true },
     { .method = LIT("GET"), .path = LIT("/s"), .handler = fuzz_stream },
     { .method = LIT("GET"), .path = LIT("/later"), .handler = fuzz_later },
     { .method = LIT("POST"), .path = LIT("/p"), .handler = fuzz_echo },

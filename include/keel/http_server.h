@@ -69,6 +69,12 @@ typedef struct keel_http_route {
     keel_slice path;
     /** false: the request's path equals path; true: it starts with path. */
     bool prefix;
+    /** false: the handler gets the whole body, buffered up to max_body.
+     * true: the handler is called as soon as the head is complete, with an
+     * empty body, and gets the body in pieces through the callback it sets
+     * with keel_http_reply_on_body (max_body does not apply: the handler
+     * sees every piece and decides; it can pause the connection). */
+    bool stream_body;
     keel_http_handler handler; /**< called for matching requests */
     void *user;                /**< handed to handler */
 } keel_http_route;
@@ -154,6 +160,28 @@ KEEL_MUST_USE keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t 
                                                keel_slice body);
 /** The loop the reply must be answered on (post to it from other threads). */
 keel_loop *keel_http_reply_loop(const keel_http_reply *reply);
+
+/** A streamed request body, piece by piece (stream_body routes), on the
+ * loop thread: r KEEL_OK with a non-empty piece (valid during the call);
+ * r KEEL_OK with an empty piece: the body is complete; another r: it will
+ * not complete (KEEL_ERR_PARSE, KEEL_ERR_TOO_LARGE: malformed or over the
+ * parser's limits; KEEL_ERR_TIMEOUT: slower than the body rate;
+ * KEEL_ERR_CLOSED, KEEL_ERR_RESET: the client went away), and the answer,
+ * which is still owed, ends the connection. The reply may be answered from
+ * the callback; an answer before the body is complete ends the connection
+ * after it (the rest of the body is drained, not delivered). */
+typedef void (*keel_http_body_fn)(keel_http_reply *reply, keel_result r, keel_slice piece,
+                                  void *user);
+/** Set the body callback (stream_body routes; during the handler call, or
+ * later). fn NULL: pieces are dropped. No effect for other routes. */
+void keel_http_reply_on_body(keel_http_reply *reply, keel_http_body_fn fn, void *user);
+/** Back-pressure on a streamed body: no piece is delivered (and nothing is
+ * read from the connection: the kernel pushes back on the client) until
+ * keel_http_reply_body_resume. The body-rate timeout does not run while
+ * paused. Both may be called from the body callback. */
+void keel_http_reply_body_pause(keel_http_reply *reply);
+/** Resume a paused streamed body (pieces held meanwhile come first). */
+void keel_http_reply_body_resume(keel_http_reply *reply);
 
 /** Called on the reply's loop thread when a streamed answer's connection
  * takes more bytes again (after keel_http_reply_can_write was false). */

@@ -72,6 +72,7 @@ typedef enum khsrv_phase {
     HSRV_BODY_CHUNKED,  /* decoding a chunked body */
     HSRV_IN_HANDLER,    /* the handler is running */
     HSRV_WAIT_REPLY,    /* the handler returned without answering; reading stopped */
+    HSRV_BODY_STREAM,   /* the body goes to the handler in pieces (a stream_body route) */
     HSRV_LINGER         /* the last answer is out; draining input until EOF or the deadline */
 } khsrv_phase;
 
@@ -90,12 +91,24 @@ struct keel_http_reply {
     khsrv_conn *conn;
 };
 
+/* A request body streamed to its handler (stream_body routes). */
+typedef struct khsrv_bstream {
+    keel_http_chunked dec;     /* chunked bodies */
+    uint64_t left;             /* Content-Length bodies: bytes still to come */
+    bool chunked;
+    bool done;                 /* the last piece was delivered */
+    bool paused;               /* the handler asked for no more for now */
+    keel_http_body_fn fn;      /* NULL: pieces are dropped */
+    void *user;
+} khsrv_bstream;
+
 struct khsrv_conn {
     keel_http_server *srv;
     khsrv_loop *hl;
     keel_stream *s;            /* NULL once the stream is gone */
     khsrv_conn *prev, *next;   /* the loop's connections */
     khsrv_req *req;            /* NULL unless a request spans reads */
+    khsrv_bstream *bs;         /* NULL unless a body is streamed to the handler */
     keel_http_reply reply;
     khsrv_phase phase;
     bool partial;              /* bytes of a request have arrived */
@@ -227,6 +240,12 @@ static KEEL_MUST_USE keel_result hsrv_req_new(const keel_http_server *srv, khsrv
     }
     *out = rq;
     return KEEL_OK;
+}
+
+static void hsrv_conn_drop_bstream(khsrv_conn *c)
+{
+    ksys_release(c->bs);
+    c->bs = NULL;
 }
 
 static void hsrv_conn_drop_req(khsrv_conn *c)
@@ -445,6 +464,7 @@ static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t statu
 static void hsrv_linger(khsrv_conn *c)
 {
     hsrv_conn_drop_req(c);
+    hsrv_conn_drop_bstream(c);
     c->phase = HSRV_LINGER;
     c->partial = false;
     if (c->s == NULL) {
@@ -516,6 +536,7 @@ static void hsrv_conn_unlink(khsrv_conn *c)
 static void hsrv_conn_free(khsrv_conn *c)
 {
     hsrv_conn_drop_req(c);
+    hsrv_conn_drop_bstream(c);
     ksys_release(c);
 }
 
@@ -561,13 +582,16 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
     }
     khsrv_conn *c = reply->conn;
     if (c->answered || c->streaming ||
-        (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY)) {
+        (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY &&
+         c->phase != HSRV_BODY_STREAM)) {
         return KEEL_ERR_STATE;
     }
     bool from_handler = c->phase == HSRV_IN_HANDLER;
     c->answered = true;
-    if (c->hl->draining) {
-        c->keep_alive = false; /* shutdown began while the handler worked */
+    if (c->hl->draining || (c->bs != NULL && !c->bs->done)) {
+        /* Shutdown began while the handler worked, or the answer comes
+         * before the whole body: the connection ends after it. */
+        c->keep_alive = false;
     }
     reply->conn = NULL;
     if (c->s == NULL) {
@@ -629,7 +653,8 @@ static khsrv_conn *hsrv_reply_conn(keel_http_reply *reply)
         return NULL;
     }
     khsrv_conn *c = reply->conn;
-    if (c->answered || (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY)) {
+    if (c->answered || (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY &&
+                        c->phase != HSRV_BODY_STREAM)) {
         return NULL;
     }
     return c;
@@ -647,7 +672,7 @@ keel_result keel_http_reply_start(keel_http_reply *reply, uint16_t status,
     if (c->s == NULL) {
         return KEEL_ERR_CLOSED; /* keel_http_reply_end still frees the reply */
     }
-    if (c->hl->draining) {
+    if (c->hl->draining || (c->bs != NULL && !c->bs->done)) {
         c->keep_alive = false;
     }
     /* HTTP/1.0 has no chunked coding: the body runs to the close. */
@@ -803,15 +828,38 @@ static void hsrv_allow_add(keel_buf *b, keel_slice m)
     }
 }
 
+/* The path routes match: origin and absolute forms by path; "*" (OPTIONS)
+ * and authority form (CONNECT) match no route, as their targets do not
+ * start with '/'. */
+static keel_slice hsrv_route_path(const keel_http_request *req)
+{
+    bool by_path = req->form == KEEL_HTTP_ORIGIN_FORM || req->form == KEEL_HTTP_ABSOLUTE_FORM;
+    return !by_path ? req->target : req->path.len > 0 ? req->path : KEEL_STR("/");
+}
+
+/* The first route serving req, or NULL (*path_known: some route has its path). */
+static const keel_http_route *hsrv_route(const keel_http_server *srv, const keel_http_request *req,
+                                         bool *path_known)
+{
+    keel_slice path = hsrv_route_path(req);
+    *path_known = false;
+    for (size_t i = 0; i < srv->opts.route_count; i++) {
+        const keel_http_route *rt = &srv->opts.routes[i];
+        if (hsrv_path_matches(rt, path)) {
+            *path_known = true;
+            if (hsrv_method_matches(rt, req)) {
+                return rt;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Call the handler of req's route, or answer 404 / 405. */
 static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slice body)
 {
     keel_http_server *srv = c->srv;
-    /* Routes match origin and absolute forms by path; "*" (OPTIONS) and
-     * authority form (CONNECT) match no route, as their targets do not
-     * start with '/'. */
-    bool by_path = req->form == KEEL_HTTP_ORIGIN_FORM || req->form == KEEL_HTTP_ABSOLUTE_FORM;
-    keel_slice path = !by_path ? req->target : req->path.len > 0 ? req->path : KEEL_STR("/");
+    keel_slice path = hsrv_route_path(req);
     c->requests++;
     c->keep_alive = req->head.keep_alive && req->head.version_minor == 1 && !c->hl->draining &&
                     c->requests < srv->opts.max_requests;
@@ -827,17 +875,8 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
     c->deadline = 0; /* none while the handler works (the armed timer stays) */
     c->reply.conn = c;
     c->in_handler = true;
-    const keel_http_route *found = NULL;
     bool path_known = false;
-    for (size_t i = 0; i < srv->opts.route_count && found == NULL; i++) {
-        const keel_http_route *rt = &srv->opts.routes[i];
-        if (hsrv_path_matches(rt, path)) {
-            path_known = true;
-            if (hsrv_method_matches(rt, req)) {
-                found = rt;
-            }
-        }
-    }
+    const keel_http_route *found = hsrv_route(srv, req, &path_known);
     if (found != NULL) {
         found->handler(&c->reply, req, body, found->user);
     } else if (!path_known) {
@@ -871,7 +910,7 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
     c->hl->log_target = keel_slice_empty();
     hsrv_conn_drop_req(c);
     if (!c->answered && c->phase == HSRV_IN_HANDLER) {
-        c->phase = HSRV_WAIT_REPLY;
+        c->phase = c->bs != NULL ? HSRV_BODY_STREAM : HSRV_WAIT_REPLY;
     }
 }
 
@@ -1025,11 +1064,186 @@ static khsrv_step hsrv_chunked_start(khsrv_conn *c, keel_slice in, size_t head_l
     return st;
 }
 
+/* ---- streamed request bodies ---------------------------------------------- */
+
+/* Hand r and a piece to the handler's body callback. Not for on_close:
+ * there the reply may free c (see hsrv_on_close). */
+static void hsrv_stream_deliver(khsrv_conn *c, keel_result r, keel_slice piece)
+{
+    if (c->bs->fn != NULL) {
+        c->bs->fn(&c->reply, r, piece, c->bs->user);
+    }
+}
+
+/* After a callback: did the handler answer early (the connection ends)? */
+static khsrv_step hsrv_stream_check(khsrv_conn *c)
+{
+    if (c->phase != HSRV_BODY_STREAM) {
+        return HSRV_STEP_STOP; /* answered early: lingering */
+    }
+    return c->bs->paused ? HSRV_STEP_STOP : HSRV_STEP_MORE;
+}
+
+/* The body is complete: tell the handler, then wait for its answer (or
+ * go on with the next request if it has answered). */
+static khsrv_step hsrv_stream_finish(khsrv_conn *c)
+{
+    c->bs->done = true;
+    c->deadline = 0;
+    hsrv_stream_deliver(c, KEEL_OK, keel_slice_empty());
+    if (c->phase == HSRV_BODY_STREAM) {
+        hsrv_conn_drop_bstream(c);
+        c->phase = HSRV_WAIT_REPLY;
+        return HSRV_STEP_NEXT;
+    }
+    hsrv_conn_drop_bstream(c);
+    return c->phase == HSRV_LINGER ? HSRV_STEP_STOP : HSRV_STEP_NEXT;
+}
+
+/* The body cannot complete (malformed chunked coding, too slow, the peer
+ * stopped sending): tell the handler; its answer ends the connection. */
+static khsrv_step hsrv_stream_fail(khsrv_conn *c, keel_result why)
+{
+    c->deadline = 0;
+    if (c->phase == HSRV_BODY_STREAM) {
+        c->keep_alive = false;
+        hsrv_stream_deliver(c, why, keel_slice_empty());
+    }
+    if (c->phase == HSRV_BODY_STREAM) {
+        hsrv_conn_drop_bstream(c);
+        c->phase = HSRV_WAIT_REPLY;
+        if (c->s != NULL) {
+            keel_stream_read_stop(c->s);
+        }
+    }
+    return HSRV_STEP_STOP;
+}
+
+/* Body bytes for a stream_body route, from the first not yet delivered. */
+static khsrv_step hsrv_stream_step(khsrv_conn *c, keel_slice in, size_t *used)
+{
+    khsrv_bstream *bs = c->bs;
+    *used = 0;
+    if (bs->paused) {
+        return HSRV_STEP_STOP;
+    }
+    if (!bs->chunked) {
+        size_t n = in.len < bs->left ? in.len : (size_t)bs->left;
+        keel_slice piece;
+        if (keel_slice_sub(in, 0, n, &piece) != KEEL_OK) {
+            return hsrv_stream_fail(c, KEEL_ERR_STATE); /* cannot happen */
+        }
+        *used = n;
+        bs->left -= n;
+        c->body_seen += n;
+        if (bs->left == 0) {
+            bs->done = true; /* an answer given for the last piece keeps the connection */
+        }
+        if (n > 0) {
+            hsrv_stream_deliver(c, KEEL_OK, piece);
+            khsrv_step st = hsrv_stream_check(c);
+            if (c->phase != HSRV_BODY_STREAM || (st == HSRV_STEP_STOP && bs->left > 0)) {
+                return st;
+            }
+        }
+        return bs->left == 0 ? hsrv_stream_finish(c) : HSRV_STEP_MORE;
+    }
+    size_t off = 0;
+    while (!keel_http_chunked_done(&bs->dec)) {
+        keel_slice rest, data;
+        if (keel_slice_from_off(in, off, &rest) != KEEL_OK) {
+            rest = keel_slice_empty();
+        }
+        size_t n = 0;
+        keel_result r = keel_http_chunked_decode(&bs->dec, rest, &data, &n, NULL);
+        off += n;
+        c->body_seen += n;
+        *used = off;
+        if (r == KEEL_ERR_INCOMPLETE) {
+            return HSRV_STEP_MORE;
+        }
+        if (r != KEEL_OK) {
+            return hsrv_stream_fail(c, r);
+        }
+        if (data.len > 0) {
+            hsrv_stream_deliver(c, KEEL_OK, data);
+            khsrv_step st = hsrv_stream_check(c);
+            if (st == HSRV_STEP_STOP) {
+                return st;
+            }
+        }
+    }
+    return hsrv_stream_finish(c);
+}
+
+/* A stream_body route's head: answer 100-continue if asked, call the
+ * handler now (its pieces follow), consume the head. */
+static khsrv_step hsrv_stream_begin(khsrv_conn *c, const keel_http_request *req, size_t head_len,
+                                    size_t *used)
+{
+    *used = 0;
+    if (req->expect_continue && hsrv_send_continue(c) != KEEL_OK) {
+        keel_stream_abort(c->s);
+        return HSRV_STEP_STOP;
+    }
+    c->bs = ksys_alloc_zeroed(sizeof *c->bs);
+    if (c->bs == NULL ||
+        (req->head.body == KEEL_HTTP_BODY_CHUNKED &&
+         keel_http_chunked_init(&c->bs->dec, &c->srv->cfg) != KEEL_OK)) {
+        hsrv_reject(c, 503, "out of memory");
+        return HSRV_STEP_STOP;
+    }
+    c->bs->chunked = req->head.body == KEEL_HTTP_BODY_CHUNKED;
+    c->bs->left = req->head.content_length;
+    c->body_seen = 0;
+    *used = head_len;
+    hsrv_dispatch(c, req, keel_slice_empty());
+    if (c->phase == HSRV_BODY_STREAM && !c->bs->paused) {
+        hsrv_body_window_start(c);
+    }
+    return HSRV_STEP_NEXT;
+}
+
+void keel_http_reply_on_body(keel_http_reply *reply, keel_http_body_fn fn, void *user)
+{
+    if (reply != NULL && reply->conn != NULL && reply->conn->bs != NULL) {
+        reply->conn->bs->fn = fn;
+        reply->conn->bs->user = user;
+    }
+}
+
+void keel_http_reply_body_pause(keel_http_reply *reply)
+{
+    khsrv_conn *c = reply == NULL ? NULL : reply->conn;
+    if (c != NULL && c->bs != NULL && !c->bs->done && !c->bs->paused) {
+        c->bs->paused = true;
+        c->deadline = 0; /* the body rate is not the client's to keep while paused */
+        if (c->s != NULL) {
+            keel_stream_read_stop(c->s);
+        }
+    }
+}
+
+void keel_http_reply_body_resume(keel_http_reply *reply)
+{
+    khsrv_conn *c = reply == NULL ? NULL : reply->conn;
+    if (c != NULL && c->bs != NULL && c->bs->paused) {
+        c->bs->paused = false;
+        if (c->s != NULL && c->phase == HSRV_BODY_STREAM) {
+            hsrv_body_window_start(c);
+            keel_stream_read_start(c->s); /* what waited is offered again */
+        }
+    }
+}
+
 /* One step over in (the bytes of the current request, from its first). */
 static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
 {
     keel_http_server *srv = c->srv;
     *used = 0;
+    if (c->phase == HSRV_BODY_STREAM) {
+        return hsrv_stream_step(c, in, used);
+    }
     if (c->phase == HSRV_BODY_CHUNKED) {
         return hsrv_chunked(c, in, used);
     }
@@ -1090,6 +1304,16 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         hsrv_reject(c, 417, "expectation failed");
         return HSRV_STEP_STOP;
     }
+    if (req.head.body == KEEL_HTTP_BODY_CHUNKED ||
+        (req.head.body == KEEL_HTTP_BODY_LENGTH && req.head.content_length > 0)) {
+        bool known = false;
+        const keel_http_route *rt = hsrv_route(srv, &req, &known);
+        if (rt != NULL && rt->stream_body) {
+            khsrv_step st = hsrv_stream_begin(c, &req, head_len, used);
+            hsrv_conn_drop_req(c);
+            return st;
+        }
+    }
     if (req.head.body == KEEL_HTTP_BODY_LENGTH && req.head.content_length > srv->opts.max_body) {
         hsrv_reject(c, 413, "request body too large");
         return HSRV_STEP_STOP;
@@ -1137,6 +1361,9 @@ static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void 
     if (r == KEEL_ERR_CLOSED) {
         /* The peer is done sending. An answer owed is still sent (the
          * write side is open); otherwise there is nothing left to do. */
+        if (c->phase == HSRV_BODY_STREAM) {
+            (void)hsrv_stream_fail(c, KEEL_ERR_CLOSED); /* the body ended early */
+        }
         if (c->phase != HSRV_WAIT_REPLY) {
             keel_stream_close(s);
         }
@@ -1148,7 +1375,8 @@ static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void 
     if (c->phase == HSRV_LINGER) {
         return data.len; /* drained and dropped */
     }
-    if (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER) {
+    if (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER ||
+        (c->phase == HSRV_BODY_STREAM && c->bs->paused)) {
         keel_stream_read_stop(s);
         return 0;
     }
@@ -1218,7 +1446,8 @@ static void hsrv_on_writable(keel_stream *s, keel_result r, bool can_write, void
         }
     }
     if (can_write && c->streaming && c->on_writable != NULL &&
-        (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER)) {
+        (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER ||
+         c->phase == HSRV_BODY_STREAM)) {
         c->on_writable(&c->reply, c->writable_user);
     }
 }
@@ -1226,7 +1455,6 @@ static void hsrv_on_writable(keel_stream *s, keel_result r, bool can_write, void
 static void hsrv_on_close(keel_stream *s, keel_result r, void *user)
 {
     (void)s;
-    (void)r;
     khsrv_conn *c = user;
     if (c == NULL) {
         return;
@@ -1237,6 +1465,18 @@ static void hsrv_on_close(keel_stream *s, keel_result r, void *user)
     }
     hsrv_timer_stop(c);
     c->s = NULL;
+    if (c->phase == HSRV_BODY_STREAM && !c->answered) {
+        /* Tell the handler the body will not complete; its answer (which
+         * may come now, and frees c) finds the connection gone. */
+        khsrv_bstream *bs = c->bs;
+        c->bs = NULL;
+        c->phase = HSRV_WAIT_REPLY;
+        if (bs->fn != NULL) {
+            bs->fn(&c->reply, r == KEEL_OK ? KEEL_ERR_CLOSED : r, keel_slice_empty(), bs->user);
+        }
+        ksys_release(bs);
+        return; /* c: freed by the reply (or the server's free) */
+    }
     if (c->phase == HSRV_WAIT_REPLY && !c->answered) {
         return; /* the reply frees it (or the server's free) */
     }
@@ -1272,6 +1512,16 @@ static void hsrv_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
             hsrv_body_window_start(c);
         } else {
             hsrv_reject(c, 408, "request body too slow");
+        }
+        break;
+    case HSRV_BODY_STREAM:
+        if (c->bs->paused) {
+            break;
+        }
+        if (c->body_seen - c->body_window >= c->srv->opts.body_min_bytes) {
+            hsrv_body_window_start(c);
+        } else {
+            (void)hsrv_stream_fail(c, KEEL_ERR_TIMEOUT);
         }
         break;
     case HSRV_LINGER:
