@@ -1,8 +1,10 @@
 /**
  * @file
- * @brief keel/http_client.h - a blocking HTTP/1.1 client over keel/net.h:
- * strict http:// URLs, canonical requests only, responses read with keel's
- * strict parser, timeouts, a response size cap and a small keep-alive pool.
+ * @brief keel/http_client.h - an HTTP/1.1 client: blocking over keel/net.h
+ * (with a small keep-alive pool and opt-in redirects) and async on a
+ * keel_loop (keel_http_fetch); strict http:// URLs, canonical requests
+ * only, responses read with keel's strict parser, timeouts, a response
+ * size cap.
  *
  * Conventions (in addition to those of keel/net.h and keel/http.h):
  *  - Requests are written by keel_http_write_request_head: one framing
@@ -36,6 +38,7 @@
 #include "keel/result.h"
 #include "keel/slice.h"
 #include "keel/http.h"
+#include "keel/loop.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,6 +122,25 @@ KEEL_MUST_USE keel_result keel_http_client_send(keel_http_client *c,
 
 /** Free what a response owns and empty it. NULL: no-op. */
 void keel_http_client_response_free(keel_http_client_response *resp);
+
+/** The end of a keel_http_fetch, on the loop's thread, exactly once: r as
+ * keel_http_client_send's (and KEEL_ERR_TIMEOUT for the header and total
+ * deadlines, which count from the fetch's start); with KEEL_OK, resp is
+ * the response, which the callee now owns (keel_http_client_response_free;
+ * copy the struct to keep it), otherwise NULL. */
+typedef void (*keel_http_fetch_cb)(keel_result r, keel_http_client_response *resp, void *user);
+
+/** Async request on a loop (the async client): one connection per request
+ * (Connection: close), no pool, no redirects; opts as for
+ * keel_http_client_new (NULL: defaults; pool and redirect fields are
+ * ignored). req is copied before this returns. A host name (not a literal)
+ * is resolved inside this call, which blocks for as long as the resolver
+ * takes (as keel_stream_connect). KEEL_OK: cb will be called; otherwise
+ * (INVALID_ARG, PARSE for a URL, method or field that is not canonical,
+ * NO_MEMORY) nothing was started and cb is never called. */
+KEEL_MUST_USE keel_result keel_http_fetch(keel_loop *loop, const keel_http_client_opts *opts,
+                                          const keel_http_client_request *req,
+                                          keel_http_fetch_cb cb, void *user);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -235,33 +235,45 @@ static void hcli_pool_put(keel_http_client *c, keel_net *net, keel_slice host, u
 
 /* ---- client ----------------------------------------------------------------- */
 
+/* opts (NULL: defaults) checked, with the defaults filled in, and the
+ * parser configuration it implies. */
+static KEEL_MUST_USE keel_result hcli_resolve(const keel_http_client_opts *opts,
+                                              keel_http_client_opts *o, keel_http_config *cfg)
+{
+    *o = (keel_http_client_opts){ 0 };
+    if (opts != NULL) {
+        *o = *opts;
+    }
+    if (o->max_headers > HCLI_MAX_HEADERS_CAP || o->max_response > HCLI_MAX_RESPONSE_CAP ||
+        o->pool_size > HCLI_POOL_CAP || o->max_redirects > HCLI_REDIRECTS_CAP) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_http_parser probe;
+    KEEL_TRY(keel_http_parser_init(&probe, KEEL_HTTP_RESPONSE, &o->parser, NULL, 0));
+    *cfg = probe.cfg;
+    o->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : HCLI_DEFAULT_CONNECT;
+    o->header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : HCLI_DEFAULT_HEADER;
+    o->total_timeout_ms = o->total_timeout_ms ? o->total_timeout_ms : HCLI_DEFAULT_TOTAL;
+    o->max_response = o->max_response ? o->max_response : HCLI_DEFAULT_MAX_RESPONSE;
+    o->max_headers = o->max_headers ? o->max_headers : HCLI_DEFAULT_MAX_HEADERS;
+    o->pool_size = o->no_pool ? 0 : o->pool_size ? o->pool_size : HCLI_DEFAULT_POOL;
+    return KEEL_OK;
+}
+
 keel_result keel_http_client_new(const keel_http_client_opts *opts, keel_http_client **out)
 {
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    keel_http_client_opts o = { 0 };
-    if (opts != NULL) {
-        o = *opts;
-    }
-    if (o.max_headers > HCLI_MAX_HEADERS_CAP || o.max_response > HCLI_MAX_RESPONSE_CAP ||
-        o.pool_size > HCLI_POOL_CAP || o.max_redirects > HCLI_REDIRECTS_CAP) {
-        return KEEL_ERR_INVALID_ARG;
-    }
-    keel_http_parser probe;
-    KEEL_TRY(keel_http_parser_init(&probe, KEEL_HTTP_RESPONSE, &o.parser, NULL, 0));
+    keel_http_client_opts o;
+    keel_http_config cfg;
+    KEEL_TRY(hcli_resolve(opts, &o, &cfg));
     keel_http_client *c = ksys_alloc_zeroed(sizeof *c);
     if (c == NULL) {
         return KEEL_ERR_NO_MEMORY;
     }
     c->opts = o;
-    c->cfg = probe.cfg;
-    c->opts.connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : HCLI_DEFAULT_CONNECT;
-    c->opts.header_timeout_ms = o.header_timeout_ms ? o.header_timeout_ms : HCLI_DEFAULT_HEADER;
-    c->opts.total_timeout_ms = o.total_timeout_ms ? o.total_timeout_ms : HCLI_DEFAULT_TOTAL;
-    c->opts.max_response = o.max_response ? o.max_response : HCLI_DEFAULT_MAX_RESPONSE;
-    c->opts.max_headers = o.max_headers ? o.max_headers : HCLI_DEFAULT_MAX_HEADERS;
-    c->opts.pool_size = o.no_pool ? 0 : o.pool_size ? o.pool_size : HCLI_DEFAULT_POOL;
+    c->cfg = cfg;
     *out = c;
     return KEEL_OK;
 }
@@ -288,13 +300,161 @@ void keel_http_client_response_free(keel_http_client_response *resp)
     *resp = (keel_http_client_response){ 0 };
 }
 
-/* What one exchange needs to know. */
+/* A response being received: the bytes so far (owned by resp), where the
+ * current head starts, and how far the body is decoded. Fed by the
+ * blocking client (keel_net) and the async one (a keel_stream) alike. */
+typedef struct hcli_rx {
+    const keel_http_client_opts *opts;
+    const keel_http_config *cfg;
+    keel_http_method method;
+    keel_http_client_response *resp; /* owns raw_, decoded_, headers_ */
+    keel_buf raw;              /* everything received (storage: resp->raw_) */
+    size_t raw_limit;
+    keel_http_parser p;
+    size_t start;              /* first byte of the current head */
+    size_t head_len;
+    size_t at;                 /* chunked: the first byte not decoded */
+    bool have_head;
+    keel_http_head h;          /* the final head's framing */
+    keel_http_chunked dec;
+    keel_buf out;              /* chunked: the decoded body (storage: resp->decoded_) */
+    bool reusable;             /* the connection may carry another request */
+} hcli_rx;
+
+static KEEL_MUST_USE keel_result hcli_rx_init(hcli_rx *rx, const keel_http_client_opts *opts,
+                                              const keel_http_config *cfg, keel_http_method method,
+                                              keel_http_client_response *resp)
+{
+    *rx = (hcli_rx){ .opts = opts, .cfg = cfg, .method = method, .resp = resp };
+    size_t head_room = (size_t)cfg->limits.max_start_line + cfg->limits.max_header_bytes + 4096u;
+    rx->raw_limit = head_room + 2u * opts->max_response + 65536u;
+    resp->headers_ = ksys_alloc_zeroed(opts->max_headers * sizeof *resp->headers_);
+    if (resp->headers_ == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    KEEL_TRY(keel_buf_init(&rx->raw, NULL, 0));
+    KEEL_TRY(keel_buf_init(&rx->out, NULL, 0));
+    return keel_http_parser_init(&rx->p, KEEL_HTTP_RESPONSE, cfg, resp->headers_,
+                                 opts->max_headers);
+}
+
+/* Room for n more received bytes in rx->raw (TOO_LARGE past the limit). */
+static KEEL_MUST_USE keel_result hcli_rx_room(hcli_rx *rx, size_t n)
+{
+    return hcli_reserve(&rx->resp->raw_, &rx->raw, n, rx->raw_limit);
+}
+
+/* The final head was found: check its framing. */
+static KEEL_MUST_USE keel_result hcli_rx_head(hcli_rx *rx)
+{
+    rx->have_head = true;
+    rx->h = rx->resp->head.head;
+    rx->at = rx->start + rx->head_len;
+    rx->reusable = rx->h.keep_alive && rx->h.body != KEEL_HTTP_BODY_UNTIL_CLOSE;
+    if (rx->h.body == KEEL_HTTP_BODY_LENGTH && rx->h.content_length > rx->opts->max_response) {
+        return KEEL_ERR_TOO_LARGE;
+    }
+    if (rx->h.body == KEEL_HTTP_BODY_CHUNKED) {
+        KEEL_TRY(keel_http_chunked_init(&rx->dec, rx->cfg));
+    }
+    return KEEL_OK;
+}
+
+/* The response is complete; body_off/body_len in raw (not chunked): parse
+ * the final head again where it now lies (raw may have moved) and set the
+ * body. */
+static KEEL_MUST_USE keel_result hcli_rx_complete(hcli_rx *rx, size_t body_off, size_t body_len,
+                                                  size_t end)
+{
+    keel_http_client_response *resp = rx->resp;
+    if (rx->raw.len != end) {
+        rx->reusable = false; /* bytes after the response: do not trust the connection */
+    }
+    keel_slice head_bytes;
+    KEEL_TRY(keel_slice_sub(keel_buf_slice(&rx->raw), rx->start, rx->head_len, &head_bytes));
+    keel_http_parser_reset(&rx->p);
+    size_t again = 0;
+    KEEL_TRY(keel_http_parse_response(&rx->p, head_bytes, rx->method, &resp->head, &again, NULL));
+    resp->body = keel_slice_empty();
+    if (rx->h.body == KEEL_HTTP_BODY_CHUNKED) {
+        if (rx->out.len > 0) {
+            resp->body = keel_buf_slice(&rx->out);
+        }
+    } else if (body_len > 0) {
+        KEEL_TRY(keel_slice_sub(keel_buf_slice(&rx->raw), body_off, body_len, &resp->body));
+    }
+    return KEEL_OK;
+}
+
+/* Go as far as the bytes received allow. eof: no more will come.
+ * KEEL_OK: resp is complete; KEEL_ERR_INCOMPLETE: more bytes are needed;
+ * KEEL_ERR_CLOSED: the bytes ended before the response; other errors:
+ * malformed, or over a limit. */
+static KEEL_MUST_USE keel_result hcli_rx_step(hcli_rx *rx, bool eof)
+{
+    keel_http_client_response *resp = rx->resp;
+    keel_result incomplete = eof ? KEEL_ERR_CLOSED : KEEL_ERR_INCOMPLETE;
+    while (!rx->have_head) {
+        keel_slice in;
+        KEEL_TRY(keel_slice_from_off(keel_buf_slice(&rx->raw), rx->start, &in));
+        keel_result r = keel_http_parse_response(&rx->p, in, rx->method, &resp->head,
+                                                 &rx->head_len, NULL);
+        if (r == KEEL_ERR_INCOMPLETE) {
+            return incomplete;
+        }
+        KEEL_TRY(r);
+        if (resp->head.status >= 100 && resp->head.status < 200) {
+            rx->start += rx->head_len; /* 1xx: the real answer follows */
+            continue;
+        }
+        KEEL_TRY(hcli_rx_head(rx));
+    }
+    size_t body_start = rx->start + rx->head_len;
+    size_t have = rx->raw.len - body_start;
+    switch (rx->h.body) {
+    case KEEL_HTTP_BODY_LENGTH:
+        if (have < rx->h.content_length) {
+            return incomplete;
+        }
+        return hcli_rx_complete(rx, body_start, (size_t)rx->h.content_length,
+                                body_start + (size_t)rx->h.content_length);
+    case KEEL_HTTP_BODY_UNTIL_CLOSE:
+        if (have > rx->opts->max_response) {
+            return KEEL_ERR_TOO_LARGE;
+        }
+        if (!eof) {
+            return KEEL_ERR_INCOMPLETE;
+        }
+        return hcli_rx_complete(rx, body_start, have, rx->raw.len);
+    case KEEL_HTTP_BODY_CHUNKED:
+        while (!keel_http_chunked_done(&rx->dec)) {
+            keel_slice in, data;
+            size_t used = 0;
+            KEEL_TRY(keel_slice_from_off(keel_buf_slice(&rx->raw), rx->at, &in));
+            keel_result r = keel_http_chunked_decode(&rx->dec, in, &data, &used, NULL);
+            rx->at += used;
+            if (r == KEEL_ERR_INCOMPLETE) {
+                return incomplete;
+            }
+            KEEL_TRY(r);
+            if (data.len > 0) {
+                KEEL_TRY(hcli_reserve(&resp->decoded_, &rx->out, data.len,
+                                      rx->opts->max_response));
+                KEEL_TRY(keel_buf_append(&rx->out, data));
+            }
+        }
+        return hcli_rx_complete(rx, 0, 0, rx->at);
+    case KEEL_HTTP_BODY_NONE:
+        break;
+    }
+    return hcli_rx_complete(rx, 0, 0, body_start);
+}
+
+/* What one blocking exchange needs to know. */
 typedef struct hcli_x {
     keel_http_client *c;
     keel_net *net;
     uint64_t header_deadline, total_deadline;
-    keel_buf raw;           /* everything received (storage: resp->raw_) */
-    size_t raw_limit;
     bool got_bytes;         /* a byte of the response arrived */
 } hcli_x;
 
@@ -308,138 +468,37 @@ static uint32_t hcli_left(uint64_t deadline)
     return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
 }
 
-/* Receive more bytes into x->raw before deadline. */
-static KEEL_MUST_USE keel_result hcli_recv(hcli_x *x, keel_http_client_response *resp,
-                                           uint64_t deadline)
-{
-    KEEL_TRY(hcli_reserve(&resp->raw_, &x->raw, HCLI_READ_CHUNK, x->raw_limit));
-    uint32_t left = hcli_left(deadline);
-    if (left == 0) {
-        return KEEL_ERR_TIMEOUT;
-    }
-    size_t got = 0;
-    KEEL_TRY(keel_net_recv_timeout(x->net, &x->raw, left, &got));
-    if (got > 0) {
-        x->got_bytes = true;
-    }
-    return KEEL_OK;
-}
-
-/* Read the response to method: head (skipping 1xx), then the body. Sets
- * *reusable when the connection may carry another request. */
+/* Read the response to method over x->net. Sets *reusable when the
+ * connection may carry another request. */
 static KEEL_MUST_USE keel_result hcli_read_response(hcli_x *x, keel_http_method method,
                                                     keel_http_client_response *resp,
                                                     bool *reusable)
 {
-    keel_http_client *c = x->c;
-    keel_http_parser p;
-    resp->headers_ = ksys_alloc_zeroed(c->opts.max_headers * sizeof *resp->headers_);
-    if (resp->headers_ == NULL) {
-        return KEEL_ERR_NO_MEMORY;
-    }
-    KEEL_TRY(keel_http_parser_init(&p, KEEL_HTTP_RESPONSE, &c->cfg, resp->headers_,
-                                   c->opts.max_headers));
-    size_t start = 0; /* first byte of the current head */
-    size_t head_len = 0;
-    for (;;) {
-        keel_slice in;
-        KEEL_TRY(keel_slice_from_off(keel_buf_slice(&x->raw), start, &in));
-        keel_result r = keel_http_parse_response(&p, in, method, &resp->head, &head_len, NULL);
-        if (r == KEEL_OK) {
-            if (resp->head.status >= 100 && resp->head.status < 200) {
-                start += head_len; /* 1xx: the real answer follows */
-                continue;
-            }
+    hcli_rx rx;
+    KEEL_TRY(hcli_rx_init(&rx, &x->c->opts, &x->c->cfg, method, resp));
+    keel_result r;
+    while ((r = hcli_rx_step(&rx, false)) == KEEL_ERR_INCOMPLETE) {
+        uint64_t deadline = !rx.have_head && x->header_deadline < x->total_deadline
+                                ? x->header_deadline
+                                : x->total_deadline;
+        KEEL_TRY(hcli_rx_room(&rx, HCLI_READ_CHUNK));
+        uint32_t left = hcli_left(deadline);
+        if (left == 0) {
+            return KEEL_ERR_TIMEOUT;
+        }
+        size_t got = 0;
+        r = keel_net_recv_timeout(x->net, &rx.raw, left, &got);
+        if (got > 0) {
+            x->got_bytes = true;
+        }
+        if (r == KEEL_ERR_CLOSED) {
+            r = hcli_rx_step(&rx, true);
             break;
         }
-        if (r != KEEL_ERR_INCOMPLETE) {
-            return r;
-        }
-        r = hcli_recv(x, resp, x->header_deadline < x->total_deadline ? x->header_deadline
-                                                                      : x->total_deadline);
-        if (r != KEEL_OK) {
-            return r;
-        }
+        KEEL_TRY(r);
     }
-    /* The head's slices point into raw, which may move while the body
-     * arrives: the head is parsed again from the final bytes at the end. */
-    size_t body_start = start + head_len;
-    keel_http_head h = resp->head.head;
-    size_t body_off = 0, body_len = 0;
-    *reusable = h.keep_alive;
-    if (h.body == KEEL_HTTP_BODY_LENGTH) {
-        if (h.content_length > c->opts.max_response) {
-            return KEEL_ERR_TOO_LARGE;
-        }
-        while (x->raw.len - body_start < h.content_length) {
-            KEEL_TRY(hcli_recv(x, resp, x->total_deadline));
-        }
-        body_off = body_start;
-        body_len = (size_t)h.content_length;
-        if (x->raw.len != body_start + body_len) {
-            *reusable = false; /* bytes after the response: do not trust the connection */
-        }
-    } else if (h.body == KEEL_HTTP_BODY_UNTIL_CLOSE) {
-        *reusable = false;
-        for (;;) {
-            if (x->raw.len - body_start > c->opts.max_response) {
-                return KEEL_ERR_TOO_LARGE;
-            }
-            keel_result r = hcli_recv(x, resp, x->total_deadline);
-            if (r == KEEL_ERR_CLOSED) {
-                break;
-            }
-            KEEL_TRY(r);
-        }
-        body_off = body_start;
-        body_len = x->raw.len - body_start;
-        if (body_len > c->opts.max_response) {
-            return KEEL_ERR_TOO_LARGE;
-        }
-    } else if (h.body == KEEL_HTTP_BODY_CHUNKED) {
-        keel_http_chunked d;
-        KEEL_TRY(keel_http_chunked_init(&d, &c->cfg));
-        keel_buf out;
-        KEEL_TRY(keel_buf_init(&out, NULL, 0));
-        size_t at = body_start;
-        while (!keel_http_chunked_done(&d)) {
-            keel_slice in, data;
-            size_t used = 0;
-            KEEL_TRY(keel_slice_from_off(keel_buf_slice(&x->raw), at, &in));
-            keel_result r = keel_http_chunked_decode(&d, in, &data, &used, NULL);
-            at += used;
-            if (r == KEEL_ERR_INCOMPLETE) {
-                KEEL_TRY(hcli_recv(x, resp, x->total_deadline));
-                continue;
-            }
-            KEEL_TRY(r);
-            if (data.len > 0) {
-                KEEL_TRY(hcli_reserve(&resp->decoded_, &out, data.len, c->opts.max_response));
-                KEEL_TRY(keel_buf_append(&out, data));
-            }
-        }
-        body_len = out.len;
-        if (x->raw.len != at) {
-            *reusable = false;
-        }
-    }
-    /* Parse the final head again where it now lies. */
-    keel_slice head_bytes;
-    KEEL_TRY(keel_slice_sub(keel_buf_slice(&x->raw), start, head_len, &head_bytes));
-    keel_http_parser_reset(&p);
-    size_t again = 0;
-    KEEL_TRY(keel_http_parse_response(&p, head_bytes, method, &resp->head, &again, NULL));
-    if (h.body == KEEL_HTTP_BODY_CHUNKED) {
-        resp->body = (keel_slice){ resp->decoded_, body_len };
-        if (body_len == 0) {
-            resp->body = keel_slice_empty();
-        }
-    } else if (body_len > 0) {
-        KEEL_TRY(keel_slice_sub(keel_buf_slice(&x->raw), body_off, body_len, &resp->body));
-    } else {
-        resp->body = keel_slice_empty();
-    }
-    return KEEL_OK;
+    *reusable = rx.reusable;
+    return r;
 }
 
 static bool hcli_idempotent(keel_http_method m)
@@ -484,6 +543,38 @@ static KEEL_MUST_USE keel_result hcli_exchange(hcli_x *x, keel_slice head, keel_
     return hcli_read_response(x, method, resp, reusable);
 }
 
+/* req's head, written canonically into fresh memory (*mem, the caller
+ * frees it): the writer refuses CR/LF/NUL and the fields it writes itself. */
+static KEEL_MUST_USE keel_result hcli_build_head(const keel_http_client_request *req,
+                                                 const keel_http_url *url, bool close,
+                                                 uint8_t **mem, keel_buf *head)
+{
+    keel_http_method method = hcli_method_id(req->method);
+    bool with_length = req->body.len > 0 || method == KEEL_HTTP_POST || method == KEEL_HTTP_PUT ||
+                       method == KEEL_HTTP_PATCH;
+    keel_http_framing fr = { .body = with_length ? KEEL_HTTP_BODY_LENGTH : KEEL_HTTP_BODY_NONE,
+                             .content_length = req->body.len,
+                             .close = close };
+    size_t need = req->method.len + url->target.len + url->authority.len + 256u;
+    for (size_t i = 0; i < req->field_count; i++) {
+        need += req->fields[i].name.len + req->fields[i].value.len + 4u;
+    }
+    *mem = ksys_alloc_zeroed(need);
+    if (*mem == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    keel_result r = keel_buf_init(head, *mem, need);
+    if (r == KEEL_OK) {
+        r = keel_http_write_request_head(head, req->method, url->target, url->authority,
+                                         req->fields, req->field_count, &fr);
+    }
+    if (r != KEEL_OK) {
+        ksys_release(*mem);
+        *mem = NULL;
+    }
+    return r;
+}
+
 /* One request, one response (no redirect followed). */
 static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
                                                 const keel_http_client_request *req,
@@ -492,37 +583,15 @@ static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
     keel_http_url url;
     KEEL_TRY(keel_http_url_parse(req->url, &url));
     keel_http_method method = hcli_method_id(req->method);
-    bool with_length = req->body.len > 0 || method == KEEL_HTTP_POST || method == KEEL_HTTP_PUT ||
-                       method == KEEL_HTTP_PATCH;
-    keel_http_framing fr = { .body = with_length ? KEEL_HTTP_BODY_LENGTH : KEEL_HTTP_BODY_NONE,
-                             .content_length = req->body.len,
-                             .close = c->opts.pool_size == 0 };
-    /* The head, written canonically (the writer refuses CR/LF/NUL and the
-     * fields it writes itself). */
-    size_t need = req->method.len + url.target.len + url.authority.len + 256u;
-    for (size_t i = 0; i < req->field_count; i++) {
-        need += req->fields[i].name.len + req->fields[i].value.len + 4u;
-    }
-    uint8_t *head_mem = ksys_alloc_zeroed(need);
-    if (head_mem == NULL) {
-        return KEEL_ERR_NO_MEMORY;
-    }
+    uint8_t *head_mem = NULL;
     keel_buf head;
-    keel_result r = keel_buf_init(&head, head_mem, need);
-    if (r == KEEL_OK) {
-        r = keel_http_write_request_head(&head, req->method, url.target, url.authority,
-                                         req->fields, req->field_count, &fr);
-    }
+    keel_result r = hcli_build_head(req, &url, c->opts.pool_size == 0, &head_mem, &head);
     if (r != KEEL_OK) {
-        ksys_release(head_mem);
         return r;
     }
     uint64_t start = ksys_now_ms();
     keel_http_client_response out = { 0 };
     hcli_x x = { .c = c, .total_deadline = start + c->opts.total_timeout_ms };
-    size_t head_room = (size_t)c->cfg.limits.max_start_line + c->cfg.limits.max_header_bytes +
-                       4096u;
-    x.raw_limit = head_room + 2u * c->opts.max_response + 65536u;
     for (int attempt = 0; attempt < 2; attempt++) {
         bool reused = false;
         x.net = hcli_pool_take(c, url.host, url.port);
@@ -544,12 +613,10 @@ static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
                 break;
             }
         }
-        keel_result xr = keel_buf_init(&x.raw, NULL, 0);
         x.got_bytes = false;
         bool reusable = false;
-        if (xr == KEEL_OK) {
-            xr = hcli_exchange(&x, keel_buf_slice(&head), req->body, method, &out, &reusable);
-        }
+        keel_result xr = hcli_exchange(&x, keel_buf_slice(&head), req->body, method, &out,
+                                       &reusable);
         if (xr == KEEL_OK) {
             if (reusable && c->opts.pool_size > 0) {
                 hcli_pool_put(c, x.net, url.host, url.port);
@@ -674,4 +741,183 @@ keel_result keel_http_client_send(keel_http_client *c, const keel_http_client_re
     ksys_release(urls[0]);
     ksys_release(urls[1]);
     return r;
+}
+
+/* ---- async fetch on a loop ----------------------------------------------------- */
+
+/* One fetch on a loop: the request queued on a stream, the response fed
+ * to an rx as it arrives, one timer for the deadlines. */
+typedef struct hcli_fetch {
+    keel_http_client_opts opts;
+    keel_http_config cfg;
+    keel_loop *loop;
+    keel_stream *s;
+    keel_timer_id timer;
+    bool timer_live;
+    uint64_t header_deadline, total_deadline;
+    keel_http_fetch_cb cb;
+    void *user;
+    keel_http_client_response resp;
+    hcli_rx rx;
+    keel_result fail;          /* why the stream was aborted before a report */
+    bool finished;
+} hcli_fetch;
+
+static void hcli_fetch_timer(keel_loop *loop, keel_timer_id id, void *user);
+
+/* Report r once (and the response with KEEL_OK: the callee owns it), then
+ * end the stream; the state goes with the stream's on_close. */
+static void hcli_fetch_finish(hcli_fetch *f, keel_result r)
+{
+    if (f->finished) {
+        return;
+    }
+    f->finished = true;
+    if (f->timer_live) {
+        if (keel_timer_cancel(f->loop, f->timer) != KEEL_OK) {
+            /* already fired */
+        }
+        f->timer_live = false;
+    }
+    if (r == KEEL_OK) {
+        keel_http_client_response out = f->resp;
+        f->resp = (keel_http_client_response){ 0 };
+        f->cb(KEEL_OK, &out, f->user);
+    } else {
+        keel_http_client_response_free(&f->resp);
+        f->cb(r, NULL, f->user);
+    }
+    if (f->s != NULL) {
+        if (r == KEEL_OK) {
+            keel_stream_close(f->s);
+        } else {
+            keel_stream_abort(f->s);
+        }
+    }
+}
+
+static void hcli_fetch_arm(hcli_fetch *f)
+{
+    uint64_t now = keel_loop_now_ms(f->loop);
+    uint64_t at = !f->rx.have_head && f->header_deadline < f->total_deadline ? f->header_deadline
+                                                                            : f->total_deadline;
+    f->timer_live = keel_timer_start(f->loop, at > now ? at - now : 0, 0, hcli_fetch_timer, f,
+                                     &f->timer) == KEEL_OK;
+    if (!f->timer_live && f->s != NULL) {
+        /* No fetch without a deadline; reported from on_close, never from
+         * inside keel_http_fetch. */
+        f->fail = KEEL_ERR_NO_MEMORY;
+        keel_stream_abort(f->s);
+    }
+}
+
+static void hcli_fetch_timer(keel_loop *loop, keel_timer_id id, void *user)
+{
+    (void)id;
+    hcli_fetch *f = user;
+    f->timer_live = false;
+    if (f->finished) {
+        return;
+    }
+    uint64_t now = keel_loop_now_ms(loop);
+    if (now >= f->total_deadline || (!f->rx.have_head && now >= f->header_deadline)) {
+        hcli_fetch_finish(f, KEEL_ERR_TIMEOUT);
+        return;
+    }
+    hcli_fetch_arm(f); /* the head came: the total deadline is next */
+}
+
+static size_t hcli_fetch_read(keel_stream *s, keel_result r, keel_slice data, void *user)
+{
+    (void)s;
+    hcli_fetch *f = user;
+    if (f->finished) {
+        return data.len;
+    }
+    if (r != KEEL_OK && r != KEEL_ERR_CLOSED) {
+        return 0; /* on_close reports it */
+    }
+    keel_result step = KEEL_OK;
+    if (data.len > 0) {
+        step = hcli_rx_room(&f->rx, data.len);
+        if (step == KEEL_OK) {
+            step = keel_buf_append(&f->rx.raw, data);
+        }
+    }
+    if (step == KEEL_OK) {
+        step = hcli_rx_step(&f->rx, r == KEEL_ERR_CLOSED);
+    }
+    if (step != KEEL_ERR_INCOMPLETE) {
+        hcli_fetch_finish(f, step);
+    }
+    return data.len; /* everything is in rx's buffer now */
+}
+
+static void hcli_fetch_closed(keel_stream *s, keel_result r, void *user)
+{
+    (void)s;
+    hcli_fetch *f = user;
+    f->s = NULL;
+    hcli_fetch_finish(f, f->fail != KEEL_OK ? f->fail : r == KEEL_OK ? KEEL_ERR_CLOSED : r);
+    ksys_release(f);
+}
+
+static const keel_stream_handlers hcli_fetch_handlers = {
+    .on_read = hcli_fetch_read,
+    .on_close = hcli_fetch_closed,
+};
+
+keel_result keel_http_fetch(keel_loop *loop, const keel_http_client_opts *opts,
+                            const keel_http_client_request *req, keel_http_fetch_cb cb,
+                            void *user)
+{
+    if (loop == NULL || req == NULL || cb == NULL || !keel_slice_valid(req->method) ||
+        !keel_slice_valid(req->url) || !keel_slice_valid(req->body) ||
+        (req->fields == NULL && req->field_count > 0)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_http_url url;
+    KEEL_TRY(keel_http_url_parse(req->url, &url));
+    hcli_fetch *f = ksys_alloc_zeroed(sizeof *f);
+    if (f == NULL) {
+        return KEEL_ERR_NO_MEMORY;
+    }
+    uint8_t *head_mem = NULL;
+    keel_buf head;
+    keel_result r = hcli_resolve(opts, &f->opts, &f->cfg);
+    if (r == KEEL_OK) {
+        r = hcli_build_head(req, &url, true, &head_mem, &head);
+    }
+    if (r == KEEL_OK) {
+        r = hcli_rx_init(&f->rx, &f->opts, &f->cfg, hcli_method_id(req->method), &f->resp);
+    }
+    if (r == KEEL_OK) {
+        f->loop = loop;
+        f->cb = cb;
+        f->user = user;
+        uint64_t now = keel_loop_now_ms(loop);
+        f->header_deadline = now + f->opts.header_timeout_ms;
+        f->total_deadline = now + f->opts.total_timeout_ms;
+        r = keel_stream_connect(loop, url.host, url.port, f->opts.connect_timeout_ms,
+                                &hcli_fetch_handlers, NULL, f, &f->s);
+    }
+    if (r != KEEL_OK) {
+        ksys_release(head_mem);
+        keel_http_client_response_free(&f->resp);
+        ksys_release(f);
+        return r;
+    }
+    /* From here on everything is reported through cb (queued while the
+     * connection is made). */
+    r = keel_stream_write(f->s, keel_buf_slice(&head));
+    if (r == KEEL_OK && req->body.len > 0) {
+        r = keel_stream_write(f->s, req->body);
+    }
+    ksys_release(head_mem);
+    if (r != KEEL_OK) {
+        keel_stream_abort(f->s); /* on_close reports r */
+        return KEEL_OK;
+    }
+    hcli_fetch_arm(f);
+    return KEEL_OK;
 }

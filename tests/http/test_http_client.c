@@ -499,6 +499,143 @@ static void test_refused_connection(void **state)
     keel_http_client_free(c);
 }
 
+/* ---- async fetch on a loop ---------------------------------------------------------- */
+
+typedef struct fetch_seen {
+    int calls;
+    keel_result r;
+    uint16_t status;
+    char body[256];
+} fetch_seen;
+
+static void fetch_done(keel_result r, keel_http_client_response *resp, void *user)
+{
+    fetch_seen *f = user;
+    f->calls++;
+    f->r = r;
+    if (r == KEEL_OK) {
+        assert_non_null(resp);
+        f->status = resp->head.status;
+        snprintf(f->body, sizeof f->body, "%.*s", (int)resp->body.len,
+                 (const char *)resp->body.ptr);
+        keel_http_client_response_free(resp);
+    } else {
+        assert_null(resp);
+    }
+}
+
+/* Run loop until every fetch has reported (bounded). */
+static void run_fetches(keel_loop *loop, const fetch_seen *seen, int n)
+{
+    uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
+    for (;;) {
+        int done = 0;
+        for (int i = 0; i < n; i++) {
+            assert_true(seen[i].calls <= 1);
+            done += seen[i].calls;
+        }
+        if (done == n) {
+            return;
+        }
+        assert_true(nt_now_ms() < end);
+        assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+    }
+}
+
+static void test_async_fetches_against_keel_server(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    keel_http_server_opts o = { .routes = routes, .route_count = 1 };
+    uint16_t port;
+    keel_http_server *srv = hl_start(&o, &port);
+    keel_loop *loop = NULL;
+    assert_int_equal(keel_loop_new(&loop), KEEL_OK);
+    static fetch_seen seen[N];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < N; i++) {
+        char url[96], body[32];
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/f/%d", (unsigned)port, i);
+        snprintf(body, sizeof body, "b%d", i);
+        keel_http_client_request req = { .method = i % 2 ? KEEL_STR("POST") : KEEL_STR("GET"),
+                                         .url = keel_slice_cstr(url),
+                                         .body = i % 2 ? keel_slice_cstr(body) : keel_slice_empty() };
+        /* The request is copied: url and body may go now. */
+        assert_int_equal(keel_http_fetch(loop, NULL, &req, fetch_done, &seen[i]), KEEL_OK);
+    }
+    run_fetches(loop, seen, N);
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        if (i % 2) {
+            snprintf(want, sizeof want, "POST /f/%d %zu:b%d", i, strlen("b") + (i < 10 ? 1 : 2), i);
+        } else {
+            snprintf(want, sizeof want, "GET /f/%d 0:", i);
+        }
+        assert_int_equal(seen[i].r, KEEL_OK);
+        assert_int_equal(seen[i].status, 200);
+        assert_string_equal(seen[i].body, want);
+    }
+    keel_loop_free(loop);
+    keel_http_server_free(srv);
+}
+
+static void test_async_fetch_framings_and_failures(void **state)
+{
+    (void)state;
+    static const char *const answers[] = {
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the close",
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        NULL, /* silent */
+    };
+    peer p;
+    peer_start(&p, answers, sizeof answers / sizeof answers[0]);
+    keel_loop *loop = NULL;
+    assert_int_equal(keel_loop_new(&loop), KEEL_OK);
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/x", (unsigned)p.port);
+    keel_http_client_request req = { .method = KEEL_STR("GET"), .url = keel_slice_cstr(url) };
+    keel_http_client_opts o = { .header_timeout_ms = 300, .max_response = 50 };
+    fetch_seen seen[6];
+    memset(seen, 0, sizeof seen);
+    /* One at a time: the peer serves one connection at a time. */
+    keel_result want[5] = { KEEL_OK, KEEL_OK, KEEL_ERR_TOO_LARGE, KEEL_ERR_PARSE,
+                            KEEL_ERR_TIMEOUT };
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(keel_http_fetch(loop, &o, &req, fetch_done, &seen[i]), KEEL_OK);
+        run_fetches(loop, &seen[i], 1);
+        if (seen[i].r != want[i]) {
+            print_error("fetch %d: %s, want %s\n", i, keel_result_str(seen[i].r),
+                        keel_result_str(want[i]));
+            fail();
+        }
+    }
+    assert_string_equal(seen[0].body, "abcde");
+    assert_string_equal(seen[1].body, "to the close");
+    /* Nobody there. */
+    uint16_t closed_port = 0;
+    keel_net *l = nt_listen(KEEL_AF_INET4, KEEL_PROTO_TCP, &closed_port);
+    keel_net_free(l);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/x", (unsigned)closed_port);
+    req.url = keel_slice_cstr(url);
+    assert_int_equal(keel_http_fetch(loop, &o, &req, fetch_done, &seen[5]), KEEL_OK);
+    run_fetches(loop, &seen[5], 1);
+    assert_int_equal(seen[5].r, KEEL_ERR_REFUSED);
+    /* Refused before anything starts: no callback. */
+    keel_http_field evil[1] = { { KEEL_STR("X"), KEEL_STR("a\r\nB: c") } };
+    req.fields = evil;
+    req.field_count = 1;
+    fetch_seen never = { 0 };
+    assert_int_equal(keel_http_fetch(loop, &o, &req, fetch_done, &never), KEEL_ERR_PARSE);
+    assert_int_equal(keel_http_fetch(NULL, &o, &req, fetch_done, &never), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_http_fetch(loop, &o, &req, NULL, &never), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(never.calls, 0);
+    peer_stop(&p);
+    keel_loop_free(loop);
+}
+
 /* ---- against nginx ------------------------------------------------------------------ */
 
 static const char *nginx_path(void)
@@ -621,6 +758,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_redirects_only_when_asked_and_bounded),
         cmocka_unit_test(test_injection_attempts_are_refused),
         cmocka_unit_test(test_refused_connection),
+        cmocka_unit_test(test_async_fetches_against_keel_server),
+        cmocka_unit_test(test_async_fetch_framings_and_failures),
         cmocka_unit_test(test_client_against_nginx),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
