@@ -573,6 +573,21 @@ static void hsrv_after_answer(khsrv_conn *c, bool from_handler)
 
 static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, uint64_t bytes);
 
+/* The reply is being answered: it is gone for the handler from now on.
+ * false: the connection died meanwhile, and c (which waited for this
+ * answer) is freed. */
+static bool hsrv_reply_take(khsrv_conn *c, keel_http_reply *reply)
+{
+    c->answered = true;
+    reply->conn = NULL;
+    if (c->s == NULL) {
+        hsrv_conn_unlink(c);
+        hsrv_conn_free(c);
+        return false;
+    }
+    return true;
+}
+
 keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
                                  const keel_http_field *fields, size_t field_count,
                                  keel_slice body)
@@ -587,17 +602,12 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
         return KEEL_ERR_STATE;
     }
     bool from_handler = c->phase == HSRV_IN_HANDLER;
-    c->answered = true;
     if (c->hl->draining || (c->bs != NULL && !c->bs->done)) {
         /* Shutdown began while the handler worked, or the answer comes
          * before the whole body: the connection ends after it. */
         c->keep_alive = false;
     }
-    reply->conn = NULL;
-    if (c->s == NULL) {
-        /* The connection died while the handler worked: c waited for us. */
-        hsrv_conn_unlink(c);
-        hsrv_conn_free(c);
+    if (!hsrv_reply_take(c, reply)) {
         return KEEL_ERR_CLOSED;
     }
     keel_result r = KEEL_OK;
@@ -752,23 +762,16 @@ keel_result keel_http_reply_end(keel_http_reply *reply)
     khsrv_conn *c = hsrv_reply_conn(reply);
     if (c == NULL || !c->streaming) {
         if (c != NULL && c->s == NULL) {
-            /* started on a connection that was gone: free it now */
-            c->answered = true;
-            reply->conn = NULL;
-            hsrv_conn_unlink(c);
-            hsrv_conn_free(c);
+            /* start found the connection gone: free it now */
+            (void)hsrv_reply_take(c, reply);
             return KEEL_ERR_CLOSED;
         }
         return c == NULL ? KEEL_ERR_INVALID_ARG : KEEL_ERR_STATE;
     }
     bool from_handler = c->phase == HSRV_IN_HANDLER;
-    c->answered = true;
     c->streaming = false;
     c->on_writable = NULL;
-    reply->conn = NULL;
-    if (c->s == NULL) {
-        hsrv_conn_unlink(c);
-        hsrv_conn_free(c);
+    if (!hsrv_reply_take(c, reply)) {
         return KEEL_ERR_CLOSED;
     }
     keel_result r = KEEL_OK;
