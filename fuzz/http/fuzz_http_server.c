@@ -90,30 +90,43 @@ static void fuzz_stream(keel_http_reply *reply, const keel_http_request *req, ke
     FUZZ_CHECK(keel_http_reply_end(reply) == KEEL_OK);
 }
 
-/* A streamed request body: pieces counted, answered at the end (or 400 when
- * it cannot complete); pauses after every piece of 7 bytes or more and
- * resumes from a timer. */
+/* A streamed request body: answered at the end (or 400 when it cannot
+ * complete); after every piece of 7 bytes or more the handler pauses it and
+ * resumes from a timer. Per-request state: the timer is cancelled when the
+ * request is answered, since the reply must not be used after its answer. */
+typedef struct fuzz_upload_state {
+    keel_http_reply *reply;
+    keel_timer_id timer;
+    bool timer_live;
+} fuzz_upload_state;
+
 static void fuzz_upload_resume(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)loop;
     (void)id;
-    keel_http_reply_body_resume(user);
+    fuzz_upload_state *st = user;
+    st->timer_live = false;
+    keel_http_reply_body_resume(st->reply);
 }
 
 static void fuzz_upload_piece(keel_http_reply *reply, keel_result r, keel_slice piece, void *user)
 {
-    (void)user;
+    fuzz_upload_state *st = user;
     if (r != KEEL_OK || piece.len == 0) {
+        if (st->timer_live) {
+            FUZZ_CHECK(keel_timer_cancel(keel_http_reply_loop(reply), st->timer) == KEEL_OK);
+        }
+        free(st);
         keel_result sr = keel_http_reply_send(reply, r == KEEL_OK ? 200 : 400, NULL, 0,
                                               KEEL_STR("u"));
         FUZZ_CHECK(sr == KEEL_OK || sr == KEEL_ERR_CLOSED);
         return;
     }
-    if (piece.len >= 7) {
-        keel_timer_id id;
+    if (piece.len >= 7 && !st->timer_live) {
         keel_http_reply_body_pause(reply);
-        FUZZ_CHECK(keel_timer_start(keel_http_reply_loop(reply), 1, 0, fuzz_upload_resume, reply,
-                                    &id) == KEEL_OK);
+        FUZZ_CHECK(keel_timer_start(keel_http_reply_loop(reply), 1, 0, fuzz_upload_resume, st,
+                                    &st->timer) == KEEL_OK);
+        st->timer_live = true;
     }
 }
 
@@ -123,7 +136,10 @@ static void fuzz_upload(keel_http_reply *reply, const keel_http_request *req, ke
     (void)req;
     (void)user;
     FUZZ_CHECK(body.len == 0);
-    keel_http_reply_on_body(reply, fuzz_upload_piece, NULL);
+    fuzz_upload_state *st = calloc(1, sizeof *st);
+    FUZZ_CHECK(st != NULL);
+    st->reply = reply;
+    keel_http_reply_on_body(reply, fuzz_upload_piece, st);
 }
 
 #define LIT(s) { (const uint8_t *)(s), sizeof(s) - 1u }

@@ -14,6 +14,11 @@
  *    request and its whole body (Content-Length or chunked, buffered up to
  *    max_body: 413 past it). The request's slices and the body are valid
  *    only during the call: copy what an answer given later needs.
+ *  - A keel_http_reply is valid from the handler call until its answer is
+ *    complete (keel_http_reply_send, or keel_http_reply_end): after that it
+ *    must not be used at all, not even by a timer set to resume a paused
+ *    body (cancel such timers when answering). Until then it stays valid
+ *    even if the connection dies (the calls then return KEEL_ERR_CLOSED).
  *  - A handler answers through its keel_http_reply, exactly once, during
  *    the call or later from another callback on the same loop (a timer, a
  *    task posted with keel_loop_post to keel_http_reply_loop()): whole
