@@ -26,7 +26,9 @@
 
 #include "keel/loop.h"
 
-enum { DEFAULT_PORT = 7000, MAX_THREADS = 256 };
+#include "example_server.h"
+
+enum { DEFAULT_PORT = 7000 };
 
 /* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
@@ -39,7 +41,7 @@ static int usage(const char *why)
             "  --threads  loop threads, 1..%d (default: one per online CPU)\n"
             "  --ip       numeric IPv4/IPv6 address to bind (default 127.0.0.1)\n"
             "  --port     0..65535, no leading zeros (default %d; 0: chosen by the system)\n",
-            MAX_THREADS, DEFAULT_PORT);
+            EXAMPLE_MAX_THREADS, DEFAULT_PORT);
     return why == NULL ? 0 : 2;
 }
 
@@ -79,69 +81,6 @@ static const keel_stream_handlers echo_handlers = {
     .on_writable = on_writable,
 };
 
-static bool parse_number(const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
-    return text != NULL && keel_slice_parse_u64(keel_slice_cstr(text), max, out) == KEEL_OK &&
-           *out >= min;
-}
-
-/* Returns NULL on success, else the reason for the usage message. */
-static const char *parse_args(int argc, char **argv, keel_server_opts *o)
-{
-    o->port = DEFAULT_PORT;
-    uint64_t threads = 0;
-    o->ip = KEEL_STR("127.0.0.1");
-    for (int i = 1; i < argc; i += 2) {
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--threads") == 0) {
-            if (!parse_number(value, 1, MAX_THREADS, &threads)) {
-                return "--threads needs a number 1..256";
-            }
-        } else if (strcmp(argv[i], "--port") == 0) {
-            if (value == NULL ||
-                keel_addr_parse_port(keel_slice_cstr(value), &o->port) != KEEL_OK) {
-                return "--port needs a number 0..65535 without leading zeros";
-            }
-        } else if (strcmp(argv[i], "--ip") == 0) {
-            keel_addr check;
-            if (value == NULL || keel_addr_parse_ip(keel_slice_cstr(value), &check) != KEEL_OK) {
-                return "--ip needs a numeric IPv4 or IPv6 address";
-            }
-            o->ip = keel_slice_cstr(value);
-        } else {
-            return "unknown argument";
-        }
-    }
-    o->threads = (unsigned)threads;
-    return NULL;
-}
-
-/* "ADDR:PORT" ("[v6]:PORT" for IPv6) of the ip the server was given and the
- * port it really listens on. */
-static keel_result announce(const keel_server *srv, keel_slice ip)
-{
-    uint8_t text[KEEL_ADDR_TEXT_MAX];
-    keel_buf out;
-    keel_addr a;
-    uint16_t port = 0;
-    keel_result r = keel_server_port(srv, &port);
-    if (r == KEEL_OK) {
-        r = keel_addr_parse_ip(ip, &a);
-    }
-    if (r == KEEL_OK) {
-        a.port = port;
-        r = keel_buf_init(&out, text, sizeof text);
-    }
-    if (r == KEEL_OK) {
-        r = keel_addr_format(&a, &out);
-    }
-    if (r == KEEL_OK) {
-        printf("listening on %.*s\n", (int)out.len, (const char *)out.ptr);
-        r = fflush(stdout) == 0 ? KEEL_OK : KEEL_ERR_OS;
-    }
-    return r;
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -151,7 +90,7 @@ int main(int argc, char **argv)
         .handle_signals = true,
         .handlers = &echo_handlers,
     };
-    const char *why = parse_args(argc, argv, &o);
+    const char *why = example_server_args(argc, argv, DEFAULT_PORT, &o.ip, &o.port, &o.threads);
     if (why != NULL) {
         return usage(why);
     }
@@ -162,7 +101,11 @@ int main(int argc, char **argv)
                 (const char *)o.ip.ptr, (unsigned)o.port, keel_result_str(r));
         return 1;
     }
-    r = announce(srv, o.ip);
+    uint16_t port = 0;
+    r = keel_server_port(srv, &port);
+    if (r == KEEL_OK) {
+        r = example_announce(o.ip, port);
+    }
     if (r != KEEL_OK) {
         fprintf(stderr, "async_echo_server: cannot announce the address: %s\n",
                 keel_result_str(r));

@@ -33,6 +33,8 @@
 #include "keel/codec.h"
 #include "keel/loop.h"
 
+#include "example_server.h"
+
 #define MAX_LINE 4096
 #define TEXT(x) #x
 #define NUMBER_TEXT(x) TEXT(x)
@@ -236,37 +238,10 @@ static void on_signal(keel_loop *loop, keel_result r, int signo, void *user)
     }
 }
 
-/* Returns NULL on success, else the reason for the usage message. */
-static const char *parse_args(int argc, char **argv, keel_slice *ip, uint16_t *port)
-{
-    *port = DEFAULT_PORT;
-    *ip = KEEL_STR("127.0.0.1");
-    for (int i = 1; i < argc; i += 2) {
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--port") == 0) {
-            if (value == NULL || keel_addr_parse_port(keel_slice_cstr(value), port) != KEEL_OK) {
-                return "--port needs a number 0..65535 without leading zeros";
-            }
-        } else if (strcmp(argv[i], "--ip") == 0) {
-            keel_addr check;
-            if (value == NULL || keel_addr_parse_ip(keel_slice_cstr(value), &check) != KEEL_OK) {
-                return "--ip needs a numeric IPv4 or IPv6 address";
-            }
-            *ip = keel_slice_cstr(value);
-        } else {
-            return "unknown argument";
-        }
-    }
-    return NULL;
-}
-
 /* Bind, start the listener and the signal handlers, print the address. */
 static keel_result start(keel_loop *loop, keel_slice ip, uint16_t port)
 {
     keel_net *sock = NULL;
-    keel_addr a;
-    uint8_t text[KEEL_ADDR_TEXT_MAX];
-    keel_buf out;
     keel_result r = keel_net_init(&sock);
     if (r == KEEL_OK) {
         r = keel_net_bind(sock, ip, port, KEEL_PROTO_TCP);
@@ -283,23 +258,12 @@ static keel_result start(keel_loop *loop, keel_slice ip, uint16_t port)
     if (r == KEEL_OK) {
         r = keel_loop_signal(loop, SIGTERM, on_signal, NULL);
     }
+    uint16_t real_port = 0;
     if (r == KEEL_OK) {
-        r = keel_listener_port(listener, &a.port);
+        r = keel_listener_port(listener, &real_port);
     }
     if (r == KEEL_OK) {
-        uint16_t real_port = a.port;
-        r = keel_addr_parse_ip(ip, &a);
-        a.port = real_port;
-    }
-    if (r == KEEL_OK) {
-        r = keel_buf_init(&out, text, sizeof text);
-    }
-    if (r == KEEL_OK) {
-        r = keel_addr_format(&a, &out);
-    }
-    if (r == KEEL_OK) {
-        printf("listening on %.*s\n", (int)out.len, (const char *)out.ptr);
-        r = fflush(stdout) == 0 ? KEEL_OK : KEEL_ERR_OS;
+        r = example_announce(ip, real_port);
     }
     return r;
 }
@@ -311,7 +275,7 @@ int main(int argc, char **argv)
     }
     keel_slice ip;
     uint16_t port = 0;
-    const char *why = parse_args(argc, argv, &ip, &port);
+    const char *why = example_server_args(argc, argv, DEFAULT_PORT, &ip, &port, NULL);
     if (why != NULL) {
         return usage(why);
     }

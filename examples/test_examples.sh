@@ -502,7 +502,8 @@ help_exits_0)
     # Every example: --help prints its usage on stdout, nothing on stderr,
     # and exits 0.
     progs=(echo_server echo_client readme_snippet readme_layers json_check async_echo_server
-        chat_server tcp_server tcp_client line_server json_report migrate_after)
+        chat_server tcp_server tcp_client line_server json_report migrate_after http_hello
+        http_json_server http_json_client)
     [[ -x $bin/migrate_before ]] && progs+=(migrate_before)
     for prog in "${progs[@]}"; do
         rc=0
@@ -521,6 +522,8 @@ port_parsing_is_keels)
         check_usage echo_client tcp 127.0.0.1 "$p"
         check_usage async_echo_server --port "$p"
         check_usage chat_server --port "$p"
+        check_usage http_hello --port "$p"
+        check_usage http_json_server --port "$p"
         check_usage tcp_server "$p"
         check_usage tcp_client 127.0.0.1 "$p" name
         check_usage line_server "$p"
@@ -985,6 +988,78 @@ http_parse_usage_and_io_errors)
     head -c $((64 * 1024 * 1024 + 1)) /dev/zero >"$work/big.http"
     hp big "$work/big.http"
     [[ $rc == 2 ]] && grep -q 'larger than' "$work/big.err" || fail "64 MiB + 1: exit $rc"
+    ;;
+http_json_showcase)
+    # The seed's exchange, the 400s with their one-line reasons, the log.
+    start_listening srv http_json_server --port 0 --threads 2
+    url=http://127.0.0.1:$port_srv/data
+    out=$(timeout 30 "$bin/http_json_client" --url "$url") || fail "client exited $?"
+    [[ $out == 'Received: Data { number: 5, boolean: true }' ]] || fail "showcase: got '$out'"
+    out=$(timeout 30 "$bin/http_json_client" --url "$url" --number 7 --boolean false) ||
+        fail "client exited $?"
+    [[ $out == 'Received: Data { number: 7, boolean: false }' ]] || fail "got '$out'"
+    rc=0
+    timeout 30 "$bin/http_json_client" --url "http://127.0.0.1:$port_srv/other" \
+        >"$work/nf.out" 2>"$work/nf.err" || rc=$?
+    [[ $rc == 1 ]] && grep -q 'answered 404' "$work/nf.err" || fail "404: exit $rc"
+    rc=0
+    timeout 30 "$bin/http_json_client" --url "http://u@127.0.0.1:$port_srv/data" \
+        >"$work/ui.out" 2>"$work/ui.err" || rc=$?
+    [[ $rc == 2 ]] || fail "userinfo URL: exit $rc, expected 2"
+    if command -v curl >/dev/null; then
+        post() { curl -s -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+            --data-binary "$1" "$url"; }
+        for bad in '{"number": 5' '{"boolean": true}' '{"number": "5", "boolean": true}' \
+            '{"number": 5, "boolean": 1}' '[5, true]' ''; do
+            code=$(post "$bad")
+            [[ $code == 400 && $(wc -l <"$work/body") == 1 ]] ||
+                fail "body '$bad': status $code, body '$(cat "$work/body")'"
+        done
+        [[ $(post '{"number": 5, "boolean": true}') == 200 ]] || fail "curl showcase POST"
+        grep -q '^Received: Data { number: 5, boolean: true }$' <(cat "$work/body"; echo) ||
+            fail "curl showcase body '$(cat "$work/body")'"
+    fi
+    stop_server srv
+    n=$(grep -c '^POST /data [0-9]* [0-9]* bytes [0-9]* us$' "$work/srv.out" || true)
+    want=2
+    command -v curl >/dev/null && want=9
+    [[ $n == "$want" ]] || fail "server log: $n POST /data lines, expected $want"
+    ;;
+http_hello_with_curl)
+    command -v curl >/dev/null || { echo "curl is not installed (ci/deps http): SKIPPED"; exit 77; }
+    start_listening srv http_hello --port 0 --threads 2
+    base=http://127.0.0.1:$port_srv
+    # Keep-alive: three URLs on one connection (curl says it reused it).
+    curl -sv "$base/a" "$base/b" "$base/c" >"$work/ka.out" 2>"$work/ka.err" || fail "curl keep-alive"
+    [[ $(cat "$work/ka.out") == hellohellohello ]] || fail "keep-alive bodies: $(cat "$work/ka.out")"
+    [[ $(grep -c 'Re-using existing connection' "$work/ka.err") == 2 ]] ||
+        fail "curl did not reuse the connection"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$src/README.md" "$base/x") == 200 ]] ||
+        fail "POST a file"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' --data-binary hi "$base/") == 200 ]] ||
+        fail "chunked POST"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Expect: 100-continue' --data-binary hi "$base/") == 200 ]] ||
+        fail "100-continue"
+    [[ $(curl -sI "$base/" | head -n1 | tr -d '\r') == 'HTTP/1.1 200 OK' ]] || fail "HEAD"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' --http1.0 "$base/") == 200 ]] || fail "HTTP/1.0"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Expect: tea' "$base/") == 417 ]] || fail "417"
+    stop_server srv
+    ;;
+http_servers_bad_arguments_exit_2)
+    for prog in http_hello http_json_server; do
+        for args in "--port 65536" "--port -1" "--threads 0" "--threads 257" "--ip nowhere" "--nope 1" "--port"; do
+            rc=0
+            # shellcheck disable=SC2086
+            timeout 10 "$bin/$prog" $args >"$work/a.out" 2>"$work/a.err" || rc=$?
+            [[ $rc == 2 ]] && grep -q '^usage: ' "$work/a.err" || fail "$prog $args: exit $rc"
+        done
+    done
+    for args in "--url" "--url https://h/" "--number x" "--boolean yes" "--what 1"; do
+        rc=0
+        # shellcheck disable=SC2086
+        timeout 10 "$bin/http_json_client" $args >"$work/a.out" 2>"$work/a.err" || rc=$?
+        [[ $rc == 2 ]] || fail "http_json_client $args: exit $rc"
+    done
     ;;
 *)
     echo "unknown case $case_name" >&2

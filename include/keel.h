@@ -31,8 +31,9 @@
  *    *_free / close function; a function that takes a handle over (e.g.
  *    keel_stream_adopt) says so. Closing is idempotent.
  *  - **Memory.** keel allocates only handles and the bounded buffers of the
- *    async runtime; every buffer that grows has a hard cap, and going past
- *    it is KEEL_ERR_TOO_LARGE, never unbounded growth. The parsers
+ *    async runtime and of the HTTP server and client; every buffer that
+ *    grows has a hard cap, and going past it is KEEL_ERR_TOO_LARGE, never
+ *    unbounded growth. The parsers
  *    (framing, JSON, HTTP) never allocate: what they return are slices into
  *    the caller's input.
  *  - **Threads.** There is no global mutable state visible to callers
@@ -60,6 +61,8 @@
 #include "keel/codec.h"
 #include "keel/reader.h"
 #include "keel/http.h"
+#include "keel/http_server.h"
+#include "keel/http_client.h"
 #include "keel/json.h"
 #if KEEL_HAS_TLS
 #include "keel/tls.h" /* the optional layer: only when keel was built with mbed TLS */

@@ -354,7 +354,12 @@ typedef struct keel_server_opts {
     /** Called on the accepting loop's thread for every new stream (may set
      * its user pointer, which starts as `user` below); may be NULL. */
     void (*on_accept)(keel_stream *s, void *user);
-    void *user;                 /**< handed to on_accept and the handlers */
+    void *user;                 /**< handed to on_accept, on_shutdown and the handlers */
+    /** Called once on each loop's thread when a graceful shutdown begins
+     * (keel_server_shutdown or a signal), after that loop stopped
+     * accepting and before its grace period runs: the place to close idle
+     * connections and tell busy ones to finish. May be NULL. */
+    void (*on_shutdown)(keel_loop *loop, void *user);
 } keel_server_opts;
 
 /** Bind (SO_REUSEPORT: one listening socket per loop, the kernel spreads

@@ -331,6 +331,9 @@ static void server_stop_task(keel_loop *loop, void *arg)
     sl->stopping = true;
     keel_listener_close(sl->l);
     sl->l = NULL;
+    if (sl->srv->opts.on_shutdown != NULL) {
+        sl->srv->opts.on_shutdown(loop, sl->srv->opts.user);
+    }
     if (sl->group.count == 0) {
         keel_loop_stop(loop);
         return;
