@@ -163,6 +163,7 @@ struct keel_http_server {
     pthread_mutex_t mu;
     khsrv_loop *loops[HSRV_MAX_LOOPS]; /* guarded by mu */
     unsigned nloops;
+    bool stream_routes;        /* some route has stream_body */
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -1197,11 +1198,18 @@ static khsrv_step hsrv_stream_begin(khsrv_conn *c, const keel_http_request *req,
         return HSRV_STEP_STOP;
     }
     c->bs->chunked = req->head.body == KEEL_HTTP_BODY_CHUNKED;
-    c->bs->left = req->head.content_length;
+    c->bs->left = req->head.body == KEEL_HTTP_BODY_LENGTH ? req->head.content_length : 0;
+    c->bs->done = !c->bs->chunked && c->bs->left == 0; /* no body at all */
     c->body_seen = 0;
     *used = head_len;
     hsrv_dispatch(c, req, keel_slice_empty());
-    if (c->phase == HSRV_BODY_STREAM && !c->bs->paused) {
+    if (c->phase != HSRV_BODY_STREAM) {
+        return HSRV_STEP_NEXT; /* answered in the handler call */
+    }
+    if (c->bs->done) {
+        return hsrv_stream_finish(c); /* no body: the end call at once */
+    }
+    if (!c->bs->paused) {
         hsrv_body_window_start(c);
     }
     return HSRV_STEP_NEXT;
@@ -1307,8 +1315,9 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         hsrv_reject(c, 417, "expectation failed");
         return HSRV_STEP_STOP;
     }
-    if (req.head.body == KEEL_HTTP_BODY_CHUNKED ||
-        (req.head.body == KEEL_HTTP_BODY_LENGTH && req.head.content_length > 0)) {
+    if (srv->stream_routes) {
+        /* A stream_body route gets its body in pieces, and always its end
+         * call, also when the request has no body. */
         bool known = false;
         const keel_http_route *rt = hsrv_route(srv, &req, &known);
         if (rt != NULL && rt->stream_body) {
@@ -1675,6 +1684,9 @@ keel_result keel_http_server_start(const keel_http_server_opts *opts, keel_http_
     }
     srv->opts = *opts;
     keel_http_server_opts *o = &srv->opts;
+    for (size_t i = 0; i < o->route_count; i++) {
+        srv->stream_routes = srv->stream_routes || o->routes[i].stream_body;
+    }
     o->max_headers = hsrv_or(o->max_headers, HSRV_DEFAULT_MAX_HEADERS);
     o->max_body = o->max_body == 0 ? HSRV_DEFAULT_MAX_BODY : o->max_body;
     o->max_requests = hsrv_or(o->max_requests, HSRV_DEFAULT_MAX_REQUESTS);

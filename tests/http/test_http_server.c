@@ -671,6 +671,13 @@ static void test_streamed_upload_chunked_and_early_answers(void **state)
     assert_int_equal(r.status, 200);
     expect_body(&r, "3145728 ok");
     assert_false(r.close);
+    /* No body at all (none, or Content-Length: 0): the end call still comes. */
+    r = sess_ask(&ss, "POST /upload HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "0 ok");
+    r = sess_ask(&ss, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    expect_body(&r, "0 ok");
+    assert_false(r.close);
     /* An answer at the first piece: the connection ends after it, and the
      * client reads it although the rest of its upload is never read. */
     hl_send_str(ss.n, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nstop");
