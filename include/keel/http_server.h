@@ -90,7 +90,7 @@ typedef struct keel_http_route {
  * empty and micros 0). */
 typedef struct keel_http_access {
     keel_slice method;   /**< as sent (valid during the log call only; empty for a
-                              rejection or an answer given after the handler returned) */
+                              rejection) */
     keel_slice target;   /**< as sent (likewise) */
     uint16_t status;     /**< the status answered */
     uint64_t bytes;      /**< response bytes queued (head and body) */

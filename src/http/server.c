@@ -109,6 +109,9 @@ struct khsrv_conn {
     khsrv_conn *prev, *next;   /* the loop's connections */
     khsrv_req *req;            /* NULL unless a request spans reads */
     khsrv_bstream *bs;         /* NULL unless a body is streamed to the handler */
+    uint8_t *log_copy;         /* access log, answers given after the handler returned:
+                                  the method then the target (NULL otherwise) */
+    uint32_t log_method_len, log_target_len;
     keel_http_reply reply;
     khsrv_phase phase;
     bool partial;              /* bytes of a request have arrived */
@@ -538,6 +541,7 @@ static void hsrv_conn_free(khsrv_conn *c)
 {
     hsrv_conn_drop_req(c);
     hsrv_conn_drop_bstream(c);
+    ksys_release(c->log_copy);
     ksys_release(c);
 }
 
@@ -654,7 +658,13 @@ static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, u
                            .status = status,
                            .bytes = bytes,
                            .micros = now >= c->started_us ? now - c->started_us : 0 };
+    if (!from_handler && c->log_copy != NULL) {
+        e.method = (keel_slice){ c->log_copy, c->log_method_len };
+        e.target = (keel_slice){ c->log_copy + c->log_method_len, c->log_target_len };
+    }
     c->srv->opts.access_log(&e, c->srv->opts.log_user);
+    ksys_release(c->log_copy);
+    c->log_copy = NULL;
 }
 
 /* The connection behind a reply that may still answer, or NULL. */
@@ -910,6 +920,21 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
         }
     }
     c->in_handler = false;
+    if (!c->answered && srv->opts.access_log != NULL && c->log_copy == NULL) {
+        /* The answer comes later: keep what the log line needs. */
+        size_t n = req->method.len + req->target.len;
+        c->log_copy = n > 0 && n <= UINT32_MAX ? ksys_alloc_zeroed(n) : NULL;
+        keel_buf b;
+        if (c->log_copy != NULL && keel_buf_init(&b, c->log_copy, n) == KEEL_OK &&
+            keel_buf_append(&b, req->method) == KEEL_OK &&
+            keel_buf_append(&b, req->target) == KEEL_OK) {
+            c->log_method_len = (uint32_t)req->method.len;
+            c->log_target_len = (uint32_t)req->target.len;
+        } else {
+            ksys_release(c->log_copy);
+            c->log_copy = NULL;
+        }
+    }
     c->hl->log_method = keel_slice_empty();
     c->hl->log_target = keel_slice_empty();
     hsrv_conn_drop_req(c);
