@@ -4,12 +4,14 @@
  * parser, the chunked decoder, the response cap) over a real loopback
  * connection.
  *
- * Drives: keel_http_client_send (GET or HEAD, no keep-alive pool) against a
- * peer thread that reads the request head and answers with the fuzzer's
- * bytes in fuzzer-chosen chunks, then closes.
+ * Drives: keel_http_client_send (GET or HEAD, no keep-alive pool), or
+ * keel_http_fetch (the async client on a keel_loop, same response reader),
+ * against a peer thread that reads the request head and answers with the
+ * fuzzer's bytes in fuzzer-chosen chunks, then closes.
  *
  * Input: [flags][k][k schedule bytes][response bytes (at most 64 KiB)].
- * flags bit 0: HEAD instead of GET; bit 1: a 64-byte response cap.
+ * flags bit 0: HEAD instead of GET; bit 1: a 64-byte response cap; bit 2:
+ * the async client.
  * Properties: the result is one the contract allows (OK, PARSE, TOO_LARGE,
  * CLOSED, RESET); on OK the status is 200..599, the body is at most the
  * cap, lies inside memory the response owns (ASan), is empty for HEAD, 204
@@ -24,6 +26,7 @@
 #include "fuzz_check.h"
 #include "keel/http.h"
 #include "keel/http_client.h"
+#include "keel/loop.h"
 #include "keel/net.h"
 
 #define RESPONSE_MAX 65536u
@@ -100,6 +103,45 @@ static void start_peer(void)
     FUZZ_CHECK(pthread_detach(t) == 0);
 }
 
+/* The async client's result, and a loop for it (one per process). */
+static keel_loop *g_loop;
+static bool g_fetched;
+static keel_result g_fetch_r;
+static keel_http_client_response g_fetch_resp;
+
+static void fetch_done(keel_result r, keel_http_client_response *resp, void *user)
+{
+    (void)user;
+    FUZZ_CHECK(!g_fetched); /* exactly once */
+    g_fetched = true;
+    g_fetch_r = r;
+    FUZZ_CHECK((r == KEEL_OK) == (resp != NULL));
+    if (resp != NULL) {
+        g_fetch_resp = *resp;
+    }
+}
+
+static keel_result fetch_async(const keel_http_client_opts *o, const keel_http_client_request *req,
+                               keel_http_client_response *resp)
+{
+    if (g_loop == NULL) {
+        FUZZ_CHECK(keel_loop_new(&g_loop) == KEEL_OK);
+    }
+    g_fetched = false;
+    FUZZ_CHECK(keel_http_fetch(g_loop, o, req, fetch_done, NULL) == KEEL_OK);
+    while (!g_fetched) {
+        FUZZ_CHECK(keel_loop_run_once(g_loop, 100) == KEEL_OK);
+    }
+    /* Let the stream's close finish (its state is freed there). */
+    for (int i = 0; i < 3; i++) {
+        FUZZ_CHECK(keel_loop_run_once(g_loop, 0) == KEEL_OK);
+    }
+    if (g_fetch_r == KEEL_OK) {
+        *resp = g_fetch_resp;
+    }
+    return g_fetch_r;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (g_listener == NULL) {
@@ -133,7 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     keel_http_client_request req = { .method = head ? KEEL_STR("HEAD") : KEEL_STR("GET"),
                                      .url = keel_slice_cstr(url) };
     keel_http_client_response resp;
-    keel_result r = keel_http_client_send(c, &req, &resp);
+    bool async = (flags & 4u) != 0;
+    keel_result r = async ? fetch_async(&o, &req, &resp) : keel_http_client_send(c, &req, &resp);
     FUZZ_CHECK(r == KEEL_OK || r == KEEL_ERR_PARSE || r == KEEL_ERR_TOO_LARGE ||
                r == KEEL_ERR_CLOSED || r == KEEL_ERR_RESET);
     if (r == KEEL_OK) {

@@ -77,8 +77,9 @@ typedef struct keel_http_route {
     /** false: the handler gets the whole body, buffered up to max_body.
      * true: the handler is called as soon as the head is complete, with an
      * empty body, and gets the body in pieces through the callback it sets
-     * with keel_http_reply_on_body (max_body does not apply: the handler
-     * sees every piece and decides; it can pause the connection). */
+     * with keel_http_reply_on_body, then the end call (also for a request
+     * without a body); max_body does not apply: the handler sees every
+     * piece and decides; it can pause the connection. */
     bool stream_body;
     keel_http_handler handler; /**< called for matching requests */
     void *user;                /**< handed to handler */
@@ -89,7 +90,7 @@ typedef struct keel_http_route {
  * empty and micros 0). */
 typedef struct keel_http_access {
     keel_slice method;   /**< as sent (valid during the log call only; empty for a
-                              rejection or an answer given after the handler returned) */
+                              rejection) */
     keel_slice target;   /**< as sent (likewise) */
     uint16_t status;     /**< the status answered */
     uint64_t bytes;      /**< response bytes queued (head and body) */

@@ -109,6 +109,9 @@ struct khsrv_conn {
     khsrv_conn *prev, *next;   /* the loop's connections */
     khsrv_req *req;            /* NULL unless a request spans reads */
     khsrv_bstream *bs;         /* NULL unless a body is streamed to the handler */
+    uint8_t *log_copy;         /* access log, answers given after the handler returned:
+                                  the method then the target (NULL otherwise) */
+    uint32_t log_method_len, log_target_len;
     keel_http_reply reply;
     khsrv_phase phase;
     bool partial;              /* bytes of a request have arrived */
@@ -163,6 +166,7 @@ struct keel_http_server {
     pthread_mutex_t mu;
     khsrv_loop *loops[HSRV_MAX_LOOPS]; /* guarded by mu */
     unsigned nloops;
+    bool stream_routes;        /* some route has stream_body */
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -537,6 +541,7 @@ static void hsrv_conn_free(khsrv_conn *c)
 {
     hsrv_conn_drop_req(c);
     hsrv_conn_drop_bstream(c);
+    ksys_release(c->log_copy);
     ksys_release(c);
 }
 
@@ -653,7 +658,13 @@ static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, u
                            .status = status,
                            .bytes = bytes,
                            .micros = now >= c->started_us ? now - c->started_us : 0 };
+    if (!from_handler && c->log_copy != NULL) {
+        e.method = (keel_slice){ c->log_copy, c->log_method_len };
+        e.target = (keel_slice){ c->log_copy + c->log_method_len, c->log_target_len };
+    }
     c->srv->opts.access_log(&e, c->srv->opts.log_user);
+    ksys_release(c->log_copy);
+    c->log_copy = NULL;
 }
 
 /* The connection behind a reply that may still answer, or NULL. */
@@ -909,6 +920,21 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
         }
     }
     c->in_handler = false;
+    if (!c->answered && srv->opts.access_log != NULL && c->log_copy == NULL) {
+        /* The answer comes later: keep what the log line needs. */
+        size_t n = req->method.len + req->target.len;
+        c->log_copy = n > 0 && n <= UINT32_MAX ? ksys_alloc_zeroed(n) : NULL;
+        keel_buf b;
+        if (c->log_copy != NULL && keel_buf_init(&b, c->log_copy, n) == KEEL_OK &&
+            keel_buf_append(&b, req->method) == KEEL_OK &&
+            keel_buf_append(&b, req->target) == KEEL_OK) {
+            c->log_method_len = (uint32_t)req->method.len;
+            c->log_target_len = (uint32_t)req->target.len;
+        } else {
+            ksys_release(c->log_copy);
+            c->log_copy = NULL;
+        }
+    }
     c->hl->log_method = keel_slice_empty();
     c->hl->log_target = keel_slice_empty();
     hsrv_conn_drop_req(c);
@@ -1197,11 +1223,18 @@ static khsrv_step hsrv_stream_begin(khsrv_conn *c, const keel_http_request *req,
         return HSRV_STEP_STOP;
     }
     c->bs->chunked = req->head.body == KEEL_HTTP_BODY_CHUNKED;
-    c->bs->left = req->head.content_length;
+    c->bs->left = req->head.body == KEEL_HTTP_BODY_LENGTH ? req->head.content_length : 0;
+    c->bs->done = !c->bs->chunked && c->bs->left == 0; /* no body at all */
     c->body_seen = 0;
     *used = head_len;
     hsrv_dispatch(c, req, keel_slice_empty());
-    if (c->phase == HSRV_BODY_STREAM && !c->bs->paused) {
+    if (c->phase != HSRV_BODY_STREAM) {
+        return HSRV_STEP_NEXT; /* answered in the handler call */
+    }
+    if (c->bs->done) {
+        return hsrv_stream_finish(c); /* no body: the end call at once */
+    }
+    if (!c->bs->paused) {
         hsrv_body_window_start(c);
     }
     return HSRV_STEP_NEXT;
@@ -1307,8 +1340,9 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         hsrv_reject(c, 417, "expectation failed");
         return HSRV_STEP_STOP;
     }
-    if (req.head.body == KEEL_HTTP_BODY_CHUNKED ||
-        (req.head.body == KEEL_HTTP_BODY_LENGTH && req.head.content_length > 0)) {
+    if (srv->stream_routes) {
+        /* A stream_body route gets its body in pieces, and always its end
+         * call, also when the request has no body. */
         bool known = false;
         const keel_http_route *rt = hsrv_route(srv, &req, &known);
         if (rt != NULL && rt->stream_body) {
@@ -1675,6 +1709,9 @@ keel_result keel_http_server_start(const keel_http_server_opts *opts, keel_http_
     }
     srv->opts = *opts;
     keel_http_server_opts *o = &srv->opts;
+    for (size_t i = 0; i < o->route_count; i++) {
+        srv->stream_routes = srv->stream_routes || o->routes[i].stream_body;
+    }
     o->max_headers = hsrv_or(o->max_headers, HSRV_DEFAULT_MAX_HEADERS);
     o->max_body = o->max_body == 0 ? HSRV_DEFAULT_MAX_BODY : o->max_body;
     o->max_requests = hsrv_or(o->max_requests, HSRV_DEFAULT_MAX_REQUESTS);

@@ -671,6 +671,13 @@ static void test_streamed_upload_chunked_and_early_answers(void **state)
     assert_int_equal(r.status, 200);
     expect_body(&r, "3145728 ok");
     assert_false(r.close);
+    /* No body at all (none, or Content-Length: 0): the end call still comes. */
+    r = sess_ask(&ss, "POST /upload HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    expect_body(&r, "0 ok");
+    r = sess_ask(&ss, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    expect_body(&r, "0 ok");
+    assert_false(r.close);
     /* An answer at the first piece: the connection ends after it, and the
      * client reads it although the rest of its upload is never read. */
     hl_send_str(ss.n, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nstop");
@@ -952,6 +959,7 @@ static void test_many_keep_alive_clients_each_answered(void **state)
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static int log_count;
 static char log_last[128];
+static bool log_saw_later; /* "GET /later 200": an answer given after the handler returned */
 static void collect_log(const keel_http_access *e, void *user)
 {
     (void)user;
@@ -960,6 +968,9 @@ static void collect_log(const keel_http_access *e, void *user)
     snprintf(log_last, sizeof log_last, "%.*s %.*s %u %llu", (int)e->method.len,
              (const char *)e->method.ptr, (int)e->target.len, (const char *)e->target.ptr,
              (unsigned)e->status, (unsigned long long)e->bytes);
+    if (strncmp(log_last, "GET /later 200 ", 15) == 0) {
+        log_saw_later = true;
+    }
     pthread_mutex_unlock(&log_mu);
 }
 
@@ -972,12 +983,16 @@ static void test_access_log_one_line_per_request(void **state)
     hl_resp r;
     r = sess_ask(&ss, "GET /e/a?q=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_true(hl_read(ss.n, &ss.rd, &r));
+    /* An answer given later is logged with its method and target. */
+    r = sess_ask(&ss, "GET /later HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect_body(&r, "later");
     /* A rejection is logged too, without method or target. */
     r = sess_ask(&ss, "GET / HTTP/2.0\r\nHost: a\r\n\r\n");
     assert_int_equal(r.status, 505);
     sess_close(&ss);
     pthread_mutex_lock(&log_mu);
-    assert_int_equal(log_count, 3);
+    assert_int_equal(log_count, 4);
+    assert_true(log_saw_later);
     assert_int_equal(strncmp(log_last, "  505 ", 6), 0);
     pthread_mutex_unlock(&log_mu);
 }

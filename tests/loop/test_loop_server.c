@@ -345,6 +345,65 @@ static void test_grace_deadline_closes_remaining_connections(void **state)
     keel_server_free(srv);
 }
 
+/* on_shutdown runs once on every loop's thread when the shutdown begins,
+ * before the grace period: there a user closes its idle connections, and
+ * the server ends without waiting for the grace deadline. */
+static atomic_int shutdown_calls;
+static keel_loop *shutdown_loops[4];
+/* The one connection and its loop, published on that loop at accept. */
+static _Atomic(keel_stream *) shutdown_stream;
+static _Atomic(keel_loop *) shutdown_stream_loop;
+static void shutdown_accepted(keel_stream *s, void *user)
+{
+    (void)user;
+    atomic_store(&shutdown_stream, s);
+    atomic_store(&shutdown_stream_loop, keel_stream_loop(s));
+}
+static void shutdown_hook(keel_loop *loop, void *user)
+{
+    assert_ptr_equal(user, &shutdown_calls);
+    int i = atomic_fetch_add(&shutdown_calls, 1);
+    assert_true(i < 4);
+    shutdown_loops[i] = loop;
+    if (atomic_load(&shutdown_stream_loop) == loop) {
+        keel_stream_close(atomic_load(&shutdown_stream)); /* idle: close it now */
+    }
+}
+
+static void test_on_shutdown_runs_on_every_loop(void **state)
+{
+    (void)state;
+    atomic_store(&shutdown_calls, 0);
+    memset(shutdown_loops, 0, sizeof shutdown_loops);
+    atomic_store(&shutdown_stream, NULL);
+    atomic_store(&shutdown_stream_loop, NULL);
+    const keel_server_opts o = {
+        .ip = KEEL_STR("127.0.0.1"),
+        .threads = 3,
+        .handlers = &srv_handlers,
+        .on_accept = shutdown_accepted,
+        .on_shutdown = shutdown_hook,
+        .user = &shutdown_calls,
+    };
+    keel_server *srv = NULL;
+    assert_int_equal(keel_server_start(&o, &srv), KEEL_OK);
+    uint16_t port = 0;
+    assert_int_equal(keel_server_port(srv, &port), KEEL_OK);
+    keel_net *c = echo_client(port, KEEL_STR("idle after this"));
+    uint64_t t0 = nt_now_ms();
+    keel_server_shutdown(srv, 60000); /* a grace the test would notice */
+    assert_int_equal(keel_server_wait(srv), KEEL_OK);
+    assert_true(nt_now_ms() - t0 < 30000);
+    assert_int_equal(atomic_load(&shutdown_calls), 3);
+    assert_true(shutdown_loops[0] != shutdown_loops[1] && shutdown_loops[1] != shutdown_loops[2] &&
+                shutdown_loops[0] != shutdown_loops[2]);
+    uint8_t in[16];
+    keel_buf b = nt_buf(in, sizeof in);
+    assert_int_equal(keel_net_recv_timeout(c, &b, NT_IO_TIMEOUT_MS, NULL), KEEL_ERR_CLOSED);
+    keel_net_free(c);
+    keel_server_free(srv);
+}
+
 /* keel_server_free on a running server: shutdown with grace 0, wait. */
 static void test_free_running_server_stops_it(void **state)
 {
@@ -422,6 +481,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_2000_concurrent_clients_every_byte_echoed),
         cmocka_unit_test(test_graceful_shutdown_delivers_in_flight_data),
         cmocka_unit_test(test_grace_deadline_closes_remaining_connections),
+        cmocka_unit_test(test_on_shutdown_runs_on_every_loop),
         cmocka_unit_test(test_free_running_server_stops_it),
         cmocka_unit_test(test_max_conns_enforced_over_all_threads),
         cmocka_unit_test(test_sigterm_starts_graceful_shutdown),
