@@ -1281,21 +1281,26 @@ static KEEL_MUST_USE keel_result parse_method(keel_http_parser *p, keel_slice in
     return parse_fail(p, i, KEEL_HTTP_BAD_METHOD);
 }
 
-/* The request-target: a run of target bytes; '?' marks the query, '%' must
- * start an escape of two hex digits (ST_PCT1/ST_PCT2 when it is split). */
-/*@ requires step_pre(p, in);
-    assigns p->st_;
-    ensures step_ok{Pre, Post}(p, in, \result);
+/* What parse_target_scan stopped at. */
+#define TARGET_STOP 0u /* in[*at]: a byte that is not part of the target, or the limit */
+#define TARGET_MORE 1u /* in ends (*at == in.len): the target goes on in the next bytes */
+#define TARGET_PCT 2u  /* in ends inside a %-escape; *at is after its '%' */
+
+/* Scan target bytes from in[*at]: target characters, '?' (the first one is
+ * recorded as the query's start), complete %XX escapes. */
+/*@ requires \valid(p) && valid_slice(in) && lim <= in.len;
+    requires \valid(at) && \separated(p, at) && *at < in.len;
+    assigns *at, p->st_.flags, p->st_.query;
+    ensures \result == TARGET_STOP || \result == TARGET_MORE || \result == TARGET_PCT;
+    ensures \result == TARGET_STOP ==> \old(*at) <= *at < in.len;
+    ensures \result == TARGET_MORE ==> *at == in.len;
+    ensures \result == TARGET_PCT ==> \old(*at) < *at <= in.len;
 */
-static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in)
+static uint32_t parse_target_scan(keel_http_parser *p, keel_slice in, size_t lim, size_t *at)
 {
-    size_t i = p->st_.pos;
-    size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
-    uint8_t c;
-    /*@ loop invariant \at(p->st_.pos, Pre) <= i < in.len;
-        loop invariant run_ok(p, in) && p->st_.pos == \at(p->st_.pos, Pre);
-        loop invariant p->st_.state == \at(p->st_.state, Pre);
-        loop assigns i, c, p->st_.flags, p->st_.query;
+    size_t i = *at;
+    /*@ loop invariant \at(*at, Pre) <= i < in.len;
+        loop assigns i, p->st_.flags, p->st_.query;
         loop variant in.len - i;
     */
     for (;;) {
@@ -1307,12 +1312,13 @@ static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in
             i++;
         }
         if (i == in.len) {
-            p->st_.pos = i;
-            return KEEL_OK;
+            *at = i;
+            return TARGET_MORE;
         }
-        c = in.ptr[i];
+        uint8_t c = in.ptr[i];
         if (i >= lim && !parse_is_eol(c)) {
-            return parse_fail(p, i, KEEL_HTTP_TARGET_TOO_LONG);
+            *at = i;
+            return TARGET_STOP;
         }
         if (c == '?') {
             if ((p->st_.flags & F_QUERY) == 0) {
@@ -1320,51 +1326,89 @@ static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in
                 p->st_.query = i;
             }
             if (i + 1 == in.len) {
-                p->st_.pos = i + 1;
-                return KEEL_OK;
+                *at = i + 1;
+                return TARGET_MORE;
             }
             i++;
             continue;
         }
         if (c != '%') {
-            break;
+            *at = i;
+            return TARGET_STOP;
         }
         if (lim - i > 2 && parse_is_hex(in.ptr[i + 1]) && parse_is_hex(in.ptr[i + 2])) {
             if (i + 3 == in.len) {
-                p->st_.pos = i + 3;
-                return KEEL_OK;
+                *at = i + 3;
+                return TARGET_MORE;
             }
             i += 3;
             continue;
         }
-        p->st_.state = ST_PCT1;
-        p->st_.pos = i + 1;
+        *at = i + 1;
+        return TARGET_PCT;
+    }
+}
+
+/* The request-target ends at in[i] (a SP after at least one target byte):
+ * its form (origin, absolute, authority or asterisk), then the version. */
+/*@ requires run_ok(p, in) && p->st_.pos <= i < in.len && p->st_.target < i;
+    assigns p->st_;
+    ensures run_ok(p, in);
+    ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures \result == KEEL_OK ==> p->st_.pos == i + 1 && p->st_.state == ST_VERSION;
+    ensures \result != KEEL_OK ==> p->st_.state == ST_ERROR;
+*/
+static KEEL_MUST_USE keel_result parse_target_done(keel_http_parser *p, keel_slice in, size_t i)
+{
+    /* The path ends at the first '?' (recorded during the scan), if any. */
+    size_t t = p->st_.target;
+    size_t q = i;
+    size_t at = t;
+    parse_form o;
+    if ((p->st_.flags & F_QUERY) != 0 && t < p->st_.query && p->st_.query < i) {
+        q = p->st_.query;
+    }
+    keel_http_reason why = parse_form_of(in, t, q, i, p->st_.method, &o, &at);
+    if (why != KEEL_HTTP_OK) {
+        return parse_fail(p, at, why);
+    }
+    p->st_.target_end = i;
+    p->st_.form = o.form;
+    p->st_.path = o.path;
+    p->st_.path_len = o.path_len;
+    p->st_.auth = o.auth;
+    p->st_.auth_len = o.auth_len;
+    p->st_.version = i + 1;
+    p->st_.vidx = 0;
+    p->st_.state = ST_VERSION;
+    p->st_.pos = i + 1;
+    return KEEL_OK;
+}
+
+/* The request-target: a run of target bytes; '?' marks the query, '%' must
+ * start an escape of two hex digits (ST_PCT1/ST_PCT2 when it is split). */
+/*@ requires step_pre(p, in);
+    assigns p->st_;
+    ensures step_ok{Pre, Post}(p, in, \result);
+*/
+static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in)
+{
+    size_t i = p->st_.pos;
+    size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
+    uint32_t end = parse_target_scan(p, in, lim, &i);
+    if (end != TARGET_STOP) {
+        if (end == TARGET_PCT) {
+            p->st_.state = ST_PCT1;
+        }
+        p->st_.pos = i;
         return KEEL_OK;
     }
+    uint8_t c = in.ptr[i];
+    if (i >= lim && !parse_is_eol(c)) {
+        return parse_fail(p, i, KEEL_HTTP_TARGET_TOO_LONG);
+    }
     if (c == ' ' && i > p->st_.target && p->st_.target < in.len) {
-        /* The path ends at the first '?' (recorded during the scan), if any. */
-        size_t t = p->st_.target;
-        size_t q = i;
-        size_t at = t;
-        parse_form o;
-        if ((p->st_.flags & F_QUERY) != 0 && t < p->st_.query && p->st_.query < i) {
-            q = p->st_.query;
-        }
-        keel_http_reason why = parse_form_of(in, t, q, i, p->st_.method, &o, &at);
-        if (why != KEEL_HTTP_OK) {
-            return parse_fail(p, at, why);
-        }
-        p->st_.target_end = i;
-        p->st_.form = o.form;
-        p->st_.path = o.path;
-        p->st_.path_len = o.path_len;
-        p->st_.auth = o.auth;
-        p->st_.auth_len = o.auth_len;
-        p->st_.version = i + 1;
-        p->st_.vidx = 0;
-        p->st_.state = ST_VERSION;
-        p->st_.pos = i + 1;
-        return KEEL_OK;
+        return parse_target_done(p, in, i);
     }
     if (c == ' ' || parse_is_eol(c)) {
         return parse_fail(p, i, KEEL_HTTP_BAD_START_LINE);
@@ -2128,6 +2172,7 @@ keel_result keel_http_parse_request(keel_http_parser *p, keel_slice in, keel_htt
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
         size_t n = p->st_.pos;
+        /*@ assert n <= in.len; */
         r = parse_finish_request(p, in, hs, cap, req);
         if (r == KEEL_OK) {
             *consumed = n;
@@ -2193,6 +2238,7 @@ keel_result keel_http_parse_response(keel_http_parser *p, keel_slice in,
     keel_result r = parse_run(p, in);
     if (r == KEEL_OK) {
         size_t n = p->st_.pos;
+        /*@ assert n <= in.len; */
         parse_finish_response(p, in, hs, cap, request_method, resp);
         *consumed = n;
         return KEEL_OK;
