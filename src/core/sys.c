@@ -33,6 +33,24 @@ static void sys_real_release(void *p)
     free(p);
 }
 
+uint64_t ksys_now_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t ksys_wall_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec;
+}
+
 static uint64_t sys_real_now_ms(void)
 {
     struct timespec ts;

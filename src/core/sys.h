@@ -190,26 +190,12 @@ static inline uint64_t ksys_now_ms(void)
 }
 
 #ifndef __FRAMAC__
-#include <time.h>
 /* Monotonic microseconds, for measurements only (the HTTP access log): not
- * a fault-injection point, 0 if the clock fails. */
-static inline uint64_t ksys_now_us(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0) {
-        return 0;
-    }
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-/* Wall-clock seconds since 1970 (the HTTP Date field); 0 if the clock fails. */
-static inline uint64_t ksys_wall_seconds(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
-        return 0;
-    }
-    return (uint64_t)ts.tv_sec;
-}
+ * a fault-injection point, 0 if the clock fails. In sys.c. */
+uint64_t ksys_now_us(void);
+/* Wall-clock seconds since 1970 (the HTTP Date field); 0 if the clock
+ * fails. In sys.c. */
+uint64_t ksys_wall_seconds(void);
 #endif
 
 /* ---- the event loop's calls (src/loop/) -------------------------------
