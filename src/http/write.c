@@ -398,6 +398,10 @@ static KEEL_MUST_USE keel_result write_request_prefix_check(keel_buf *out, size_
             r = KEEL_ERR_PARSE;
         }
     }
+    /* The parser wrote only its locals; the CRLF after len is spare room
+     * again (the length is stored once more so that the contract's "leaves
+     * out->len" needs no frame through the parser's calls). */
+    out->len = len;
     /* anything the parser refuses is a target or host that is not
      * canonical (the caller checked everything else before) */
     return r == KEEL_OK ? KEEL_OK : KEEL_ERR_PARSE;

@@ -394,6 +394,19 @@ static void test_status_reasons(void **state)
                               KEEL_STR("HTTP Version Not Supported")));
     assert_int_equal(keel_http_status_reason(299).len, 0);
     assert_int_equal(keel_http_status_reason(0).len, 0);
+    /* every code: empty, or a slice of the table's at most 32 bytes, each of
+     * them a reason-phrase byte (read here: ASan and valgrind check the
+     * reads; keel_http_status_reason is tested, not proven) */
+    for (uint32_t code = 0; code <= UINT16_MAX; code++) {
+        keel_slice r = keel_http_status_reason((uint16_t)code);
+        assert_true(keel_slice_valid(r));
+        assert_true(r.len <= 32);
+        assert_true(r.len == 0 || (code >= 100 && code <= 599));
+        for (size_t i = 0; i < r.len; i++) {
+            assert_true(r.ptr[i] == ' ' || r.ptr[i] == '-' || r.ptr[i] == '\'' ||
+                        (r.ptr[i] >= 'A' && r.ptr[i] <= 'Z') || (r.ptr[i] >= 'a' && r.ptr[i] <= 'z'));
+        }
+    }
     /* every phrase is something the writer accepts */
     for (unsigned s = 100; s <= 599; s++) {
         assert_int_equal(keel_http_field_check(KEEL_STR("X"), keel_http_status_reason((uint16_t)s)),
