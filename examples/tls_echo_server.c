@@ -25,6 +25,8 @@
 #include "keel/loop.h"
 #include "keel/tls.h"
 
+#include "example_server.h"
+
 enum { DEFAULT_PORT = 7443, MAX_THREADS = 256 };
 
 static int usage(const char *why)
@@ -144,32 +146,6 @@ static const char *parse_args(int argc, char **argv, keel_server_opts *o,
     return NULL;
 }
 
-/* "ADDR:PORT" ("[v6]:PORT" for IPv6) of the ip the server was given and the
- * port it really listens on. */
-static keel_result announce(const keel_server *srv, keel_slice ip)
-{
-    uint8_t text[KEEL_ADDR_TEXT_MAX];
-    keel_buf out;
-    keel_addr a;
-    uint16_t port = 0;
-    keel_result r = keel_server_port(srv, &port);
-    if (r == KEEL_OK) {
-        r = keel_addr_parse_ip(ip, &a);
-    }
-    if (r == KEEL_OK) {
-        a.port = port;
-        r = keel_buf_init(&out, text, sizeof text);
-    }
-    if (r == KEEL_OK) {
-        r = keel_addr_format(&a, &out);
-    }
-    if (r == KEEL_OK) {
-        printf("listening on %.*s\n", (int)out.len, (const char *)out.ptr);
-        r = fflush(stdout) == 0 ? KEEL_OK : KEEL_ERR_OS;
-    }
-    return r;
-}
-
 int main(int argc, char **argv)
 {
     keel_server_opts o = { .handle_signals = true };
@@ -201,7 +177,11 @@ int main(int argc, char **argv)
         keel_tls_config_free(cfg);
         return 1;
     }
-    r = announce(srv, o.ip);
+    uint16_t port = 0;
+    r = keel_server_port(srv, &port);
+    if (r == KEEL_OK) {
+        r = example_announce(o.ip, port);
+    }
     if (r != KEEL_OK) {
         fprintf(stderr, "tls_echo_server: cannot announce the address: %s\n", keel_result_str(r));
         keel_server_shutdown(srv, 0);
