@@ -41,6 +41,7 @@ static int usage(const char *why)
     return 2;
 }
 
+/* guide:roundtrip:begin */
 /* One round trip: line out, exactly its length back into reply. */
 static keel_result echo_line(keel_tls *tls, keel_slice line, keel_buf *reply)
 {
@@ -51,6 +52,7 @@ static keel_result echo_line(keel_tls *tls, keel_slice line, keel_buf *reply)
     }
     return KEEL_OK;
 }
+/* guide:roundtrip:end */
 
 static void print_response(keel_slice echo)
 {
@@ -175,6 +177,7 @@ int main(int argc, char **argv)
                 keel_result_str(r), keel_result_name(r));
         return r == KEEL_ERR_INVALID_ARG ? usage("--cert and --key go together") : 1;
     }
+    /* guide:connect:begin */
     keel_net *net = NULL;
     keel_tls *tls = NULL;
     r = keel_net_init(&net);
@@ -190,6 +193,7 @@ int main(int argc, char **argv)
         r = keel_tls_connect(tls, cfg, net, name != NULL ? keel_slice_cstr(name) : host,
                              IO_TIMEOUT_MS);
     }
+    /* guide:connect:end */
     if (r == KEEL_OK) {
         what = "session failed";
         r = run(tls);

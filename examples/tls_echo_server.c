@@ -45,6 +45,7 @@ static int usage(const char *why)
     return 2;
 }
 
+/* guide:on_read:begin */
 /* Echo what arrived; at the client's end (close_notify, or a bare EOF),
  * send what is queued and our close_notify, then close. */
 static size_t on_read(keel_tls_stream *t, keel_result r, keel_slice data, void *user)
@@ -64,6 +65,7 @@ static size_t on_read(keel_tls_stream *t, keel_result r, keel_slice data, void *
     }
     return data.len;
 }
+/* guide:on_read:end */
 
 static void on_writable(keel_tls_stream *t, keel_result r, bool can_write, void *user)
 {
@@ -168,9 +170,11 @@ int main(int argc, char **argv)
                 keel_result_str(r), text);
         return 1;
     }
+    /* guide:start:begin */
     keel_tls_server_opts tls = { .config = cfg, .handlers = &echo_handlers };
     keel_server *srv = NULL;
     r = keel_tls_server_start(&o, &tls, &srv);
+    /* guide:start:end */
     if (r != KEEL_OK) {
         fprintf(stderr, "tls_echo_server: cannot listen on %.*s port %u: %s\n", (int)o.ip.len,
                 (const char *)o.ip.ptr, (unsigned)o.port, keel_result_str(r));
