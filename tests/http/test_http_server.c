@@ -30,6 +30,19 @@
 
 #include "keel/loop.h"
 
+/* Built with ThreadSanitizer (gcc defines __SANITIZE_THREAD__, clang has
+ * __has_feature). */
+#if defined(__SANITIZE_THREAD__)
+#define HS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HS_TSAN 1
+#endif
+#endif
+#ifndef HS_TSAN
+#define HS_TSAN 0
+#endif
+
 /* ---- handlers --------------------------------------------------------------- */
 
 /* 200 with the request's body, or its path when it has none. */
@@ -640,11 +653,19 @@ static void test_streamed_upload_keeps_memory_flat(void **state)
     snprintf(want, sizeof want, "%d ok", TOTAL);
     expect_body(&r, want);
     /* 16 MiB went through; memory grew by far less (the stream's read buffer
-     * at most, and the kernel's socket buffers are not ours). */
+     * at most, and the kernel's socket buffers are not ours). Not under
+     * ThreadSanitizer, whose shadow memory grows with every heap page the
+     * upload touches: there RSS does not measure keel (the gcc, asan and
+     * valgrind stages check the bound). */
+#if !HS_TSAN
     if (after - before > 8 * 1024) {
         print_error("RSS grew by %ld KiB over a %d MiB upload\n", after - before, TOTAL >> 20);
         fail();
     }
+#else
+    (void)before;
+    (void)after;
+#endif
     /* The connection goes on. */
     r = sess_ask(&ss, "GET /e/next HTTP/1.1\r\nHost: a\r\n\r\n");
     expect_body(&r, "/e/next");
