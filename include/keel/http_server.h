@@ -184,7 +184,9 @@ void keel_http_reply_on_body(keel_http_reply *reply, keel_http_body_fn fn, void 
 /** Back-pressure on a streamed body: no piece is delivered (and nothing is
  * read from the connection: the kernel pushes back on the client) until
  * keel_http_reply_body_resume. The body-rate timeout does not run while
- * paused. Both may be called from the body callback. */
+ * paused. Both may be called from the body callback. A pause asked for
+ * at the body's last piece does nothing: the end call follows at once (a
+ * timer set to resume must then be cancelled before answering). */
 void keel_http_reply_body_pause(keel_http_reply *reply);
 /** Resume a paused streamed body (pieces held meanwhile come first). */
 void keel_http_reply_body_resume(keel_http_reply *reply);

@@ -173,18 +173,34 @@ typedef struct upload {
     bool broken;
     int pauses;
     keel_result failed;
+    bool resume_due; /* a timer will resume the body: cancelled on answering */
+    keel_timer_id resume_timer;
 } upload;
 static upload up;
 static void upload_resume(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)loop;
     (void)id;
+    up.resume_due = false;
     keel_http_reply_body_resume(user);
+}
+/* The reply must not be touched once answered (keel/http_server.h): a
+ * resume timer still due is cancelled before the answer. A pause asked for
+ * at the last piece is such a case (the end call follows at once). */
+static void upload_cancel_resume(keel_http_reply *reply)
+{
+    if (up.resume_due) {
+        up.resume_due = false;
+        assert_int_equal(keel_timer_cancel(keel_http_reply_loop(reply), up.resume_timer), KEEL_OK);
+    }
 }
 static void upload_piece(keel_http_reply *reply, keel_result r, keel_slice piece, void *user)
 {
     (void)user;
     char text[64];
+    if (r != KEEL_OK || piece.len == 0 || (up.got == 0 && keel_slice_starts_with(piece, KEEL_STR("stop")))) {
+        upload_cancel_resume(reply); /* answering now */
+    }
     if (r != KEEL_OK) {
         up.failed = r;
         int n = snprintf(text, sizeof text, "failed: %s\n", keel_result_str(r));
@@ -212,10 +228,10 @@ static void upload_piece(keel_http_reply *reply, keel_result r, keel_slice piece
         up.next_pause += 1024u * 1024u;
         up.pauses++;
         keel_http_reply_body_pause(reply);
-        keel_timer_id id;
         assert_int_equal(keel_timer_start(keel_http_reply_loop(reply), 2, 0, upload_resume, reply,
-                                          &id),
+                                          &up.resume_timer),
                          KEEL_OK);
+        up.resume_due = true;
     }
 }
 static void upload_handler(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
