@@ -8,6 +8,9 @@
  *    bytes in network order, a port in host order, and an IPv6 scope id.
  *  - Parsing is strict and never reads outside the given slice; it needs no
  *    NUL terminator. Malformed text is KEEL_ERR_PARSE.
+ *  - A slice or buf that fails keel_slice_valid / keel_buf_valid, or a NULL
+ *    pointer argument, is KEEL_ERR_INVALID_ARG, checked before anything is
+ *    read or written.
  *  - Formatting appends to a keel_buf; KEEL_ERR_TOO_LARGE (buf unchanged)
  *    when the text does not fit. KEEL_ADDR_TEXT_MAX bytes always suffice.
  *  - Parsing and formatting are pure and thread-safe; resolution calls the

@@ -1439,6 +1439,41 @@ static KEEL_MUST_USE keel_result parse_pct(keel_http_parser *p, keel_slice in)
 
 static const uint8_t parse_http_name[8] = { 'H', 'T', 'T', 'P', '/', '1', '.', '1' };
 
+/* The fast path: "HTTP/1.1" or "HTTP/1.0" whole in view at i. The minor
+ * version (0 or 1), or -1. Its own function: eight byte tests in the
+ * caller's body multiplied the cases of every goal after them. */
+/*@ requires valid_slice(in) && i <= in.len;
+    assigns \nothing;
+    ensures -1 <= \result <= 1;
+*/
+static int parse_version_whole(keel_slice in, size_t i)
+{
+    if (in.len - i < 8u) {
+        return -1;
+    }
+    const uint8_t *v = in.ptr + i;
+    if (v[0] != 'H' || v[1] != 'T' || v[2] != 'T' || v[3] != 'P' || v[4] != '/' ||
+        v[5] != '1' || v[6] != '.' || (v[7] != '1' && v[7] != '0')) {
+        return -1;
+    }
+    return v[7] - '0';
+}
+
+/* Byte k (0..7) of "HTTP/" DIGIT "." DIGIT: does c fit there? */
+/*@ requires k < 8;
+    assigns \nothing;
+*/
+static bool parse_version_byte_ok(uint8_t k, uint8_t c)
+{
+    if (k < 5u) {
+        return c == parse_http_name[k];
+    }
+    if (k == 6u) {
+        return c == '.';
+    }
+    return (khttp_class[c] & KHTTP_DIGIT) != 0;
+}
+
 /* "HTTP/" DIGIT "." DIGIT, byte by byte (vidx bytes matched so far), with
  * a fast path for the whole version in view. */
 /*@ requires step_pre(p, in);
@@ -1449,52 +1484,58 @@ static KEEL_MUST_USE keel_result parse_version(keel_http_parser *p, keel_slice i
 {
     size_t i = p->st_.pos;
     size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
-    if (p->st_.vidx == 0 && i <= lim && lim - i >= 8u && in.ptr[i] == 'H' &&
-        in.ptr[i + 1] == 'T' && in.ptr[i + 2] == 'T' && in.ptr[i + 3] == 'P' &&
-        in.ptr[i + 4] == '/' && in.ptr[i + 5] == '1' && in.ptr[i + 6] == '.' &&
-        (in.ptr[i + 7] == '1' || in.ptr[i + 7] == '0')) {
-        p->st_.major = 1;
-        p->st_.minor = (uint8_t)(in.ptr[i + 7] - '0');
-        p->st_.vidx = 8;
-        p->st_.state = ST_VERSION_END;
-        p->st_.pos = i + 8;
-        return KEEL_OK;
+    if (p->st_.vidx == 0 && i <= lim && lim - i >= 8u) {
+        int minor = parse_version_whole(in, i);
+        if (minor >= 0) {
+            p->st_.major = 1;
+            p->st_.minor = (uint8_t)minor;
+            p->st_.vidx = 8;
+            p->st_.state = ST_VERSION_END;
+            p->st_.pos = i + 8;
+            return KEEL_OK;
+        }
     }
     bool req = p->kind == KEEL_HTTP_REQUEST;
     if (p->st_.vidx >= 8u) {
         return parse_fail(p, i, KEEL_HTTP_BAD_VERSION); /* unreachable: ST_VERSION_END by then */
     }
+    /* The loop runs on locals; p is written once, after it. */
+    keel_http_reason why = KEEL_HTTP_OK; /* one failure exit: fewer paths per goal */
+    uint8_t k = p->st_.vidx;
+    uint8_t major = p->st_.major;
+    uint8_t minor = p->st_.minor;
     /*@ loop invariant \at(p->st_.pos, Pre) <= i <= in.len;
-        loop invariant run_ok(p, in) && p->st_.pos == \at(p->st_.pos, Pre);
-        loop invariant p->st_.state == \at(p->st_.state, Pre);
-        loop invariant i == \at(p->st_.pos, Pre) ==> p->st_.vidx == \at(p->st_.vidx, Pre);
-        loop assigns i, p->st_.vidx, p->st_.major, p->st_.minor;
+        loop invariant k <= 8;
+        loop invariant i == \at(p->st_.pos, Pre) ==> k == \at(p->st_.vidx, Pre);
+        loop assigns i, k, major, minor, why;
         loop variant in.len - i;
     */
-    while (i < in.len && p->st_.vidx < 8u) {
+    while (i < in.len && k < 8u) {
         uint8_t c = in.ptr[i];
-        uint8_t k = p->st_.vidx;
         if (i >= lim && !parse_is_eol(c)) {
-            return parse_fail(p, i, KEEL_HTTP_START_LINE_TOO_LONG);
+            why = KEEL_HTTP_START_LINE_TOO_LONG;
+            break;
         }
-        bool ok = k < 5u ? c == parse_http_name[k]
-                : k == 6u ? c == '.'
-                          : (khttp_class[c] & KHTTP_DIGIT) != 0;
-        if (!ok) {
-            if (req && k == 0 && (c == ' ' || parse_is_eol(c))) {
-                return parse_fail(p, i, KEEL_HTTP_BAD_START_LINE);
-            }
-            return parse_fail(p, i, KEEL_HTTP_BAD_VERSION);
+        if (!parse_version_byte_ok(k, c)) {
+            why = req && k == 0 && (c == ' ' || parse_is_eol(c)) ? KEEL_HTTP_BAD_START_LINE
+                                                                 : KEEL_HTTP_BAD_VERSION;
+            break;
         }
         if (k == 5u) {
-            p->st_.major = (uint8_t)(c - '0');
+            major = (uint8_t)(c - '0');
         } else if (k == 7u) {
-            p->st_.minor = (uint8_t)(c - '0');
+            minor = (uint8_t)(c - '0');
         }
-        p->st_.vidx = (uint8_t)(k + 1u);
+        k++;
         i++;
     }
-    if (p->st_.vidx >= 8u) {
+    if (why != KEEL_HTTP_OK) {
+        return parse_fail(p, i, why);
+    }
+    p->st_.vidx = k;
+    p->st_.major = major;
+    p->st_.minor = minor;
+    if (k >= 8u) {
         p->st_.state = ST_VERSION_END;
     }
     p->st_.pos = i;

@@ -20,6 +20,22 @@
 #include "core/sys.h"
 #endif
 
+#ifdef __FRAMAC__
+/* WP proves this file alone: the entry points' validity checks need the
+ * contracts of keel_slice_valid and keel_buf_valid (slice.c's, restated
+ * word for word). Assumptions here; the net/addrlink unit proves slice.c's
+ * bodies against these restatements. */
+/*@ assigns \nothing;
+    ensures \result <==> slice_shape(s);
+*/
+bool keel_slice_valid(keel_slice s);
+/*@ requires b == \null || \valid_read(b);
+    assigns \nothing;
+    ensures \result <==> (b != \null && buf_shape(*b));
+*/
+bool keel_buf_valid(const keel_buf *b);
+#endif
+
 /* Longest host name handed to the resolver (RFC 1035 presentation form). */
 #define KEEL_NAME_MAX 253u
 
@@ -417,11 +433,10 @@ static KEEL_MUST_USE keel_result addr_split_hostport(keel_slice s, size_t *hlo, 
 
 /* ---- parsing: public -------------------------------------------------- */
 
-/*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
+/*@ requires slice_arg(text);
     requires out != \null ==> \valid(out);
     assigns *out;
-    ensures out == \null || (text.ptr == \null && text.len != 0) ==>
-            \result == KEEL_ERR_INVALID_ARG;
+    ensures out == \null || !slice_shape(text) ==> \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> valid_addr(*out) && out->family == KEEL_AF_INET4
             && out->port == 0 && out->scope_id == 0;
@@ -429,17 +444,16 @@ static KEEL_MUST_USE keel_result addr_split_hostport(keel_slice s, size_t *hlo, 
 */
 keel_result keel_addr_parse_ipv4(keel_slice text, keel_addr *out)
 {
-    if (out == NULL || (text.ptr == NULL && text.len != 0)) {
+    if (out == NULL || !keel_slice_valid(text)) {
         return KEEL_ERR_INVALID_ARG;
     }
     return addr_parse_literal(text, 0, text.len, false, 0, out);
 }
 
-/*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
+/*@ requires slice_arg(text);
     requires out != \null ==> \valid(out);
     assigns *out;
-    ensures out == \null || (text.ptr == \null && text.len != 0) ==>
-            \result == KEEL_ERR_INVALID_ARG;
+    ensures out == \null || !slice_shape(text) ==> \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> valid_addr(*out) && out->family == KEEL_AF_INET6
             && out->port == 0;
@@ -447,17 +461,16 @@ keel_result keel_addr_parse_ipv4(keel_slice text, keel_addr *out)
 */
 keel_result keel_addr_parse_ipv6(keel_slice text, keel_addr *out)
 {
-    if (out == NULL || (text.ptr == NULL && text.len != 0)) {
+    if (out == NULL || !keel_slice_valid(text)) {
         return KEEL_ERR_INVALID_ARG;
     }
     return addr_parse_literal(text, 0, text.len, true, 0, out);
 }
 
-/*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
+/*@ requires slice_arg(text);
     requires out != \null ==> \valid(out);
     assigns *out;
-    ensures out == \null || (text.ptr == \null && text.len != 0) ==>
-            \result == KEEL_ERR_INVALID_ARG;
+    ensures out == \null || !slice_shape(text) ==> \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> valid_addr(*out) && out->family != KEEL_AF_UNSPEC
             && out->port == 0;
@@ -465,24 +478,23 @@ keel_result keel_addr_parse_ipv6(keel_slice text, keel_addr *out)
 */
 keel_result keel_addr_parse_ip(keel_slice text, keel_addr *out)
 {
-    if (out == NULL || (text.ptr == NULL && text.len != 0)) {
+    if (out == NULL || !keel_slice_valid(text)) {
         return KEEL_ERR_INVALID_ARG;
     }
     return addr_parse_literal(text, 0, text.len, addr_has_colon(text, 0, text.len), 0, out);
 }
 
-/*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
+/*@ requires slice_arg(text);
     requires out != \null ==> \valid(out);
     assigns *out;
-    ensures out == \null || (text.ptr == \null && text.len != 0) ==>
-            \result == KEEL_ERR_INVALID_ARG;
+    ensures out == \null || !slice_shape(text) ==> \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> valid_addr(*out) && out->family != KEEL_AF_UNSPEC;
     ensures out != \null && \result != KEEL_OK ==> *out == \old(*out);
 */
 keel_result keel_addr_parse(keel_slice text, keel_addr *out)
 {
-    if (out == NULL || (text.ptr == NULL && text.len != 0)) {
+    if (out == NULL || !keel_slice_valid(text)) {
         return KEEL_ERR_INVALID_ARG;
     }
     size_t lo = 0;
@@ -497,18 +509,17 @@ keel_result keel_addr_parse(keel_slice text, keel_addr *out)
     return addr_parse_literal(text, lo, hi, bracketed, port, out);
 }
 
-/*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
+/*@ requires slice_arg(text);
     requires out != \null ==> \valid(out);
     assigns *out;
-    ensures out == \null || (text.ptr == \null && text.len != 0) ==>
-            \result == KEEL_ERR_INVALID_ARG;
+    ensures out == \null || !slice_shape(text) ==> \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
     ensures text.len == 0 && out != \null ==> \result != KEEL_OK;
     ensures \result != KEEL_OK && out != \null ==> *out == \old(*out);
 */
 keel_result keel_addr_parse_port(keel_slice text, uint16_t *out)
 {
-    if (out == NULL || (text.ptr == NULL && text.len != 0)) {
+    if (out == NULL || !keel_slice_valid(text)) {
         return KEEL_ERR_INVALID_ARG;
     }
     uint32_t p = 0;
@@ -517,12 +528,12 @@ keel_result keel_addr_parse_port(keel_slice text, uint16_t *out)
     return KEEL_OK;
 }
 
-/*@ requires text.ptr != \null ==> \valid_read(text.ptr + (0 .. text.len - 1));
+/*@ requires slice_arg(text);
     requires host != \null ==> \valid(host);
     requires port != \null ==> \valid(port);
     requires \separated(host, port);
     assigns *host, *port;
-    ensures host == \null || port == \null || (text.ptr == \null && text.len != 0) ==>
+    ensures host == \null || port == \null || !slice_shape(text) ==>
             \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK ==> host->len > 0 && valid_slice(*host)
@@ -532,7 +543,7 @@ keel_result keel_addr_parse_port(keel_slice text, uint16_t *out)
 */
 keel_result keel_hostport_split(keel_slice text, keel_slice *host, uint16_t *port)
 {
-    if (host == NULL || port == NULL || (text.ptr == NULL && text.len != 0)) {
+    if (host == NULL || port == NULL || !keel_slice_valid(text)) {
         return KEEL_ERR_INVALID_ARG;
     }
     size_t lo = 0;
@@ -793,11 +804,11 @@ static KEEL_MUST_USE keel_result addr_put_ip(const keel_addr *a, addr_text *t)
 }
 
 /*@ requires a != \null ==> \valid_read(a);
-    requires out != \null ==> \valid(out) && valid_buf(*out)
-             && \separated(out, out->ptr + (0 .. out->cap - 1));
+    requires buf_arg(out);
     requires \separated(a, out);
     assigns *out, out->ptr[0 .. out->cap - 1];
-    ensures a == \null || out == \null ==> \result == KEEL_ERR_INVALID_ARG;
+    ensures a == \null || out == \null || !buf_shape(\old(*out)) ==>
+            \result == KEEL_ERR_INVALID_ARG;
     ensures a != \null && a->family != KEEL_AF_INET4 && a->family != KEEL_AF_INET6 ==>
             \result == KEEL_ERR_INVALID_ARG;
     ensures out != \null && \result != KEEL_OK ==> out->len == \old(out->len)
@@ -807,7 +818,7 @@ static KEEL_MUST_USE keel_result addr_put_ip(const keel_addr *a, addr_text *t)
 */
 keel_result keel_addr_format_ip(const keel_addr *a, keel_buf *out)
 {
-    if (a == NULL || out == NULL) {
+    if (a == NULL || !keel_buf_valid(out)) {
         return KEEL_ERR_INVALID_ARG;
     }
     addr_text t;
@@ -819,11 +830,11 @@ keel_result keel_addr_format_ip(const keel_addr *a, keel_buf *out)
 }
 
 /*@ requires a != \null ==> \valid_read(a);
-    requires out != \null ==> \valid(out) && valid_buf(*out)
-             && \separated(out, out->ptr + (0 .. out->cap - 1));
+    requires buf_arg(out);
     requires \separated(a, out);
     assigns *out, out->ptr[0 .. out->cap - 1];
-    ensures a == \null || out == \null ==> \result == KEEL_ERR_INVALID_ARG;
+    ensures a == \null || out == \null || !buf_shape(\old(*out)) ==>
+            \result == KEEL_ERR_INVALID_ARG;
     ensures a != \null && a->family != KEEL_AF_INET4 && a->family != KEEL_AF_INET6 ==>
             \result == KEEL_ERR_INVALID_ARG;
     ensures out != \null && \result != KEEL_OK ==> out->len == \old(out->len)
@@ -833,7 +844,7 @@ keel_result keel_addr_format_ip(const keel_addr *a, keel_buf *out)
 */
 keel_result keel_addr_format(const keel_addr *a, keel_buf *out)
 {
-    if (a == NULL || out == NULL) {
+    if (a == NULL || !keel_buf_valid(out)) {
         return KEEL_ERR_INVALID_ARG;
     }
     bool v6 = a->family == KEEL_AF_INET6;
@@ -1052,7 +1063,7 @@ static bool addr_family_matches(keel_family want, keel_family got)
 keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family,
                               keel_addr_list *out)
 {
-    if (out == NULL || host.len == 0 || host.ptr == NULL ||
+    if (out == NULL || !keel_slice_valid(host) || host.len == 0 ||
         (family != KEEL_AF_UNSPEC && family != KEEL_AF_INET4 && family != KEEL_AF_INET6)) {
         return KEEL_ERR_INVALID_ARG;
     }

@@ -122,10 +122,14 @@ KEEL_MUST_USE keel_result keel_addr_from_sockaddr(const struct sockaddr *sa, soc
                                                   keel_addr *out);
 
 /* keel_addr_resolve is outside WP too (it walks getaddrinfo's list, which
- * Frama-C's libc does not describe): trusted, pinned by tests/net/test_addr.c. */
+ * Frama-C's libc does not describe): trusted, pinned by tests/net/test_addr.c.
+ * It reads host's bytes only when host passes keel_slice_valid (then
+ * slice_arg says they are readable); out is written only on KEEL_OK. */
 /*@ requires slice_arg(host);
-    requires \valid(out);
+    requires out == \null || \valid(out);
     assigns *out;
+    ensures out == \null || !slice_shape(host) ==> \result == KEEL_ERR_INVALID_ARG;
+    ensures \result == KEEL_OK ==> 0 < out->count <= KEEL_ADDR_LIST_MAX;
 */
 KEEL_MUST_USE keel_result keel_addr_resolve(keel_slice host, uint16_t port, keel_family family,
                                             keel_addr_list *out);
@@ -854,15 +858,15 @@ static int net_connect_error_rank(keel_result r)
 /*@ requires ctx == \null || valid_net(ctx);
     requires slice_arg(host);
     assigns *ctx, NET_OPEN_STATE, __fc_time;
-    ensures ctx == \null || (proto != KEEL_PROTO_TCP && proto != KEEL_PROTO_UDP) ==>
-            \result == KEEL_ERR_INVALID_ARG;
+    ensures ctx == \null || (proto != KEEL_PROTO_TCP && proto != KEEL_PROTO_UDP) ||
+            !slice_shape(host) ==> \result == KEEL_ERR_INVALID_ARG;
     ensures ctx != \null ==> valid_net(ctx);
     ensures \result == KEEL_OK ==> ctx->fd >= 0;
 */
 keel_result keel_net_connect(keel_net *ctx, keel_slice host, uint16_t port, keel_proto proto,
                              uint32_t timeout_ms)
 {
-    if (ctx == NULL || !net_proto_valid(proto)) {
+    if (ctx == NULL || !net_proto_valid(proto) || !keel_slice_valid(host)) {
         return KEEL_ERR_INVALID_ARG;
     }
     if (ctx->fd >= 0) {

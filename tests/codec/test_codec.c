@@ -321,6 +321,10 @@ static void test_line_invalid_arguments(void **state)
     d = line_dec(4, KEEL_LINE_LF);
     keel_slice bad = { NULL, 3 };
     assert_int_equal(keel_line_decode(&d, bad, &line, &used), KEEL_ERR_INVALID_ARG);
+    /* a slice wrapping the address space fails keel_slice_valid too */
+    keel_slice wrap = (keel_slice){ (const uint8_t *)(UINTPTR_MAX - 15u), 100 };
+    assert_int_equal(keel_line_decode(&d, wrap, &line, &used), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_line_decode_final(&d, wrap, &line, &used), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_line_decode(NULL, cs("a\n"), &line, &used), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_line_decode(&d, cs("a\n"), NULL, &used), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_line_decode(&d, cs("a\n"), &line, NULL), KEEL_ERR_INVALID_ARG);
@@ -375,6 +379,9 @@ static void test_line_encode_appends_terminator_all_or_nothing(void **state)
     assert_int_equal(used, b.len);
     keel_buf bad = { NULL, 4, 0 };
     assert_int_equal(keel_line_encode(&bad, &lf, cs("a")), KEEL_ERR_INVALID_ARG);
+    keel_buf wrap = { (uint8_t *)(UINTPTR_MAX - 15u), 100, 0 };
+    assert_int_equal(keel_line_encode(&wrap, &lf, cs("a")), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_line_encode(&b, &lf, (keel_slice){ (const uint8_t *)(UINTPTR_MAX - 15u), 100 }), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_line_encode(NULL, &lf, cs("a")), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_line_encode(&b, NULL, cs("a")), KEEL_ERR_INVALID_ARG);
 }
@@ -513,6 +520,8 @@ static void test_frame_invalid_arguments(void **state)
     d = frame_dec(1, 10);
     keel_slice bad = { NULL, 1 };
     assert_int_equal(keel_frame_decode(&d, bad, &p, &used, &need), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_frame_decode(&d, (keel_slice){ (const uint8_t *)(UINTPTR_MAX - 15u), 100 }, &p, &used, &need),
+                     KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_frame_decode(NULL, cs("a"), &p, &used, &need), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_frame_decode(&d, cs("a"), NULL, &used, &need), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_frame_decode(&d, cs("a"), &p, NULL, &need), KEEL_ERR_INVALID_ARG);
@@ -527,6 +536,8 @@ static void test_frame_invalid_arguments(void **state)
     assert_int_equal(keel_frame_encode(&b, &d, cs("a")), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_frame_encode(&b, NULL, cs("a")), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_frame_encode(NULL, &d, cs("a")), KEEL_ERR_INVALID_ARG);
+    d = frame_dec(1, 10);
+    assert_int_equal(keel_frame_encode(&b, &d, (keel_slice){ (const uint8_t *)(UINTPTR_MAX - 15u), 100 }), KEEL_ERR_INVALID_ARG);
     assert_int_equal(b.len, 0);
 }
 

@@ -370,6 +370,12 @@ static void test_invalid_arguments_are_refused(void **state)
     keel_json_token tok;
     assert_int_equal(keel_json_tokenizer_init(NULL, KEEL_STR("1"), 0), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_json_tokenizer_init(&t, bad, 0), KEEL_ERR_INVALID_ARG);
+    /* a slice wrapping the address space fails keel_slice_valid too */
+    keel_slice wrap = (keel_slice){ (const uint8_t *)(UINTPTR_MAX - 15u), 100 };
+    assert_int_equal(keel_json_validate(wrap, 0, &e), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_json_tokenizer_init(&t, wrap, 0), KEEL_ERR_INVALID_ARG);
+    keel_json_doc wrapped_doc;
+    assert_int_equal(keel_json_parse(wrap, 0, &wrapped_doc, NULL), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_json_tokenizer_init(&t, KEEL_STR("1"), 0), KEEL_OK);
     assert_int_equal(keel_json_next(NULL, &tok), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_json_next(&t, NULL), KEEL_ERR_INVALID_ARG);

@@ -373,6 +373,21 @@ static void test_invalid_arguments(void **state)
     assert_int_equal(keel_hostport_split(bad, &host, &port), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_hostport_split(S("a:1"), NULL, &port), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_hostport_split(S("a:1"), &host, NULL), KEEL_ERR_INVALID_ARG);
+    /* A slice that fails keel_slice_valid because it wraps the address
+     * space: rejected before a byte is read (it used to be read). */
+    keel_slice wrap = { (const uint8_t *)(UINTPTR_MAX - 15u), 100 };
+    const keel_addr sentinel = { .family = KEEL_AF_INET4, .port = 7 };
+    a = sentinel;
+    host = S("untouched");
+    port = 9;
+    assert_int_equal(keel_addr_parse_ipv4(wrap, &a), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_addr_parse_ipv6(wrap, &a), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_addr_parse_ip(wrap, &a), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_addr_parse(wrap, &a), KEEL_ERR_INVALID_ARG);
+    assert_memory_equal(&a, &sentinel, sizeof a);
+    assert_int_equal(keel_hostport_split(wrap, &host, &port), KEEL_ERR_INVALID_ARG);
+    assert_true(keel_slice_eq(host, S("untouched")));
+    assert_int_equal(port, 9);
     /* the empty slice { NULL, 0 } is valid input, just not an address */
     assert_int_equal(keel_addr_parse_ipv4(keel_slice_empty(), &a), KEEL_ERR_PARSE);
     assert_int_equal(keel_addr_parse_ipv6(keel_slice_empty(), &a), KEEL_ERR_PARSE);
@@ -631,6 +646,17 @@ static void test_format_rejects_unspec_and_null(void **state)
     assert_int_equal(keel_addr_format_ip(&a, NULL), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_addr_format(NULL, &b), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_addr_format(&a, NULL), KEEL_ERR_INVALID_ARG);
+    /* Bufs that fail keel_buf_valid: nothing is written through them. */
+    keel_buf wrap = { (uint8_t *)(UINTPTR_MAX - 15u), 100, 0 };
+    keel_buf over = { store, 4, 5 };
+    keel_buf null_storage = { NULL, 8, 0 };
+    keel_buf *bad[] = { &wrap, &over, &null_storage };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        keel_buf before = *bad[i];
+        assert_int_equal(keel_addr_format_ip(&a, bad[i]), KEEL_ERR_INVALID_ARG);
+        assert_int_equal(keel_addr_format(&a, bad[i]), KEEL_ERR_INVALID_ARG);
+        assert_memory_equal(bad[i], &before, sizeof before);
+    }
 }
 
 /* ---- values --------------------------------------------------------------- */
@@ -1087,6 +1113,11 @@ static void test_resolve_invalid_arguments(void **state)
                      KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_addr_resolve(S("localhost"), 1, KEEL_AF_UNSPEC, NULL),
                      KEEL_ERR_INVALID_ARG);
+    /* A slice that wraps the address space is rejected before a byte of it
+     * is read (it used to be read: a crash). */
+    assert_int_equal(keel_addr_resolve((keel_slice){ (const uint8_t *)(UINTPTR_MAX - 15u), 100 }, 1,
+                                       KEEL_AF_UNSPEC, &list),
+                     KEEL_ERR_INVALID_ARG);
     assert_int_equal(list.count, 3);
     assert_int_equal(gai_calls, 0);
 }
@@ -1216,6 +1247,8 @@ static void test_parse_port_same_rule_as_hostport(void **state)
     keel_slice bad_slice = { NULL, 3 };
     uint16_t port = 1234;
     assert_int_equal(keel_addr_parse_port(bad_slice, &port), KEEL_ERR_INVALID_ARG);
+    keel_slice wrap = { (const uint8_t *)(UINTPTR_MAX - 15u), 100 }; /* segfaulted before */
+    assert_int_equal(keel_addr_parse_port(wrap, &port), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_addr_parse_port(S("80"), NULL), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_addr_parse_port(keel_slice_empty(), &port), KEEL_ERR_PARSE);
     assert_int_equal(port, 1234);

@@ -347,6 +347,21 @@ static void test_null_and_invalid_arguments(void **state)
                      KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_net_connect(c, keel_slice_empty(), 1, KEEL_PROTO_TCP, 10),
                      KEEL_ERR_INVALID_ARG);
+    /* Slices that fail keel_slice_valid never reach the resolver (a slice
+     * wrapping the address space used to be read there: a crash). */
+    keel_slice wrap = { (const uint8_t *)(UINTPTR_MAX - 15u), 100 };
+    assert_int_equal(keel_net_connect(c, wrap, 1, KEEL_PROTO_TCP, 10), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_net_connect(c, bad_slice, 1, KEEL_PROTO_UDP, 10), KEEL_ERR_INVALID_ARG);
+    assert_false(keel_net_is_open(c));
+    assert_int_equal(keel_net_bind(c, wrap, 0, KEEL_PROTO_TCP), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_net_send(c, wrap, &n), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_net_send_all(c, wrap, 0, &n), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_net_sendto(c, wrap, &a), KEEL_ERR_INVALID_ARG);
+    keel_buf wrap_buf = { (uint8_t *)(UINTPTR_MAX - 15u), 100, 0 };
+    assert_int_equal(keel_net_recv(c, &wrap_buf, &n), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_net_recv_timeout(c, &wrap_buf, 0, &n), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_net_recv_exact(c, &wrap_buf, 1, 0), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_net_recvfrom(c, &wrap_buf, 0, NULL, &n), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_net_bind(NULL, keel_slice_empty(), 0, KEEL_PROTO_TCP),
                      KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_net_bind_opts(c, NULL), KEEL_ERR_INVALID_ARG);
