@@ -198,7 +198,8 @@ static void upload_piece(keel_http_reply *reply, keel_result r, keel_slice piece
 {
     (void)user;
     char text[64];
-    if (r != KEEL_OK || piece.len == 0 || (up.got == 0 && keel_slice_starts_with(piece, KEEL_STR("stop")))) {
+    bool stop = up.got == 0 && keel_slice_starts_with(piece, KEEL_STR("stop"));
+    if (r != KEEL_OK || piece.len == 0 || stop) {
         upload_cancel_resume(reply); /* answering now */
     }
     if (r != KEEL_OK) {
@@ -215,7 +216,7 @@ static void upload_piece(keel_http_reply *reply, keel_result r, keel_slice piece
                          KEEL_OK);
         return;
     }
-    if (up.got == 0 && keel_slice_starts_with(piece, KEEL_STR("stop"))) {
+    if (stop) {
         assert_int_equal(keel_http_reply_send(reply, 413, NULL, 0, KEEL_STR("too much\n")),
                          KEEL_OK);
         return;
