@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -42,6 +43,49 @@
 #ifndef HS_TSAN
 #define HS_TSAN 0
 #endif
+/* Built with AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HS_ASAN 1
+#endif
+#endif
+#ifndef HS_ASAN
+#define HS_ASAN 0
+#endif
+/* Run under valgrind (tests/CMakeLists.txt defines it in that build). */
+#ifndef KEEL_TEST_VALGRIND
+#define KEEL_TEST_VALGRIND 0
+#endif
+/* The load cases run at full size (the sizes HTTP issue 13 asks for: a
+ * 100 MiB upload, 500 slowloris connections, 2,000 keep-alive clients)
+ * except under valgrind, where every instruction costs ~50 times more:
+ * there they run smaller, and check the same properties. A latency bound
+ * is only meaningful in a build without instrumentation. */
+#define HS_FULL_SIZE (!KEEL_TEST_VALGRIND)
+#define HS_TIMED (!KEEL_TEST_VALGRIND && !HS_TSAN && !HS_ASAN)
+
+/* Raise the soft RLIMIT_NOFILE to need (a client and a server descriptor
+ * per connection, and slack): the load cases need more than the usual
+ * 1,024. False, with the reason printed, when the hard limit is lower. */
+static bool hs_raise_nofile(rlim_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return false;
+    }
+    if (rl.rlim_cur >= need) {
+        return true;
+    }
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        print_error("this case needs %llu descriptors; the hard RLIMIT_NOFILE is %llu\n",
+                    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+        return false;
+    }
+    rl.rlim_cur = need;
+    return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
 
 /* ---- handlers --------------------------------------------------------------- */
 
@@ -641,7 +685,7 @@ static long rss_kib(void)
 static void test_streamed_upload_keeps_memory_flat(void **state)
 {
     (void)state;
-    enum { TOTAL = 16 * 1024 * 1024, PIECE = 256 * 1024 };
+    enum { TOTAL = (HS_FULL_SIZE ? 100 : 16) * 1024 * 1024, PIECE = 256 * 1024 };
     static uint8_t piece[PIECE];
     keel_http_server_opts o = { 0 }; /* max_body 1 MiB: buffering would refuse it */
     sess ss;
@@ -669,7 +713,7 @@ static void test_streamed_upload_keeps_memory_flat(void **state)
     char want[32];
     snprintf(want, sizeof want, "%d ok", TOTAL);
     expect_body(&r, want);
-    /* 16 MiB went through; memory grew by far less (the stream's read buffer
+    /* TOTAL went through; memory grew by far less (the stream's read buffer
      * at most, and the kernel's socket buffers are not ours). Not under
      * ThreadSanitizer, whose shadow memory grows with every heap page the
      * upload touches: there RSS does not measure keel (the gcc, asan and
@@ -919,11 +963,14 @@ static void test_slow_body_answers_408(void **state)
 }
 
 /* Many connections trickle a head byte by byte while a normal client is
- * served: every normal request is answered (within a generous bound). */
+ * served: every normal request is answered, each within 100 ms in a build
+ * without instrumentation (under a sanitizer or valgrind the bound is a
+ * generous 5 s: the point there is being served at all). */
 static void test_slowloris_does_not_hold_the_server(void **state)
 {
     (void)state;
-    enum { SLOW = 100, ROUNDS = 10 };
+    enum { SLOW = HS_FULL_SIZE ? 500 : 100, ROUNDS = 10 };
+    assert_true(hs_raise_nofile(2 * SLOW + 200));
     keel_http_server_opts o = { .header_timeout_ms = 60000 };
     uint16_t port;
     keel_http_server *srv = start(&o, &port);
@@ -948,7 +995,11 @@ static void test_slowloris_does_not_hold_the_server(void **state)
         uint64_t took = nt_now_ms() - t0;
         worst = took > worst ? took : worst;
     }
-    assert_true(worst < 5000); /* generous: the point is being served at all */
+    if (worst >= (HS_TIMED ? 100u : 5000u)) {
+        print_error("a request took %llu ms beside %d slowloris connections\n",
+                    (unsigned long long)worst, (int)SLOW);
+        fail();
+    }
     for (int i = 0; i < SLOW; i++) {
         keel_net_free(slow[i]);
     }
@@ -962,7 +1013,8 @@ static void test_slowloris_does_not_hold_the_server(void **state)
 static void test_many_keep_alive_clients_each_answered(void **state)
 {
     (void)state;
-    enum { CLIENTS = 300, ROUNDS = 3 };
+    enum { CLIENTS = HS_FULL_SIZE ? 2000 : 300, ROUNDS = 3 };
+    assert_true(hs_raise_nofile(2 * CLIENTS + 200));
     keel_http_server_opts o = { .threads = 2 };
     uint16_t port;
     keel_http_server *srv = start(&o, &port);
