@@ -393,6 +393,37 @@ static void test_http10_request_gets_close(void **state)
     r = sess_ask(&ss, "GET /e/old HTTP/1.0\r\n\r\n");
     assert_int_equal(r.status, 200);
     assert_true(r.close);
+    assert_false(r.keep_alive_field);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
+}
+
+/* HTTP/1.0 with Connection: keep-alive (RFC 9112 9.3 and its appendix
+ * C.2.2): each answer says Connection: keep-alive and the connection
+ * carries the next request; a 1.1 answer never says it; a 1.0 request
+ * without the field ends the connection. */
+static void test_http10_keep_alive_is_honoured(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_resp r;
+    for (int i = 0; i < 3; i++) {
+        r = sess_ask(&ss, "GET /e/old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        assert_int_equal(r.status, 200);
+        assert_false(r.close);
+        assert_true(r.keep_alive_field);
+        expect_body(&r, "/e/old");
+    }
+    r = sess_ask(&ss, "GET /e/new HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_false(r.close);
+    assert_false(r.keep_alive_field);
+    expect_body(&r, "/e/new");
+    /* "close" wins over "keep-alive" in the same request. */
+    r = sess_ask(&ss, "GET /e/last HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n");
+    assert_true(r.close);
+    assert_false(r.keep_alive_field);
     assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
     sess_close(&ss);
 }
@@ -620,9 +651,10 @@ static void test_streamed_answer_is_chunked(void **state)
     r = sess_ask(&ss, "GET /e/after HTTP/1.1\r\nHost: a\r\n\r\n");
     expect_body(&r, "/e/after");
     sess_close(&ss);
-    /* HTTP/1.0 has no chunked coding: the body runs to the close. */
+    /* HTTP/1.0 has no chunked coding: the body runs to the close, even
+     * when the request asked to keep the connection. */
     sess_open(&ss, &o);
-    hl_send_str(ss.n, "GET /stream HTTP/1.0\r\n\r\n");
+    hl_send_str(ss.n, "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
     while (!ss.rd.eof) {
         assert_true(nt_now_ms() < end);
@@ -632,6 +664,8 @@ static void test_streamed_answer_is_chunked(void **state)
     assert_true(ss.rd.len > strlen(want));
     assert_memory_equal(ss.rd.mem + ss.rd.len - strlen(want), want, strlen(want));
     assert_null(memmem(ss.rd.mem, ss.rd.len, "chunked", 7));
+    assert_null(memmem(ss.rd.mem, ss.rd.len, "keep-alive", 10));
+    assert_non_null(memmem(ss.rd.mem, ss.rd.len, "Connection: close\r\n", 19));
     sess_close(&ss);
 }
 
@@ -1161,6 +1195,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive_serves_requests_on_one_connection),
         cmocka_unit_test(test_http10_request_gets_close),
+        cmocka_unit_test(test_http10_keep_alive_is_honoured),
         cmocka_unit_test(test_request_limit_per_connection),
         cmocka_unit_test(test_pipelined_requests_are_answered_in_order),
         cmocka_unit_test(test_expect_100_continue_then_body),
