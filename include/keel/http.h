@@ -427,6 +427,10 @@ typedef struct keel_http_framing {
     keel_http_body body;
     uint64_t content_length; /**< for KEEL_HTTP_BODY_LENGTH */
     bool close;              /**< write "Connection: close" */
+    /** write "Connection: keep-alive" (how a persistent connection is
+     * announced to an HTTP/1.0 peer); not with close, nor when the body
+     * runs to the close */
+    bool keep_alive;
 } keel_http_framing;
 
 /** Whether name is a token and value a canonical field value: field-vchar

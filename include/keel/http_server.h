@@ -29,6 +29,12 @@
  *    the framing keel writes itself (Content-Length; Connection: close when
  *    the connection ends after it). A HEAD request gets the GET answer's
  *    head without its body.
+ *  - Keep-alive (RFC 9112 9.3): an HTTP/1.1 connection stays open unless
+ *    the request says Connection: close; an HTTP/1.0 one only when the
+ *    request says Connection: keep-alive, and its answers then say
+ *    Connection: keep-alive (a streamed answer to HTTP/1.0 runs to the
+ *    close, so it ends the connection). Shutdown, max_requests, an answer
+ *    given before the whole body and any rejection end it too.
  *  - Memory: an idle keep-alive connection holds no buffer (its stream's
  *    state plus this layer's small per-connection state).
  *  - Thread-safety: keel_http_server_start, _port, _shutdown, _wait and

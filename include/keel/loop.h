@@ -278,6 +278,11 @@ void *keel_stream_user(const keel_stream *s);
 /** @} */
 /** The loop s runs on (NULL if s is NULL). */
 keel_loop *keel_stream_loop(const keel_stream *s);
+/** The OS error (errno) behind s's last failure that came from the system
+ * (a KEEL_ERR_OS, RESET, REFUSED... reported by a write, a callback or
+ * on_close), 0 if there was none or s is NULL. Like keel_net_last_os_error;
+ * callable from on_close, where it explains the r it was given. */
+int keel_stream_last_os_error(const keel_stream *s);
 /** The peer's address. STATE while connecting or once the stream is dead. */
 KEEL_MUST_USE keel_result keel_stream_peer_addr(const keel_stream *s, keel_addr *out);
 

@@ -407,7 +407,9 @@ static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t statu
     bool bodiless = status < 200 || status == 204 || status == 304;
     keel_http_framing fr = { .body = bodiless ? KEEL_HTTP_BODY_NONE : framing,
                              .content_length = body.len,
-                             .close = !c->keep_alive };
+                             .close = !c->keep_alive,
+                             /* HTTP/1.0 keeps the connection only when told */
+                             .keep_alive = c->keep_alive && c->version_minor == 0 };
     if (bodiless && body.len > 0) {
         r = KEEL_ERR_INVALID_ARG;
     }
@@ -697,7 +699,7 @@ keel_result keel_http_reply_start(keel_http_reply *reply, uint16_t status,
         c->keep_alive = false;
     }
     /* HTTP/1.0 has no chunked coding: the body runs to the close. */
-    c->stream_chunked = c->keep_alive || c->version_minor == 1;
+    c->stream_chunked = c->version_minor == 1;
     size_t bytes = 0;
     keel_result r = hsrv_put_response(c, status, fields, field_count, keel_slice_empty(),
                                       c->stream_chunked ? KEEL_HTTP_BODY_CHUNKED
@@ -875,7 +877,7 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
     keel_http_server *srv = c->srv;
     keel_slice path = hsrv_route_path(req);
     c->requests++;
-    c->keep_alive = req->head.keep_alive && req->head.version_minor == 1 && !c->hl->draining &&
+    c->keep_alive = req->head.keep_alive && !c->hl->draining &&
                     c->requests < srv->opts.max_requests;
     c->head_only = req->method_id == KEEL_HTTP_HEAD;
     c->version_minor = req->head.version_minor;

@@ -39,6 +39,9 @@ static const uint8_t write_lit_length[16] = { 'C', 'o', 'n', 't', 'e', 'n', 't',
                                               'L', 'e', 'n', 'g', 't', 'h', ':', ' ' };
 static const uint8_t write_lit_close[19] = { 'C', 'o', 'n', 'n', 'e', 'c', 't', 'i', 'o', 'n',
                                              ':', ' ', 'c', 'l', 'o', 's', 'e', '\r', '\n' };
+static const uint8_t write_lit_keep_alive[24] = { 'C', 'o', 'n', 'n', 'e', 'c', 't', 'i',
+                                                  'o', 'n', ':', ' ', 'k', 'e', 'e', 'p',
+                                                  '-', 'a', 'l', 'i', 'v', 'e', '\r', '\n' };
 static const uint8_t write_lit_gmt[4] = { ' ', 'G', 'M', 'T' };
 static const uint8_t write_lit_comma_sp[2] = { ',', ' ' };
 
@@ -343,6 +346,8 @@ static KEEL_MUST_USE keel_result write_framing_and_end(keel_buf *out,
     }
     if (framing->close) {
         KEEL_TRY(write_lit(out, write_lit_close, sizeof write_lit_close));
+    } else if (framing->keep_alive) {
+        KEEL_TRY(write_lit(out, write_lit_keep_alive, sizeof write_lit_keep_alive));
     }
     return write_lit(out, write_lit_crlf, sizeof write_lit_crlf);
 }

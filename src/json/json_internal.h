@@ -101,7 +101,9 @@ bool kjson_str_eq(keel_slice body, keel_slice text);
  * numbers), all or nothing. KEEL_ERR_INVALID_ARG for NaN, an infinity or
  * an invalid buf, KEEL_ERR_TOO_LARGE when it does not fit (at most 24
  * bytes are needed), KEEL_ERR_NO_MEMORY when the C locale cannot be
- * created. */
+ * created. errno and the thread's locale are as they were on entry (the
+ * contract's assigns clause names everything else it changes; the "C"
+ * locale_t cached for the process is outside every proof's model). */
 /*@ requires buf_arg(out);
     assigns out->len, out->ptr[out->len .. out->cap - 1];
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||

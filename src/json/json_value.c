@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #ifndef __FRAMAC__
+#include <errno.h>
 #include <pthread.h>
 #endif
 
@@ -241,7 +242,8 @@ keel_result keel_json_get_i64(const keel_json_value *v, int64_t *out)
 
 /* The double nearest to num, the scan of text. Frama-C does not see the
  * body (floating-point arithmetic, strtod_l): this contract is trusted,
- * and test_json_value compares the result with glibc's strtod. */
+ * and test_json_value compares the result with glibc's strtod. errno is
+ * restored (strtod_l sets ERANGE), so *out is all it changes. */
 /*@ requires \valid_read(num) && valid_slice(text) && text.len <= JSON_VALUE_NUMBER_TEXT_MAX;
     requires \valid(out);
     assigns *out;
@@ -474,20 +476,9 @@ static const double json_value_pow10[23] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-static KEEL_MUST_USE keel_result json_value_number_to_double(const json_value_number *num,
-                                                             keel_slice text, double *out)
+/* text (valid JSON number text) read by strtod_l in the "C" locale. */
+static KEEL_MUST_USE keel_result json_value_strtod_c(keel_slice text, double *out)
 {
-    if (num->mant == 0 && !num->dropped) {
-        *out = num->neg ? -0.0 : 0.0;
-        return KEEL_OK;
-    }
-    if (!num->dropped && num->mant <= (uint64_t)1 << 53 && num->exp10 >= -22 && num->exp10 <= 22) {
-        /* Both operands are exact, so the one rounding is the correct one. */
-        double d = (double)num->mant;
-        d = num->exp10 < 0 ? d / json_value_pow10[-num->exp10] : d * json_value_pow10[num->exp10];
-        *out = num->neg ? -d : d;
-        return KEEL_OK;
-    }
     /* Without the C locale strtod could not be trusted to read '.'. */
     locale_t c_locale = json_value_c_locale();
     if (c_locale == (locale_t)0) {
@@ -507,7 +498,30 @@ static KEEL_MUST_USE keel_result json_value_number_to_double(const json_value_nu
     return KEEL_OK;
 }
 
-keel_result kjson_format_double(double v, keel_buf *out)
+static KEEL_MUST_USE keel_result json_value_number_to_double(const json_value_number *num,
+                                                             keel_slice text, double *out)
+{
+    if (num->mant == 0 && !num->dropped) {
+        *out = num->neg ? -0.0 : 0.0;
+        return KEEL_OK;
+    }
+    if (!num->dropped && num->mant <= (uint64_t)1 << 53 && num->exp10 >= -22 && num->exp10 <= 22) {
+        /* Both operands are exact, so the one rounding is the correct one. */
+        double d = (double)num->mant;
+        d = num->exp10 < 0 ? d / json_value_pow10[-num->exp10] : d * json_value_pow10[num->exp10];
+        *out = num->neg ? -d : d;
+        return KEEL_OK;
+    }
+    /* strtod_l sets errno (ERANGE on underflow and overflow), and so may
+     * newlocale: the contract changes *out only, so errno is put back. */
+    int saved_errno = errno;
+    keel_result r = json_value_strtod_c(text, out);
+    errno = saved_errno;
+    return r;
+}
+
+/* kjson_format_double without its errno bookkeeping. */
+static KEEL_MUST_USE keel_result json_value_format_shortest(double v, keel_buf *out)
 {
     if (!isfinite(v) || !keel_buf_valid(out)) {
         return KEEL_ERR_INVALID_ARG;
@@ -539,5 +553,16 @@ keel_result kjson_format_double(double v, keel_buf *out)
         }
     }
     return KEEL_ERR_INVALID_ARG;
+}
+
+keel_result kjson_format_double(double v, keel_buf *out)
+{
+    /* snprintf may set errno (and the read-back's strtod_l does, for
+     * subnormals): the contract changes the buf only, so errno is put back.
+     * The thread's locale is switched only around snprintf and restored. */
+    int saved_errno = errno;
+    keel_result r = json_value_format_shortest(v, out);
+    errno = saved_errno;
+    return r;
 }
 #endif

@@ -93,7 +93,7 @@ typedef struct kconnect {
  *   whead 8, wtail 8, queued 8 (the write queue: NULL when idle)
  *   t_rx, t_tx 16 (activity stamps for the timeouts), timer 8
  *   group, gprev, gnext 24 (server streams: closed together at shutdown)
- *   err 4, flags 2 (+2 padding)
+ *   err 4, flags 2, os_errno 2
  * While busy: unconsumed bytes in one buffer (a 24-byte header, then at
  * most read_cap + read_cap / 2 bytes: stream_hold), freed once all are
  * consumed; unsent bytes in chunks of CHUNK_MIN .. CHUNK_MAX bytes, each
@@ -123,6 +123,7 @@ struct keel_stream {
     keel_stream *gnext;
     keel_result err; /* sticky failure; after release, what on_close gets */
     uint16_t flags;
+    uint16_t os_errno; /* errno behind the last OS failure (Linux's are < 4096) */
 };
 
 #define STREAM_OF(ptr, member) \
@@ -191,11 +192,18 @@ static void stream_flags_clear(keel_stream *s, unsigned f)
 
 /* ---- socket calls ---------------------------------------------------------- */
 
+/* The result for errno err, which s keeps for keel_stream_last_os_error. */
+static KEEL_MUST_USE keel_result stream_os_failure(keel_stream *s, int err, bool connected)
+{
+    s->os_errno = err > 0 && err <= UINT16_MAX ? (uint16_t)err : 0;
+    return knet_errno_result(err, connected);
+}
+
 /* One send; *sent 0 when the socket takes nothing now. */
-static KEEL_MUST_USE keel_result stream_send_some(int fd, keel_slice data, size_t *sent)
+static KEEL_MUST_USE keel_result stream_send_some(keel_stream *s, keel_slice data, size_t *sent)
 {
     for (;;) {
-        ssize_t n = ksys_sendto(fd, data.ptr, data.len, MSG_NOSIGNAL, NULL, 0);
+        ssize_t n = ksys_sendto(s->watch.fd, data.ptr, data.len, MSG_NOSIGNAL, NULL, 0);
         if (n >= 0) {
             *sent = (size_t)n;
             return KEEL_OK;
@@ -206,17 +214,17 @@ static KEEL_MUST_USE keel_result stream_send_some(int fd, keel_slice data, size_
             return KEEL_OK;
         }
         if (err != EINTR) {
-            return knet_errno_result(err, true);
+            return stream_os_failure(s, err, true);
         }
     }
 }
 
 /* One recv into b's spare room: OK (b grew), WOULD_BLOCK, CLOSED (EOF) or
  * the connection's error. */
-static KEEL_MUST_USE keel_result stream_recv_some(int fd, keel_buf *b)
+static KEEL_MUST_USE keel_result stream_recv_some(keel_stream *s, keel_buf *b)
 {
     for (;;) {
-        ssize_t n = ksys_recvfrom(fd, b->ptr + b->len, b->cap - b->len, 0, NULL, NULL);
+        ssize_t n = ksys_recvfrom(s->watch.fd, b->ptr + b->len, b->cap - b->len, 0, NULL, NULL);
         if (n > 0) {
             b->len += (size_t)n;
             return KEEL_OK;
@@ -226,7 +234,7 @@ static KEEL_MUST_USE keel_result stream_recv_some(int fd, keel_buf *b)
         }
         int err = errno;
         if (err != EINTR) {
-            return knet_errno_result(err, true);
+            return stream_os_failure(s, err, true);
         }
     }
 }
@@ -730,7 +738,7 @@ static KEEL_MUST_USE keel_result stream_read(keel_stream *s, bool draining, size
     if (cap - held < in.cap) {
         in.cap = cap - held; /* > 0: a full buffer failed the stream */
     }
-    keel_result r = stream_recv_some(s->watch.fd, &in);
+    keel_result r = stream_recv_some(s, &in);
     if (r == KEEL_ERR_WOULD_BLOCK || (r != KEEL_OK && draining)) {
         return r;
     }
@@ -778,7 +786,7 @@ static void stream_fail_after_send(keel_stream *s, keel_result r)
 static KEEL_MUST_USE keel_result stream_send_fin(keel_stream *s)
 {
     if (ksys_shutdown(s->watch.fd, SHUT_WR) != 0) {
-        return knet_errno_result(errno, true);
+        return stream_os_failure(s, errno, true);
     }
     stream_flags_set(s, SF_SHUT_DONE);
     return KEEL_OK;
@@ -791,7 +799,7 @@ static void stream_flush(keel_stream *s)
         kchunk *c = s->whead;
         keel_slice left = { c->data + c->off, c->len - c->off };
         size_t sent = 0;
-        keel_result r = stream_send_some(s->watch.fd, left, &sent);
+        keel_result r = stream_send_some(s, left, &sent);
         if (r != KEEL_OK) {
             stream_fail_after_send(s, r);
             return;
@@ -861,7 +869,7 @@ keel_result keel_stream_write(keel_stream *s, keel_slice data)
     size_t sent = 0;
     bool was_empty = s->whead == NULL;
     if (was_empty && !stream_flags_any(s, SF_CONNECTING)) {
-        keel_result r = stream_send_some(s->watch.fd, data, &sent);
+        keel_result r = stream_send_some(s, data, &sent);
         if (r != KEEL_OK) {
             stream_fail_later(s, r);
             return r;
@@ -967,7 +975,7 @@ static void stream_handle_events(kloop_watch *w, uint32_t events)
     } else if (!reading && (events & (EPOLLERR | EPOLLHUP)) != 0) {
         /* Not reading and nothing to send: only the socket's error tells. */
         int err = stream_pending_errno(s->watch.fd);
-        stream_fail(s, err != 0 ? knet_errno_result(err, true) : KEEL_ERR_RESET,
+        stream_fail(s, err != 0 ? stream_os_failure(s, err, true) : KEEL_ERR_RESET,
                     stream_unconsumed(s));
     }
 }
@@ -1146,7 +1154,7 @@ static KEEL_MUST_USE keel_result stream_connect_try_next(keel_stream *s)
             fd = ksys_socket(a->family == KEEL_AF_INET6 ? AF_INET6 : AF_INET,
                              SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
             if (fd < 0) {
-                r = knet_errno_result(errno, false);
+                r = stream_os_failure(s, errno, false);
             }
         }
         if (r == KEEL_OK) {
@@ -1155,7 +1163,7 @@ static KEEL_MUST_USE keel_result stream_connect_try_next(keel_stream *s)
                 rc = ksys_connect(fd, (const struct sockaddr *)&ss, len);
             } while (rc != 0 && errno == EINTR);
             if (rc != 0 && errno != EINPROGRESS) {
-                r = knet_errno_result(errno, false);
+                r = stream_os_failure(s, errno, false);
             }
         }
         if (r == KEEL_OK) {
@@ -1191,7 +1199,7 @@ static void stream_connect_attempt_done(keel_stream *s)
     }
     if (err != 0) {
         kconnect *c = s->u.conn;
-        keel_result r = knet_errno_result(err, false);
+        keel_result r = stream_os_failure(s, err, false);
         if (stream_connect_error_rank(r) >= stream_connect_error_rank(c->best)) {
             c->best = r;
         }
@@ -1392,6 +1400,11 @@ void *keel_stream_user(const keel_stream *s)
 keel_loop *keel_stream_loop(const keel_stream *s)
 {
     return s == NULL ? NULL : s->loop;
+}
+
+int keel_stream_last_os_error(const keel_stream *s)
+{
+    return s == NULL ? 0 : s->os_errno;
 }
 
 keel_result keel_stream_peer_addr(const keel_stream *s, keel_addr *out)

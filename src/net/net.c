@@ -71,7 +71,8 @@ static inline int ksys_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
               \valid((char *)sa + (0 .. *salen - 1)));
     assigns ((char *)buf)[0 .. len - 1], *salen, ((char *)sa)[0 .. *salen - 1],
             NET_OS_STATE;
-    ensures \result == -1 || 0 <= \result <= len;
+    ensures \result == -1 || 0 <= \result;
+    ensures (flags & MSG_TRUNC) == 0 ==> \result <= len;
 */
 static inline ssize_t ksys_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *sa,
                                     socklen_t *salen);
@@ -620,7 +621,7 @@ static KEEL_MUST_USE keel_result net_send_raw(keel_net *ctx, keel_slice data, in
     requires from == \null || (\valid(from) && \valid(fromlen));
     requires \valid(n);
     assigns dst[0 .. len - 1], *from, *fromlen, *n, ctx->last_errno, ctx->sticky, NET_OS_STATE;
-    ensures \result == KEEL_OK ==> *n <= len;
+    ensures \result == KEEL_OK && (flags & MSG_TRUNC) == 0 ==> *n <= len;
     ensures \result == KEEL_OK && from != \null ==> *fromlen <= sizeof(sa_buf);
 */
 static KEEL_MUST_USE keel_result net_recv_raw(keel_net *ctx, uint8_t *dst, size_t len, int flags,
@@ -1433,6 +1434,7 @@ keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how)
     requires 0 < max <= into->cap - into->len;
     requires from == \null || \valid(from);
     requires \valid(got) && \separated(got, into);
+    requires flags == 0 || flags == MSG_DONTWAIT;
     assigns into->len, into->ptr[into->len .. into->cap - 1], *from, *got,
             ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_heap_status;
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;

@@ -57,6 +57,7 @@ static inline void hl_send_str(keel_net *n, const char *s)
 typedef struct hl_resp {
     uint16_t status;
     bool close;              /* Connection: close */
+    bool keep_alive_field;   /* a Connection field with exactly "keep-alive" */
     bool has_date, has_server;
     uint64_t content_length; /* as the parser frames the body */
     char length_field[24];   /* the Content-Length field as sent ("" if none) */
@@ -111,6 +112,9 @@ static inline void hl_fill_fields(hl_resp *out, const keel_http_response *resp)
     keel_slice v;
     out->has_date = keel_http_header_get(&resp->head, KEEL_STR("Date"), &v) == KEEL_OK;
     out->has_server = keel_http_header_get(&resp->head, KEEL_STR("Server"), &v) == KEEL_OK;
+    out->keep_alive_field = keel_http_header_get(&resp->head, KEEL_STR("Connection"), &v) ==
+                                KEEL_OK &&
+                            keel_slice_eq(v, KEEL_STR("keep-alive"));
 }
 
 /* A chunked body after a head of used bytes at r->pos: decoded as it
@@ -199,12 +203,8 @@ static inline bool hl_read_as(keel_net *n, hl_reader *r, keel_http_method method
             in = nt_slice(r->mem + r->pos, r->len - r->pos);
             keel_http_parser_reset(&p);
             assert_int_equal(keel_http_parse_response(&p, in, method, &resp, &used, NULL), KEEL_OK);
-            out->status = resp.status;
-            out->close = !resp.head.keep_alive;
-            out->content_length = resp.head.content_length;
+            hl_fill_fields(out, &resp);
             keel_slice v;
-            out->has_date = keel_http_header_get(&resp.head, KEEL_STR("Date"), &v) == KEEL_OK;
-            out->has_server = keel_http_header_get(&resp.head, KEEL_STR("Server"), &v) == KEEL_OK;
             if (keel_http_header_get(&resp.head, KEEL_STR("Content-Length"), &v) == KEEL_OK &&
                 v.len < sizeof out->length_field) {
                 memcpy(out->length_field, v.ptr, v.len);

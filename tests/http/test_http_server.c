@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -42,6 +43,49 @@
 #ifndef HS_TSAN
 #define HS_TSAN 0
 #endif
+/* Built with AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HS_ASAN 1
+#endif
+#endif
+#ifndef HS_ASAN
+#define HS_ASAN 0
+#endif
+/* Run under valgrind (tests/CMakeLists.txt defines it in that build). */
+#ifndef KEEL_TEST_VALGRIND
+#define KEEL_TEST_VALGRIND 0
+#endif
+/* The load cases run at full size (the sizes HTTP issue 13 asks for: a
+ * 100 MiB upload, 500 slowloris connections, 2,000 keep-alive clients)
+ * except under valgrind, where every instruction costs ~50 times more:
+ * there they run smaller, and check the same properties. A latency bound
+ * is only meaningful in a build without instrumentation. */
+#define HS_FULL_SIZE (!KEEL_TEST_VALGRIND)
+#define HS_TIMED (!KEEL_TEST_VALGRIND && !HS_TSAN && !HS_ASAN)
+
+/* Raise the soft RLIMIT_NOFILE to need (a client and a server descriptor
+ * per connection, and slack): the load cases need more than the usual
+ * 1,024. False, with the reason printed, when the hard limit is lower. */
+static bool hs_raise_nofile(rlim_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return false;
+    }
+    if (rl.rlim_cur >= need) {
+        return true;
+    }
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        print_error("this case needs %llu descriptors; the hard RLIMIT_NOFILE is %llu\n",
+                    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+        return false;
+    }
+    rl.rlim_cur = need;
+    return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
 
 /* ---- handlers --------------------------------------------------------------- */
 
@@ -349,6 +393,37 @@ static void test_http10_request_gets_close(void **state)
     r = sess_ask(&ss, "GET /e/old HTTP/1.0\r\n\r\n");
     assert_int_equal(r.status, 200);
     assert_true(r.close);
+    assert_false(r.keep_alive_field);
+    assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
+    sess_close(&ss);
+}
+
+/* HTTP/1.0 with Connection: keep-alive (RFC 9112 9.3 and its appendix
+ * C.2.2): each answer says Connection: keep-alive and the connection
+ * carries the next request; a 1.1 answer never says it; a 1.0 request
+ * without the field ends the connection. */
+static void test_http10_keep_alive_is_honoured(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_resp r;
+    for (int i = 0; i < 3; i++) {
+        r = sess_ask(&ss, "GET /e/old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        assert_int_equal(r.status, 200);
+        assert_false(r.close);
+        assert_true(r.keep_alive_field);
+        expect_body(&r, "/e/old");
+    }
+    r = sess_ask(&ss, "GET /e/new HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_false(r.close);
+    assert_false(r.keep_alive_field);
+    expect_body(&r, "/e/new");
+    /* "close" wins over "keep-alive" in the same request. */
+    r = sess_ask(&ss, "GET /e/last HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n");
+    assert_true(r.close);
+    assert_false(r.keep_alive_field);
     assert_true(hl_closes_within(ss.n, HL_DEADLINE_MS));
     sess_close(&ss);
 }
@@ -576,9 +651,10 @@ static void test_streamed_answer_is_chunked(void **state)
     r = sess_ask(&ss, "GET /e/after HTTP/1.1\r\nHost: a\r\n\r\n");
     expect_body(&r, "/e/after");
     sess_close(&ss);
-    /* HTTP/1.0 has no chunked coding: the body runs to the close. */
+    /* HTTP/1.0 has no chunked coding: the body runs to the close, even
+     * when the request asked to keep the connection. */
     sess_open(&ss, &o);
-    hl_send_str(ss.n, "GET /stream HTTP/1.0\r\n\r\n");
+    hl_send_str(ss.n, "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
     while (!ss.rd.eof) {
         assert_true(nt_now_ms() < end);
@@ -588,6 +664,8 @@ static void test_streamed_answer_is_chunked(void **state)
     assert_true(ss.rd.len > strlen(want));
     assert_memory_equal(ss.rd.mem + ss.rd.len - strlen(want), want, strlen(want));
     assert_null(memmem(ss.rd.mem, ss.rd.len, "chunked", 7));
+    assert_null(memmem(ss.rd.mem, ss.rd.len, "keep-alive", 10));
+    assert_non_null(memmem(ss.rd.mem, ss.rd.len, "Connection: close\r\n", 19));
     sess_close(&ss);
 }
 
@@ -641,7 +719,7 @@ static long rss_kib(void)
 static void test_streamed_upload_keeps_memory_flat(void **state)
 {
     (void)state;
-    enum { TOTAL = 16 * 1024 * 1024, PIECE = 256 * 1024 };
+    enum { TOTAL = (HS_FULL_SIZE ? 100 : 16) * 1024 * 1024, PIECE = 256 * 1024 };
     static uint8_t piece[PIECE];
     keel_http_server_opts o = { 0 }; /* max_body 1 MiB: buffering would refuse it */
     sess ss;
@@ -669,7 +747,7 @@ static void test_streamed_upload_keeps_memory_flat(void **state)
     char want[32];
     snprintf(want, sizeof want, "%d ok", TOTAL);
     expect_body(&r, want);
-    /* 16 MiB went through; memory grew by far less (the stream's read buffer
+    /* TOTAL went through; memory grew by far less (the stream's read buffer
      * at most, and the kernel's socket buffers are not ours). Not under
      * ThreadSanitizer, whose shadow memory grows with every heap page the
      * upload touches: there RSS does not measure keel (the gcc, asan and
@@ -919,11 +997,14 @@ static void test_slow_body_answers_408(void **state)
 }
 
 /* Many connections trickle a head byte by byte while a normal client is
- * served: every normal request is answered (within a generous bound). */
+ * served: every normal request is answered, each within 100 ms in a build
+ * without instrumentation (under a sanitizer or valgrind the bound is a
+ * generous 5 s: the point there is being served at all). */
 static void test_slowloris_does_not_hold_the_server(void **state)
 {
     (void)state;
-    enum { SLOW = 100, ROUNDS = 10 };
+    enum { SLOW = HS_FULL_SIZE ? 500 : 100, ROUNDS = 10 };
+    assert_true(hs_raise_nofile(2 * SLOW + 200));
     keel_http_server_opts o = { .header_timeout_ms = 60000 };
     uint16_t port;
     keel_http_server *srv = start(&o, &port);
@@ -948,7 +1029,11 @@ static void test_slowloris_does_not_hold_the_server(void **state)
         uint64_t took = nt_now_ms() - t0;
         worst = took > worst ? took : worst;
     }
-    assert_true(worst < 5000); /* generous: the point is being served at all */
+    if (worst >= (HS_TIMED ? 100u : 5000u)) {
+        print_error("a request took %llu ms beside %d slowloris connections\n",
+                    (unsigned long long)worst, (int)SLOW);
+        fail();
+    }
     for (int i = 0; i < SLOW; i++) {
         keel_net_free(slow[i]);
     }
@@ -962,7 +1047,8 @@ static void test_slowloris_does_not_hold_the_server(void **state)
 static void test_many_keep_alive_clients_each_answered(void **state)
 {
     (void)state;
-    enum { CLIENTS = 300, ROUNDS = 3 };
+    enum { CLIENTS = HS_FULL_SIZE ? 2000 : 300, ROUNDS = 3 };
+    assert_true(hs_raise_nofile(2 * CLIENTS + 200));
     keel_http_server_opts o = { .threads = 2 };
     uint16_t port;
     keel_http_server *srv = start(&o, &port);
@@ -1109,6 +1195,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive_serves_requests_on_one_connection),
         cmocka_unit_test(test_http10_request_gets_close),
+        cmocka_unit_test(test_http10_keep_alive_is_honoured),
         cmocka_unit_test(test_request_limit_per_connection),
         cmocka_unit_test(test_pipelined_requests_are_answered_in_order),
         cmocka_unit_test(test_expect_100_continue_then_body),

@@ -37,7 +37,7 @@ static void assert_buf_text(const keel_buf *b, const char *want)
     }
 }
 
-static const keel_http_framing NO_BODY = { KEEL_HTTP_BODY_NONE, 0, false };
+static const keel_http_framing NO_BODY = { KEEL_HTTP_BODY_NONE, 0, false, false };
 
 static void test_request_without_body_has_no_framing_field(void **state)
 {
@@ -57,20 +57,20 @@ static void test_request_framings(void **state)
     (void)state;
     uint8_t mem[256];
     keel_buf b = buf_over(mem, sizeof mem);
-    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 31, true };
+    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 31, true, false };
     assert_int_equal(keel_http_write_request_head(&b, KEEL_STR("POST"), KEEL_STR("/data"),
                                                   KEEL_STR("127.0.0.1"), NULL, 0, &len),
                      KEEL_OK);
     assert_buf_text(&b, "POST /data HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 31\r\n"
                         "Connection: close\r\n\r\n");
     keel_buf_clear(&b);
-    keel_http_framing chunked = { KEEL_HTTP_BODY_CHUNKED, 99, false };
+    keel_http_framing chunked = { KEEL_HTTP_BODY_CHUNKED, 99, false, false };
     assert_int_equal(keel_http_write_request_head(&b, KEEL_STR("PUT"), KEEL_STR("/up"),
                                                   KEEL_STR("[::1]:80"), NULL, 0, &chunked),
                      KEEL_OK);
     assert_buf_text(&b, "PUT /up HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\n\r\n");
     keel_buf_clear(&b);
-    keel_http_framing until_close = { KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false };
+    keel_http_framing until_close = { KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false, false };
     assert_int_equal(keel_http_write_request_head(&b, KEEL_STR("GET"), KEEL_STR("/"),
                                                   KEEL_STR("h"), NULL, 0, &until_close),
                      KEEL_ERR_INVALID_ARG);
@@ -233,7 +233,7 @@ static void test_written_request_reads_back_the_same(void **state)
     keel_http_field f[] = { { KEEL_STR("Content-Type"), KEEL_STR("application/json") },
                             { KEEL_STR("X-Trace"), KEEL_STR("a \xc3\xa9 b") },
                             { KEEL_STR("Expect"), KEEL_STR("100-continue") } };
-    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 31, false };
+    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 31, false, false };
     assert_int_equal(keel_http_write_request_head(&b, KEEL_STR("POST"), KEEL_STR("/data"),
                                                   KEEL_STR("localhost:3030"), f, 3, &len),
                      KEEL_OK);
@@ -264,7 +264,7 @@ static void test_request_is_all_or_nothing_at_every_capacity(void **state)
     uint8_t full[512];
     keel_buf whole = buf_over(full, sizeof full);
     keel_http_field f[] = { { KEEL_STR("A"), KEEL_STR("b") } };
-    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 12345, true };
+    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 12345, true, false };
     assert_int_equal(keel_http_write_request_head(&whole, KEEL_STR("POST"), KEEL_STR("/x"),
                                                   KEEL_STR("h:1"), f, 1, &len),
                      KEEL_OK);
@@ -293,7 +293,7 @@ static void test_response_heads(void **state)
     uint8_t mem[256];
     keel_buf b = buf_over(mem, sizeof mem);
     keel_http_field f[] = { { KEEL_STR("Server"), KEEL_STR("keel") } };
-    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 5, false };
+    keel_http_framing len = { KEEL_HTTP_BODY_LENGTH, 5, false, false };
     assert_int_equal(keel_http_write_response_head(&b, 200, keel_slice_empty(), f, 1, &len),
                      KEEL_OK);
     assert_buf_text(&b, "HTTP/1.1 200 OK\r\nServer: keel\r\nContent-Length: 5\r\n\r\n");
@@ -310,15 +310,33 @@ static void test_response_heads(void **state)
                      KEEL_OK);
     assert_buf_text(&b, "HTTP/1.1 100 Continue\r\n\r\n");
     keel_buf_clear(&b);
-    keel_http_framing until = { KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false };
+    keel_http_framing until = { KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false, false };
     assert_int_equal(keel_http_write_response_head(&b, 200, KEEL_STR("Fine"), NULL, 0, &until),
                      KEEL_OK);
     assert_buf_text(&b, "HTTP/1.1 200 Fine\r\nConnection: close\r\n\r\n");
     keel_buf_clear(&b);
-    keel_http_framing chunked = { KEEL_HTTP_BODY_CHUNKED, 0, true };
+    keel_http_framing chunked = { KEEL_HTTP_BODY_CHUNKED, 0, true, false };
     assert_int_equal(keel_http_write_response_head(&b, 299, keel_slice_empty(), NULL, 0, &chunked),
                      KEEL_OK);
     assert_buf_text(&b, "HTTP/1.1 299 \r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    keel_buf_clear(&b);
+    /* keep_alive (for an HTTP/1.0 peer): written unless close is set or the
+     * body runs to the close. */
+    keel_http_framing kept = { KEEL_HTTP_BODY_LENGTH, 2, false, true };
+    assert_int_equal(keel_http_write_response_head(&b, 200, keel_slice_empty(), NULL, 0, &kept),
+                     KEEL_OK);
+    assert_buf_text(&b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n");
+    keel_buf_clear(&b);
+    kept.close = true;
+    assert_int_equal(keel_http_write_response_head(&b, 200, keel_slice_empty(), NULL, 0, &kept),
+                     KEEL_OK);
+    assert_buf_text(&b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n");
+    keel_buf_clear(&b);
+    keel_http_framing kept_until = { KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false, true };
+    assert_int_equal(keel_http_write_response_head(&b, 200, keel_slice_empty(), NULL, 0,
+                                                   &kept_until),
+                     KEEL_OK);
+    assert_buf_text(&b, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
     keel_buf_clear(&b);
     /* refused, buf unchanged */
     assert_int_equal(keel_http_write_response_head(&b, 204, keel_slice_empty(), NULL, 0, &len),
@@ -332,7 +350,7 @@ static void test_response_heads(void **state)
     assert_int_equal(keel_http_write_response_head(&b, 200, KEEL_STR("OK\r\nX: y"), NULL, 0,
                                                    &NO_BODY),
                      KEEL_ERR_PARSE);
-    keel_http_framing odd = { (keel_http_body)42, 0, false };
+    keel_http_framing odd = { (keel_http_body)42, 0, false, false };
     assert_int_equal(keel_http_write_response_head(&b, 200, keel_slice_empty(), NULL, 0, &odd),
                      KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_http_write_response_head(&b, 200, keel_slice_empty(), NULL, 0, NULL),
@@ -353,12 +371,12 @@ static void test_written_responses_read_back_with_their_framing(void **state)
         uint64_t want_len;
         bool keep_alive;
     } cases[] = {
-        { 200, { KEEL_HTTP_BODY_LENGTH, 77, false }, KEEL_HTTP_BODY_LENGTH, 77, true },
-        { 200, { KEEL_HTTP_BODY_NONE, 0, false }, KEEL_HTTP_BODY_LENGTH, 0, true },
-        { 500, { KEEL_HTTP_BODY_CHUNKED, 0, true }, KEEL_HTTP_BODY_CHUNKED, 0, false },
-        { 200, { KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false }, KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false },
-        { 304, { KEEL_HTTP_BODY_NONE, 0, false }, KEEL_HTTP_BODY_NONE, 0, true },
-        { 103, { KEEL_HTTP_BODY_NONE, 0, false }, KEEL_HTTP_BODY_NONE, 0, true },
+        { 200, { KEEL_HTTP_BODY_LENGTH, 77, false, false }, KEEL_HTTP_BODY_LENGTH, 77, true },
+        { 200, { KEEL_HTTP_BODY_NONE, 0, false, false }, KEEL_HTTP_BODY_LENGTH, 0, true },
+        { 500, { KEEL_HTTP_BODY_CHUNKED, 0, true, false }, KEEL_HTTP_BODY_CHUNKED, 0, false },
+        { 200, { KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false, false }, KEEL_HTTP_BODY_UNTIL_CLOSE, 0, false },
+        { 304, { KEEL_HTTP_BODY_NONE, 0, false, false }, KEEL_HTTP_BODY_NONE, 0, true },
+        { 103, { KEEL_HTTP_BODY_NONE, 0, false, false }, KEEL_HTTP_BODY_NONE, 0, true },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t mem[256];

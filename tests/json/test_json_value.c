@@ -6,6 +6,7 @@
  * what their type says (PARSE, never a read outside raw: the guard-page
  * tests put raw flush against a PROT_NONE page).
  */
+#include <errno.h>
 #include <locale.h>
 #include <math.h>
 #include <setjmp.h>
@@ -291,6 +292,33 @@ static void test_get_double_random_numbers_match_strtod(void **state)
         }
         if (r != KEEL_OK || bits_of(got) != bits_of(want)) {
             fail_msg("%s: result %d, got %a want %a", text, r, got, want);
+        }
+    }
+}
+
+/* keel_json_get_double's contract assigns *out only: the strtod_l behind
+ * the slow path sets errno (ERANGE on underflow and overflow), which must
+ * not leak to the caller. */
+static void test_get_double_leaves_errno_alone(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        keel_result want;
+    } cases[] = {
+        { "1e-400", KEEL_OK },            /* underflows to 0: ERANGE in strtod */
+        { "4.9406564584124654e-324", KEEL_OK }, /* subnormal: ERANGE in glibc */
+        { "2.2250738585072011e-308", KEEL_OK },
+        { "1e400", KEEL_ERR_TOO_LARGE },  /* overflow: ERANGE in strtod */
+        { "1.5", KEEL_OK },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        keel_json_value v = val(KEEL_JSON_T_NUMBER, cases[i].text);
+        double got = 0;
+        errno = EILSEQ;
+        assert_int_equal(keel_json_get_double(&v, &got), cases[i].want);
+        if (errno != EILSEQ) {
+            fail_msg("%s: errno %d after keel_json_get_double", cases[i].text, errno);
         }
     }
 }
@@ -586,6 +614,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_get_double_text_length_limit),
         cmocka_unit_test(test_get_double_bad_grammar_and_types_are_parse),
         cmocka_unit_test(test_get_double_random_numbers_match_strtod),
+        cmocka_unit_test(test_get_double_leaves_errno_alone),
         cmocka_unit_test(test_get_bool_and_is_null_accept_exact_literals_only),
         cmocka_unit_test(test_get_string_decodes_every_escape),
         cmocka_unit_test(test_get_string_lone_surrogates_and_bad_escapes_are_parse),

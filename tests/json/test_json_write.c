@@ -7,6 +7,8 @@
  * doubles, and a property test: random documents are written, validated,
  * and read back equal.
  */
+#include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -549,6 +551,28 @@ static void test_writer_doubles_round_trip_shortest(void **state)
     }
 }
 
+/* keel_json_write_double's contract changes the buf only: the snprintf and
+ * strtod_l behind it set errno (5e-324 reads back with ERANGE), and it
+ * switches the thread's locale around snprintf, both of which must be as
+ * they were afterwards. */
+static void test_writer_double_leaves_errno_and_locale_alone(void **state)
+{
+    (void)state;
+    static const double values[] = { 5e-324, 2.2250738585072009e-308, 1e-310, 0.1, 1e308 };
+    locale_t before = uselocale((locale_t)0);
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        keel_buf b = fresh_buf(64);
+        keel_json_writer w;
+        assert_int_equal(keel_json_writer_init(&w, &b, 0, KEEL_JSON_UTF8_REPLACE), KEEL_OK);
+        errno = EILSEQ;
+        assert_int_equal(keel_json_write_double(&w, values[i]), KEEL_OK);
+        if (errno != EILSEQ) {
+            fail_msg("%a: errno %d after keel_json_write_double", values[i], errno);
+        }
+        assert_ptr_equal(uselocale((locale_t)0), before);
+    }
+}
+
 /* ---- property test: random documents written, validated, read back ---- */
 
 static uint64_t prng = 0x853C49E6748FEA9Bu;
@@ -769,6 +793,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_writer_depth_limit_is_too_large),
         cmocka_unit_test(test_writer_too_large_is_all_or_nothing_and_retryable),
         cmocka_unit_test(test_writer_doubles_round_trip_shortest),
+        cmocka_unit_test(test_writer_double_leaves_errno_and_locale_alone),
         cmocka_unit_test(test_writer_random_documents_validate_and_read_back),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
