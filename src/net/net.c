@@ -1434,7 +1434,7 @@ keel_result keel_net_shutdown(keel_net *ctx, keel_shutdown_how how)
     requires 0 < max <= into->cap - into->len;
     requires from == \null || \valid(from);
     requires \valid(got) && \separated(got, into);
-    requires flags == 0 || flags == MSG_DONTWAIT;
+    requires (flags & MSG_TRUNC) == 0;
     assigns into->len, into->ptr[into->len .. into->cap - 1], *from, *got,
             ctx->last_errno, ctx->sticky, ctx->held, NET_OS_STATE, __fc_heap_status;
     ensures \result == KEEL_OK ==> *got <= max && into->len == \old(into->len) + *got;
