@@ -654,6 +654,9 @@ int main(int argc, char **argv)
     unsigned reps = 7;
     double min_ms = 5.0;
     const char *only = NULL;
+    const char *loop_parser = NULL;
+    const char *loop_workload = NULL;
+    unsigned long loop_n = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0) {
             reps = (unsigned)atoi(argv[i + 1]);
@@ -661,10 +664,16 @@ int main(int argc, char **argv)
             min_ms = atof(argv[i + 1]);
         } else if (strcmp(argv[i], "--only") == 0) {
             only = argv[i + 1];
+        } else if (strcmp(argv[i], "--loop") == 0 && i + 3 < argc) {
+            loop_parser = argv[i + 1];
+            loop_workload = argv[i + 2];
+            loop_n = strtoul(argv[i + 3], NULL, 10);
+            i += 2;
         }
     }
     if (reps < 1 || reps > MAX_REPS || min_ms <= 0) {
-        fprintf(stderr, "usage: bench_http_parse [--reps 1..%d] [--min-ms MS] [--only WORKLOAD]\n",
+        fprintf(stderr, "usage: bench_http_parse [--reps 1..%d] [--min-ms MS] [--only WORKLOAD]\n"
+                        "       bench_http_parse --loop PARSER WORKLOAD N   (for a profiler)\n",
                 MAX_REPS);
         return 2;
     }
@@ -706,6 +715,26 @@ int main(int argc, char **argv)
     }
     printf("verified: %zu workloads x %d parsers (method, target, version, every field, framing, "
            "body, bytes consumed)\n", nw, NPARSERS);
+    if (loop_parser != NULL) {
+        /* Untimed: N passes of one parser over one workload, for perf or
+         * callgrind (instructions per request = total / (N x requests)). */
+        int p = 0;
+        while (p < NPARSERS && strcmp(parser_names[p], loop_parser) != 0) {
+            p++;
+        }
+        size_t w = 0;
+        while (w < nw && strcmp(ws[w].name, loop_workload) != 0) {
+            w++;
+        }
+        if (p == NPARSERS || w == nw || loop_n == 0) {
+            fprintf(stderr, "bench_http_parse: --loop PARSER WORKLOAD N: unknown parser or workload\n");
+            return 2;
+        }
+        (void)sample(p, &ws[w], (unsigned)loop_n);
+        printf("loop: %s on %s, %lu passes of %zu request(s)\n", parser_names[p], ws[w].name, loop_n,
+               ws[w].nmsgs);
+        return 0;
+    }
     for (size_t i = 0; i < nw; i++) {
         if (only == NULL || strcmp(only, ws[i].name) == 0) {
             measure(&ws[i], reps, min_ms * 1e6);
