@@ -84,18 +84,20 @@ $1 == "result" {
 END {
     np = split("keel pico llhttp http_parser", P, " ")
     print ""
-    printf "%-8s %5s |", "request", "bytes"
-    for (i = 1; i <= np; i++) printf " %11s %6s%s |", P[i] " ns/req", "MB/s", (i > 1 ? "  x keel" : "")
+    printf "%-8s %5s", "", ""
+    for (i = 1; i <= np; i++) printf " | %-*s", (i > 1 ? 22 : 14), P[i]
+    print ""
+    printf "%-8s %5s", "request", "bytes"
+    for (i = 1; i <= np; i++) printf " | %7s %6s%s", "ns/req", "MB/s", (i > 1 ? " x keel" : "")
     print ""
     for (k = 1; k <= nw; k++) {
         w = order[k]
         if (w ~ /^trickle/) continue
-        printf "%-8s %5.0f |", w, bytes[w]
+        printf "%-8s %5.0f", w, bytes[w]
         for (i = 1; i <= np; i++) {
             n = med(ns[w, P[i]])
-            printf " %11.1f %6.0f", n, bytes[w] * 1e3 / n
-            if (i > 1) printf "  %6.2f", med(ratio[w, P[i]])
-            printf " |"
+            printf " | %7.1f %6.0f", n, bytes[w] * 1e3 / n
+            if (i > 1) printf " %6.2f", med(ratio[w, P[i]])
         }
         print ""
     }
@@ -105,19 +107,22 @@ END {
         r, (r >= 1 ? "met" : "MISSED"), h, (h >= 4.5 ? "met" : "MISSED")
     print ""
     print "trickle: a GET with 1-64 KiB of field lines fed one byte more per call; ns per byte (flat: ns/B at the size / ns/B at 1 KiB, median over processes)"
-    printf "%-12s %6s |", "block", "bytes"
-    for (i = 1; i <= np; i++) printf " %16s %5s |", P[i] " ns/B", "flat"
+    printf "%-12s %6s", "", ""
+    for (i = 1; i <= np; i++) printf " | %-12s", P[i]
+    print ""
+    printf "%-12s %6s", "block", "bytes"
+    for (i = 1; i <= np; i++) printf " | %6s %5s", "ns/B", "flat"
     print ""
     for (k = 1; k <= nw; k++) {
         w = order[k]
         if (w !~ /^trickle/) continue
-        printf "%-12s %6.0f |", w, bytes[w]
+        printf "%-12s %6.0f", w, bytes[w]
         for (i = 1; i <= np; i++) {
             fl = ""
             for (q = 1; q <= procs; q++)
                 if ((w, P[i], q) in nsp && ("trickle-1k", P[i], q) in nsp)
                     fl = fl " " (nsp[w, P[i], q] / bytes[w]) / (nsp["trickle-1k", P[i], q] / bytes["trickle-1k"])
-            printf " %16.2f %5.2f |", med(ns[w, P[i]]) / bytes[w], med(fl)
+            printf " | %6.2f %5.2f", med(ns[w, P[i]]) / bytes[w], med(fl)
         }
         print ""
     }
