@@ -46,6 +46,8 @@
  * trickle, one whole block fed byte by byte), RATIO the median of the
  * per-round ratios parser time / keel time (> 1: keel is faster).
  * bench/http_parse/run.sh runs several pinned processes and takes medians.
+ * --loop PARSER WORKLOAD N: after the checks, N untimed passes of one
+ * parser over one workload, for perf or callgrind.
  */
 #define _POSIX_C_SOURCE 200809L
 
