@@ -123,3 +123,8 @@ bool diff_http_parser_cl_with_te(int code)
 {
     return code == HPE_UNEXPECTED_CONTENT_LENGTH;
 }
+
+bool diff_http_parser_cl_error(int code)
+{
+    return code == HPE_UNEXPECTED_CONTENT_LENGTH || code == HPE_INVALID_CONTENT_LENGTH;
+}

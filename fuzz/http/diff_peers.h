@@ -56,8 +56,10 @@ bool diff_http_parser_bad_te(int code);
 /* The peer's errors about the request-target. */
 bool diff_llhttp_bad_url(int code);
 bool diff_http_parser_bad_url(int code);
-/* http-parser's "Content-Length with Transfer-Encoding" error. */
+/* http-parser's "Content-Length with Transfer-Encoding" error, and all
+ * its Content-Length errors. */
 bool diff_http_parser_cl_with_te(int code);
+bool diff_http_parser_cl_error(int code);
 /* llhttp's Content-Length errors (invalid, duplicate, with Transfer-Encoding). */
 bool diff_llhttp_cl_error(int code);
 /* llhttp's error on a protocol name it did not expect. */

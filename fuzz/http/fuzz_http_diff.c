@@ -344,9 +344,9 @@ static const char *keel_stricter(const uint8_t *d, size_t len, const keel_run *k
     }
 }
 
-/* The line of a field named name (with ':') of message i, if any, whose
- * value ends with an HTAB among its trailing whitespace. */
-static bool te_trailing_htab(const uint8_t *d, const keel_msg *info)
+/* Message i has a field named name (with ':') whose value ends with an
+ * HTAB among its trailing whitespace (OWS, which keel drops). */
+static bool trailing_htab(const uint8_t *d, const keel_msg *info, const char *name)
 {
     size_t ls = info->start;
     while (ls < info->body_start) {
@@ -354,7 +354,7 @@ static bool te_trailing_htab(const uint8_t *d, const keel_msg *info)
         while (le < info->body_start && d[le] != '\n') {
             le++;
         }
-        if (line_is(d, info->body_start, ls, "transfer-encoding:")) {
+        if (line_is(d, info->body_start, ls, name)) {
             size_t e = le;
             if (e > ls && d[e - 1] == '\r') {
                 e--;
@@ -422,6 +422,22 @@ static bool connection_list(const uint8_t *d, const keel_msg *info)
     return false;
 }
 
+/* A Connection field among the lines of d[from, to) (a trailer section:
+ * the peers apply it, keel drops trailer fields). */
+static bool connection_line(const uint8_t *d, size_t from, size_t to)
+{
+    for (size_t ls = from; ls < to;) {
+        if (line_is(d, to, ls, "connection:")) {
+            return true;
+        }
+        while (ls < to && d[ls] != '\n') {
+            ls++;
+        }
+        ls++;
+    }
+    return false;
+}
+
 /* The peer's error lies on a chunk-size line of message i's body that has
  * an extension (in it, or in the BWS before its ';'). */
 static bool in_chunk_ext(const uint8_t *d, const keel_msg *info, size_t end, size_t at)
@@ -467,17 +483,22 @@ static const char *peer_stricter(const uint8_t *d, const keel_run *k, size_t i,
         p->err_at <= info->target_at + info->target_len + 9u) {
         return "method";
     }
-    if (bad_te && p->err_at <= info->body_start && te_trailing_htab(d, info)) {
-        return "te-htab";
+    bool bad_cl = llhttp ? diff_llhttp_cl_error(p->err_code)
+                         : diff_http_parser_cl_error(p->err_code);
+    if ((bad_te && trailing_htab(d, info, "transfer-encoding:")) ||
+        (bad_cl && trailing_htab(d, info, "content-length:"))) {
+        if (p->err_at <= info->body_start) {
+            return "ows-htab";
+        }
     }
     if (!llhttp && (bad_te || diff_http_parser_cl_with_te(p->err_code)) &&
         p->err_at <= info->body_start && te_name_prefix(d, info)) {
         return "te-name-prefix";
     }
-    /* A framing field in the trailer section: llhttp checks trailer
-     * fields as header fields (Transfer-Encoding again: chunked twice). */
-    if (llhttp && (bad_te || diff_llhttp_cl_error(p->err_code)) && p->err_at > info->body_start &&
-        p->err_at < k->r.msg[i].end) {
+    /* A framing field in the trailer section: the peers check trailer
+     * fields as header fields (Transfer-Encoding again: chunked twice; a
+     * Content-Length that is not a number). */
+    if ((bad_te || bad_cl) && p->err_at > info->body_start && p->err_at < k->r.msg[i].end) {
         return "trailer-fields";
     }
     if (in_chunk_ext(d, info, k->r.msg[i].end, p->err_at)) {
@@ -551,10 +572,13 @@ static void compare(const uint8_t *d, size_t len, const keel_run *k, const diff_
                 return; /* the rest is another protocol for the peer */
             }
             if (km->keep_alive != pm->keep_alive) {
-                if (!connection_list(d, &k->info[i])) {
+                if (connection_list(d, &k->info[i])) {
+                    explained("connection-value", peer, i);
+                } else if (connection_line(d, k->info[i].body_start, km->end)) {
+                    explained("trailer-fields", peer, i);
+                } else {
                     finding("keep-alive differs", peer, i, k, p);
                 }
-                explained("connection-value", peer, i);
                 return;
             }
             if (!km->keep_alive) {
