@@ -225,11 +225,6 @@ static bool on_request_line(const uint8_t *d, size_t start, size_t at)
     return true;
 }
 
-static bool is_ctl(uint8_t c)
-{
-    return (c < 0x20 && c != '\t') || c == 0x7F;
-}
-
 /* The line after the one holding at starts with SP or HTAB: a folded
  * field, which keel rejects on its first line (its value alone). */
 static bool folded_after(const uint8_t *d, size_t len, size_t at)
@@ -295,8 +290,6 @@ static const char *keel_stricter(const uint8_t *d, size_t len, const keel_run *k
             return "field-name-empty";
         }
         return NULL;
-    case KEEL_HTTP_BAD_FIELD_VALUE:
-        return field_line && is_ctl(c) ? "field-value" : NULL;
     case KEEL_HTTP_TRANSFER_ENCODING_IN_HTTP10:
         return field_line && line_is(d, len, ls, "transfer-encoding:") ? "te-http10" : NULL;
     case KEEL_HTTP_BAD_TRANSFER_ENCODING:
