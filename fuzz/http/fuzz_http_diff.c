@@ -290,6 +290,17 @@ static const char *keel_stricter(const uint8_t *d, size_t len, const keel_run *k
             return "field-name-empty";
         }
         return NULL;
+    case KEEL_HTTP_BAD_FIELD_VALUE:
+        /* A control byte first in the value: http-parser checks the
+         * value's bytes only from its second one. */
+        if (field_line && (c < 0x20 || c == 0x7F) && at > ls) {
+            size_t i = at;
+            while (i > ls && (d[i - 1] == ' ' || d[i - 1] == '\t')) {
+                i--;
+            }
+            return i > ls && d[i - 1] == ':' ? "field-value-first" : NULL;
+        }
+        return NULL;
     case KEEL_HTTP_TRANSFER_ENCODING_IN_HTTP10:
         return field_line && line_is(d, len, ls, "transfer-encoding:") ? "te-http10" : NULL;
     case KEEL_HTTP_BAD_TRANSFER_ENCODING:
