@@ -122,3 +122,8 @@ bool diff_llhttp_bad_protocol(int code)
 {
     return code == HPE_INVALID_CONSTANT;
 }
+
+bool diff_llhttp_bad_version(int code)
+{
+    return code == HPE_INVALID_VERSION;
+}

@@ -64,5 +64,6 @@ bool diff_http_parser_cl_error(int code);
 bool diff_llhttp_cl_error(int code);
 /* llhttp's error on a protocol name it did not expect. */
 bool diff_llhttp_bad_protocol(int code);
+bool diff_llhttp_bad_version(int code);
 
 #endif /* KEEL_FUZZ_DIFF_PEERS_H */

@@ -462,6 +462,21 @@ static bool in_chunk_ext(const uint8_t *d, const keel_msg *info, size_t end, siz
     return false;
 }
 
+/* A method llhttp reads as another protocol's: RTSP's, or HTTP/2's PRI. */
+static bool other_protocol_method(const uint8_t *d, const keel_msg *info)
+{
+    static const char *const names[] = { "PRI", "DESCRIBE", "ANNOUNCE", "SETUP", "PLAY",
+                                         "PAUSE", "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER",
+                                         "REDIRECT", "RECORD", "FLUSH" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strlen(names[i]) == info->method_len &&
+            memcmp(d + info->method_at, names[i], info->method_len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* keel accepted message i, the peer rejected it: which documented class? */
 static const char *peer_stricter(const uint8_t *d, const keel_run *k, size_t i,
                                  const diff_run *p, bool llhttp)
@@ -479,12 +494,13 @@ static const char *peer_stricter(const uint8_t *d, const keel_run *k, size_t i,
         p->err_at <= info->method_at + info->method_len) {
         return "method";
     }
-    /* llhttp knows RTSP's methods (PAUSE, PLAY, SETUP, ...) and then wants
-     * an RTSP version: its error is on the version of a method keel does
-     * not name. */
-    if (llhttp && diff_llhttp_bad_protocol(p->err_code) && info->method == KEEL_HTTP_OTHER &&
-        p->err_at > info->target_at + info->target_len &&
-        p->err_at <= info->target_at + info->target_len + 9u) {
+    /* llhttp knows RTSP's methods (PAUSE, PLAY, SETUP, ...) and HTTP/2's
+     * PRI, and then wants an RTSP version, or HTTP/2.0 and the rest of the
+     * preface ("SM" CRLF CRLF after the head): its error is on the version
+     * or just after the head, of a method keel does not name. */
+    if (llhttp && (diff_llhttp_bad_protocol(p->err_code) || diff_llhttp_bad_version(p->err_code)) &&
+        other_protocol_method(d, info) && p->err_at > info->target_at + info->target_len &&
+        p->err_at <= info->body_start + 6u) {
         return "method";
     }
     bool bad_cl = llhttp ? diff_llhttp_cl_error(p->err_code)
@@ -604,6 +620,11 @@ static void compare(const uint8_t *d, size_t len, const keel_run *k, const diff_
                 return;
             }
             if (p->end == DIFF_END_OPEN) {
+                /* llhttp waits for the rest of HTTP/2's preface after PRI */
+                if (llhttp && other_protocol_method(d, &k->info[i])) {
+                    explained("method", peer, i);
+                    return;
+                }
                 finding("keel completes a message the peer still reads", peer, i, k, p);
             }
             return; /* the peer stopped (upgrade) */
