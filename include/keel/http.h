@@ -21,8 +21,11 @@
  *    gives the same result: the same consumed count, the same fields, the
  *    same error at the same offset.
  *  - Results: KEEL_OK (a complete head; *consumed says how many bytes it
- *    took), KEEL_ERR_INCOMPLETE (a valid beginning: offer again with more
- *    bytes), KEEL_ERR_PARSE (malformed: more bytes will not help),
+ *    took), KEEL_ERR_INCOMPLETE (no fault found so far: offer again with
+ *    more bytes; a fault that is decided when its element ends, such as a
+ *    target's form against the method, is reported then, at the element's
+ *    offset: docs/http-profile.md, "INCOMPLETE and deferred decisions"),
+ *    KEEL_ERR_PARSE (malformed: more bytes will not help),
  *    KEEL_ERR_TOO_LARGE (a configured limit was exceeded), and
  *    KEEL_ERR_INVALID_ARG (NULL pointers, invalid slices/bufs, a parser
  *    used with the wrong function). Every PARSE and TOO_LARGE fills a
