@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "fuzz_net_util.h"
 #include "keel/codec.h"
 #include "keel/net.h"
 #include "keel/reader.h"
@@ -199,11 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (g_listener == NULL) {
-        keel_addr where;
-        FUZZ_CHECK(keel_net_init(&g_listener) == KEEL_OK);
-        FUZZ_CHECK(keel_net_bind(g_listener, KEEL_STR("127.0.0.1"), 0, KEEL_PROTO_TCP) == KEEL_OK);
-        FUZZ_CHECK(keel_net_local_addr(g_listener, &where) == KEEL_OK);
-        g_port = where.port;
+        g_listener = fuzz_loopback_listener(&g_port);
     }
     codec_cfg c = { .lines = data[0] % 6u < 3u };
     size_t max = data[1];

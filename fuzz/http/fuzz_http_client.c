@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "fuzz_net_util.h"
 #include "keel/http.h"
 #include "keel/http_client.h"
 #include "keel/loop.h"
@@ -93,11 +94,7 @@ static void *peer_main(void *arg)
 
 static void start_peer(void)
 {
-    keel_addr where;
-    FUZZ_CHECK(keel_net_init(&g_listener) == KEEL_OK);
-    FUZZ_CHECK(keel_net_bind(g_listener, KEEL_STR("127.0.0.1"), 0, KEEL_PROTO_TCP) == KEEL_OK);
-    FUZZ_CHECK(keel_net_local_addr(g_listener, &where) == KEEL_OK);
-    g_port = where.port;
+    g_listener = fuzz_loopback_listener(&g_port);
     pthread_t t;
     FUZZ_CHECK(pthread_create(&t, NULL, peer_main, NULL) == 0);
     FUZZ_CHECK(pthread_detach(t) == 0);

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "fuzz_net_util.h"
 #include "keel/loop.h"
 #include "keel/net.h"
 
@@ -151,11 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (g_listener == NULL) {
-        keel_addr where;
-        FUZZ_CHECK(keel_net_init(&g_listener) == KEEL_OK);
-        FUZZ_CHECK(keel_net_bind(g_listener, KEEL_STR("127.0.0.1"), 0, KEEL_PROTO_TCP) == KEEL_OK);
-        FUZZ_CHECK(keel_net_local_addr(g_listener, &where) == KEEL_OK);
-        g_port = where.port;
+        g_listener = fuzz_loopback_listener(&g_port);
     }
     size_t read_cap = (size_t)64u << (data[0] % 9u); /* 64 .. 16384 */
     size_t k = 1u + data[1] % 16u;
