@@ -642,7 +642,14 @@ chat_broadcast_and_long_line)
     start_async chat chat_server
     # A client that only reads (fd 3) must see every line of every client.
     exec 3<>"/dev/tcp/127.0.0.1/$port_chat"
-    sleep 0.2 # let the server register it before anyone speaks
+    # Registered before anyone speaks: its own line comes back (a sleep was
+    # not enough on a loaded machine). Nothing else is sent meanwhile, so
+    # head reads that line alone.
+    echo "listener here" >&3
+    rc=0
+    timeout 10 head -n 1 <&3 >"$work/hello.out" || rc=$?
+    [[ $rc == 0 && $(cat "$work/hello.out") == "listener here" ]] ||
+        fail "the listening client did not get its own line back (exit $rc)"
     # One client after another: each gets exactly its own lines back.
     for i in 1 2 3; do
         for m in 1 2 3 4 5; do echo "solo $i line $m"; done >"$work/solo$i"
