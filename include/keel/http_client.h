@@ -22,11 +22,19 @@
  *    turns out closed before any response byte is replaced once by a new
  *    one for GET, HEAD, PUT and DELETE (idempotent) requests.
  *  - Redirects are not followed unless max_redirects says how many may be
- *    (301, 302, 303, 307, 308 with a Location that is an http:// URL, a
- *    "//authority/path" or an absolute path; anything else, or one more
- *    than allowed, is returned as it is). 303, and 301/302 after a POST,
- *    become a GET without body; the caller's fields are sent only to the
- *    first request's host and port. No TLS (http:// only).
+ *    (301, 302, 303, 307, 308 with a Location that is an http:// or
+ *    https:// URL, a "//authority/path" or an absolute path; anything
+ *    else, one from https:// to http://, or one more than allowed, is
+ *    returned as it is). 303, and 301/302 after a POST, become a GET
+ *    without body; the caller's fields are sent only to the first
+ *    request's scheme, host and port.
+ *  - HTTPS: https:// URLs go through opts.tls (keel_http_tls_new in
+ *    keel/tls.h, from a client keel_tls_config): the server's certificate
+ *    is verified against the URL's host (a DNS name: mbed TLS 2.28 does
+ *    not match IP addresses), and everything above works on the
+ *    plaintext. A response framed by the connection's end that ends
+ *    without close_notify is KEEL_ERR_TLS_TRUNCATED (it may have been cut
+ *    short). Pooled connections are kept per scheme, host and port.
  */
 #ifndef KEEL_HTTP_CLIENT_H
 #define KEEL_HTTP_CLIENT_H
@@ -48,21 +56,31 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-/** A parsed http:// URL: views into the text parsed. */
+#ifndef KEEL_HTTP_TLS_DECLARED
+#define KEEL_HTTP_TLS_DECLARED
+/** A TLS transport for HTTPS (opaque), for the tls field of
+ * keel_http_server_opts and keel_http_client_opts: keel_http_tls_new in
+ * keel/tls.h makes one from a keel_tls_config, in a build with the TLS
+ * layer (mbed TLS). */
+typedef struct keel_http_tls keel_http_tls;
+#endif
+
+/** A parsed http:// or https:// URL: views into the text parsed. */
 typedef struct keel_http_url {
     keel_slice host;      /**< the host: a name, an IPv4 literal, or an IPv6 literal without brackets */
     keel_slice authority; /**< host[:port] as written (brackets kept): the Host field */
-    uint16_t port;        /**< the port (80 when none is written) */
+    uint16_t port;        /**< the port (80, or 443 for https, when none is written) */
     keel_slice target;    /**< path and query ("/" when the URL has no path); no fragment */
+    bool https;           /**< the scheme is https */
 } keel_http_url;
 
-/** Parse an absolute http:// URL strictly: scheme "http" (any case), a
- * host (a name of letters, digits, '-', '.', '_' and '~', an IPv4 literal,
- * or an IPv6 literal in brackets), an optional port 1..65535 (digits
- * only), then an optional path and query (checked when the request is
- * written); a fragment is dropped. KEEL_ERR_PARSE for anything else,
- * including userinfo ("user@host"), an empty host or port, and
- * "https://"; INVALID_ARG for NULL out or an invalid slice. */
+/** Parse an absolute http:// or https:// URL strictly: scheme "http" or
+ * "https" (any case), a host (a name of letters, digits, '-', '.', '_'
+ * and '~', an IPv4 literal, or an IPv6 literal in brackets), an optional
+ * port 1..65535 (digits only), then an optional path and query (checked
+ * when the request is written); a fragment is dropped. KEEL_ERR_PARSE for
+ * anything else, including other schemes, userinfo ("user@host"), an
+ * empty host or port; INVALID_ARG for NULL out or an invalid slice. */
 KEEL_MUST_USE keel_result keel_http_url_parse(keel_slice url, keel_http_url *out);
 
 /** A blocking client (opaque): options and the keep-alive pool. */
@@ -79,12 +97,18 @@ typedef struct keel_http_client_opts {
     bool no_pool;                /**< never reuse a connection (each request: Connection: close) */
     unsigned max_redirects;      /**< redirects followed, at most 20 (0, the default: none) */
     keel_http_config parser;     /**< response parser limits and leniencies (0: strict) */
+    /** For https:// URLs: a transport made from a client configuration
+     * (keel_http_tls_new in keel/tls.h), which must outlive the client or
+     * the fetch. NULL (the default): an https:// URL is
+     * KEEL_ERR_TLS_CONFIG; a transport made from a server configuration
+     * is INVALID_ARG. */
+    const keel_http_tls *tls;
 } keel_http_client_opts;
 
 /** A request to send. */
 typedef struct keel_http_client_request {
     keel_slice method;               /**< "GET", "POST", "PUT", "DELETE", "HEAD" or another token */
-    keel_slice url;                  /**< an http:// URL (keel_http_url_parse) */
+    keel_slice url;                  /**< an http:// or https:// URL (keel_http_url_parse) */
     const keel_http_field *fields;   /**< extra fields (not Host, Content-Length, Transfer-Encoding, Connection) */
     size_t field_count;              /**< entries of fields */
     keel_slice body;                 /**< sent with Content-Length when non-empty, or for POST and PUT */

@@ -6,7 +6,8 @@
  * an access log and graceful shutdown, on N loops on N threads.
  *
  * Conventions (in addition to those of keel/loop.h and keel/http.h):
- *  - Each connection is a keel_stream; its requests are parsed in place by
+ *  - Each connection is a keel_stream (with opts.tls, a keel_tls_stream:
+ *    all below applies to its plaintext); its requests are parsed in place by
  *    keel's strict parser (keel/http.h, docs/http-profile.md) and handled
  *    one at a time, in order: pipelined requests are answered in order, and
  *    the answers of requests that arrived together leave in one write.
@@ -59,6 +60,15 @@ extern "C" {
 
 #if defined(__GNUC__)
 #pragma GCC visibility push(default)
+#endif
+
+#ifndef KEEL_HTTP_TLS_DECLARED
+#define KEEL_HTTP_TLS_DECLARED
+/** A TLS transport for HTTPS (opaque), for the tls field of
+ * keel_http_server_opts and keel_http_client_opts: keel_http_tls_new in
+ * keel/tls.h makes one from a keel_tls_config, in a build with the TLS
+ * layer (mbed TLS). */
+typedef struct keel_http_tls keel_http_tls;
 #endif
 
 /** A running HTTP server (opaque). */
@@ -130,10 +140,16 @@ typedef struct keel_http_server_opts {
     keel_slice server_name;     /**< the Server field ("keel"); must be a valid field value */
     keel_http_log_fn access_log; /**< NULL (the default): no access log */
     void *log_user;              /**< handed to access_log */
+    /** NULL (the default): plain HTTP. Otherwise HTTPS: every connection
+     * is a TLS server handshake (keel_tls_stream, with the configuration's
+     * handshake timeout) before its first request; everything above works
+     * as for plain HTTP, on the plaintext. A transport made from a server
+     * configuration (INVALID_ARG otherwise); it must outlive the server. */
+    const keel_http_tls *tls;
 } keel_http_server_opts;
 
 /** Check opts, bind and start the threads. opts is copied; routes, the
- * route users, server_name and log_user must outlive the server.
+ * route users, server_name, log_user and tls must outlive the server.
  * INVALID_ARG for NULL pointers, routes NULL with route_count > 0, a route
  * without handler or with a path not starting with '/', a server_name
  * that is not a field value, parser limits above KEEL_HTTP_LIMIT_CAP.

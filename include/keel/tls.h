@@ -57,6 +57,8 @@
 #include "keel/addr.h"
 #include "keel/net.h"
 #include "keel/loop.h"
+#include "keel/http_server.h"
+#include "keel/http_client.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -354,7 +356,10 @@ typedef struct keel_tls_server_opts {
      * not be taken (NO_MEMORY...; listeners only report accept failures
      * too, as keel_accept_cb). May be NULL. */
     void (*on_accept)(keel_tls_stream *t, keel_result r, void *user);
-    void *user; /**< handed to on_accept and, at first, to the handlers */
+    void *user; /**< handed to on_accept, on_shutdown and, at first, to the handlers */
+    /** keel_tls_server_start only: keel_server_opts.on_shutdown's call
+     * (a graceful shutdown reached a loop), with user above. May be NULL. */
+    void (*on_shutdown)(keel_loop *loop, void *user);
 } keel_tls_server_opts;
 
 /** keel_listener_start for TLS: accept on sock (taken over on success) and
@@ -364,14 +369,31 @@ KEEL_MUST_USE keel_result keel_tls_listener_start(keel_loop *loop, keel_net *soc
                                                   const keel_tls_server_opts *tls,
                                                   keel_listener **out);
 /** keel_server_start for TLS: base gives everything but the connections'
- * handlers, stream_opts, on_accept and user, which must be NULL there
- * (INVALID_ARG otherwise): they come from tls. The result is a plain keel_server
+ * handlers, stream_opts, on_accept, on_shutdown and user, which must be
+ * NULL there (INVALID_ARG otherwise): they come from tls. The result is a plain keel_server
  * (keel_server_port, _shutdown, _wait, _free). When the server's grace
  * period ends it closes the connections left at the TCP level: those get
  * no close_notify (their peers see TLS_TRUNCATED). */
 KEEL_MUST_USE keel_result keel_tls_server_start(const keel_server_opts *base,
                                                 const keel_tls_server_opts *tls,
                                                 keel_server **out);
+
+/* ---- HTTPS ---------------------------------------------------------------- */
+
+/** Make the TLS transport that keel's HTTP server and client take in
+ * their opts.tls (keel/http_server.h, keel/http_client.h): with a server
+ * configuration, keel_http_server_start serves HTTPS (every connection a
+ * keel_tls_stream, handshaking under cfg's handshake timeout before its
+ * first request); with a client one, keel_http_client_send and
+ * keel_http_fetch take https:// URLs (the server verified against the
+ * URL's host: a DNS name, see keel_tls_connect; a response whose end is
+ * the connection's end and that ends without close_notify is
+ * TLS_TRUNCATED). cfg is kept by pointer and must outlive *out, which
+ * must outlive every server, client and fetch given it. INVALID_ARG for a
+ * NULL pointer; NO_MEMORY. */
+KEEL_MUST_USE keel_result keel_http_tls_new(const keel_tls_config *cfg, keel_http_tls **out);
+/** Release a transport nothing uses any more. NULL is fine. */
+void keel_http_tls_free(keel_http_tls *t);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -3,12 +3,15 @@
  * over keel_net: strict URL parsing, canonical request heads (the writer in
  * write.c), responses read with keel's strict parser and chunked decoder,
  * connect / header / total deadlines, a response cap and a small pool of
- * idle keep-alive connections.
+ * idle keep-alive connections; and the async fetch over a keel_stream.
+ * https:// URLs go through opts.tls (src/http/http_transport.h): a TLS
+ * session over the keel_net, a keel_tls_stream on the loop.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/sys.h"
+#include "http/http_transport.h"
 
 #include "keel/addr.h"
 #include "keel/http.h"
@@ -30,8 +33,15 @@
 #define HCLI_HOST_MAX 255u
 #define HCLI_READ_CHUNK 16384u
 
+/* A blocking connection: the socket, and its TLS session for https. */
+typedef struct hcli_conn {
+    keel_net *net;          /* NULL: none */
+    void *sess;             /* opts.tls's session; NULL: plain */
+} hcli_conn;
+
 typedef struct hcli_idle {
-    keel_net *net;          /* NULL: free slot */
+    hcli_conn conn;         /* conn.net NULL: free slot */
+    bool https;
     uint8_t host[HCLI_HOST_MAX];
     size_t host_len;
     uint16_t port;
@@ -64,8 +74,12 @@ keel_result keel_http_url_parse(keel_slice url, keel_http_url *out)
         return KEEL_ERR_INVALID_ARG;
     }
     keel_slice scheme, rest;
-    if (keel_slice_split_at(url, 7, &scheme, &rest) != KEEL_OK ||
-        !keel_slice_eq_nocase(scheme, KEEL_STR("http://"))) {
+    bool https = false;
+    if (keel_slice_split_at(url, 8, &scheme, &rest) == KEEL_OK &&
+        keel_slice_eq_nocase(scheme, KEEL_STR("https://"))) {
+        https = true;
+    } else if (keel_slice_split_at(url, 7, &scheme, &rest) != KEEL_OK ||
+               !keel_slice_eq_nocase(scheme, KEEL_STR("http://"))) {
         return KEEL_ERR_PARSE;
     }
     /* The authority runs to the first '/', '?' or '#'. */
@@ -119,7 +133,7 @@ keel_result keel_http_url_parse(keel_slice url, keel_http_url *out)
         }
         has_port = true;
     }
-    uint64_t port = 80;
+    uint64_t port = https ? 443 : 80;
     if (has_port && (keel_slice_parse_u64(port_text, 65535u, &port) != KEEL_OK || port == 0)) {
         return KEEL_ERR_PARSE;
     }
@@ -138,6 +152,7 @@ keel_result keel_http_url_parse(keel_slice url, keel_http_url *out)
     out->authority = auth;
     out->port = (uint16_t)port;
     out->target = target;
+    out->https = https;
     return KEEL_OK;
 }
 
@@ -182,32 +197,67 @@ static KEEL_MUST_USE keel_result hcli_reserve(uint8_t **mem, keel_buf *b, size_t
 
 /* ---- the pool ---------------------------------------------------------------- */
 
-static keel_net *hcli_pool_take(keel_http_client *c, keel_slice host, uint16_t port)
+/* End a connection: close_notify if it is TLS and the socket takes it. */
+static void hcli_conn_free(const keel_http_client_opts *o, hcli_conn *k)
 {
+    if (k->sess != NULL) {
+        o->tls->session_free(k->sess);
+    }
+    keel_net_free(k->net);
+    *k = (hcli_conn){ 0 };
+}
+
+static KEEL_MUST_USE keel_result hcli_conn_send(const keel_http_client_opts *o, hcli_conn *k,
+                                                keel_slice data, uint32_t timeout_ms)
+{
+    if (k->sess != NULL) {
+        return o->tls->session_send(k->sess, data, timeout_ms);
+    }
+    return keel_net_send_all(k->net, data, timeout_ms, NULL);
+}
+
+static KEEL_MUST_USE keel_result hcli_conn_recv(const keel_http_client_opts *o, hcli_conn *k,
+                                                keel_buf *into, uint32_t timeout_ms, size_t *got)
+{
+    if (k->sess != NULL) {
+        return o->tls->session_recv(k->sess, into, timeout_ms, got);
+    }
+    return keel_net_recv_timeout(k->net, into, timeout_ms, got);
+}
+
+/* An idle connection to (https, host, port) from the pool, if one is
+ * there and still quiet (*out zeroed otherwise). */
+static void hcli_pool_take(keel_http_client *c, bool https, keel_slice host, uint16_t port,
+                           hcli_conn *out)
+{
+    *out = (hcli_conn){ 0 };
     for (size_t i = 0; i < c->opts.pool_size; i++) {
         hcli_idle *e = &c->pool[i];
         keel_slice h = { e->host, e->host_len };
-        if (e->net != NULL && e->port == port && keel_slice_eq_nocase(h, host)) {
-            keel_net *net = e->net;
-            e->net = NULL;
-            /* Readable while idle: the server closed it (or sent junk). */
+        if (e->conn.net != NULL && e->https == https && e->port == port &&
+            keel_slice_eq_nocase(h, host)) {
+            hcli_conn k = e->conn;
+            e->conn = (hcli_conn){ 0 };
+            /* Readable while idle: the server closed it (or sent junk, or
+             * a TLS record nobody asked for). */
             unsigned ready = 0;
-            if (keel_net_poll(net, KEEL_POLL_READ, 0, &ready) != KEEL_ERR_TIMEOUT) {
-                keel_net_free(net);
+            if (keel_net_poll(k.net, KEEL_POLL_READ, 0, &ready) != KEEL_ERR_TIMEOUT) {
+                hcli_conn_free(&c->opts, &k);
                 continue;
             }
-            return net;
+            *out = k;
+            return;
         }
     }
-    return NULL;
 }
 
-static void hcli_pool_put(keel_http_client *c, keel_net *net, keel_slice host, uint16_t port)
+static void hcli_pool_put(keel_http_client *c, hcli_conn *k, bool https, keel_slice host,
+                          uint16_t port)
 {
     hcli_idle *slot = NULL;
     for (size_t i = 0; i < c->opts.pool_size; i++) {
         hcli_idle *e = &c->pool[i];
-        if (e->net == NULL) {
+        if (e->conn.net == NULL) {
             slot = e;
             break;
         }
@@ -216,18 +266,19 @@ static void hcli_pool_put(keel_http_client *c, keel_net *net, keel_slice host, u
         }
     }
     if (slot == NULL || host.len > sizeof slot->host) {
-        keel_net_free(net);
+        hcli_conn_free(&c->opts, k);
         return;
     }
-    keel_net_free(slot->net); /* the least recently used makes room */
+    hcli_conn_free(&c->opts, &slot->conn); /* the least recently used makes room */
     keel_buf b;
     if (keel_buf_init(&b, slot->host, sizeof slot->host) != KEEL_OK ||
         keel_buf_append(&b, host) != KEEL_OK) {
-        slot->net = NULL;
-        keel_net_free(net);
+        hcli_conn_free(&c->opts, k);
         return;
     }
-    slot->net = net;
+    slot->conn = *k;
+    *k = (hcli_conn){ 0 };
+    slot->https = https;
     slot->host_len = b.len;
     slot->port = port;
     slot->used = ++c->tick;
@@ -245,7 +296,8 @@ static KEEL_MUST_USE keel_result hcli_resolve(const keel_http_client_opts *opts,
         *o = *opts;
     }
     if (o->max_headers > HCLI_MAX_HEADERS_CAP || o->max_response > HCLI_MAX_RESPONSE_CAP ||
-        o->pool_size > HCLI_POOL_CAP || o->max_redirects > HCLI_REDIRECTS_CAP) {
+        o->pool_size > HCLI_POOL_CAP || o->max_redirects > HCLI_REDIRECTS_CAP ||
+        (o->tls != NULL && o->tls->server)) {
         return KEEL_ERR_INVALID_ARG;
     }
     keel_http_parser probe;
@@ -284,7 +336,7 @@ void keel_http_client_free(keel_http_client *c)
         return;
     }
     for (size_t i = 0; i < HCLI_POOL_CAP; i++) {
-        keel_net_free(c->pool[i].net);
+        hcli_conn_free(&c->opts, &c->pool[i].conn);
     }
     ksys_release(c);
 }
@@ -453,7 +505,7 @@ static KEEL_MUST_USE keel_result hcli_rx_step(hcli_rx *rx, bool eof)
 /* What one blocking exchange needs to know. */
 typedef struct hcli_x {
     keel_http_client *c;
-    keel_net *net;
+    hcli_conn k;
     uint64_t header_deadline, total_deadline;
     bool got_bytes;         /* a byte of the response arrived */
 } hcli_x;
@@ -487,12 +539,20 @@ static KEEL_MUST_USE keel_result hcli_read_response(hcli_x *x, keel_http_method 
             return KEEL_ERR_TIMEOUT;
         }
         size_t got = 0;
-        r = keel_net_recv_timeout(x->net, &rx.raw, left, &got);
+        r = hcli_conn_recv(&x->c->opts, &x->k, &rx.raw, left, &got);
         if (got > 0) {
             x->got_bytes = true;
         }
         if (r == KEEL_ERR_CLOSED) {
             r = hcli_rx_step(&rx, true);
+            break;
+        }
+        if (r == KEEL_ERR_TLS_TRUNCATED) {
+            /* EOF without close_notify: only what the response framed
+             * itself counts, not the end of the connection. */
+            r = hcli_rx_step(&rx, false);
+            r = r == KEEL_ERR_INCOMPLETE ? KEEL_ERR_TLS_TRUNCATED : r;
+            rx.reusable = false;
             break;
         }
         KEEL_TRY(r);
@@ -534,9 +594,9 @@ static KEEL_MUST_USE keel_result hcli_exchange(hcli_x *x, keel_slice head, keel_
     if (left == 0) {
         return KEEL_ERR_TIMEOUT;
     }
-    KEEL_TRY(keel_net_send_all(x->net, head, left, NULL));
+    KEEL_TRY(hcli_conn_send(&x->c->opts, &x->k, head, left));
     if (body.len > 0) {
-        KEEL_TRY(keel_net_send_all(x->net, body, hcli_left(x->total_deadline), NULL));
+        KEEL_TRY(hcli_conn_send(&x->c->opts, &x->k, body, hcli_left(x->total_deadline)));
     }
     uint64_t hd = ksys_now_ms() + x->c->opts.header_timeout_ms;
     x->header_deadline = hd;
@@ -575,6 +635,33 @@ static KEEL_MUST_USE keel_result hcli_build_head(const keel_http_client_request 
     return r;
 }
 
+/* A new connection for url within the total deadline: TCP, then the TLS
+ * handshake for https. */
+static KEEL_MUST_USE keel_result hcli_connect(hcli_x *x, const keel_http_url *url)
+{
+    const keel_http_client_opts *o = &x->c->opts;
+    x->k = (hcli_conn){ 0 };
+    keel_result r = keel_net_init(&x->k.net);
+    if (r == KEEL_OK) {
+        uint32_t left = hcli_left(x->total_deadline);
+        r = keel_net_connect(x->k.net, url->host, url->port, KEEL_PROTO_TCP,
+                             left < o->connect_timeout_ms ? left : o->connect_timeout_ms);
+    }
+    if (r == KEEL_OK && keel_net_set_nodelay(x->k.net, true) != KEEL_OK) {
+        /* only latency is at stake */
+    }
+    if (r == KEEL_OK && url->https) {
+        uint32_t left = hcli_left(x->total_deadline);
+        r = o->tls->session_open(o->tls, x->k.net, url->host,
+                                 left < o->connect_timeout_ms ? left : o->connect_timeout_ms,
+                                 &x->k.sess);
+    }
+    if (r != KEEL_OK) {
+        hcli_conn_free(o, &x->k);
+    }
+    return r;
+}
+
 /* One request, one response (no redirect followed). */
 static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
                                                 const keel_http_client_request *req,
@@ -582,6 +669,9 @@ static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
 {
     keel_http_url url;
     KEEL_TRY(keel_http_url_parse(req->url, &url));
+    if (url.https && c->opts.tls == NULL) {
+        return KEEL_ERR_TLS_CONFIG;
+    }
     keel_http_method method = hcli_method_id(req->method);
     uint8_t *head_mem = NULL;
     keel_buf head;
@@ -593,23 +683,11 @@ static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
     keel_http_client_response out = { 0 };
     hcli_x x = { .c = c, .total_deadline = start + c->opts.total_timeout_ms };
     for (int attempt = 0; attempt < 2; attempt++) {
-        bool reused = false;
-        x.net = hcli_pool_take(c, url.host, url.port);
-        if (x.net != NULL) {
-            reused = true;
-        } else {
-            r = keel_net_init(&x.net);
-            if (r == KEEL_OK) {
-                uint32_t left = hcli_left(x.total_deadline);
-                r = keel_net_connect(x.net, url.host, url.port, KEEL_PROTO_TCP,
-                                     left < c->opts.connect_timeout_ms ? left
-                                                                       : c->opts.connect_timeout_ms);
-            }
-            if (r == KEEL_OK && keel_net_set_nodelay(x.net, true) != KEEL_OK) {
-                /* only latency is at stake */
-            }
+        hcli_pool_take(c, url.https, url.host, url.port, &x.k);
+        bool reused = x.k.net != NULL;
+        if (!reused) {
+            r = hcli_connect(&x, &url);
             if (r != KEEL_OK) {
-                keel_net_free(x.net);
                 break;
             }
         }
@@ -619,19 +697,21 @@ static KEEL_MUST_USE keel_result hcli_send_once(keel_http_client *c,
                                        &reusable);
         if (xr == KEEL_OK) {
             if (reusable && c->opts.pool_size > 0) {
-                hcli_pool_put(c, x.net, url.host, url.port);
+                hcli_pool_put(c, &x.k, url.https, url.host, url.port);
             } else {
-                keel_net_free(x.net);
+                hcli_conn_free(&c->opts, &x.k);
             }
             r = KEEL_OK;
             break;
         }
-        keel_net_free(x.net);
+        hcli_conn_free(&c->opts, &x.k);
         keel_http_client_response_free(&out);
         r = xr;
         /* A pooled connection the server had closed: once more, afresh. */
         bool stale = reused && !x.got_bytes &&
-                     (xr == KEEL_ERR_CLOSED || xr == KEEL_ERR_RESET) && hcli_idempotent(method);
+                     (xr == KEEL_ERR_CLOSED || xr == KEEL_ERR_RESET ||
+                      xr == KEEL_ERR_TLS_TRUNCATED) &&
+                     hcli_idempotent(method);
         if (!stale) {
             break;
         }
@@ -650,25 +730,28 @@ static bool hcli_is_redirect(uint16_t status)
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-/* The URL a Location value names, written into out: an absolute http://
- * URL as it is, "//authority/path" with "http:" before it, "/path" on the
- * current authority. Anything else (another scheme, a relative path) is
- * KEEL_ERR_NOT_FOUND: not followed. */
+/* The URL a Location value names, written into out: an absolute http:// or
+ * https:// URL as it is, "//authority/path" with the current scheme before
+ * it, "/path" on the current scheme and authority. Anything else (another
+ * scheme, a relative path) is KEEL_ERR_NOT_FOUND: not followed; so are
+ * http:// from https:// (the rest of the exchange would leave TLS) and
+ * https:// without a TLS transport (tls false). */
 static KEEL_MUST_USE keel_result hcli_location(const keel_http_url *cur, keel_slice loc,
-                                               keel_buf *out)
+                                               bool tls, keel_buf *out)
 {
     uint8_t b0 = 0, b1 = 0;
     keel_http_url check;
     if (keel_http_url_parse(loc, &check) == KEEL_OK) {
-        return keel_buf_append(out, loc);
+        return (cur->https && !check.https) || (check.https && !tls)
+                   ? KEEL_ERR_NOT_FOUND
+                   : keel_buf_append(out, loc);
     }
     if (keel_slice_get(loc, 0, &b0) != KEEL_OK || b0 != '/') {
         return KEEL_ERR_NOT_FOUND;
     }
-    if (keel_slice_get(loc, 1, &b1) == KEEL_OK && b1 == '/') {
-        KEEL_TRY(keel_buf_append(out, KEEL_STR("http:")));
-    } else {
-        KEEL_TRY(keel_buf_append(out, KEEL_STR("http://")));
+    KEEL_TRY(keel_buf_append(out, cur->https ? KEEL_STR("https:") : KEEL_STR("http:")));
+    if (keel_slice_get(loc, 1, &b1) != KEEL_OK || b1 != '/') {
+        KEEL_TRY(keel_buf_append(out, KEEL_STR("//")));
         KEEL_TRY(keel_buf_append(out, cur->authority));
     }
     KEEL_TRY(keel_buf_append(out, loc));
@@ -711,7 +794,7 @@ keel_result keel_http_client_send(keel_http_client *c, const keel_http_client_re
                 *mem = ksys_alloc_zeroed(url_cap);
             }
             follow = *mem != NULL && keel_buf_init(&next, *mem, url_cap) == KEEL_OK &&
-                     hcli_location(&at, loc, &next) == KEEL_OK;
+                     hcli_location(&at, loc, c->opts.tls != NULL, &next) == KEEL_OK;
         }
         if (!follow) {
             *resp = got;
@@ -732,7 +815,7 @@ keel_result keel_http_client_send(keel_http_client *c, const keel_http_client_re
             cur.method = KEEL_STR("GET");
             cur.body = keel_slice_empty();
         }
-        if (!keel_slice_eq_nocase(to.authority, first.authority)) {
+        if (to.https != first.https || !keel_slice_eq_nocase(to.authority, first.authority)) {
             cur.fields = NULL;
             cur.field_count = 0;
         }
@@ -751,7 +834,8 @@ typedef struct hcli_fetch {
     keel_http_client_opts opts;
     keel_http_config cfg;
     keel_loop *loop;
-    keel_stream *s;
+    void *s;                   /* the connection (ops); NULL once it is gone */
+    const khttp_stream_ops *ops;
     keel_timer_id timer;
     bool timer_live;
     uint64_t header_deadline, total_deadline;
@@ -789,9 +873,9 @@ static void hcli_fetch_finish(hcli_fetch *f, keel_result r)
     }
     if (f->s != NULL) {
         if (r == KEEL_OK) {
-            keel_stream_close(f->s);
+            f->ops->close(f->s);
         } else {
-            keel_stream_abort(f->s);
+            f->ops->abort(f->s);
         }
     }
 }
@@ -807,7 +891,7 @@ static void hcli_fetch_arm(hcli_fetch *f)
         /* No fetch without a deadline; reported from on_close, never from
          * inside keel_http_fetch. */
         f->fail = KEEL_ERR_NO_MEMORY;
-        keel_stream_abort(f->s);
+        f->ops->abort(f->s);
     }
 }
 
@@ -827,14 +911,18 @@ static void hcli_fetch_timer(keel_loop *loop, keel_timer_id id, void *user)
     hcli_fetch_arm(f); /* the head came: the total deadline is next */
 }
 
-static size_t hcli_fetch_read(keel_stream *s, keel_result r, keel_slice data, void *user)
+size_t khttp_fetch_on_read(void *s, keel_result r, keel_slice data, void *user)
 {
     (void)s;
     hcli_fetch *f = user;
     if (f->finished) {
         return data.len;
     }
-    if (r != KEEL_OK && r != KEEL_ERR_CLOSED) {
+    /* TLS_TRUNCATED, EOF without close_notify: as CLOSED, except that
+     * only what the response framed itself counts, not the end of the
+     * connection. */
+    bool truncated = r == KEEL_ERR_TLS_TRUNCATED;
+    if (r != KEEL_OK && r != KEEL_ERR_CLOSED && !truncated) {
         return 0; /* on_close reports it */
     }
     keel_result step = KEEL_OK;
@@ -847,13 +935,16 @@ static size_t hcli_fetch_read(keel_stream *s, keel_result r, keel_slice data, vo
     if (step == KEEL_OK) {
         step = hcli_rx_step(&f->rx, r == KEEL_ERR_CLOSED);
     }
+    if (truncated && step == KEEL_ERR_INCOMPLETE) {
+        step = KEEL_ERR_TLS_TRUNCATED;
+    }
     if (step != KEEL_ERR_INCOMPLETE) {
         hcli_fetch_finish(f, step);
     }
     return data.len; /* everything is in rx's buffer now */
 }
 
-static void hcli_fetch_closed(keel_stream *s, keel_result r, void *user)
+void khttp_fetch_on_close(void *s, keel_result r, void *user)
 {
     (void)s;
     hcli_fetch *f = user;
@@ -862,9 +953,20 @@ static void hcli_fetch_closed(keel_stream *s, keel_result r, void *user)
     ksys_release(f);
 }
 
+/* A plain connection's handlers: its keel_stream is the void * above. */
+static size_t hcli_fetch_plain_read(keel_stream *s, keel_result r, keel_slice data, void *user)
+{
+    return khttp_fetch_on_read(s, r, data, user);
+}
+
+static void hcli_fetch_plain_closed(keel_stream *s, keel_result r, void *user)
+{
+    khttp_fetch_on_close(s, r, user);
+}
+
 static const keel_stream_handlers hcli_fetch_handlers = {
-    .on_read = hcli_fetch_read,
-    .on_close = hcli_fetch_closed,
+    .on_read = hcli_fetch_plain_read,
+    .on_close = hcli_fetch_plain_closed,
 };
 
 keel_result keel_http_fetch(keel_loop *loop, const keel_http_client_opts *opts,
@@ -878,6 +980,9 @@ keel_result keel_http_fetch(keel_loop *loop, const keel_http_client_opts *opts,
     }
     keel_http_url url;
     KEEL_TRY(keel_http_url_parse(req->url, &url));
+    if (url.https && (opts == NULL || opts->tls == NULL)) {
+        return KEEL_ERR_TLS_CONFIG;
+    }
     hcli_fetch *f = ksys_alloc_zeroed(sizeof *f);
     if (f == NULL) {
         return KEEL_ERR_NO_MEMORY;
@@ -898,8 +1003,17 @@ keel_result keel_http_fetch(keel_loop *loop, const keel_http_client_opts *opts,
         uint64_t now = keel_loop_now_ms(loop);
         f->header_deadline = now + f->opts.header_timeout_ms;
         f->total_deadline = now + f->opts.total_timeout_ms;
-        r = keel_stream_connect(loop, url.host, url.port, f->opts.connect_timeout_ms,
-                                &hcli_fetch_handlers, NULL, f, &f->s);
+        if (url.https) {
+            f->ops = f->opts.tls->ops;
+            r = f->opts.tls->connect(f->opts.tls, loop, url.host, url.port,
+                                     f->opts.connect_timeout_ms, f, &f->s);
+        } else {
+            keel_stream *ps = NULL;
+            f->ops = &khttp_plain_ops;
+            r = keel_stream_connect(loop, url.host, url.port, f->opts.connect_timeout_ms,
+                                    &hcli_fetch_handlers, NULL, f, &ps);
+            f->s = ps;
+        }
     }
     if (r != KEEL_OK) {
         ksys_release(head_mem);
@@ -909,13 +1023,13 @@ keel_result keel_http_fetch(keel_loop *loop, const keel_http_client_opts *opts,
     }
     /* From here on everything is reported through cb (queued while the
      * connection is made). */
-    r = keel_stream_write(f->s, keel_buf_slice(&head));
+    r = f->ops->write(f->s, keel_buf_slice(&head));
     if (r == KEEL_OK && req->body.len > 0) {
-        r = keel_stream_write(f->s, req->body);
+        r = f->ops->write(f->s, req->body);
     }
     ksys_release(head_mem);
     if (r != KEEL_OK) {
-        keel_stream_abort(f->s); /* on_close reports r */
+        f->ops->abort(f->s); /* on_close reports r */
         return KEEL_OK;
     }
     hcli_fetch_arm(f);

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "core/sys.h"
+#include "http/http_transport.h"
 
 #include "keel/http.h"
 #include "keel/http_server.h"
@@ -105,7 +106,7 @@ typedef struct khsrv_bstream {
 struct khsrv_conn {
     keel_http_server *srv;
     khsrv_loop *hl;
-    keel_stream *s;            /* NULL once the stream is gone */
+    void *s;                   /* the connection (srv->ops); NULL once it is gone */
     khsrv_conn *prev, *next;   /* the loop's connections */
     khsrv_req *req;            /* NULL unless a request spans reads */
     khsrv_bstream *bs;         /* NULL unless a body is streamed to the handler */
@@ -163,6 +164,8 @@ struct keel_http_server {
     keel_http_config cfg;
     keel_server *srv;
     keel_stream_opts sopts;
+    const khttp_stream_ops *ops; /* the connections' kind: plain, or opts.tls's */
+    void *tls_state;           /* opts.tls's server_state (NULL for plain) */
     pthread_mutex_t mu;
     khsrv_loop *loops[HSRV_MAX_LOOPS]; /* guarded by mu */
     unsigned nloops;
@@ -279,7 +282,7 @@ static void hsrv_timer_arm(khsrv_conn *c, uint64_t at)
     if (keel_timer_start(loop, delay, 0, hsrv_timer_fired, c, &c->timer) == KEEL_OK) {
         c->timer_at = now + delay;
     } else if (c->s != NULL) {
-        keel_stream_abort(c->s); /* no memory for a timer: no connection without deadline */
+        c->srv->ops->abort(c->s); /* no memory for a timer: no connection without deadline */
     }
 }
 
@@ -354,7 +357,7 @@ static KEEL_MUST_USE keel_result hsrv_flush(khsrv_loop *hl)
     khsrv_conn *c = hl->batching;
     keel_result r = KEEL_OK;
     if (c != NULL && hl->batch.len > 0 && c->s != NULL) {
-        r = keel_stream_write(c->s, keel_buf_slice(&hl->batch));
+        r = c->srv->ops->write(c->s, keel_buf_slice(&hl->batch));
     }
     keel_buf_clear(&hl->batch);
     hl->batching = NULL;
@@ -451,7 +454,7 @@ static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t statu
              * after the head and what was batched before it. */
             r = hsrv_flush(c->hl);
             if (r == KEEL_OK && c->s != NULL) {
-                r = keel_stream_write(c->s, body);
+                r = c->srv->ops->write(c->s, body);
             }
         }
     }
@@ -481,13 +484,13 @@ static void hsrv_linger(khsrv_conn *c)
         r = hsrv_flush(c->hl);
     }
     if (r == KEEL_OK) {
-        r = keel_stream_shutdown(c->s);
+        r = c->srv->ops->shutdown(c->s);
     }
     if (r != KEEL_OK) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
         return;
     }
-    keel_stream_read_start(c->s);
+    c->srv->ops->read_start(c->s);
     c->write_paused = false;
     hsrv_deadline_in(c, c->srv->opts.linger_ms);
 }
@@ -513,7 +516,7 @@ static void hsrv_reject(khsrv_conn *c, uint16_t status, const char *why)
     };
     size_t bytes = 0;
     if (c->s != NULL && hsrv_put_response(c, status, plain, 1, body, KEEL_HTTP_BODY_LENGTH, &bytes) != KEEL_OK) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
         return;
     }
     if (c->srv->opts.access_log != NULL) {
@@ -567,11 +570,11 @@ static void hsrv_after_answer(khsrv_conn *c, bool from_handler)
     if (!from_handler && c->s != NULL) {
         /* Answered later: send it now and read what waited meanwhile. */
         if (hsrv_flush(c->hl) != KEEL_OK) {
-            keel_stream_abort(c->s);
+            c->srv->ops->abort(c->s);
             return;
         }
-        if (keel_stream_can_write(c->s)) {
-            keel_stream_read_start(c->s);
+        if (c->srv->ops->can_write(c->s)) {
+            c->srv->ops->read_start(c->s);
         } else {
             c->write_paused = true;
         }
@@ -638,7 +641,7 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
     }
     hsrv_log_answer(c, from_handler, status, bytes);
     if (r != KEEL_OK && r != KEEL_ERR_PARSE && r != KEEL_ERR_INVALID_ARG) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
         c->phase = HSRV_LINGER;
         return r;
     }
@@ -716,7 +719,7 @@ keel_result keel_http_reply_start(keel_http_reply *reply, uint16_t status,
     c->stream_status = status;
     r = hsrv_flush(c->hl);
     if (r != KEEL_OK) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
     }
     return r;
 }
@@ -733,7 +736,7 @@ keel_result keel_http_reply_write(keel_http_reply *reply, keel_slice data)
     if (data.len == 0 || c->head_only) {
         return KEEL_OK;
     }
-    if (keel_stream_queued(c->s) + data.len + 32u > c->srv->sopts.write_cap) {
+    if (c->srv->ops->queued(c->s) + data.len + 32u > c->srv->sopts.write_cap) {
         return KEEL_ERR_TOO_LARGE; /* wait for keel_http_reply_can_write */
     }
     keel_result r = KEEL_OK;
@@ -746,10 +749,10 @@ keel_result keel_http_reply_write(keel_http_reply *reply, keel_slice data)
             r = hsrv_flush(c->hl);
         }
     } else {
-        r = keel_stream_write(c->s, data);
+        r = c->srv->ops->write(c->s, data);
     }
     if (r != KEEL_OK) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
         return r;
     }
     c->stream_bytes += data.len;
@@ -759,7 +762,7 @@ keel_result keel_http_reply_write(keel_http_reply *reply, keel_slice data)
 bool keel_http_reply_can_write(const keel_http_reply *reply)
 {
     return reply != NULL && reply->conn != NULL && reply->conn->s != NULL &&
-           keel_stream_can_write(reply->conn->s);
+           reply->conn->srv->ops->can_write(reply->conn->s);
 }
 
 void keel_http_reply_on_writable(keel_http_reply *reply, keel_http_writable_fn fn, void *user)
@@ -797,7 +800,7 @@ keel_result keel_http_reply_end(keel_http_reply *reply)
     }
     hsrv_log_answer(c, from_handler, c->stream_status, c->stream_bytes);
     if (r != KEEL_OK) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
         c->phase = HSRV_LINGER;
         return r;
     }
@@ -1144,7 +1147,7 @@ static khsrv_step hsrv_stream_fail(khsrv_conn *c, keel_result why)
         hsrv_conn_drop_bstream(c);
         c->phase = HSRV_WAIT_REPLY;
         if (c->s != NULL) {
-            keel_stream_read_stop(c->s);
+            c->srv->ops->read_stop(c->s);
         }
     }
     return HSRV_STEP_STOP;
@@ -1214,7 +1217,7 @@ static khsrv_step hsrv_stream_begin(khsrv_conn *c, const keel_http_request *req,
 {
     *used = 0;
     if (req->expect_continue && hsrv_send_continue(c) != KEEL_OK) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
         return HSRV_STEP_STOP;
     }
     c->bs = ksys_alloc_zeroed(sizeof *c->bs);
@@ -1257,7 +1260,7 @@ void keel_http_reply_body_pause(keel_http_reply *reply)
         c->bs->paused = true;
         c->deadline = 0; /* the body rate is not the client's to keep while paused */
         if (c->s != NULL) {
-            keel_stream_read_stop(c->s);
+            c->srv->ops->read_stop(c->s);
         }
     }
 }
@@ -1269,7 +1272,7 @@ void keel_http_reply_body_resume(keel_http_reply *reply)
         c->bs->paused = false;
         if (c->s != NULL && c->phase == HSRV_BODY_STREAM) {
             hsrv_body_window_start(c);
-            keel_stream_read_start(c->s); /* what waited is offered again */
+            c->srv->ops->read_start(c->s); /* what waited is offered again */
         }
     }
 }
@@ -1361,7 +1364,7 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
                          in.len - head_len < req.head.content_length) ||
                         req.head.body == KEEL_HTTP_BODY_CHUNKED;
     if (body_pending && req.expect_continue && hsrv_send_continue(c) != KEEL_OK) {
-        keel_stream_abort(c->s);
+        c->srv->ops->abort(c->s);
         return HSRV_STEP_STOP;
     }
     if (req.head.body == KEEL_HTTP_BODY_CHUNKED) {
@@ -1391,7 +1394,7 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
     return HSRV_STEP_NEXT;
 }
 
-static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void *user)
+size_t khttp_server_on_read(void *s, keel_result r, keel_slice data, void *user)
 {
     khsrv_conn *c = user;
     if (c == NULL) {
@@ -1404,7 +1407,7 @@ static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void 
             (void)hsrv_stream_fail(c, KEEL_ERR_CLOSED); /* the body ended early */
         }
         if (c->phase != HSRV_WAIT_REPLY) {
-            keel_stream_close(s);
+            c->srv->ops->close(s);
         }
         return 0;
     }
@@ -1416,7 +1419,7 @@ static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void 
     }
     if (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER ||
         (c->phase == HSRV_BODY_STREAM && c->bs->paused)) {
-        keel_stream_read_stop(s);
+        c->srv->ops->read_stop(s);
         return 0;
     }
     size_t off = 0;
@@ -1432,18 +1435,18 @@ static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void 
         switch (st) {
         case HSRV_STEP_NEXT:
             if (c->phase == HSRV_WAIT_REPLY) {
-                keel_stream_read_stop(s);
+                c->srv->ops->read_stop(s);
                 go = false;
             } else if (c->phase == HSRV_LINGER) {
                 go = false;
-            } else if (c->hl->batch.len >= HSRV_BATCH_FLUSH || !keel_stream_can_write(s)) {
+            } else if (c->hl->batch.len >= HSRV_BATCH_FLUSH || !c->srv->ops->can_write(s)) {
                 if (hsrv_flush(c->hl) != KEEL_OK) {
-                    keel_stream_abort(s);
+                    c->srv->ops->abort(s);
                     return data.len;
                 }
-                if (!keel_stream_can_write(s)) {
+                if (!c->srv->ops->can_write(s)) {
                     c->write_paused = true;
-                    keel_stream_read_stop(s);
+                    c->srv->ops->read_stop(s);
                     go = false;
                 }
             }
@@ -1455,7 +1458,7 @@ static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void 
         }
     }
     if (c->hl->batching == c && hsrv_flush(c->hl) != KEEL_OK) {
-        keel_stream_abort(s);
+        c->srv->ops->abort(s);
         return data.len;
     }
     if (c->phase == HSRV_LINGER) {
@@ -1464,14 +1467,14 @@ static size_t hsrv_on_read(keel_stream *s, keel_result r, keel_slice data, void 
     if (c->write_paused) {
         return off;
     }
-    if (c->s != NULL && c->phase == HSRV_HEAD && !keel_stream_can_write(s)) {
+    if (c->s != NULL && c->phase == HSRV_HEAD && !c->srv->ops->can_write(s)) {
         c->write_paused = true;
-        keel_stream_read_stop(s);
+        c->srv->ops->read_stop(s);
     }
     return off;
 }
 
-static void hsrv_on_writable(keel_stream *s, keel_result r, bool can_write, void *user)
+void khttp_server_on_writable(void *s, keel_result r, bool can_write, void *user)
 {
     (void)r;
     khsrv_conn *c = user;
@@ -1481,7 +1484,7 @@ static void hsrv_on_writable(keel_stream *s, keel_result r, bool can_write, void
     if (can_write && c->write_paused) {
         c->write_paused = false;
         if (c->phase != HSRV_WAIT_REPLY && c->phase != HSRV_IN_HANDLER) {
-            keel_stream_read_start(s);
+            c->srv->ops->read_start(s);
         }
     }
     if (can_write && c->streaming && c->on_writable != NULL &&
@@ -1491,7 +1494,7 @@ static void hsrv_on_writable(keel_stream *s, keel_result r, bool can_write, void
     }
 }
 
-static void hsrv_on_close(keel_stream *s, keel_result r, void *user)
+void khttp_server_on_close(void *s, keel_result r, void *user)
 {
     (void)s;
     khsrv_conn *c = user;
@@ -1542,7 +1545,7 @@ static void hsrv_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
         if (c->partial) {
             hsrv_reject(c, 408, "request header timeout");
         } else {
-            keel_stream_close(c->s); /* idle keep-alive */
+            c->srv->ops->close(c->s); /* idle keep-alive */
         }
         break;
     case HSRV_BODY_LENGTH:
@@ -1564,7 +1567,7 @@ static void hsrv_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
         }
         break;
     case HSRV_LINGER:
-        keel_stream_close(c->s);
+        c->srv->ops->close(c->s);
         break;
     case HSRV_IN_HANDLER:
     case HSRV_WAIT_REPLY:
@@ -1572,10 +1575,31 @@ static void hsrv_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
     }
 }
 
+/* A plain connection's handlers: its keel_stream is the void * above. */
+static size_t hsrv_plain_on_read(keel_stream *s, keel_result r, keel_slice data, void *user)
+{
+    return khttp_server_on_read(s, r, data, user);
+}
+
+static void hsrv_plain_on_writable(keel_stream *s, keel_result r, bool can_write, void *user)
+{
+    khttp_server_on_writable(s, r, can_write, user);
+}
+
+static void hsrv_plain_on_close(keel_stream *s, keel_result r, void *user)
+{
+    khttp_server_on_close(s, r, user);
+}
+
+static void hsrv_plain_on_accept(keel_stream *s, void *user)
+{
+    khttp_server_on_accept(s, user);
+}
+
 static const keel_stream_handlers hsrv_handlers = {
-    .on_read = hsrv_on_read,
-    .on_writable = hsrv_on_writable,
-    .on_close = hsrv_on_close,
+    .on_read = hsrv_plain_on_read,
+    .on_writable = hsrv_plain_on_writable,
+    .on_close = hsrv_plain_on_close,
 };
 
 /* ---- loops and connections -------------------------------------------------- */
@@ -1626,14 +1650,14 @@ static khsrv_loop *hsrv_loop_of(keel_http_server *srv, keel_loop *loop, bool cre
     return found;
 }
 
-static void hsrv_on_accept(keel_stream *s, void *user)
+void khttp_server_on_accept(void *s, void *user)
 {
     keel_http_server *srv = user;
-    keel_stream_set_user(s, NULL);
-    khsrv_loop *hl = hsrv_loop_of(srv, keel_stream_loop(s), true);
+    srv->ops->set_user(s, NULL);
+    khsrv_loop *hl = hsrv_loop_of(srv, srv->ops->loop(s), true);
     khsrv_conn *c = hl == NULL ? NULL : ksys_alloc_zeroed(sizeof *c);
     if (c == NULL) {
-        keel_stream_abort(s);
+        srv->ops->abort(s);
         return;
     }
     c->srv = srv;
@@ -1644,9 +1668,9 @@ static void hsrv_on_accept(keel_stream *s, void *user)
         hl->conns->prev = c;
     }
     hl->conns = c;
-    keel_stream_set_user(s, c);
+    srv->ops->set_user(s, c);
     if (hl->draining) {
-        keel_stream_close(s);
+        srv->ops->close(s);
         return;
     }
     /* The first request must start within the header timeout. */
@@ -1655,7 +1679,7 @@ static void hsrv_on_accept(keel_stream *s, void *user)
 
 /* Graceful shutdown reached this loop: idle connections close now; the
  * others answer their request with Connection: close. */
-static void hsrv_on_shutdown(keel_loop *loop, void *user)
+void khttp_server_on_shutdown(keel_loop *loop, void *user)
 {
     keel_http_server *srv = user;
     khsrv_loop *hl = hsrv_loop_of(srv, loop, false);
@@ -1665,7 +1689,7 @@ static void hsrv_on_shutdown(keel_loop *loop, void *user)
     hl->draining = true;
     for (khsrv_conn *c = hl->conns; c != NULL; c = c->next) {
         if (c->s != NULL && c->phase == HSRV_HEAD && !c->partial) {
-            keel_stream_close(c->s);
+            c->srv->ops->close(c->s);
         }
     }
 }
@@ -1681,7 +1705,8 @@ static KEEL_MUST_USE keel_result hsrv_check_opts(const keel_http_server_opts *o)
 {
     if (!keel_slice_valid(o->ip) || (o->routes == NULL && o->route_count > 0) ||
         !keel_slice_valid(o->server_name) || o->max_headers > HSRV_MAX_HEADERS_CAP ||
-        o->max_body > HSRV_MAX_BODY_CAP || o->max_response > HSRV_MAX_RESPONSE_CAP) {
+        o->max_body > HSRV_MAX_BODY_CAP || o->max_response > HSRV_MAX_RESPONSE_CAP ||
+        (o->tls != NULL && !o->tls->server)) {
         return KEEL_ERR_INVALID_ARG;
     }
     for (size_t i = 0; i < o->route_count; i++) {
@@ -1753,13 +1778,19 @@ keel_result keel_http_server_start(const keel_http_server_opts *opts, keel_http_
                             .max_conns = opts->max_conns,
                             .grace_ms = opts->grace_ms,
                             .handle_signals = opts->handle_signals,
-                            .handlers = &hsrv_handlers,
-                            .stream_opts = &srv->sopts,
-                            .on_accept = hsrv_on_accept,
-                            .on_shutdown = hsrv_on_shutdown,
+                            .on_shutdown = khttp_server_on_shutdown,
                             .user = srv };
     o->ip = keel_slice_empty(); /* the caller's bytes: used only here */
-    r = keel_server_start(&so, &srv->srv);
+    if (opts->tls == NULL) {
+        srv->ops = &khttp_plain_ops;
+        so.handlers = &hsrv_handlers;
+        so.stream_opts = &srv->sopts;
+        so.on_accept = hsrv_plain_on_accept;
+        r = keel_server_start(&so, &srv->srv);
+    } else {
+        srv->ops = opts->tls->ops;
+        r = opts->tls->server_start(opts->tls, &so, &srv->sopts, &srv->tls_state, &srv->srv);
+    }
     if (r != KEEL_OK) {
         pthread_mutex_destroy(&srv->mu);
         ksys_release(srv);
@@ -1817,6 +1848,9 @@ void keel_http_server_free(keel_http_server *srv)
             hsrv_conn_free(c);
         }
         hsrv_loop_free(hl);
+    }
+    if (srv->opts.tls != NULL) {
+        srv->opts.tls->server_state_free(srv->tls_state);
     }
     pthread_mutex_destroy(&srv->mu);
     ksys_release(srv);

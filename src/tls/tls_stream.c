@@ -1129,17 +1129,25 @@ static void tls_server_accepted(keel_stream *s, void *user)
     tls_wrap_accepted(s, user);
 }
 
+static void tls_server_shutdown(keel_loop *loop, void *user)
+{
+    const keel_tls_server_opts *o = user;
+    o->on_shutdown(loop, o->user);
+}
+
 keel_result keel_tls_server_start(const keel_server_opts *base, const keel_tls_server_opts *tls,
                                   keel_server **out)
 {
     if (base == NULL || !tls_server_opts_ok(tls) || base->handlers != NULL ||
-        base->stream_opts != NULL || base->on_accept != NULL || base->user != NULL) {
+        base->stream_opts != NULL || base->on_accept != NULL || base->on_shutdown != NULL ||
+        base->user != NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
     keel_server_opts o = *base;
     o.handlers = &tls_raw_handlers;
     o.stream_opts = tls->stream_opts;
     o.on_accept = tls_server_accepted;
+    o.on_shutdown = tls->on_shutdown != NULL ? tls_server_shutdown : NULL;
     o.user = tls_opts_as_user(tls);
     return keel_server_start(&o, out);
 }

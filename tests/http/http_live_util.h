@@ -11,12 +11,15 @@
 #define KEEL_TESTS_HTTP_LIVE_UTIL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "keel/http.h"
+#include "keel/http_client.h"
 #include "keel/http_server.h"
+#include "keel/loop.h"
 #include "keel/net.h"
 
 /* Every wait is bounded by this (ASan / valgrind on a loaded 2-core VM). */
@@ -251,6 +254,48 @@ static inline bool hl_closes_within(keel_net *n, uint32_t ms)
         assert_true(res == KEEL_OK || res == KEEL_ERR_TIMEOUT);
     }
     return false;
+}
+
+/* What one keel_http_fetch reported (fetch_done is its callback). */
+typedef struct fetch_seen {
+    int calls;
+    keel_result r;
+    uint16_t status;
+    char body[256];
+} fetch_seen;
+
+static inline void fetch_done(keel_result r, keel_http_client_response *resp, void *user)
+{
+    fetch_seen *f = user;
+    f->calls++;
+    f->r = r;
+    if (r == KEEL_OK) {
+        assert_non_null(resp);
+        f->status = resp->head.status;
+        snprintf(f->body, sizeof f->body, "%.*s", (int)resp->body.len,
+                 (const char *)resp->body.ptr);
+        keel_http_client_response_free(resp);
+    } else {
+        assert_null(resp);
+    }
+}
+
+/* Run loop until every fetch has reported (bounded). */
+static inline void run_fetches(keel_loop *loop, const fetch_seen *seen, int n)
+{
+    uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
+    for (;;) {
+        int done = 0;
+        for (int i = 0; i < n; i++) {
+            assert_true(seen[i].calls <= 1);
+            done += seen[i].calls;
+        }
+        if (done == n) {
+            return;
+        }
+        assert_true(nt_now_ms() < end);
+        assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+    }
 }
 
 #endif /* KEEL_TESTS_HTTP_LIVE_UTIL_H */

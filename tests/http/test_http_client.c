@@ -41,6 +41,7 @@ static void expect_url(const char *text, const char *host, uint16_t port, const 
     assert_true(keel_slice_eq(u.host, keel_slice_cstr(host)));
     assert_int_equal(u.port, port);
     assert_true(keel_slice_eq(u.target, keel_slice_cstr(target)));
+    assert_int_equal(u.https, strncmp(text, "https", 5) == 0 || strncmp(text, "HTTPS", 5) == 0);
 }
 
 static void test_url_parsing_is_strict(void **state)
@@ -51,11 +52,13 @@ static void test_url_parsing_is_strict(void **state)
     expect_url("http://127.0.0.1:1/", "127.0.0.1", 1, "/");
     expect_url("http://[::1]:65535/p", "::1", 65535, "/p");
     expect_url("http://h/p#frag", "h", 80, "/p");
+    expect_url("https://h/", "h", 443, "/");
+    expect_url("HTTPS://[::1]:8443/p?q", "::1", 8443, "/p?q");
     keel_http_url u;
     assert_int_equal(keel_http_url_parse(KEEL_STR("http://[::1]:81/x"), &u), KEEL_OK);
     assert_true(keel_slice_eq(u.authority, KEEL_STR("[::1]:81")));
     const char *bad[] = {
-        "https://h/", "http:/h/", "http//h", "ftp://h", "http://", "http:///p",
+        "https:/h/", "httpss://h/", "ftps://h/", "https//h", "https://", "http:/h/", "http//h", "ftp://h", "http://", "http:///p",
         "http://user@h/", "http://user:pw@h/", "http://h:/", "http://h:0/", "http://h:65536/",
         "http://h:+80/", "http://h:8a/", "http://h h/", "http://h\r\n/", "http://h%41/",
         "http://::1/", "http://[::1/", "http://[1.2.3.4]/", "http://[::g]/", "http://h?q",
@@ -376,7 +379,7 @@ static void test_redirects_only_when_asked_and_bounded(void **state)
         "HTTP/1.1 302 Found\r\nLocation: /1\r\nContent-Length: 0\r\n\r\n",
         "HTTP/1.1 302 Found\r\nLocation: /2\r\nContent-Length: 0\r\n\r\n",
         "HTTP/1.1 302 Found\r\nLocation: /3\r\nContent-Length: 0\r\n\r\n",
-        /* 5: another scheme is not followed */
+        /* 5: https:// without a TLS transport (opts.tls) is not followed */
         "HTTP/1.1 302 Found\r\nLocation: https://127.0.0.1/\r\nContent-Length: 0\r\n\r\n",
         /* 6: to another host (by name): the caller's fields stay behind */
         "HTTP/1.1 302 Found\r\nLocation: http://localhost:PORT/x\r\nContent-Length: 0\r\n\r\n",
@@ -514,47 +517,6 @@ static void test_refused_connection(void **state)
 }
 
 /* ---- async fetch on a loop ---------------------------------------------------------- */
-
-typedef struct fetch_seen {
-    int calls;
-    keel_result r;
-    uint16_t status;
-    char body[256];
-} fetch_seen;
-
-static void fetch_done(keel_result r, keel_http_client_response *resp, void *user)
-{
-    fetch_seen *f = user;
-    f->calls++;
-    f->r = r;
-    if (r == KEEL_OK) {
-        assert_non_null(resp);
-        f->status = resp->head.status;
-        snprintf(f->body, sizeof f->body, "%.*s", (int)resp->body.len,
-                 (const char *)resp->body.ptr);
-        keel_http_client_response_free(resp);
-    } else {
-        assert_null(resp);
-    }
-}
-
-/* Run loop until every fetch has reported (bounded). */
-static void run_fetches(keel_loop *loop, const fetch_seen *seen, int n)
-{
-    uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
-    for (;;) {
-        int done = 0;
-        for (int i = 0; i < n; i++) {
-            assert_true(seen[i].calls <= 1);
-            done += seen[i].calls;
-        }
-        if (done == n) {
-            return;
-        }
-        assert_true(nt_now_ms() < end);
-        assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
-    }
-}
 
 static void test_async_fetches_against_keel_server(void **state)
 {

@@ -826,6 +826,12 @@ static void test_loop_free_closes_open_tls_streams(void **state)
     keel_tls_config_free(ccfg);
 }
 
+static void ts_no_shutdown(keel_loop *loop, void *user)
+{
+    (void)loop;
+    (void)user;
+}
+
 static void test_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -888,6 +894,9 @@ static void test_rejects_bad_arguments(void **state)
     base.user = &e;
     assert_int_equal(keel_tls_server_start(&base, &so, &srv), KEEL_ERR_INVALID_ARG);
     base.user = NULL;
+    base.on_shutdown = ts_no_shutdown; /* tls->on_shutdown is the one called */
+    assert_int_equal(keel_tls_server_start(&base, &so, &srv), KEEL_ERR_INVALID_ARG);
+    base.on_shutdown = NULL;
     assert_int_equal(keel_tls_server_start(NULL, &so, &srv), KEEL_ERR_INVALID_ARG);
     assert_null(srv);
     /* NULL streams: nothing happens. */
