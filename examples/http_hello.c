@@ -2,7 +2,7 @@
  * examples/http_hello.c - "200 hello" to every valid HTTP request, on
  * keel's HTTP server: for benchmarks and conformance runs.
  *
- *   http_hello [--threads N] [--ip ADDR] [--port P]
+ *   http_hello [--threads N] [--ip ADDR] [--port P] [--cert FILE --key FILE]
  *
  * Prints "listening on ADDR:PORT" once ready; SIGINT/SIGTERM stop it
  * gracefully (exit 0). Invalid requests get the parser's status (400, 413,
@@ -32,9 +32,10 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         return example_http_usage("http_hello", NULL);
     }
-    const char *why = example_http_args(argc, argv, &o);
+    example_http_files files;
+    const char *why = example_http_args(argc, argv, &o, &files);
     if (why != NULL) {
         return example_http_usage("http_hello", why);
     }
-    return example_http_run("http_hello", &o);
+    return example_http_run("http_hello", &o, &files);
 }

@@ -4,8 +4,12 @@
  * the response body.
  *
  *   http_json_client [--url URL] [--number N] [--boolean true|false]
+ *                    [--cacert FILE]
  *
- * Defaults: --url http://127.0.0.1:8080/data, number 5, boolean true.
+ * Defaults: --url http://127.0.0.1:8080/data, number 5, boolean true. An
+ * https:// URL (a keel built with its TLS layer) verifies the server
+ * against the CA certificates of --cacert (default: Debian's bundle,
+ * /etc/ssl/certs/ca-certificates.crt) and the URL's host name.
  * Prints the response body on stdout (and a newline). Exit 0 for a 2xx
  * answer, 1 for another status or a failure (reason on stderr), 2 for bad
  * arguments.
@@ -16,6 +20,10 @@
 
 #include "keel/http_client.h"
 #include "keel/json.h"
+#include "keel/version.h"
+#if KEEL_HAS_TLS
+#include "keel/tls.h"
+#endif
 
 /* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
@@ -25,9 +33,13 @@ static int usage(const char *why)
     }
     fprintf(why == NULL ? stdout : stderr,
             "usage: http_json_client [--url URL] [--number N] [--boolean true|false]\n"
-            "  --url      http:// URL to POST to (default http://127.0.0.1:8080/data)\n"
+            "                        [--cacert FILE]\n"
+            "  --url      http:// or https:// URL to POST to (default\n"
+            "             http://127.0.0.1:8080/data)\n"
             "  --number   0..9223372036854775807 (default 5)\n"
-            "  --boolean  true or false (default true)\n");
+            "  --boolean  true or false (default true)\n"
+            "  --cacert   CA certificates (PEM) an https:// server is verified against\n"
+            "             (default /etc/ssl/certs/ca-certificates.crt)\n");
     return why == NULL ? 0 : 2;
 }
 
@@ -50,6 +62,7 @@ static keel_result build_body(keel_buf *out, int64_t number, bool boolean)
 int main(int argc, char **argv)
 {
     const char *url = "http://127.0.0.1:8080/data";
+    const char *cacert = "/etc/ssl/certs/ca-certificates.crt";
     uint64_t number = 5;
     bool boolean = true;
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -66,6 +79,8 @@ int main(int argc, char **argv)
             if (keel_slice_parse_u64(keel_slice_cstr(value), INT64_MAX, &number) != KEEL_OK) {
                 return usage("--number needs a number 0..9223372036854775807");
             }
+        } else if (strcmp(argv[i], "--cacert") == 0) {
+            cacert = value;
         } else if (strcmp(argv[i], "--boolean") == 0) {
             if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
                 return usage("--boolean needs true or false");
@@ -77,7 +92,11 @@ int main(int argc, char **argv)
     }
     keel_http_url check;
     if (keel_http_url_parse(keel_slice_cstr(url), &check) != KEEL_OK) {
-        return usage("--url needs an http:// URL (host, [IPv6], port, path; no userinfo)");
+        return usage("--url needs an http:// or https:// URL (host, [IPv6], port, path; "
+                     "no userinfo)");
+    }
+    if (check.https && !KEEL_HAS_TLS) {
+        return usage("https:// needs a keel built with its TLS layer");
     }
     uint8_t storage[128];
     keel_buf body;
@@ -89,6 +108,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "http_json_client: cannot build the body: %s\n", keel_result_str(r));
         return 1;
     }
+    /* https://: a TLS transport whose client verifies the server against
+     * cacert (NULL: plain http://). */
+    keel_tls_config *cfg = NULL;
+    keel_http_tls *tls = NULL;
+#if KEEL_HAS_TLS
+    if (check.https) {
+        keel_tls_config_opts to = { .role = KEEL_TLS_CLIENT, .ca_file = keel_slice_cstr(cacert) };
+        r = keel_tls_config_new(&to, &cfg, NULL);
+        if (r == KEEL_OK) {
+            r = keel_http_tls_new(cfg, &tls);
+        }
+        if (r != KEEL_OK) {
+            fprintf(stderr, "http_json_client: cannot use the CA certificates %s: %s\n", cacert,
+                    keel_result_str(r));
+            keel_tls_config_free(cfg);
+            return 1;
+        }
+    }
+#else
+    (void)cacert;
+#endif
     /* guide:send:begin */
     static const keel_http_field json[1] = { { { (const uint8_t *)"Content-Type", 12 },
                                                 { (const uint8_t *)"application/json", 16 } } };
@@ -97,7 +137,7 @@ int main(int argc, char **argv)
                                      .fields = json,
                                      .field_count = 1,
                                      .body = keel_buf_slice(&body) };
-    keel_http_client_opts opts = { .no_pool = true, .total_timeout_ms = 10000 };
+    keel_http_client_opts opts = { .no_pool = true, .total_timeout_ms = 10000, .tls = tls };
     keel_http_client *client = NULL;
     keel_http_client_response resp = { 0 };
     r = keel_http_client_new(&opts, &client);
@@ -106,6 +146,13 @@ int main(int argc, char **argv)
     }
     keel_http_client_free(client);
     /* guide:send:end */
+#if KEEL_HAS_TLS
+    keel_http_tls_free(tls);
+    keel_tls_config_free(cfg);
+#else
+    (void)cfg;
+#endif
+
     if (r != KEEL_OK) {
         fprintf(stderr, "http_json_client: POST %s: %s\n", url, keel_result_str(r));
         return 1;

@@ -2,7 +2,10 @@
  * examples/http_json_server.c - the seed's warp showcase in C: an HTTP
  * server that takes JSON.
  *
- *   http_json_server [--threads N] [--ip ADDR] [--port P]
+ *   http_json_server [--threads N] [--ip ADDR] [--port P] [--cert FILE --key FILE]
+ *
+ * With --cert and --key (a PEM certificate chain and its key) it serves
+ * HTTPS instead, in a keel built with its TLS layer.
  *
  * POST /data with {"number": 5, "boolean": true} answers 200
  * "Received: Data { number: 5, boolean: true }". A body that is not valid
@@ -102,9 +105,10 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         return example_http_usage("http_json_server", NULL);
     }
-    const char *why = example_http_args(argc, argv, &o);
+    example_http_files files;
+    const char *why = example_http_args(argc, argv, &o, &files);
     if (why != NULL) {
         return example_http_usage("http_json_server", why);
     }
-    return example_http_run("http_json_server", &o);
+    return example_http_run("http_json_server", &o, &files);
 }

@@ -1032,6 +1032,47 @@ http_json_showcase)
     command -v curl >/dev/null && want=9
     [[ $n == "$want" ]] || fail "server log: $n POST /data lines, expected $want"
     ;;
+https_json_showcase)
+    # The showcase over HTTPS: keel's client, then curl, against keel's
+    # server with the test PKI's localhost certificate; a client that does
+    # not trust the server's CA is refused.
+    make_pki
+    start_listening srv http_json_server --port 0 --threads 2 --cert "$pki/server.crt" \
+        --key "$pki/server.key"
+    url=https://localhost:$port_srv/data
+    out=$(timeout 30 "$bin/http_json_client" --url "$url" --cacert "$pki/ca.crt") ||
+        fail "client exited $?"
+    [[ $out == 'Received: Data { number: 5, boolean: true }' ]] || fail "https showcase: got '$out'"
+    rc=0
+    timeout 30 "$bin/http_json_client" --url "$url" --cacert "$pki/other-ca.crt" \
+        >"$work/oc.out" 2>"$work/oc.err" || rc=$?
+    [[ $rc == 1 ]] && grep -q 'certificate refused' "$work/oc.err" ||
+        fail "untrusted CA: exit $rc: $(cat "$work/oc.err")"
+    rc=0
+    timeout 30 "$bin/http_json_client" --url "http://127.0.0.1:$port_srv/data" \
+        >"$work/pl.out" 2>"$work/pl.err" || rc=$?
+    [[ $rc == 1 ]] || fail "plain http to the https server: exit $rc"
+    if command -v curl >/dev/null; then
+        code=$(curl -s -o "$work/body" -w '%{http_code}' --cacert "$pki/ca.crt" \
+            -H 'Content-Type: application/json' --data-binary '{"number": 5, "boolean": true}' "$url") ||
+            fail "curl --cacert: exit $?"
+        [[ $code == 200 ]] || fail "curl --cacert: status $code"
+        grep -q '^Received: Data { number: 5, boolean: true }$' <(cat "$work/body"; echo) ||
+            fail "curl body '$(cat "$work/body")'"
+        # Keep-alive over TLS: two URLs, one connection.
+        curl -sv --cacert "$pki/ca.crt" -d '{"number": 1, "boolean": false}' "$url" "$url" \
+            >"$work/ka.out" 2>"$work/ka.err" || fail "curl keep-alive over TLS"
+        grep -q 'Re-using existing connection' "$work/ka.err" || fail "curl did not reuse the TLS connection"
+        rc=0
+        curl -s -o /dev/null --cacert "$pki/other-ca.crt" -d '{}' "$url" || rc=$?
+        [[ $rc == 60 ]] || fail "curl with the wrong CA: exit $rc, expected 60"
+    fi
+    stop_server srv
+    n=$(grep -c '^POST /data 200 [0-9]* bytes [0-9]* us$' "$work/srv.out" || true)
+    want=1
+    command -v curl >/dev/null && want=4
+    [[ $n == "$want" ]] || fail "server log: $n answered POST /data lines, expected $want"
+    ;;
 http_hello_with_curl)
     command -v curl >/dev/null || { echo "curl is not installed (ci/deps http): SKIPPED"; exit 77; }
     start_listening srv http_hello --port 0 --threads 2
@@ -1054,14 +1095,15 @@ http_hello_with_curl)
     ;;
 http_servers_bad_arguments_exit_2)
     for prog in http_hello http_json_server; do
-        for args in "--port 65536" "--port -1" "--threads 0" "--threads 257" "--ip nowhere" "--nope 1" "--port"; do
+        for args in "--port 65536" "--port -1" "--threads 0" "--threads 257" "--ip nowhere" "--nope 1" "--port" \
+            "--cert x.crt" "--key x.key" "--port 0 --cert"; do
             rc=0
             # shellcheck disable=SC2086
             timeout 10 "$bin/$prog" $args >"$work/a.out" 2>"$work/a.err" || rc=$?
             [[ $rc == 2 ]] && grep -q '^usage: ' "$work/a.err" || fail "$prog $args: exit $rc"
         done
     done
-    for args in "--url" "--url https://h/" "--number x" "--boolean yes" "--what 1"; do
+    for args in "--url" "--url ftp://h/" "--url https:/h/" "--number x" "--boolean yes" "--what 1"; do
         rc=0
         # shellcheck disable=SC2086
         timeout 10 "$bin/http_json_client" $args >"$work/a.out" 2>"$work/a.err" || rc=$?
