@@ -114,11 +114,13 @@ int main(int argc, char **argv)
     keel_http_tls *tls = NULL;
 #if KEEL_HAS_TLS
     if (check.https) {
+        /* guide:tls:begin */
         keel_tls_config_opts to = { .role = KEEL_TLS_CLIENT, .ca_file = keel_slice_cstr(cacert) };
         r = keel_tls_config_new(&to, &cfg, NULL);
         if (r == KEEL_OK) {
             r = keel_http_tls_new(cfg, &tls);
         }
+        /* guide:tls:end */
         if (r != KEEL_OK) {
             fprintf(stderr, "http_json_client: cannot use the CA certificates %s: %s\n", cacert,
                     keel_result_str(r));
