@@ -92,6 +92,15 @@ static void hx_stop(hx *h)
     keel_tls_config_free(h->ccfg);
 }
 
+/* A blocking client with h's client transport. */
+static keel_http_client *hx_client(const hx *h, unsigned max_redirects)
+{
+    keel_http_client_opts o = { .tls = h->ct, .max_redirects = max_redirects };
+    keel_http_client *c = NULL;
+    assert_int_equal(keel_http_client_new(&o, &c), KEEL_OK);
+    return c;
+}
+
 /* https://localhost:port + path, in one of 8 rotating buffers. */
 static const char *hx_url(uint16_t port, const char *path)
 {
@@ -129,9 +138,7 @@ static void test_server_answers_the_blocking_client(void **state)
     (void)state;
     hx h;
     hx_start(&h, NULL);
-    keel_http_client_opts o = { .tls = h.ct };
-    keel_http_client *c = NULL;
-    assert_int_equal(keel_http_client_new(&o, &c), KEEL_OK);
+    keel_http_client *c = hx_client(&h, 0);
     keel_http_client_response resp;
     assert_int_equal(hx_send(c, "GET", hx_url(h.port, "/a?x=1"), keel_slice_empty(), &resp),
                      KEEL_OK);
@@ -214,9 +221,7 @@ static void test_redirects_stay_in_tls(void **state)
     (void)state;
     hx h;
     hx_start(&h, NULL);
-    keel_http_client_opts o = { .tls = h.ct, .max_redirects = 3 };
-    keel_http_client *c = NULL;
-    assert_int_equal(keel_http_client_new(&o, &c), KEEL_OK);
+    keel_http_client *c = hx_client(&h, 3);
     keel_http_client_response resp;
     /* "/a" on the same scheme and authority: followed, over TLS. */
     assert_int_equal(hx_send(c, "GET", hx_url(h.port, "/same"), keel_slice_empty(), &resp),
@@ -388,9 +393,7 @@ static void test_shutdown_closes_idle_connections_at_once(void **state)
     (void)state;
     hx h;
     hx_start(&h, NULL);
-    keel_http_client_opts o = { .tls = h.ct };
-    keel_http_client *c = NULL;
-    assert_int_equal(keel_http_client_new(&o, &c), KEEL_OK);
+    keel_http_client *c = hx_client(&h, 0);
     keel_http_client_response resp;
     assert_int_equal(hx_send(c, "GET", hx_url(h.port, "/idle"), keel_slice_empty(), &resp),
                      KEEL_OK);
