@@ -14,11 +14,14 @@
  *  - slow readers: while a client's write queue is above its high-water mark
  *    (WRITE_HIGH) the lines for it are dropped and counted; once its queue
  *    has drained it gets one line "* N lines dropped". A client that misses
- *    more than MAX_DROPPED lines in a row is disconnected, and so is one
- *    whose queue refuses a line (past its hard cap, WRITE_CAP).
+ *    more than MAX_DROPPED lines in a row gets "error: too slow..." and is
+ *    disconnected; one whose queue refuses a line (past its hard cap,
+ *    WRITE_CAP) is cut off at once.
  *  - over-long lines: a line longer than MAX_LINE is never truncated or
  *    split; the sender gets "error: line longer than MAX_LINE bytes" and is
  *    disconnected.
+ *  Both errors end with a lingering close (keel_stream_close_linger): the
+ *  client reads the error line, not a reset caused by what it sent after.
  *
  * SIGINT/SIGTERM: stop accepting, flush what is queued for each client,
  * close them, exit 0. Bad arguments: usage on stderr, exit 2. Failure to
@@ -36,6 +39,7 @@
 #include "example_server.h"
 
 #define MAX_LINE 4096
+#define MAX_DROPPED 10000
 #define TEXT(x) #x
 #define NUMBER_TEXT(x) TEXT(x)
 
@@ -43,7 +47,8 @@ enum {
     DEFAULT_PORT = 7001,
     WRITE_HIGH = 64 * 1024,
     WRITE_CAP = 4 * WRITE_HIGH,
-    MAX_DROPPED = 10000
+    /* How long a refused client's input is drained after its error line. */
+    LINGER_MS = 2000
 };
 
 struct client {
@@ -91,6 +96,22 @@ static void drop_client(struct client *c, bool abort)
     }
 }
 
+/* Tell c why it is cut off, then a lingering close, so that it reads the
+ * reason instead of a reset (it may have sent more we will not read); cut
+ * off at once if even the reason does not fit in its queue. */
+static void refuse_client(struct client *c, keel_slice why)
+{
+    if (c->leaving) {
+        return;
+    }
+    if (keel_stream_write(c->s, why) != KEEL_OK) {
+        drop_client(c, true);
+        return;
+    }
+    c->leaving = true;
+    keel_stream_close_linger(c->s, LINGER_MS);
+}
+
 /* Queue bytes for c, or cut c off if its queue refuses them. */
 static void send_to(struct client *c, keel_slice bytes)
 {
@@ -115,7 +136,8 @@ static void broadcast(const struct client *from, keel_slice line)
         if (keel_stream_can_write(c->s)) {
             send_to(c, keel_buf_slice(&msg));
         } else if (++c->dropped > MAX_DROPPED) {
-            drop_client(c, true);
+            refuse_client(c, KEEL_STR("error: too slow: more than " NUMBER_TEXT(MAX_DROPPED)
+                                      " lines dropped in a row, disconnected\n"));
         }
     }
 }
@@ -140,8 +162,7 @@ static size_t on_read(keel_stream *s, keel_result r, keel_slice data, void *user
         }
     }
     if (d == KEEL_ERR_TOO_LARGE) {
-        send_to(c, KEEL_STR("error: line longer than " NUMBER_TEXT(MAX_LINE) " bytes\n"));
-        drop_client(c, false);
+        refuse_client(c, KEEL_STR("error: line longer than " NUMBER_TEXT(MAX_LINE) " bytes\n"));
     } else if (r == KEEL_ERR_CLOSED) {
         drop_client(c, false); /* the client is done; flush what it is owed */
     }

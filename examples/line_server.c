@@ -84,7 +84,9 @@ static size_t on_read(keel_stream *s, keel_result r, keel_slice data, void *user
         }
         if (d != KEEL_OK) { /* TOO_LARGE: refused whole, never split */
             if (keel_stream_write(s, KEEL_STR("error: line longer than 1024 bytes\n")) == KEEL_OK) {
-                keel_stream_close(s); /* the error line is flushed first */
+                /* The error line first, then a lingering close: the client
+                 * reads it even if it sent more we will not read. */
+                keel_stream_close_linger(s, 2000);
             } else {
                 keel_stream_abort(s);
             }

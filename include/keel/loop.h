@@ -267,6 +267,18 @@ KEEL_MUST_USE keel_result keel_stream_shutdown(keel_stream *s);
  * failure a call has returned (keel_stream_write's KEEL_ERR_RESET...) is
  * closed at once, and on_close gets that failure. */
 void keel_stream_close(keel_stream *s);
+/** The close that delivers the last reply (nginx's lingering close): stop
+ * reading for the user (on_read is not called again; held bytes are
+ * dropped), send what is queued (bounded as keel_stream_close's flush),
+ * then FIN, then read and discard whatever the peer still sends until its
+ * EOF or until linger_ms (0: 2,000) from this call, then close;
+ * on_close(KEEL_OK). Closing at once with unread input makes the kernel
+ * send a reset, which can destroy an error reply just queued; this lets
+ * the peer read it. A stream whose peer already ended (on_read had
+ * KEEL_ERR_CLOSED), still connecting or failed closes as with
+ * keel_stream_close. keel_stream_close or _abort during the linger ends it
+ * sooner. */
+void keel_stream_close_linger(keel_stream *s, uint32_t linger_ms);
 /** Abortive close: drop the queue, reset the connection (RST); on_close(KEEL_OK),
  * or the failure a call has already returned, as keel_stream_close. */
 void keel_stream_abort(keel_stream *s);

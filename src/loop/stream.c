@@ -30,6 +30,8 @@
 /* Bound on flushing the queue after keel_stream_close without a write
  * timeout: no progress for this long resets the connection. */
 #define STREAM_CLOSE_MS 5000u
+/* How long keel_stream_close_linger drains input by default. */
+#define STREAM_LINGER_MS 2000u
 /* Queue chunks hold at least this much, so that many small writes to a
  * blocked stream share allocations instead of paying a header each... */
 #define CHUNK_MIN 4000u
@@ -49,7 +51,9 @@ enum {
     SF_BLOCKED = 1u << 8,      /* queue reached write_high: can_write false */
     SF_NOTIFY_BLOCK = 1u << 9, /* deferred on_writable(false) */
     SF_FAIL_PENDING = 1u << 10, /* deferred failure with err (from an API call) */
-    SF_REOFFER = 1u << 11       /* read_start: offer the held bytes again */
+    SF_REOFFER = 1u << 11,      /* read_start: offer the held bytes again */
+    SF_LINGER = 1u << 12,       /* keel_stream_close_linger: flush, FIN, drain, close */
+    SF_PEER_EOF = 1u << 13      /* lingering: the peer's EOF arrived */
 };
 
 /* The unconsumed bytes: data[off, off + len) of an allocation of cap
@@ -115,7 +119,8 @@ struct keel_stream {
     kchunk *whead;
     kchunk *wtail;
     size_t queued;
-    uint64_t t_rx; /* last byte received (or reading (re)started) */
+    uint64_t t_rx; /* last byte received (or reading (re)started); lingering:
+                      when the drain ends */
     uint64_t t_tx; /* last send progress (or the queue started / close) */
     keel_timer_id timer;
     kstream_group *group;
@@ -434,8 +439,9 @@ static KEEL_MUST_USE keel_result stream_update_interest(keel_stream *s)
     if (stream_flags_any(s, SF_CONNECTING)) {
         want = EPOLLOUT;
     } else {
-        if (stream_flags_any(s, SF_READING) && !stream_flags_any(s, SF_READ_DONE | SF_CLOSING)) {
-            want |= EPOLLIN;
+        if ((stream_flags_any(s, SF_READING) && !stream_flags_any(s, SF_READ_DONE | SF_CLOSING)) ||
+            (stream_flags_any(s, SF_LINGER) && !stream_flags_any(s, SF_PEER_EOF | SF_CLOSING))) {
+            want |= EPOLLIN; /* lingering: drained whether the user reads or not */
         }
         if (s->whead != NULL) {
             want |= EPOLLOUT;
@@ -462,9 +468,13 @@ static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *ne
     const keel_stream_opts *o = s->opts;
     bool expired = false;
     *next = UINT64_MAX;
-    if (stream_flags_any(s, SF_CLOSING)) {
+    if (stream_flags_any(s, SF_CLOSING) || (stream_flags_any(s, SF_LINGER) && s->whead != NULL)) {
         stream_track_deadline(kloop_add_saturating(s->t_tx, stream_close_ms(o)), now, &expired,
                               next);
+        return expired;
+    }
+    if (stream_flags_any(s, SF_LINGER)) {
+        stream_track_deadline(s->t_rx, now, &expired, next);
         return expired;
     }
     if (o == NULL) {
@@ -831,6 +841,13 @@ static void stream_flush(keel_stream *s)
         if (stream_flags_any(s, SF_SHUT_REQ) && !stream_flags_any(s, SF_SHUT_DONE)) {
             r = stream_send_fin(s);
         }
+        if (r == KEEL_OK && stream_flags_any(s, SF_LINGER)) {
+            if (stream_flags_any(s, SF_PEER_EOF)) {
+                stream_release(s, KEEL_OK, false); /* all sent, the peer is done */
+                return;
+            }
+            r = stream_arm_timer(s); /* the drain's deadline from now on */
+        }
     }
     if (r == KEEL_OK) {
         r = stream_update_interest(s);
@@ -841,7 +858,7 @@ static void stream_flush(keel_stream *s)
     }
     if (stream_flags_any(s, SF_BLOCKED) && s->queued <= stream_write_low(s->opts)) {
         stream_flags_clear(s, SF_BLOCKED | SF_NOTIFY_BLOCK);
-        if (!stream_flags_any(s, SF_CLOSING) && s->h->on_writable != NULL) {
+        if (!stream_flags_any(s, SF_CLOSING | SF_LINGER) && s->h->on_writable != NULL) {
             s->h->on_writable(s, KEEL_OK, true, s->user);
         }
     }
@@ -947,6 +964,73 @@ keel_result keel_stream_shutdown(keel_stream *s)
     return r;
 }
 
+/* ---- lingering close ---------------------------------------------------------- */
+
+/* Lingering: read and drop what the peer sends (a few reads per event, so
+ * one stream cannot hold the loop). At its EOF the stream ends once its
+ * queue and FIN are out; a failure ends it at once (KEEL_OK when
+ * everything had been sent: the answer is out, the peer's reset after it
+ * is not our failure). */
+static void stream_linger_drain(keel_stream *s)
+{
+    for (int i = 0; i < 4; i++) {
+        keel_buf in = kloop_scratch(s->loop);
+        keel_result r = stream_recv_some(s, &in);
+        if (r == KEEL_OK) {
+            continue; /* dropped */
+        }
+        if (r == KEEL_ERR_WOULD_BLOCK) {
+            return;
+        }
+        if (r == KEEL_ERR_CLOSED) {
+            stream_flags_set(s, SF_PEER_EOF);
+            if (s->whead == NULL && stream_flags_any(s, SF_SHUT_DONE)) {
+                stream_release(s, KEEL_OK, false);
+            } else {
+                r = stream_update_interest(s);
+                if (r != KEEL_OK) {
+                    stream_release(s, r, true);
+                }
+            }
+            return;
+        }
+        bool all_sent = s->whead == NULL && stream_flags_any(s, SF_SHUT_DONE);
+        stream_release(s, all_sent ? KEEL_OK : r, true);
+        return;
+    }
+}
+
+void keel_stream_close_linger(keel_stream *s, uint32_t linger_ms)
+{
+    if (s == NULL || stream_flags_any(s, SF_DEAD | SF_CLOSING | SF_LINGER)) {
+        return;
+    }
+    if (stream_flags_any(s, SF_CONNECTING | SF_READ_DONE) || s->err != KEEL_OK) {
+        keel_stream_close(s); /* nothing to drain: the peer's EOF came, or none can */
+        return;
+    }
+    stream_flags_set(s, SF_LINGER | SF_READ_DONE | SF_SHUT_REQ);
+    stream_flags_clear(s, SF_REOFFER);
+    stream_drop_unconsumed(s);
+    uint64_t now = kloop_now(s->loop);
+    s->t_rx = kloop_add_saturating(now, linger_ms == 0 ? STREAM_LINGER_MS : linger_ms);
+    keel_result r = KEEL_OK;
+    if (s->whead == NULL && !stream_flags_any(s, SF_SHUT_DONE)) {
+        r = stream_send_fin(s);
+    } else {
+        s->t_tx = now; /* the flush's bound runs from the close, as keel_stream_close's */
+    }
+    if (r == KEEL_OK) {
+        r = stream_update_interest(s);
+    }
+    if (r == KEEL_OK) {
+        r = stream_arm_timer(s);
+    }
+    if (r != KEEL_OK) {
+        stream_release(s, r, true);
+    }
+}
+
 /* ---- the watch --------------------------------------------------------------- */
 
 static void stream_connect_attempt_done(keel_stream *s);
@@ -961,7 +1045,13 @@ static void stream_handle_events(kloop_watch *w, uint32_t events)
     /* Reads first: bytes the peer sent before resetting are still
      * delivered, ahead of the error a send would report. */
     bool reading = (s->watch.events & EPOLLIN) != 0;
-    if (reading && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
+    if (reading && stream_flags_any(s, SF_LINGER) &&
+        (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
+        stream_linger_drain(s);
+        if (stream_flags_any(s, SF_DEAD)) {
+            return;
+        }
+    } else if (reading && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
         size_t got = 0;
         if (stream_read(s, false, &got) != KEEL_OK) {
             /* WOULD_BLOCK, or a failure stream_read has handled */
@@ -1002,8 +1092,10 @@ static void stream_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
         }
         return;
     }
-    if (stream_flags_any(s, SF_CLOSING)) {
+    if (stream_flags_any(s, SF_CLOSING) || (stream_flags_any(s, SF_LINGER) && s->whead != NULL)) {
         stream_release(s, KEEL_ERR_TIMEOUT, true); /* the flush stalled */
+    } else if (stream_flags_any(s, SF_LINGER)) {
+        stream_release(s, KEEL_OK, false); /* all sent; the drain's time is up */
     } else {
         stream_fail(s, KEEL_ERR_TIMEOUT, stream_unconsumed(s));
     }

@@ -1002,6 +1002,80 @@ static void test_close_flushes_queued_bytes(void **state)
     finish(loop);
 }
 
+/* ---- lingering close -------------------------------------------------------- */
+
+/* The peer sent more than the stream read (reading is paused): a plain
+ * close would reset the connection and the reply could be lost; the
+ * lingering close delivers it, then an orderly EOF, and ends as soon as
+ * the peer's own EOF comes (long before the linger bound). */
+static void test_close_linger_delivers_the_reply_despite_unread_input(void **state)
+{
+    (void)state;
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    keel_net *raw = NULL;
+    keel_stream *s = adopt_pair(loop, &sink_handlers, NULL, &e, &raw, false);
+    keel_stream_read_stop(s);
+    static uint8_t junk[64 * 1024];
+    nt_fill(junk, sizeof junk, 0);
+    assert_int_equal(keel_net_send_all(raw, nt_slice(junk, sizeof junk), NT_IO_TIMEOUT_MS, NULL),
+                     KEEL_OK);
+    lt_run_for(loop, 50); /* the junk reaches the stream's socket, unread */
+    assert_int_equal(keel_stream_write(s, KEEL_STR("error: line too long\n")), KEEL_OK);
+    uint64_t t0 = nt_now_ms();
+    keel_stream_close_linger(s, 10000);
+    assert_int_equal(keel_stream_write(s, KEEL_STR("late")), KEEL_ERR_STATE);
+    assert_int_equal(e.closes, 0); /* never from inside the call */
+    uint8_t in[256];
+    keel_buf b = nt_buf(in, sizeof in);
+    keel_result r = KEEL_OK;
+    while (r == KEEL_OK) {
+        r = keel_net_recv_timeout(raw, &b, NT_IO_TIMEOUT_MS, NULL);
+    }
+    assert_int_equal(r, KEEL_ERR_CLOSED); /* the FIN, not a reset */
+    assert_true(keel_slice_eq(keel_buf_slice(&b), KEEL_STR("error: line too long\n")));
+    assert_int_equal(keel_net_shutdown(raw, KEEL_SHUT_WR), KEEL_OK);
+    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+    assert_int_equal(e.closes, 1);
+    assert_int_equal(e.close_r, KEEL_OK);
+    assert_int_equal(e.reads, 0); /* the junk was drained, never offered */
+    assert_true(nt_now_ms() - t0 < 5000);
+    keel_net_free(raw);
+    finish(loop);
+}
+
+/* A peer that neither reads to the end nor closes: the drain ends at the
+ * bound, with on_close(KEEL_OK); a big queue is flushed first. */
+static void test_close_linger_flushes_then_ends_at_its_bound(void **state)
+{
+    (void)state;
+    keel_loop *loop = lt_loop();
+    lt_events e = { 0 };
+    keel_net *raw = NULL;
+    keel_stream *s = adopt_pair(loop, &sink_handlers, NULL, &e, &raw, true);
+    static uint8_t big[512 * 1024];
+    nt_fill(big, sizeof big, 0);
+    assert_int_equal(keel_stream_write(s, nt_slice(big, sizeof big)), KEEL_OK);
+    assert_true(keel_stream_queued(s) > 0);
+    keel_stream_close_linger(s, 300);
+    lt_peer p = { .reading = true };
+    lt_peer_start(loop, &p, raw);
+    lt_run_until(loop, &p.ended, LT_DEADLINE_MS);
+    assert_int_equal(p.end, KEEL_ERR_CLOSED);
+    assert_int_equal(p.received, sizeof big);
+    assert_false(p.pattern_broken);
+    uint64_t t_eof = nt_now_ms();
+    lt_run_until(loop, &e.closed, LT_DEADLINE_MS);
+    uint64_t waited = nt_now_ms() - t_eof;
+    assert_int_equal(e.closes, 1);
+    assert_int_equal(e.close_r, KEEL_OK);
+    assert_true(waited < 5000); /* the bound, not the test's deadline */
+    lt_peer_free(&p);
+    finish(loop);
+}
+
+/* ---- the loop's end ------------------------------------------------------------ */
+
 /* keel_loop_free closes what is still open: on_close(CLOSED), once. */
 static void test_loop_free_closes_open_streams(void **state)
 {
@@ -1052,6 +1126,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_eof_offers_unconsumed_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_resets_the_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_flushes_queued_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_linger_delivers_the_reply_despite_unread_input,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_linger_flushes_then_ends_at_its_bound, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_loop_free_closes_open_streams, setup, teardown),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
