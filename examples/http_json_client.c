@@ -110,9 +110,9 @@ int main(int argc, char **argv)
     }
     /* https://: a TLS transport whose client verifies the server against
      * cacert (NULL: plain http://). */
-    keel_tls_config *cfg = NULL;
     keel_http_tls *tls = NULL;
 #if KEEL_HAS_TLS
+    keel_tls_config *cfg = NULL;
     if (check.https) {
         /* guide:tls:begin */
         keel_tls_config_opts to = { .role = KEEL_TLS_CLIENT, .ca_file = keel_slice_cstr(cacert) };
@@ -151,8 +151,6 @@ int main(int argc, char **argv)
 #if KEEL_HAS_TLS
     keel_http_tls_free(tls);
     keel_tls_config_free(cfg);
-#else
-    (void)cfg;
 #endif
 
     if (r != KEEL_OK) {

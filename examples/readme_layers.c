@@ -1,15 +1,16 @@
 /*
  * examples/readme_layers.c - the README's short examples of KEEL_TRY and of
- * the codec, json and loop layers: each block between guide:NAME markers
+ * the codec, json and loop layers and of framed streams: each block between guide:NAME markers
  * is in README.md word for word (the test
  * examples_readme_snippets_match_examples checks it).
  *
  *   readme_layers
  *
- * Runs the three: splits received bytes into lines, reads a JSON document
- * into a struct, and echoes a line through an async server it starts on
- * 127.0.0.1 (port chosen by the system). Prints what each did; exit 0 when
- * all three did what the README says, 1 otherwise.
+ * Runs the four: splits received bytes into lines, reads a JSON document
+ * into a struct, echoes a line through an async server, and two lines
+ * through a framed line server, both started on 127.0.0.1 (port chosen by
+ * the system). Prints what each did; exit 0 when all four did what the
+ * README says, 1 otherwise.
  */
 #include <stdio.h>
 
@@ -97,6 +98,39 @@ static keel_result start_echo_server(keel_server **srv, uint16_t *port)
 }
 /* guide:loop:end */
 
+/* guide:framed:begin */
+/* An async line server: each line comes back as it was sent, with the
+ * client's own line ending; a line longer than 1 KiB gets an error line,
+ * which the client reads before the connection closes; a client that does
+ * not read its answers is slowed down, not buffered without end. */
+static void on_line(keel_framed *f, keel_slice line, void *user)
+{
+    (void)user;
+    if (keel_framed_write(f, line) != KEEL_OK) {
+        keel_framed_abort(f); /* over the write cap */
+    }
+}
+
+static void on_end(keel_framed *f, keel_result r, void *user)
+{
+    (void)user;
+    if (r == KEEL_ERR_TOO_LARGE && keel_framed_write(f, KEEL_STR("error: too long")) != KEEL_OK) {
+        keel_framed_abort(f);
+    }
+}
+
+static const keel_framed_opts lines = { .max_item = 1024, .line_mode = KEEL_LINE_ANY };
+static const keel_framed_handlers line_handlers = { .on_item = on_line, .on_end = on_end };
+static const keel_framed_server_opts line_server = { .codec = &lines, .handlers = &line_handlers };
+
+static keel_result start_line_server(keel_server **srv, uint16_t *port)
+{
+    keel_server_opts o = { .ip = KEEL_STR("127.0.0.1"), .threads = 2 };
+    KEEL_TRY(keel_framed_server_start(&o, &line_server, srv));
+    return keel_server_port(*srv, port);
+}
+/* guide:framed:end */
+
 /* guide:try:begin */
 /* Send a line, read its echo, say we are done: the first failure is
  * returned as it is, and nothing needs undoing. */
@@ -120,6 +154,25 @@ static keel_result echo_once(uint16_t port, keel_buf *reply)
     }
     keel_net_free(net);
     return r;
+}
+
+/* Two lines, then the end, through the line server: what came back. */
+static keel_result lines_once(uint16_t port, keel_buf *reply)
+{
+    keel_net *net = NULL;
+    KEEL_TRY(keel_net_init(&net));
+    keel_result r = keel_net_connect(net, KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP, 5000);
+    if (r == KEEL_OK) {
+        r = keel_net_send_all(net, KEEL_STR("hello\nworld\r\n"), 5000, NULL);
+    }
+    if (r == KEEL_OK) {
+        r = keel_net_shutdown(net, KEEL_SHUT_WR);
+    }
+    while (r == KEEL_OK) {
+        r = keel_net_recv_timeout(net, reply, 5000, NULL);
+    }
+    keel_net_free(net);
+    return r == KEEL_ERR_CLOSED ? KEEL_OK : r; /* the server's orderly end */
 }
 
 int main(int argc, char **argv)
@@ -159,5 +212,18 @@ int main(int argc, char **argv)
     keel_slice got = keel_buf_slice(&reply);
     printf("loop: %s, echoed " KEEL_SLICE_FMT, keel_result_name(r), KEEL_SLICE_ARG(got));
     failures += r != KEEL_OK || !keel_slice_eq(got, KEEL_STR("ping\n"));
+
+    uint8_t back[32];
+    keel_buf echoed = KEEL_BUF_ARRAY(back);
+    srv = NULL;
+    r = start_line_server(&srv, &port);
+    if (r == KEEL_OK) {
+        r = lines_once(port, &echoed);
+    }
+    keel_server_free(srv);
+    got = keel_buf_slice(&echoed);
+    bool same = keel_slice_eq(got, KEEL_STR("hello\nworld\r\n"));
+    printf("framed: %s, %s\n", keel_result_name(r), same ? "both lines back" : "other bytes");
+    failures += r != KEEL_OK || !same;
     return failures == 0 ? 0 : 1;
 }

@@ -911,7 +911,7 @@ readme_layers_run)
     timeout 60 "$bin/readme_layers" >"$work/layers.out" 2>"$work/layers.err" || rc=$?
     [[ $rc == 0 ]] || fail "readme_layers exited with $rc"
     printf '%s\n' 'line: one' 'line: two' 'codec: KEEL_OK, 9 bytes used' 'json: id 7, name ada' \
-        'loop: KEEL_OK, echoed ping' >"$work/layers.expected"
+        'loop: KEEL_OK, echoed ping' 'framed: KEEL_OK, both lines back' >"$work/layers.expected"
     diff -u "$work/layers.expected" "$work/layers.out" >&2 || fail "readme_layers printed something else"
     ;;
 http_parse_pipelined_requests)

@@ -60,6 +60,7 @@
 #include "keel/loop.h"
 #include "keel/codec.h"
 #include "keel/reader.h"
+#include "keel/framed.h"
 #include "keel/http.h"
 #include "keel/http_server.h"
 #include "keel/http_client.h"

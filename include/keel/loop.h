@@ -242,6 +242,12 @@ KEEL_MUST_USE keel_result keel_stream_adopt(keel_loop *loop, keel_net *sock,
  * socket took none of it now; nothing was sent or queued. STATE: after
  * shutdown/close. A stream that has failed returns its error (sticky). */
 KEEL_MUST_USE keel_result keel_stream_write(keel_stream *s, keel_slice data);
+/** keel_stream_write of count slices, in order, as one: TOO_LARGE (nothing
+ * sent or queued) unless all of them fit under write_cap, so a message
+ * made of a header and a body is never half queued. INVALID_ARG for a
+ * NULL s or parts with count > 0, an invalid slice. */
+KEEL_MUST_USE keel_result keel_stream_writev(keel_stream *s, const keel_slice *parts,
+                                             size_t count);
 /** False between an on_writable(false) and the following on_writable(true). */
 bool keel_stream_can_write(const keel_stream *s);
 /** Bytes written and not yet taken by the socket (0 if s is NULL). */

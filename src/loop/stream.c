@@ -928,6 +928,35 @@ keel_result keel_stream_write(keel_stream *s, keel_slice data)
     return KEEL_OK;
 }
 
+keel_result keel_stream_writev(keel_stream *s, const keel_slice *parts, size_t count)
+{
+    if (s == NULL || (parts == NULL && count > 0)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!keel_slice_valid(parts[i]) || parts[i].len > SIZE_MAX - total) {
+            return KEEL_ERR_INVALID_ARG;
+        }
+        total += parts[i].len;
+    }
+    if (s->err != KEEL_OK) {
+        return s->err;
+    }
+    if (stream_flags_any(s, SF_DEAD | SF_CLOSING | SF_SHUT_REQ)) {
+        return KEEL_ERR_STATE;
+    }
+    /* The cap is checked for the whole, so that no part is refused after
+     * another was taken (each write below counts against it as before). */
+    if (total > stream_write_cap(s->opts) - s->queued) {
+        return KEEL_ERR_TOO_LARGE;
+    }
+    for (size_t i = 0; i < count; i++) {
+        KEEL_TRY(keel_stream_write(s, parts[i]));
+    }
+    return KEEL_OK;
+}
+
 bool keel_stream_can_write(const keel_stream *s)
 {
     return s != NULL && !stream_flags_any(s, SF_BLOCKED | SF_DEAD | SF_CLOSING | SF_SHUT_REQ) &&
