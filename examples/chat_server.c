@@ -20,8 +20,12 @@
  *  - over-long lines: a line longer than MAX_LINE is never truncated or
  *    split; the sender gets "error: line longer than MAX_LINE bytes" and is
  *    disconnected.
- *  Both errors end with a lingering close (keel_stream_close_linger): the
- *  client reads the error line, not a reset caused by what it sent after.
+ *  Both errors end with a lingering close (keel_framed_close): the client
+ *  reads the error line, not a reset caused by what it sent after.
+ *
+ * Built on framed streams (keel/framed.h): the line codec, whole lines, the
+ * last line at EOF, the lingering close and the reading pause of a client
+ * whose own queue is full come from there.
  *
  * SIGINT/SIGTERM: stop accepting, flush what is queued for each client,
  * close them, exit 0. Bad arguments: usage on stderr, exit 2. Failure to
@@ -33,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keel/codec.h"
+#include "keel/framed.h"
 #include "keel/loop.h"
 
 #include "example_server.h"
@@ -53,8 +57,7 @@ enum {
 
 struct client {
     struct client *prev, *next;
-    keel_stream *s;
-    keel_line_decoder dec;
+    keel_framed *f;
     uint64_t dropped; /* lines not sent to it since it last caught up */
     bool leaving;     /* closed or aborted: on_close is coming */
 };
@@ -62,14 +65,15 @@ struct client {
 /* One loop, one thread: plain globals are enough. */
 static struct client *clients;
 static keel_listener *listener;
+static keel_loop *chat_loop;
 static bool stopping;
 
 static const keel_stream_opts chat_opts = {
     .write_high = WRITE_HIGH,
     .write_cap = WRITE_CAP,
 };
+static const keel_framed_opts chat_lines = { .max_item = MAX_LINE, .linger_ms = LINGER_MS };
 
-/* why == NULL: --help, the usage on stdout and exit 0; else on stderr, 2. */
 static int usage(const char *why)
 {
     if (why != NULL) {
@@ -83,113 +87,107 @@ static int usage(const char *why)
     return why == NULL ? 0 : 2;
 }
 
-/* Orderly (queued bytes are flushed first) or abortive. */
+/* Orderly (queued lines are flushed first, then a lingering close, so that
+ * c reads them all even if it sent more) or abortive. */
 static void drop_client(struct client *c, bool abort)
 {
     if (!c->leaving) {
         c->leaving = true;
         if (abort) {
-            keel_stream_abort(c->s);
+            keel_framed_abort(c->f);
         } else {
-            keel_stream_close(c->s);
+            keel_framed_close(c->f);
         }
     }
 }
 
-/* Tell c why it is cut off, then a lingering close, so that it reads the
- * reason instead of a reset (it may have sent more we will not read); cut
- * off at once if even the reason does not fit in its queue. */
+/* Tell c why it is cut off, then close (cut off at once if even the
+ * reason does not fit in its queue). */
 static void refuse_client(struct client *c, keel_slice why)
 {
-    if (c->leaving) {
-        return;
-    }
-    if (keel_stream_write(c->s, why) != KEEL_OK) {
-        drop_client(c, true);
-        return;
-    }
-    c->leaving = true;
-    keel_stream_close_linger(c->s, LINGER_MS);
-}
-
-/* Queue bytes for c, or cut c off if its queue refuses them. */
-static void send_to(struct client *c, keel_slice bytes)
-{
-    if (keel_stream_write(c->s, bytes) != KEEL_OK) {
+    if (!c->leaving && keel_framed_write(c->f, why) != KEEL_OK) {
         drop_client(c, true);
     }
+    drop_client(c, false);
 }
 
-/* line was accepted by from's decoder, so encoding it again cannot fail. */
-static void broadcast(const struct client *from, keel_slice line)
+static void broadcast(keel_slice line)
 {
-    uint8_t storage[MAX_LINE + 1];
-    keel_buf msg;
-    if (keel_buf_init(&msg, storage, sizeof storage) != KEEL_OK ||
-        keel_line_encode(&msg, &from->dec, line) != KEEL_OK) {
-        return;
-    }
     for (struct client *c = clients; c != NULL; c = c->next) {
         if (c->leaving) {
             continue;
         }
-        if (keel_stream_can_write(c->s)) {
-            send_to(c, keel_buf_slice(&msg));
+        if (keel_stream_can_write(keel_framed_stream(c->f))) {
+            if (keel_framed_write(c->f, line) != KEEL_OK) {
+                drop_client(c, true); /* past its hard cap */
+            }
         } else if (++c->dropped > MAX_DROPPED) {
             refuse_client(c, KEEL_STR("error: too slow: more than " NUMBER_TEXT(MAX_DROPPED)
-                                      " lines dropped in a row, disconnected\n"));
+                                      " lines dropped in a row, disconnected"));
         }
     }
 }
 
-static size_t on_read(keel_stream *s, keel_result r, keel_slice data, void *user)
+static void on_open(keel_framed *f, void *user)
 {
-    (void)s;
-    struct client *c = user;
-    if (r != KEEL_OK && r != KEEL_ERR_CLOSED) {
-        return 0; /* timeout, reset...: on_close follows */
+    (void)user;
+    struct client *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        keel_framed_abort(f); /* on_close follows, with a NULL user pointer */
+        return;
     }
-    size_t used_total = 0;
-    keel_slice rest = data, line;
-    size_t used = 0;
-    keel_result d;
-    while ((d = r == KEEL_OK ? keel_line_decode(&c->dec, rest, &line, &used)
-                             : keel_line_decode_final(&c->dec, rest, &line, &used)) == KEEL_OK) {
-        broadcast(c, line);
-        used_total += used;
-        if (keel_slice_from_off(rest, used, &rest) != KEEL_OK) {
-            break;
-        }
+    c->f = f;
+    c->next = clients;
+    if (clients != NULL) {
+        clients->prev = c;
     }
-    if (d == KEEL_ERR_TOO_LARGE) {
-        refuse_client(c, KEEL_STR("error: line longer than " NUMBER_TEXT(MAX_LINE) " bytes\n"));
-    } else if (r == KEEL_ERR_CLOSED) {
-        drop_client(c, false); /* the client is done; flush what it is owed */
+    clients = c;
+    keel_framed_set_user(f, c);
+    if (stopping) {
+        drop_client(c, false);
     }
-    return used_total;
 }
 
-static void on_writable(keel_stream *s, keel_result r, bool can_write, void *user)
+static void on_line(keel_framed *f, keel_slice line, void *user)
 {
-    (void)s;
-    (void)r;
+    (void)f;
+    (void)user;
+    broadcast(line);
+}
+
+/* The client's input ended: at its EOF (a last line without LF came
+ * first) the framed stream flushes what it is owed and closes; an
+ * over-long line gets its reason before the lingering close. */
+static void on_end(keel_framed *f, keel_result r, void *user)
+{
+    (void)f;
     struct client *c = user;
-    if (can_write && c->dropped > 0) {
+    if (c != NULL && r == KEEL_ERR_TOO_LARGE) {
+        refuse_client(c, KEEL_STR("error: line longer than " NUMBER_TEXT(MAX_LINE) " bytes"));
+    }
+}
+
+static void on_writable(keel_framed *f, bool can_write, void *user)
+{
+    (void)f;
+    struct client *c = user;
+    if (c != NULL && can_write && c->dropped > 0 && !c->leaving) {
         char note[64];
-        int n = snprintf(note, sizeof note, "* %llu lines dropped\n",
+        int n = snprintf(note, sizeof note, "* %llu lines dropped",
                          (unsigned long long)c->dropped);
         keel_slice text;
-        if (n > 0 && keel_slice_from(note, (size_t)n, &text) == KEEL_OK) {
-            send_to(c, text);
+        if (n > 0 && keel_slice_from(note, (size_t)n, &text) == KEEL_OK &&
+            keel_framed_write(c->f, text) != KEEL_OK) {
+            drop_client(c, true);
         }
         c->dropped = 0;
     }
 }
 
-static void on_close(keel_stream *s, keel_result r, void *user)
+static void on_close(keel_framed *f, keel_result r, void *user)
 {
-    (void)s;
     (void)r;
+    (void)f;
     struct client *c = user;
     if (c == NULL) {
         return; /* refused at accept */
@@ -204,39 +202,29 @@ static void on_close(keel_stream *s, keel_result r, void *user)
     }
     free(c);
     if (stopping && clients == NULL) {
-        keel_loop_stop(keel_stream_loop(s));
+        keel_loop_stop(chat_loop);
     }
 }
 
-static const keel_stream_handlers chat_handlers = {
-    .on_read = on_read,
+static void on_accept_failed(keel_result r, void *user)
+{
+    (void)user;
+    /* out of descriptors or memory: the listener pauses and retries */
+    fprintf(stderr, "chat_server: accept: %s\n", keel_result_str(r));
+}
+
+static const keel_framed_handlers chat_handlers = {
+    .on_open = on_open,
+    .on_item = on_line,
+    .on_end = on_end,
     .on_writable = on_writable,
     .on_close = on_close,
 };
-
-static void on_accept(keel_listener *l, keel_result r, keel_stream *s, void *user)
-{
-    (void)l;
-    (void)user;
-    if (r != KEEL_OK) {
-        /* out of descriptors or memory: the listener pauses and retries */
-        fprintf(stderr, "chat_server: accept: %s\n", keel_result_str(r));
-        return;
-    }
-    struct client *c = calloc(1, sizeof *c);
-    if (c == NULL || keel_line_decoder_init(&c->dec, MAX_LINE, KEEL_LINE_LF) != KEEL_OK) {
-        free(c);
-        keel_stream_abort(s);
-        return;
-    }
-    c->s = s;
-    c->next = clients;
-    if (clients != NULL) {
-        clients->prev = c;
-    }
-    clients = c;
-    keel_stream_set_user(s, c);
-}
+static const keel_framed_server_opts chat_server = {
+    .codec = &chat_lines,
+    .handlers = &chat_handlers,
+    .on_accept_failed = on_accept_failed,
+};
 
 /* SIGINT/SIGTERM: no new clients; every open one is closed once its queue
  * is flushed, and the loop stops when the last is gone. */
@@ -268,8 +256,7 @@ static keel_result start(keel_loop *loop, keel_slice ip, uint16_t port)
         r = keel_net_bind(sock, ip, port, KEEL_PROTO_TCP);
     }
     if (r == KEEL_OK) {
-        r = keel_listener_start(loop, sock, &chat_handlers, &chat_opts, on_accept, NULL,
-                                &listener);
+        r = keel_framed_listener_start(loop, sock, &chat_server, &chat_opts, &listener);
     }
     if (r != KEEL_OK) {
         keel_net_free(sock);
@@ -302,6 +289,7 @@ int main(int argc, char **argv)
     }
     keel_loop *loop = NULL;
     keel_result r = keel_loop_new(&loop);
+    chat_loop = loop;
     if (r == KEEL_OK) {
         r = start(loop, ip, port);
     }

@@ -669,7 +669,10 @@ chat_broadcast_and_long_line)
     # Eight at once. Every line has the same length, so each response is one
     # whole line: the client's own or another's. A client quits (and, with
     # lines still unread, resets) after its fifth response, so lines it sent
-    # just before may be lost with it; its first line never is.
+    # may be lost with it, even its first: on a loaded machine it can get
+    # five broadcasts before the server has read it (a "first line is
+    # missing" check failed 3 runs in 12). What holds: a line any client
+    # got back was broadcast, so the listener, there all along, got it too.
     for i in $(seq 10 17); do
         for m in 1 2 3 4 5; do echo "client $i line $m"; done >"$work/in$i"
         timeout 15 "$bin/echo_client" tcp 127.0.0.1 "$port_chat" <"$work/in$i" \
@@ -694,9 +697,10 @@ chat_broadcast_and_long_line)
     cat "$work"/in1? >"$work/all"
     grep -vxFf "$work/all" "$work/round.out" && fail "the listener got lines nobody sent"
     [[ -z $(sort "$work/round.out" | uniq -d) ]] || fail "the listener got a line twice"
-    for i in $(seq 10 17); do
-        grep -qx "client $i line 1" "$work/round.out" || fail "client $i's first line is missing"
-    done
+    sed -n 's/^Response received: //p' "$work"/c1?.out | sort -u >"$work/got_back"
+    [[ -s $work/got_back ]] || fail "no chat client got a broadcast line back"
+    grep -vxFf "$work/round.out" "$work/got_back" &&
+        fail "lines above reached a client but not the listener"
     # An over-long line is refused whole: an error line, then the server
     # closes that connection; nobody else gets any part of it.
     expect_refused_line "$port_chat" 5000 "error: line longer than 4096 bytes"

@@ -83,6 +83,9 @@ typedef struct keel_framed_handlers {
     /** The input ended; why, and what follows: see the conventions. May be
      * NULL. */
     void (*on_end)(keel_framed *f, keel_result r, void *user);
+    /** The stream's back-pressure (keel_stream_handlers.on_writable's
+     * can_write), after the framed stream's own use of it. May be NULL. */
+    void (*on_writable)(keel_framed *f, bool can_write, void *user);
     /** Exactly once, last: KEEL_OK after an orderly end, otherwise the
      * error that ended the stream. f is freed when it returns. May be
      * NULL. */
@@ -111,6 +114,10 @@ typedef struct keel_framed_server_opts {
     void *user;                             /**< handed to on_open and, at first, the handlers */
     /** keel_server_opts.on_shutdown's call, with user above. May be NULL. */
     void (*on_shutdown)(keel_loop *loop, void *user);
+    /** A listener's failed accept (keel_accept_cb's r: NO_MEMORY when out
+     * of descriptors...; the listener pauses and retries), with user
+     * above. May be NULL. */
+    void (*on_accept_failed)(keel_result r, void *user);
 } keel_framed_server_opts;
 
 /** keel_server_start for framed streams: base gives the address, threads,
@@ -121,14 +128,25 @@ KEEL_MUST_USE keel_result keel_framed_server_start(const keel_server_opts *base,
                                                    const keel_framed_server_opts *framed,
                                                    keel_server **out);
 
+/** keel_listener_start for framed streams, on one loop: accept on sock (a
+ * bound TCP socket, taken over on success), each connection a framed
+ * stream with framed's codec and handlers and stream_opts' limits (NULL:
+ * defaults; kept by pointer). INVALID_ARG as keel_framed_adopt. The result
+ * is a plain keel_listener. */
+KEEL_MUST_USE keel_result keel_framed_listener_start(keel_loop *loop, keel_net *sock,
+                                                     const keel_framed_server_opts *framed,
+                                                     const keel_stream_opts *stream_opts,
+                                                     keel_listener **out);
+
 /** Send one item: a line and its terminator, or a frame's prefix and
  * payload, in one piece. KEEL_OK: sent or queued. TOO_LARGE: longer than
  * max_item, or the queue would pass write_cap (nothing was queued); PARSE:
  * a line holding an LF (or a CR in the CR modes); STATE after the framed
  * stream began closing; a failed stream's error. */
 KEEL_MUST_USE keel_result keel_framed_write(keel_framed *f, keel_slice item);
-/** Orderly close: stop reading, send what is queued, close
- * (keel_stream_close); on_end is not called. */
+/** Orderly close: stop reading, send what is queued, then a lingering
+ * close (keel_stream_close_linger with the codec's linger_ms: the peer
+ * reads all of it even if it sent more); on_end is not called. */
 void keel_framed_close(keel_framed *f);
 /** Abortive close (keel_stream_abort). */
 void keel_framed_abort(keel_framed *f);

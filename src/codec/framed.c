@@ -178,9 +178,15 @@ static void framed_on_writable(keel_stream *s, keel_result r, bool can_write, vo
 {
     (void)r;
     keel_framed *f = user;
-    if (f != NULL && can_write && f->paused && !f->closing) {
+    if (f == NULL) {
+        return;
+    }
+    if (can_write && f->paused && !f->closing) {
         f->paused = false;
         keel_stream_read_start(s);
+    }
+    if (f->h->on_writable != NULL) {
+        f->h->on_writable(f, can_write, f->user);
     }
 }
 
@@ -255,6 +261,9 @@ keel_result keel_framed_adopt(keel_loop *loop, keel_net *sock, const keel_framed
 static void framed_accepted(keel_stream *s, void *user)
 {
     const keel_framed_server_opts *fo = user;
+    if (s == NULL) {
+        return;
+    }
     keel_stream_set_user(s, NULL);
     keel_framed *f = NULL;
     if (framed_new(fo->codec, fo->handlers, NULL, fo->user, &f) != KEEL_OK) {
@@ -266,6 +275,33 @@ static void framed_accepted(keel_stream *s, void *user)
     if (fo->handlers->on_open != NULL) {
         fo->handlers->on_open(f, fo->user);
     }
+}
+
+static void framed_listener_accepted(keel_listener *l, keel_result r, keel_stream *s, void *user)
+{
+    (void)l;
+    const keel_framed_server_opts *fo = user;
+    if (r != KEEL_OK) {
+        if (fo->on_accept_failed != NULL) {
+            fo->on_accept_failed(r, fo->user);
+        }
+        return;
+    }
+    framed_accepted(s, user);
+}
+
+keel_result keel_framed_listener_start(keel_loop *loop, keel_net *sock,
+                                       const keel_framed_server_opts *framed,
+                                       const keel_stream_opts *stream_opts, keel_listener **out)
+{
+    if (loop == NULL || sock == NULL || framed == NULL || out == NULL) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    keel_framed *probe = NULL;
+    KEEL_TRY(framed_new(framed->codec, framed->handlers, stream_opts, NULL, &probe));
+    ksys_release(probe);
+    return keel_listener_start(loop, sock, &framed_stream_handlers, stream_opts,
+                               framed_listener_accepted, (void *)(uintptr_t)framed, out);
 }
 
 static void framed_server_shutdown(keel_loop *loop, void *user)
@@ -339,7 +375,7 @@ void keel_framed_close(keel_framed *f)
 {
     if (f != NULL && f->s != NULL && !f->closing) {
         f->closing = true;
-        keel_stream_close(f->s);
+        keel_stream_close_linger(f->s, f->linger_ms);
     }
 }
 

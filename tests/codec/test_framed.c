@@ -301,6 +301,7 @@ static void test_writes_refuse_what_the_peer_would_refuse(void **state)
     keel_buf b = nt_buf(mem, sizeof mem);
     assert_int_equal(read_all(raw, &b), KEEL_ERR_CLOSED);
     assert_true(keel_slice_eq(keel_buf_slice(&b), KEEL_STR("12345678\r\n")));
+    assert_int_equal(keel_net_shutdown(raw, KEEL_SHUT_WR), KEEL_OK); /* ends the linger */
     lt_run_until(loop, &w.closed, LT_DEADLINE_MS);
     assert_int_equal(w.ends, 0); /* a local close tells no end */
     assert_int_equal(w.close_r, KEEL_OK);
