@@ -71,6 +71,10 @@ static bool stopping;
 static const keel_stream_opts chat_opts = {
     .write_high = WRITE_HIGH,
     .write_cap = WRITE_CAP,
+    /* A client that only listens is normal here: no read timeout. The idle
+     * timeout stays (300 s by default for accepted streams): a connection
+     * with no traffic either way is closed. */
+    .read_timeout_ms = KEEL_STREAM_NO_TIMEOUT,
 };
 static const keel_framed_opts chat_lines = { .max_item = MAX_LINE, .linger_ms = LINGER_MS };
 

@@ -170,15 +170,27 @@ KEEL_MUST_USE keel_result keel_timer_cancel(keel_loop *loop, keel_timer_id id);
 
 /* ---- streams (TCP connections) ---------------------------------------- */
 
-/** Limits and timeouts of a stream. A zero field means the default shown. */
+/** A timeout of keel_stream_opts that is off, also where a default would
+ * apply (0 means the default). */
+#define KEEL_STREAM_NO_TIMEOUT UINT32_MAX
+
+/** Limits and timeouts of a stream. A zero field means the default shown;
+ * the timeouts' defaults differ for streams a listener or server accepted
+ * (their peers are strangers: a connection that goes silent, or a
+ * half-open one, is closed with KEEL_ERR_TIMEOUT) and for the others
+ * (connect, adopt: none). KEEL_STREAM_NO_TIMEOUT turns a timeout off. A
+ * stream with NULL opts has every default. */
 typedef struct keel_stream_opts {
     size_t read_cap;           /**< max unconsumed bytes held (64 KiB) */
     size_t write_high;         /**< queued bytes that pause the producer (256 KiB) */
     size_t write_low;          /**< queued bytes that resume it (write_high / 4) */
     size_t write_cap;          /**< hard cap on queued bytes (4 * write_high) */
-    uint32_t read_timeout_ms;  /**< no byte arrives while reading (none) */
-    uint32_t write_timeout_ms; /**< queued bytes make no progress (none) */
-    uint32_t idle_timeout_ms;  /**< no byte in either direction (none) */
+    /** no byte arrives while reading (accepted: 120,000; others: none) */
+    uint32_t read_timeout_ms;
+    /** queued bytes make no progress (none) */
+    uint32_t write_timeout_ms;
+    /** no byte in either direction (accepted: 300,000; others: none) */
+    uint32_t idle_timeout_ms;
 } keel_stream_opts;
 
 /** What a stream calls, on the loop's thread (see each field). */

@@ -1761,6 +1761,11 @@ keel_result keel_http_server_start(const keel_http_server_opts *opts, keel_http_
                       1024u;
     srv->sopts.read_cap = head_max + o->max_body + 65536u;
     srv->sopts.write_timeout_ms = o->write_timeout_ms;
+    /* This layer keeps its own header, idle and body-rate deadlines; the
+     * stream's defaults for accepted streams would cut a long answer to a
+     * client that sends nothing meanwhile. */
+    srv->sopts.read_timeout_ms = KEEL_STREAM_NO_TIMEOUT;
+    srv->sopts.idle_timeout_ms = KEEL_STREAM_NO_TIMEOUT;
     /* Answers up to max_response, with room for the head and the batch. */
     o->max_response = o->max_response == 0 ? HSRV_DEFAULT_MAX_RESPONSE : o->max_response;
     srv->sopts.write_cap = o->max_response + 2u * HSRV_BATCH_FLUSH;

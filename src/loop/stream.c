@@ -32,6 +32,11 @@
 #define STREAM_CLOSE_MS 5000u
 /* How long keel_stream_close_linger drains input by default. */
 #define STREAM_LINGER_MS 2000u
+/* The timeouts of an accepted stream whose opts leave them at 0 (loop.h):
+ * a peer that sends nothing, or a connection with no traffic at all, does
+ * not hold a server's stream forever. */
+#define STREAM_ACCEPTED_READ_MS 120000u
+#define STREAM_ACCEPTED_IDLE_MS 300000u
 /* Queue chunks hold at least this much, so that many small writes to a
  * blocked stream share allocations instead of paying a header each... */
 #define CHUNK_MIN 4000u
@@ -53,7 +58,8 @@ enum {
     SF_FAIL_PENDING = 1u << 10, /* deferred failure with err (from an API call) */
     SF_REOFFER = 1u << 11,      /* read_start: offer the held bytes again */
     SF_LINGER = 1u << 12,       /* keel_stream_close_linger: flush, FIN, drain, close */
-    SF_PEER_EOF = 1u << 13      /* lingering: the peer's EOF arrived */
+    SF_PEER_EOF = 1u << 13,     /* lingering: the peer's EOF arrived */
+    SF_ACCEPTED = 1u << 14      /* made by a listener or server: default timeouts */
 };
 
 /* The unconsumed bytes: data[off, off + len) of an allocation of cap
@@ -171,13 +177,46 @@ bool kstream_opts_ok(const keel_stream_opts *o)
  * connecting to flush). */
 static uint32_t stream_close_ms(const keel_stream_opts *o)
 {
-    return o != NULL && o->write_timeout_ms != 0 ? o->write_timeout_ms : STREAM_CLOSE_MS;
+    return o != NULL && o->write_timeout_ms != 0 && o->write_timeout_ms != KEEL_STREAM_NO_TIMEOUT
+               ? o->write_timeout_ms
+               : STREAM_CLOSE_MS;
+}
+
+static bool stream_flags_any(const keel_stream *s, unsigned f);
+
+/* A timeout in effect (0: none): the opts' value v, KEEL_STREAM_NO_TIMEOUT
+ * for none, or for 0 the default, which an accepted stream has. */
+static uint32_t stream_timeout(const keel_stream *s, uint32_t v, uint32_t accepted_default)
+{
+    if (v == KEEL_STREAM_NO_TIMEOUT) {
+        return 0;
+    }
+    if (v != 0) {
+        return v;
+    }
+    return stream_flags_any(s, SF_ACCEPTED) ? accepted_default : 0;
+}
+
+static uint32_t stream_read_timeout(const keel_stream *s)
+{
+    return stream_timeout(s, s->opts != NULL ? s->opts->read_timeout_ms : 0,
+                          STREAM_ACCEPTED_READ_MS);
+}
+
+static uint32_t stream_idle_timeout(const keel_stream *s)
+{
+    return stream_timeout(s, s->opts != NULL ? s->opts->idle_timeout_ms : 0,
+                          STREAM_ACCEPTED_IDLE_MS);
+}
+
+static uint32_t stream_write_timeout(const keel_stream *s)
+{
+    return stream_timeout(s, s->opts != NULL ? s->opts->write_timeout_ms : 0, 0);
 }
 
 static bool stream_has_timeouts(const keel_stream *s)
 {
-    const keel_stream_opts *o = s->opts;
-    return o != NULL && (o->read_timeout_ms | o->write_timeout_ms | o->idle_timeout_ms) != 0;
+    return (stream_read_timeout(s) | stream_write_timeout(s) | stream_idle_timeout(s)) != 0;
 }
 
 static bool stream_flags_any(const keel_stream *s, unsigned f)
@@ -477,21 +516,17 @@ static bool stream_timeouts_due(const keel_stream *s, uint64_t now, uint64_t *ne
         stream_track_deadline(s->t_rx, now, &expired, next);
         return expired;
     }
-    if (o == NULL) {
-        return false;
+    uint32_t read_ms = stream_read_timeout(s), write_ms = stream_write_timeout(s),
+             idle_ms = stream_idle_timeout(s);
+    if (read_ms != 0 && stream_flags_any(s, SF_READING) && !stream_flags_any(s, SF_READ_DONE)) {
+        stream_track_deadline(kloop_add_saturating(s->t_rx, read_ms), now, &expired, next);
     }
-    if (o->read_timeout_ms != 0 && stream_flags_any(s, SF_READING) &&
-        !stream_flags_any(s, SF_READ_DONE)) {
-        stream_track_deadline(kloop_add_saturating(s->t_rx, o->read_timeout_ms), now, &expired,
-                              next);
+    if (write_ms != 0 && s->whead != NULL) {
+        stream_track_deadline(kloop_add_saturating(s->t_tx, write_ms), now, &expired, next);
     }
-    if (o->write_timeout_ms != 0 && s->whead != NULL) {
-        stream_track_deadline(kloop_add_saturating(s->t_tx, o->write_timeout_ms), now, &expired,
-                              next);
-    }
-    if (o->idle_timeout_ms != 0) {
+    if (idle_ms != 0) {
         uint64_t last = s->t_rx > s->t_tx ? s->t_rx : s->t_tx;
-        stream_track_deadline(kloop_add_saturating(last, o->idle_timeout_ms), now, &expired, next);
+        stream_track_deadline(kloop_add_saturating(last, idle_ms), now, &expired, next);
     }
     return expired;
 }
@@ -912,8 +947,7 @@ keel_result keel_stream_write(keel_stream *s, keel_slice data)
     if (was_empty) {
         s->t_tx = kloop_now(s->loop);
         r = stream_update_interest(s);
-        if (r == KEEL_OK && !stream_flags_any(s, SF_CONNECTING) && s->opts != NULL &&
-            s->opts->write_timeout_ms != 0) {
+        if (r == KEEL_OK && !stream_flags_any(s, SF_CONNECTING) && stream_write_timeout(s) != 0) {
             r = stream_arm_timer(s);
         }
         if (r != KEEL_OK) {
@@ -1192,6 +1226,7 @@ keel_result kstream_open(keel_loop *loop, int fd, const keel_stream_handlers *h,
     keel_stream *s = NULL;
     keel_result r = fd < 0 ? KEEL_ERR_INVALID_ARG : stream_alloc(loop, h, opts, user, &s);
     if (r == KEEL_OK) {
+        stream_flags_set(s, SF_ACCEPTED); /* a listener's or server's: default timeouts */
         r = stream_start_io(s, fd, group);
         if (r != KEEL_OK) {
             ksys_release(s);
@@ -1437,7 +1472,7 @@ void keel_stream_read_start(keel_stream *s)
     if (!stream_flags_any(s, SF_DEAD | SF_CONNECTING | SF_READ_DONE)) {
         s->t_rx = kloop_now(s->loop);
         keel_result r = stream_update_interest(s);
-        if (r == KEEL_OK && s->opts != NULL && s->opts->read_timeout_ms != 0) {
+        if (r == KEEL_OK && stream_read_timeout(s) != 0) {
             r = stream_arm_timer(s);
         }
         if (r != KEEL_OK) {

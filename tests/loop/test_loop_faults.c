@@ -356,6 +356,109 @@ static void test_real_descriptor_exhaustion_then_recovery(void **state)
     rig_finish(&g);
 }
 
+/* ---- the default timeouts of accepted streams (a jumping clock) -------------- */
+
+static uint64_t clock_offset;
+
+static uint64_t jumped_now_ms(void)
+{
+    return real.now_ms() + clock_offset;
+}
+
+static size_t keep_all(keel_stream *s, keel_result r, keel_slice data, void *user)
+{
+    (void)s;
+    lt_events *e = user;
+    if (r != KEEL_OK) {
+        lt_note_end(e, r, data);
+    }
+    return data.len;
+}
+
+static const keel_stream_handlers keep_handlers = { .on_read = keep_all, .on_close = lt_on_close };
+
+static lt_events acc[2];
+static int acc_count;
+
+static void accept_into(keel_listener *l, keel_result r, keel_stream *s, void *user)
+{
+    (void)l;
+    (void)user;
+    assert_int_equal(r, KEEL_OK);
+    assert_true(acc_count < 2);
+    acc[acc_count].s = s;
+    keel_stream_set_user(s, &acc[acc_count]);
+    acc_count++;
+}
+
+/* Run loop for about ms of real time, iterations of at most 20 ms. */
+static void run_real_ms(keel_loop *loop, uint64_t ms)
+{
+    uint64_t end = nt_now_ms() + ms;
+    while (nt_now_ms() < end) {
+        assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+    }
+}
+
+/* A stream a listener accepted with no timeouts set is closed when its peer
+ * goes silent (the read timeout, 120 s by default; the clock jumps there);
+ * one whose opts turn them off, and one made by adopt, are not. */
+static void test_accepted_streams_time_out_by_default(void **state)
+{
+    (void)state;
+    keel_sys.now_ms = jumped_now_ms;
+    clock_offset = 0;
+    acc_count = 0;
+    memset(acc, 0, sizeof acc);
+    keel_loop *loop = lt_loop();
+    static const keel_stream_opts off = { .read_timeout_ms = KEEL_STREAM_NO_TIMEOUT,
+                                          .idle_timeout_ms = KEEL_STREAM_NO_TIMEOUT };
+    keel_listener *l[2] = { NULL, NULL };
+    keel_net *peer[2] = { NULL, NULL };
+    for (int i = 0; i < 2; i++) {
+        uint16_t port = 0;
+        keel_net *sock = nt_listen(KEEL_AF_INET4, KEEL_PROTO_TCP, &port);
+        assert_int_equal(keel_listener_start(loop, sock, &keep_handlers, i == 0 ? NULL : &off,
+                                             accept_into, NULL, &l[i]),
+                         KEEL_OK);
+        peer[i] = nt_new();
+        assert_int_equal(keel_net_connect(peer[i], KEEL_STR("127.0.0.1"), port, KEEL_PROTO_TCP,
+                                          NT_IO_TIMEOUT_MS),
+                         KEEL_OK);
+        while (acc_count <= i) {
+            assert_int_equal(keel_loop_run_once(loop, 20), KEEL_OK);
+        }
+    }
+    /* And a stream by adopt, NULL opts. */
+    keel_net *a = NULL, *b = NULL;
+    nt_tcp_pair(KEEL_AF_INET4, &a, &b);
+    lt_events adopted = { 0 };
+    keel_stream *s = NULL;
+    assert_int_equal(keel_stream_adopt(loop, b, &keep_handlers, NULL, &adopted, &s), KEEL_OK);
+    run_real_ms(loop, 50);
+    clock_offset = 119000; /* not yet */
+    run_real_ms(loop, 100);
+    assert_false(acc[0].closed);
+    clock_offset = 121000;
+    run_real_ms(loop, 200);
+    assert_true(acc[0].closed);
+    assert_int_equal(acc[0].read_end, KEEL_ERR_TIMEOUT);
+    assert_int_equal(acc[0].close_r, KEEL_ERR_TIMEOUT);
+    clock_offset = 24u * 3600u * 1000u; /* a day: the others stay */
+    run_real_ms(loop, 200);
+    assert_false(acc[1].closed);
+    assert_false(adopted.closed);
+    keel_stream_close(acc[1].s);
+    keel_stream_close(s);
+    keel_listener_close(l[0]);
+    keel_listener_close(l[1]);
+    assert_int_equal(keel_loop_run(loop), KEEL_OK);
+    keel_loop_free(loop);
+    keel_net_free(peer[0]);
+    keel_net_free(peer[1]);
+    keel_net_free(a);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +467,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_accept_emfile_reports_no_memory_then_serves, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_rearm_after_a_pause_is_retried, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_accepted_streams_time_out_by_default, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_real_descriptor_exhaustion_then_recovery, setup,
                                         teardown),
