@@ -143,8 +143,10 @@ typedef struct keel_http_server_opts {
     /** NULL (the default): plain HTTP. Otherwise HTTPS: every connection
      * is a TLS server handshake (keel_tls_stream, with the configuration's
      * handshake timeout) before its first request; everything above works
-     * as for plain HTTP, on the plaintext. A transport made from a server
-     * configuration (INVALID_ARG otherwise); it must outlive the server. */
+     * as for plain HTTP, on the plaintext (but an idle connection holds
+     * mbed TLS's record buffers, about 33 KiB). A transport made from a
+     * server configuration (INVALID_ARG otherwise); it must outlive the
+     * server. */
     const keel_http_tls *tls;
 } keel_http_server_opts;
 
