@@ -104,10 +104,11 @@ static keel_http_client *hx_client(const hx *h, unsigned max_redirects)
 /* https://localhost:port + path, in one of 8 rotating buffers. */
 static const char *hx_url(uint16_t port, const char *path)
 {
-    static char urls[8][128];
+    static char urls[8][512];
     static unsigned next;
     char *u = urls[next++ % 8u];
-    snprintf(u, sizeof urls[0], "https://localhost:%u%s", (unsigned)port, path);
+    int n = snprintf(u, sizeof urls[0], "https://localhost:%u%s", (unsigned)port, path);
+    assert_true(n > 0 && (size_t)n < sizeof urls[0]);
     return u;
 }
 
