@@ -227,12 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     reference_pass(&c, payload, &ref);
 
     keel_net *writer = NULL, *sock = NULL;
-    FUZZ_CHECK(keel_net_init(&writer) == KEEL_OK && keel_net_init(&sock) == KEEL_OK);
-    FUZZ_CHECK(keel_net_connect(writer, KEEL_STR("127.0.0.1"), g_port, KEEL_PROTO_TCP, 10000) ==
-               KEEL_OK);
-    FUZZ_CHECK(keel_net_accept(g_listener, sock, NULL) == KEEL_OK);
-    FUZZ_CHECK(keel_net_set_nodelay(writer, true) == KEEL_OK);
-    FUZZ_CHECK(keel_net_set_nonblocking(writer, true) == KEEL_OK);
+    fuzz_loopback_pair(g_listener, g_port, &writer, &sock);
 
     uint8_t *storage = malloc(cap);
     FUZZ_CHECK(storage != NULL);

@@ -165,12 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                .read_cap = read_cap };
 
     keel_net *peer = NULL, *mine = NULL;
-    FUZZ_CHECK(keel_net_init(&peer) == KEEL_OK && keel_net_init(&mine) == KEEL_OK);
-    FUZZ_CHECK(keel_net_connect(peer, KEEL_STR("127.0.0.1"), g_port, KEEL_PROTO_TCP, 10000) ==
-               KEEL_OK);
-    FUZZ_CHECK(keel_net_accept(g_listener, mine, NULL) == KEEL_OK);
-    FUZZ_CHECK(keel_net_set_nodelay(peer, true) == KEEL_OK);
-    FUZZ_CHECK(keel_net_set_nonblocking(peer, true) == KEEL_OK);
+    fuzz_loopback_pair(g_listener, g_port, &peer, &mine);
     keel_loop *loop = NULL;
     FUZZ_CHECK(keel_loop_new(&loop) == KEEL_OK);
     const keel_stream_opts opts = { .read_cap = read_cap };
