@@ -31,35 +31,61 @@ static void answer(keel_http_reply *reply, uint16_t status, keel_slice text)
     }
 }
 
-/* The body as Data { number, boolean }: NULL, or the reason it is not. */
-static const char *parse_data(keel_slice body, int64_t *number, bool *boolean)
+/* "a string", "an array"...: the type a field had instead. */
+static const char *with_article(keel_json_type t)
+{
+    return t == KEEL_JSON_T_ARRAY || t == KEEL_JSON_T_OBJECT ? "an" : "a";
+}
+
+/* The body as Data { number, boolean }: true, or false with the reason it
+ * is not in why (serde's wording: where, what was expected, what came). */
+static bool parse_data(keel_slice body, int64_t *number, bool *boolean, char *why, size_t cap)
 {
     keel_json_doc doc;
     keel_json_error err;
+    keel_json_position at = { 0, 0 };
     if (keel_json_parse(body, 0, &doc, &err) != KEEL_OK) {
-        return "invalid JSON";
+        if (keel_json_position_of(body, err.offset, &at) != KEEL_OK) {
+            at.line = at.column = 0;
+        }
+        snprintf(why, cap, "invalid JSON at line %zu column %zu: %s", at.line, at.column,
+                 keel_json_reason_str(err.reason));
+        return false;
     }
     if (doc.root.type != KEEL_JSON_T_OBJECT) {
-        return "expected a JSON object";
+        snprintf(why, cap, "expected a JSON object, got %s %s", with_article(doc.root.type),
+                 keel_json_type_str(doc.root.type));
+        return false;
     }
     keel_json_value v;
-    if (keel_json_find(&doc.root, KEEL_STR(".number"), &v) != KEEL_OK) {
-        return "missing field `number`";
+    if (keel_json_member(&doc.root, KEEL_STR("number"), &v) != KEEL_OK) {
+        snprintf(why, cap, "missing field `number`");
+        return false;
     }
     keel_result r = keel_json_get_i64(&v, number);
     if (r == KEEL_ERR_TOO_LARGE) {
-        return "field `number` is out of range";
+        snprintf(why, cap, "field `number`: out of range");
+        return false;
+    }
+    if (r != KEEL_OK && v.type == KEEL_JSON_T_NUMBER) {
+        snprintf(why, cap, "field `number`: expected an integer, got a fraction or an exponent");
+        return false;
     }
     if (r != KEEL_OK) {
-        return "field `number` must be an integer";
+        snprintf(why, cap, "field `number`: expected an integer, got %s %s", with_article(v.type),
+                 keel_json_type_str(v.type));
+        return false;
     }
-    if (keel_json_find(&doc.root, KEEL_STR(".boolean"), &v) != KEEL_OK) {
-        return "missing field `boolean`";
+    if (keel_json_member(&doc.root, KEEL_STR("boolean"), &v) != KEEL_OK) {
+        snprintf(why, cap, "missing field `boolean`");
+        return false;
     }
     if (keel_json_get_bool(&v, boolean) != KEEL_OK) {
-        return "field `boolean` must be true or false";
+        snprintf(why, cap, "field `boolean`: expected true or false, got %s %s",
+                 with_article(v.type), keel_json_type_str(v.type));
+        return false;
     }
-    return NULL;
+    return true;
 }
 
 /* guide:handler:begin */
@@ -70,14 +96,14 @@ static void post_data(keel_http_reply *reply, const keel_http_request *req, keel
     (void)user;
     int64_t number = 0;
     bool boolean = false;
-    char text[128];
-    const char *why = parse_data(body, &number, &boolean);
-    int n = why != NULL ? snprintf(text, sizeof text, "%s\n", why)
-                        : snprintf(text, sizeof text, "Received: Data { number: %" PRId64
-                                                      ", boolean: %s }",
-                                   number, boolean ? "true" : "false");
+    char why[128];
+    char text[160];
+    bool ok = parse_data(body, &number, &boolean, why, sizeof why);
+    int n = !ok ? snprintf(text, sizeof text, "%s\n", why)
+                : snprintf(text, sizeof text, "Received: Data { number: %" PRId64 ", boolean: %s }",
+                           number, boolean ? "true" : "false");
     keel_slice out = { (const uint8_t *)text, n > 0 && (size_t)n < sizeof text ? (size_t)n : 0 };
-    answer(reply, why != NULL ? 400 : 200, out);
+    answer(reply, ok ? 200 : 400, out);
 }
 /* guide:handler:end */
 

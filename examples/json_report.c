@@ -37,7 +37,7 @@ static keel_result read_report(keel_slice text, struct report *rep)
     keel_json_value name, scores, score;
     KEEL_TRY(keel_json_find(&doc.root, KEEL_STR(".name"), &name));
     KEEL_TRY(keel_buf_init(&rep->name, rep->name_storage, sizeof rep->name_storage));
-    KEEL_TRY(keel_json_get_string(&name, &rep->name)); /* PARSE if not a string */
+    KEEL_TRY(keel_json_get_string(&name, &rep->name)); /* TYPE if not a string */
 
     KEEL_TRY(keel_json_find(&doc.root, KEEL_STR(".scores"), &scores));
     rep->count = 0;
@@ -45,7 +45,7 @@ static keel_result read_report(keel_slice text, struct report *rep)
     size_t pos = 0;
     while ((r = keel_json_next_child(&scores, &pos, NULL, &score)) == KEEL_OK) {
         double v;
-        KEEL_TRY(keel_json_get_double(&score, &v)); /* PARSE if not a number */
+        KEEL_TRY(keel_json_get_double(&score, &v)); /* TYPE if not a number */
         rep->best = rep->count == 0 || v > rep->best ? v : rep->best;
         rep->total += v;
         rep->count++;

@@ -1026,11 +1026,25 @@ http_json_showcase)
     if command -v curl >/dev/null; then
         post() { curl -s -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
             --data-binary "$1" "$url"; }
-        for bad in '{"number": 5' '{"boolean": true}' '{"number": "5", "boolean": true}' \
-            '{"number": 5, "boolean": 1}' '[5, true]' ''; do
-            code=$(post "$bad")
-            [[ $code == 400 && $(wc -l <"$work/body") == 1 ]] ||
-                fail "body '$bad': status $code, body '$(cat "$work/body")'"
+        # Each refusal with its one-line reason: where, what was expected, what came.
+        bad=('{"number": 5' '{"boolean": true}' '{"number": "5", "boolean": true}'
+            '{"number": 5, "boolean": 1}' '[5, true]' '' '{"number": 5.5, "boolean": true}'
+            '{\n  "number": 5,\n  "boolean": tru\n}' '{"number": 9223372036854775808, "boolean": true}'
+            '{"number": 5, "number": 6, "boolean": true}')
+        why=('invalid JSON at line 1 column 13: the document ends inside a value'
+            'missing field `number`'
+            'field `number`: expected an integer, got a string'
+            'field `boolean`: expected true or false, got a number'
+            'expected a JSON object, got an array'
+            'invalid JSON at line 1 column 1: the document ends inside a value'
+            'field `number`: expected an integer, got a fraction or an exponent'
+            'invalid JSON at line 3 column 17: invalid literal (not true, false or null)'
+            'field `number`: out of range'
+            'invalid JSON at line 1 column 15: an object repeats a key')
+        for i in "${!bad[@]}"; do
+            code=$(post "$(printf '%b' "${bad[$i]}")")
+            [[ $code == 400 && $(cat "$work/body") == "${why[$i]}" ]] ||
+                fail "body '${bad[$i]}': status $code, body '$(cat "$work/body")', expected '${why[$i]}'"
         done
         [[ $(post '{"number": 5, "boolean": true}') == 200 ]] || fail "curl showcase POST"
         grep -q '^Received: Data { number: 5, boolean: true }$' <(cat "$work/body"; echo) ||
@@ -1039,7 +1053,7 @@ http_json_showcase)
     stop_server srv
     n=$(grep -c '^POST /data [0-9]* [0-9]* bytes [0-9]* us$' "$work/srv.out" || true)
     want=2
-    command -v curl >/dev/null && want=9
+    command -v curl >/dev/null && want=13
     [[ $n == "$want" ]] || fail "server log: $n POST /data lines, expected $want"
     ;;
 https_json_showcase)

@@ -113,12 +113,19 @@ static void check_error(keel_result r, const keel_json_error *e, size_t len)
     }
 }
 
+/* The grammar alone (repeated keys allowed), which the tokenizer checks
+ * too: keel_json_parse_opts with allow_duplicate_keys. The default, which
+ * refuses repeated keys, is checked against ref_repeat below. */
 static keel_result validate(keel_slice doc, uint32_t depth, keel_json_error *e)
 {
     keel_json_error dummy = { 12345u, KEEL_JSON_TOO_DEEP };
-    keel_result r = keel_json_validate(doc, depth, e != NULL ? e : &dummy);
+    keel_json_parse_options o = { depth, true };
+    keel_json_doc d;
+    keel_result r = keel_json_parse_opts(doc, &o, &d, e != NULL ? e : &dummy);
     check_error(r, e != NULL ? e : &dummy, doc.len);
-    FUZZ_CHECK(keel_json_validate(doc, depth, NULL) == r);
+    FUZZ_CHECK(keel_json_parse_opts(doc, &o, &d, NULL) == r);
+    FUZZ_CHECK(r == KEEL_OK || r == KEEL_ERR_INVALID_ARG || e == NULL ||
+               e->reason != KEEL_JSON_DUPLICATE_KEY);
     return r;
 }
 
@@ -176,6 +183,31 @@ static void check_gap(const uint8_t *p, size_t n, uint8_t sep)
         }
     }
     FUZZ_CHECK(seps == (sep != 0 ? 1u : 0u));
+}
+
+/* Whether the KEY token at index k repeats (decoded, compared byte by byte
+ * with the reference decoder) an earlier key of its own object: the keys
+ * at its depth since the object's OBJECT_BEGIN. Quadratic, independent of
+ * json_dups.c's sort. */
+static bool ref_repeat(const toks *tk, size_t k, uint8_t *a, uint8_t *b)
+{
+    const keel_json_token *key = &tk->t[k];
+    size_t alen = 0;
+    FUZZ_CHECK(ref_string(key->raw.ptr + 1, key->raw.len - 2, a, &alen));
+    for (size_t j = k; j-- > 0;) {
+        const keel_json_token *o = &tk->t[j];
+        if (o->kind == KEEL_JSON_OBJECT_BEGIN && o->depth + 1 == key->depth) {
+            return false; /* the object's start */
+        }
+        size_t blen = 0;
+        if (o->kind == KEEL_JSON_KEY && o->depth == key->depth) {
+            FUZZ_CHECK(ref_string(o->raw.ptr + 1, o->raw.len - 2, b, &blen));
+            if (blen == alen && memcmp(a, b, alen) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 /* Tokenize doc completely, checking every token against the grammar model. */
@@ -404,7 +436,8 @@ static void check_string(walk *w, const keel_json_value *v)
     FUZZ_CHECK(!keel_json_string_eq(v, mk(w->dec2, n + 1)));
 }
 
-/* The reference integer: PARSE with a fraction/exponent, TOO_LARGE outside int64. */
+/* The reference integer (of a validated number): TYPE with a
+ * fraction/exponent (a number, not an integer), TOO_LARGE outside int64. */
 static keel_result ref_i64(keel_slice raw, int64_t *out)
 {
     size_t i = 0;
@@ -412,7 +445,7 @@ static keel_result ref_i64(keel_slice raw, int64_t *out)
     uint64_t mag = 0;
     for (i = neg ? 1 : 0; i < raw.len; i++) {
         if (!ref_digit(raw.ptr[i])) {
-            return KEEL_ERR_PARSE;
+            return KEEL_ERR_TYPE;
         }
     }
     for (i = neg ? 1 : 0; i < raw.len; i++) {
@@ -471,19 +504,19 @@ static void check_value(walk *w, const keel_json_value *v)
     if (v->type == KEEL_JSON_T_NUMBER) {
         check_number(w, v);
     } else {
-        FUZZ_CHECK(keel_json_get_i64(v, &i) == KEEL_ERR_PARSE && i == 7);
-        FUZZ_CHECK(keel_json_get_double(v, &d) == KEEL_ERR_PARSE && d == 7.0);
+        FUZZ_CHECK(keel_json_get_i64(v, &i) == KEEL_ERR_TYPE && i == 7);
+        FUZZ_CHECK(keel_json_get_double(v, &d) == KEEL_ERR_TYPE && d == 7.0);
     }
     if (v->type == KEEL_JSON_T_BOOL) {
         FUZZ_CHECK(keel_json_get_bool(v, &b) == KEEL_OK && b == (v->raw.ptr[0] == 't'));
     } else {
-        FUZZ_CHECK(keel_json_get_bool(v, &b) == KEEL_ERR_PARSE && b);
+        FUZZ_CHECK(keel_json_get_bool(v, &b) == KEEL_ERR_TYPE && b);
     }
     FUZZ_CHECK(keel_json_is_null(v) == (v->type == KEEL_JSON_T_NULL));
     if (v->type == KEEL_JSON_T_STRING) {
         check_string(w, v);
     } else {
-        FUZZ_CHECK(keel_json_get_string(v, &buf) == KEEL_ERR_PARSE);
+        FUZZ_CHECK(keel_json_get_string(v, &buf) == KEEL_ERR_TYPE);
         FUZZ_CHECK(buf.len == 2 && store[0] == 1 && store[1] == 2 && store[2] == 3);
         FUZZ_CHECK(!keel_json_string_eq(v, mk(NULL, 0)));
     }
@@ -798,6 +831,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     keel_result r = validate(doc, CAP, &e);
     FUZZ_CHECK(r == tk.r && e.offset == tk.err.offset && e.reason == tk.err.reason);
     FUZZ_CHECK(keel_json_validate(doc, CAP + 1, &e) == KEEL_ERR_INVALID_ARG);
+
+    /* The default refuses repeated keys: at a key that repeats one before it. */
+    bool repeats = false;
+    for (size_t k = 0; tk.r == KEEL_OK && k < tk.n && !repeats; k++) {
+        repeats = tk.t[k].kind == KEEL_JSON_KEY && ref_repeat(&tk, k, scratch, scratch + size + 8);
+    }
+    keel_json_doc dd;
+    for (int pass = 0; pass < 2; pass++) {
+        r = pass == 0 ? keel_json_validate(doc, CAP, &e) : keel_json_parse(doc, CAP, &dd, &e);
+        if (!repeats) {
+            FUZZ_CHECK(r == tk.r && e.offset == tk.err.offset && e.reason == tk.err.reason);
+            continue;
+        }
+        FUZZ_CHECK(r == KEEL_ERR_PARSE && e.reason == KEEL_JSON_DUPLICATE_KEY);
+        size_t k = 0;
+        while (k < tk.n && tk.t[k].offset != e.offset) {
+            k++;
+        }
+        FUZZ_CHECK(k < tk.n && tk.t[k].kind == KEEL_JSON_KEY &&
+                   ref_repeat(&tk, k, scratch, scratch + size + 8));
+    }
     keel_json_tokenizer t;
     FUZZ_CHECK(keel_json_tokenizer_init(&t, doc, CAP + 1) == KEEL_ERR_INVALID_ARG);
 
@@ -812,7 +866,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_prefixes(doc, &tk);
 
     keel_json_doc jd;
-    r = keel_json_parse(doc, CAP, &jd, &e);
+    keel_json_parse_options lenient = { CAP, true };
+    r = keel_json_parse_opts(doc, &lenient, &jd, &e);
     FUZZ_CHECK(r == tk.r && e.offset == tk.err.offset && e.reason == tk.err.reason);
     if (r == KEEL_OK) {
         FUZZ_CHECK(jd.src.ptr == doc.ptr && jd.src.len == doc.len);

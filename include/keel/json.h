@@ -63,6 +63,9 @@ typedef enum keel_json_reason {
     KEEL_JSON_CONTROL_CHAR,     /**< unescaped U+0000..U+001F inside a string */
     KEEL_JSON_BAD_UTF8,         /**< invalid/overlong/surrogate/truncated UTF-8 */
     KEEL_JSON_TOO_DEEP,         /**< nesting deeper than max_depth */
+    KEEL_JSON_DUPLICATE_KEY,    /**< an object repeats a key (decoded: "a" and
+                                     "\u0061" are the same); the offset is the
+                                     repeat's opening quote */
     KEEL_JSON_REASON_COUNT      /**< number of reasons (not a reason) */
 } keel_json_reason;
 
@@ -75,11 +78,31 @@ typedef struct keel_json_error {
 /** A short English description ("invalid UTF-8 in string"); never NULL. */
 const char *keel_json_reason_str(keel_json_reason reason);
 
+/** A line and column in a document, both from 1. */
+typedef struct keel_json_position {
+    size_t line;   /**< 1 + the LF bytes before the offset */
+    size_t column; /**< 1 + the characters between the line's start and the
+                        offset (UTF-8: continuation bytes do not count; a
+                        CR is a character) */
+} keel_json_position;
+
+/** Where byte offset (an error's offset, a value's offset) lies in doc as
+ * a line and a column, for messages a person reads. offset may be doc.len
+ * (the end); past it is KEEL_ERR_OUT_OF_BOUNDS. Reads doc up to offset. */
+KEEL_MUST_USE keel_result keel_json_position_of(keel_slice doc, size_t offset,
+                                                keel_json_position *out);
+
 /* ---- validation ------------------------------------------------------- */
 
-/** Validate a whole document. max_depth 0 means KEEL_JSON_DEFAULT_DEPTH;
+/** Validate a whole document: RFC 8259, and no object that repeats a key
+ * (KEEL_JSON_DUPLICATE_KEY: two parsers that keep different members of a
+ * repeated key would read one document two ways). What keel_json_parse
+ * accepts. max_depth 0 means KEEL_JSON_DEFAULT_DEPTH;
  * above KEEL_JSON_DEPTH_CAP is KEEL_ERR_INVALID_ARG. On failure *err (if not
- * NULL) says where and why; on KEEL_OK it is set to { 0, KEEL_JSON_OK }. */
+ * NULL) says where and why; on KEEL_OK it is set to { 0, KEEL_JSON_OK }.
+ * The key check takes no memory: an object of k keys is walked over
+ * 1 + k / 512 times (its keys sorted 512 at a time, on the stack), and a
+ * nested object once more for each object around it. */
 KEEL_MUST_USE keel_result keel_json_validate(keel_slice doc, uint32_t max_depth,
                                              keel_json_error *err);
 
@@ -120,7 +143,9 @@ typedef struct keel_json_tokenizer {
     uint64_t stack[KEEL_JSON_DEPTH_CAP / 64u]; /**< private: 1 = object, 0 = array */
 } keel_json_tokenizer;
 
-/** Start tokenizing doc; max_depth as for keel_json_validate. */
+/** Start tokenizing doc; max_depth as for keel_json_validate. The
+ * tokenizer hands every key to the caller and keeps none: it does not
+ * refuse repeated keys (keel_json_validate does). */
 KEEL_MUST_USE keel_result keel_json_tokenizer_init(keel_json_tokenizer *t, keel_slice doc,
                                                    uint32_t max_depth);
 
@@ -162,9 +187,36 @@ typedef struct keel_json_doc {
     uint32_t max_depth;   /**< the depth limit it was validated with */
 } keel_json_doc;
 
-/** Validate src and wrap it as a document. */
+/** Validate src (as keel_json_validate: repeated keys refused) and wrap it
+ * as a document. */
 KEEL_MUST_USE keel_result keel_json_parse(keel_slice src, uint32_t max_depth,
                                           keel_json_doc *out, keel_json_error *err);
+
+/** Options of keel_json_parse_opts; all zero is keel_json_parse's behaviour. */
+typedef struct keel_json_parse_options {
+    uint32_t max_depth; /**< as keel_json_parse's max_depth (0: the default) */
+    /** Accept objects that repeat a key. Lookups (keel_json_find,
+     * keel_json_member) then answer the first member with that key, as
+     * keel_json_next_child meets them in document order; a parser that
+     * keeps the last one (many do) reads the document differently. */
+    bool allow_duplicate_keys;
+} keel_json_parse_options;
+
+/** keel_json_parse with options (opts NULL: the defaults). */
+KEEL_MUST_USE keel_result keel_json_parse_opts(keel_slice src, const keel_json_parse_options *opts,
+                                               keel_json_doc *out, keel_json_error *err);
+
+/** The member of object in whose decoded key equals key exactly (any bytes:
+ * a key holding '.' or '[' that a keel_json_find path cannot name). The
+ * first such member when the document was parsed with duplicate keys
+ * allowed. KEEL_ERR_NOT_FOUND when there is none or in is not an object. */
+KEEL_MUST_USE keel_result keel_json_member(const keel_json_value *in, keel_slice key,
+                                           keel_json_value *out);
+
+/** Element index (from 0) of array in. KEEL_ERR_NOT_FOUND past the end or
+ * when in is not an array. */
+KEEL_MUST_USE keel_result keel_json_element(const keel_json_value *in, size_t index,
+                                            keel_json_value *out);
 
 /** Look up a path below a value. Path syntax: a sequence of steps, each
  * ".name" (object member whose decoded key equals name exactly; name runs to
@@ -183,11 +235,17 @@ KEEL_MUST_USE keel_result keel_json_next_child(const keel_json_value *in, size_t
                                                keel_slice *key, keel_json_value *out);
 
 /* ---- typed extraction (out written only on KEEL_OK) ------------------- */
-/* A value of another type is KEEL_ERR_PARSE (the bytes do not read as the
- * requested type). */
+/* A value of another JSON type is KEEL_ERR_TYPE (an integer asked of a
+ * string, a bool of a number...); keel_json_type_str names the type it is.
+ * KEEL_ERR_PARSE is kept for a hand-made value whose bytes do not read as
+ * its own type (a validated document never gives one). */
 
-/** An integer: no fraction, no exponent ("1.0" and "1e2" are KEEL_ERR_PARSE);
- * outside int64 range is KEEL_ERR_TOO_LARGE. */
+/** The name of a JSON type ("null", "bool", "number", "string", "array",
+ * "object"); "unknown" for a value outside the enum. Never NULL. */
+const char *keel_json_type_str(keel_json_type type);
+
+/** An integer: no fraction, no exponent ("1.0" and "1e2" are KEEL_ERR_TYPE:
+ * numbers, but not integers); outside int64 range is KEEL_ERR_TOO_LARGE. */
 KEEL_MUST_USE keel_result keel_json_get_i64(const keel_json_value *v, int64_t *out);
 /** Any number, correctly rounded to the nearest double; a magnitude beyond
  * the double range is KEEL_ERR_TOO_LARGE, and so is a number text longer

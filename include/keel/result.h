@@ -124,11 +124,15 @@ typedef enum keel_result {
     KEEL_ERR_TLS_PROTOCOL = 22,
     /** TLS: the connection ended without the peer's close_notify: the data
      * may have been cut short by an attacker (a truncation). */
-    KEEL_ERR_TLS_TRUNCATED = 23
+    KEEL_ERR_TLS_TRUNCATED = 23,
+    /** The value is not of the type asked for: a JSON getter asked for an
+     * integer from a string, a bool from a number, or an integer from a
+     * number with a fraction or an exponent (keel/json.h). */
+    KEEL_ERR_TYPE = 24
 } keel_result;
 
 /** Number of distinct keel_result values (they are 0 .. KEEL_RESULT_COUNT-1). */
-#define KEEL_RESULT_COUNT 24
+#define KEEL_RESULT_COUNT 25
 
 /** A static, human-readable, never-NULL description of r. Values outside the
  * enum give "unknown keel_result". */

@@ -72,6 +72,7 @@ static const struct result_text *result_text(keel_result r)
         [KEEL_ERR_TLS_ALERT] = { "KEEL_ERR_TLS_ALERT", "TLS fatal alert from the peer" },
         [KEEL_ERR_TLS_PROTOCOL] = { "KEEL_ERR_TLS_PROTOCOL", "TLS record rejected" },
         [KEEL_ERR_TLS_TRUNCATED] = { "KEEL_ERR_TLS_TRUNCATED", "TLS closed without close_notify" },
+        [KEEL_ERR_TYPE] = { "KEEL_ERR_TYPE", "value of another type" },
     };
 
     /* A switch rather than an index: -Wswitch flags an enumerator left
@@ -125,6 +126,8 @@ static const struct result_text *result_text(keel_result r)
         return &result_texts[KEEL_ERR_TLS_PROTOCOL];
     case KEEL_ERR_TLS_TRUNCATED:
         return &result_texts[KEEL_ERR_TLS_TRUNCATED];
+    case KEEL_ERR_TYPE:
+        return &result_texts[KEEL_ERR_TYPE];
     }
     return &unknown_text;
 }

@@ -108,6 +108,8 @@ const char *keel_json_reason_str(keel_json_reason reason)
         return "invalid UTF-8 in string";
     case KEEL_JSON_TOO_DEEP:
         return "nesting too deep";
+    case KEEL_JSON_DUPLICATE_KEY:
+        return "an object repeats a key";
     default:
         return "unknown JSON error";
     }
@@ -1053,6 +1055,7 @@ keel_result keel_json_next(keel_json_tokenizer *t, keel_json_token *out)
     return KEEL_OK;
 }
 
+/* keel_json_validate, with repeated keys refused or not. */
 /*@ requires slice_arg(doc);
     requires err == \null || \valid(err);
     assigns *err;
@@ -1064,7 +1067,8 @@ keel_result keel_json_next(keel_json_tokenizer *t, keel_json_token *out)
     ensures json_failure(\result) && err != \null ==>
               err->offset <= doc.len && \result == result_of(err->reason);
 */
-keel_result keel_json_validate(keel_slice doc, uint32_t max_depth, keel_json_error *err)
+static KEEL_MUST_USE keel_result json_validate(keel_slice doc, uint32_t max_depth, bool dup_keys,
+                                               keel_json_error *err)
 {
     keel_json_tokenizer t;
     raw_tok rt = { KEEL_JSON_END, 0, 0, 0 };
@@ -1082,11 +1086,31 @@ keel_result keel_json_validate(keel_slice doc, uint32_t max_depth, keel_json_err
             break;
         }
     }
+    size_t dup = 0;
+    if (r == KEEL_OK && !dup_keys && kjson_find_duplicate_key(doc, &dup)) {
+        r = json_error_set(&t.err, dup, KEEL_JSON_DUPLICATE_KEY);
+    }
     if (err != NULL) {
         err->offset = r == KEEL_OK ? 0 : t.err.offset;
         err->reason = r == KEEL_OK ? KEEL_JSON_OK : t.err.reason;
     }
     return r;
+}
+
+/*@ requires slice_arg(doc);
+    requires err == \null || \valid(err);
+    assigns *err;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || json_failure(\result);
+    ensures !slice_shape(doc) || max_depth > KEEL_JSON_DEPTH_CAP ==>
+              \result == KEEL_ERR_INVALID_ARG;
+    ensures \result == KEEL_OK && err != \null ==>
+              err->offset == 0 && err->reason == KEEL_JSON_OK;
+    ensures json_failure(\result) && err != \null ==>
+              err->offset <= doc.len && \result == result_of(err->reason);
+*/
+keel_result keel_json_validate(keel_slice doc, uint32_t max_depth, keel_json_error *err)
+{
+    return json_validate(doc, max_depth, false, err);
 }
 
 /* ---- documents and lookup ---------------------------------------------- */
@@ -1113,6 +1137,7 @@ static keel_json_type json_type_of_first_byte(uint8_t c)
     }
 }
 
+/* keel_json_parse, with repeated keys refused or not. */
 /*@ requires slice_arg(src);
     requires out == \null || \valid(out);
     requires err == \null || \valid(err);
@@ -1124,13 +1149,13 @@ static keel_json_type json_type_of_first_byte(uint8_t c)
               out->src == src && valid_slice(out->root.raw) &&
               out->root.offset <= src.len && out->root.raw.len <= src.len - out->root.offset;
 */
-keel_result keel_json_parse(keel_slice src, uint32_t max_depth, keel_json_doc *out,
-                            keel_json_error *err)
+static KEEL_MUST_USE keel_result json_parse(keel_slice src, uint32_t max_depth, bool dup_keys,
+                                            keel_json_doc *out, keel_json_error *err)
 {
     if (out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
-    KEEL_TRY(keel_json_validate(src, max_depth, err));
+    KEEL_TRY(json_validate(src, max_depth, dup_keys, err));
     size_t start = kjson_skip_ws(src, 0);
     size_t end = src.len;
     /*@ loop invariant start <= end <= src.len;
@@ -1147,6 +1172,44 @@ keel_result keel_json_parse(keel_slice src, uint32_t max_depth, keel_json_doc *o
     out->root.raw = json_slice_range(src, start, end);
     out->root.offset = start;
     return KEEL_OK;
+}
+
+/*@ requires slice_arg(src);
+    requires opts == \null || \valid_read(opts);
+    requires out == \null || \valid(out);
+    requires err == \null || \valid(err);
+    requires out != \null && err != \null ==> \separated(out, err);
+    assigns *out, *err;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || json_failure(\result);
+    ensures out == \null ==> \result == KEEL_ERR_INVALID_ARG;
+    ensures \result == KEEL_OK ==>
+              out->src == src && valid_slice(out->root.raw) &&
+              out->root.offset <= src.len && out->root.raw.len <= src.len - out->root.offset;
+*/
+keel_result keel_json_parse_opts(keel_slice src, const keel_json_parse_options *opts,
+                                 keel_json_doc *out, keel_json_error *err)
+{
+    if (opts == NULL) {
+        return json_parse(src, 0u, false, out, err);
+    }
+    return json_parse(src, opts->max_depth, opts->allow_duplicate_keys, out, err);
+}
+
+/*@ requires slice_arg(src);
+    requires out == \null || \valid(out);
+    requires err == \null || \valid(err);
+    requires out != \null && err != \null ==> \separated(out, err);
+    assigns *out, *err;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || json_failure(\result);
+    ensures out == \null ==> \result == KEEL_ERR_INVALID_ARG;
+    ensures \result == KEEL_OK ==>
+              out->src == src && valid_slice(out->root.raw) &&
+              out->root.offset <= src.len && out->root.raw.len <= src.len - out->root.offset;
+*/
+keel_result keel_json_parse(keel_slice src, uint32_t max_depth, keel_json_doc *out,
+                            keel_json_error *err)
+{
+    return json_parse(src, max_depth, false, out, err);
 }
 
 /* A value inside the bytes a lookup works on, as offsets: lookups carry
@@ -1325,6 +1388,52 @@ static KEEL_MUST_USE keel_result json_find_element(keel_slice s, json_span *cur,
     }
 }
 
+/* *out = the value cur in s, whose first byte is at base in the document. */
+/*@ requires valid_slice(s) && \valid(out) && cur.start <= cur.end <= s.len;
+    assigns *out;
+    ensures valid_slice(out->raw);
+*/
+static void json_value_at(keel_slice s, size_t base, json_span cur, keel_json_value *out)
+{
+    out->type = cur.type;
+    out->raw = json_slice_range(s, cur.start, cur.end);
+    out->offset = base + cur.start;
+}
+
+/*@ requires value_arg(in) && slice_arg(key);
+    requires out == \null || \valid(out);
+    assigns *out;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || \result == KEEL_ERR_NOT_FOUND;
+    ensures \result == KEEL_OK ==> valid_slice(out->raw);
+*/
+keel_result keel_json_member(const keel_json_value *in, keel_slice key, keel_json_value *out)
+{
+    if (in == NULL || out == NULL || !keel_slice_valid(in->raw) || !keel_slice_valid(key)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    json_span cur = { in->type, 0, in->raw.len };
+    KEEL_TRY(json_find_member(in->raw, &cur, key));
+    json_value_at(in->raw, in->offset, cur, out);
+    return KEEL_OK;
+}
+
+/*@ requires value_arg(in);
+    requires out == \null || \valid(out);
+    assigns *out;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || \result == KEEL_ERR_NOT_FOUND;
+    ensures \result == KEEL_OK ==> valid_slice(out->raw);
+*/
+keel_result keel_json_element(const keel_json_value *in, size_t index, keel_json_value *out)
+{
+    if (in == NULL || out == NULL || !keel_slice_valid(in->raw)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    json_span cur = { in->type, 0, in->raw.len };
+    KEEL_TRY(json_find_element(in->raw, &cur, index));
+    json_value_at(in->raw, in->offset, cur, out);
+    return KEEL_OK;
+}
+
 /*@ requires value_arg(in) && slice_arg(path);
     requires out == \null || \valid(out);
     assigns *out;
@@ -1395,8 +1504,6 @@ keel_result keel_json_find(const keel_json_value *in, keel_slice path, keel_json
     if (found != KEEL_OK) {
         return found;
     }
-    out->type = cur.type;
-    out->raw = json_slice_range(s, cur.start, cur.end);
-    out->offset = base + cur.start;
+    json_value_at(s, base, cur, out);
     return KEEL_OK;
 }

@@ -114,4 +114,15 @@ bool kjson_str_eq(keel_slice body, keel_slice text);
 */
 KEEL_MUST_USE keel_result kjson_format_double(double v, keel_buf *out);
 
+/* ---- duplicate keys (json_dups.c) -------------------------------------- */
+
+/* In a validated document s, an object key equal (decoded) to an earlier
+ * key of the same object: true with *dup = its offset (its opening quote).
+ * Never reads outside s, whatever s holds. */
+/*@ requires valid_slice(s) && \valid(dup);
+    assigns *dup;
+    ensures \result ==> *dup < s.len;
+*/
+bool kjson_find_duplicate_key(keel_slice s, size_t *dup);
+
 #endif /* KEEL_JSON_INTERNAL_H */

@@ -192,11 +192,12 @@ static KEEL_MUST_USE keel_result json_value_scan_number(keel_slice raw, json_val
 }
 
 /* The number of a NUMBER value: INVALID_ARG for a NULL or invalid value,
- * PARSE for another type or a malformed number. */
+ * TYPE for another type, PARSE for a malformed number. */
 /*@ requires json_value_arg(v) && \valid(num) && \separated(v, num);
     assigns *num;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
-            \result == KEEL_ERR_PARSE;
+            \result == KEEL_ERR_TYPE || \result == KEEL_ERR_PARSE;
+    ensures \result == KEEL_ERR_TYPE ==> v != \null && v->type != KEEL_JSON_T_NUMBER;
     ensures \result == KEEL_OK ==> -2 * JSON_VALUE_EXP_CAP <= num->exp10 <= 2 * JSON_VALUE_EXP_CAP;
     ensures \result == KEEL_OK && num->integral ==> num->exp10 == 0;
     ensures \result == KEEL_OK ==> v != \null && valid_slice(v->raw);
@@ -208,7 +209,7 @@ static KEEL_MUST_USE keel_result json_value_number_of(const keel_json_value *v,
         return KEEL_ERR_INVALID_ARG;
     }
     if (v->type != KEEL_JSON_T_NUMBER) {
-        return KEEL_ERR_PARSE;
+        return KEEL_ERR_TYPE;
     }
     return json_value_scan_number(v->raw, num);
 }
@@ -216,7 +217,7 @@ static KEEL_MUST_USE keel_result json_value_number_of(const keel_json_value *v,
 /*@ requires json_value_arg(v);
     requires out == \null || \valid(out);
     assigns *out;
-    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || \result == KEEL_ERR_TYPE ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures out == \null ==> \result == KEEL_ERR_INVALID_ARG;
     ensures \result != KEEL_OK && out != \null ==> *out == \old(*out);
@@ -229,7 +230,7 @@ keel_result keel_json_get_i64(const keel_json_value *v, int64_t *out)
     }
     KEEL_TRY(json_value_number_of(v, &num));
     if (!num.integral) {
-        return KEEL_ERR_PARSE;
+        return KEEL_ERR_TYPE; /* a fraction or an exponent: not an integer */
     }
     uint64_t limit = num.neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
     if (num.dropped || num.mant > limit) {
@@ -256,7 +257,7 @@ static KEEL_MUST_USE keel_result json_value_number_to_double(const json_value_nu
 /*@ requires json_value_arg(v);
     requires out == \null || \valid(out);
     assigns *out;
-    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || \result == KEEL_ERR_TYPE ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE ||
             \result == KEEL_ERR_NO_MEMORY;
     ensures out == \null ==> \result == KEEL_ERR_INVALID_ARG;
@@ -287,10 +288,11 @@ keel_result keel_json_get_double(const keel_json_value *v, double *out)
 /*@ requires json_value_arg(v);
     requires out == \null || \valid(out);
     assigns *out;
-    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || \result == KEEL_ERR_TYPE ||
             \result == KEEL_ERR_PARSE;
     ensures out == \null ==> \result == KEEL_ERR_INVALID_ARG;
     ensures \result != KEEL_OK && out != \null ==> *out == \old(*out);
+    ensures \result == KEEL_ERR_TYPE ==> v->type != KEEL_JSON_T_BOOL;
 */
 keel_result keel_json_get_bool(const keel_json_value *v, bool *out)
 {
@@ -300,7 +302,7 @@ keel_result keel_json_get_bool(const keel_json_value *v, bool *out)
     const uint8_t *p = v->raw.ptr;
     size_t n = v->raw.len;
     if (v->type != KEEL_JSON_T_BOOL) {
-        return KEEL_ERR_PARSE;
+        return KEEL_ERR_TYPE;
     }
     if (n == 4 && p[0] == 't' && p[1] == 'r' && p[2] == 'u' && p[3] == 'e') {
         *out = true;
@@ -413,8 +415,9 @@ static KEEL_MUST_USE keel_result json_value_unescape(keel_slice body, keel_buf *
 
 /*@ requires json_value_arg(v) && buf_arg(out);
     assigns out->len, out->ptr[out->len .. out->cap - 1];
-    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || \result == KEEL_ERR_TYPE ||
             \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
+    ensures \result == KEEL_ERR_TYPE ==> v->type != KEEL_JSON_T_STRING;
     ensures out != \null && \result != KEEL_OK ==> out->len == \old(out->len);
     ensures \result == KEEL_OK ==> buf_shape(*out) && \old(out->len) <= out->len;
 */
@@ -423,6 +426,9 @@ keel_result keel_json_get_string(const keel_json_value *v, keel_buf *out)
     keel_slice body;
     if (v == NULL || !keel_slice_valid(v->raw) || !keel_buf_valid(out)) {
         return KEEL_ERR_INVALID_ARG;
+    }
+    if (v->type != KEEL_JSON_T_STRING) {
+        return KEEL_ERR_TYPE;
     }
     if (!json_value_string_body(v, &body)) {
         return KEEL_ERR_PARSE;
@@ -447,6 +453,67 @@ bool keel_json_string_eq(const keel_json_value *v, keel_slice text)
         return false;
     }
     return kjson_str_eq(body, text);
+}
+
+/*@ assigns \nothing;
+    ensures \result != \null;
+*/
+const char *keel_json_type_str(keel_json_type type)
+{
+    switch (type) {
+    case KEEL_JSON_T_NULL:
+        return "null";
+    case KEEL_JSON_T_BOOL:
+        return "bool";
+    case KEEL_JSON_T_NUMBER:
+        return "number";
+    case KEEL_JSON_T_STRING:
+        return "string";
+    case KEEL_JSON_T_ARRAY:
+        return "array";
+    case KEEL_JSON_T_OBJECT:
+        return "object";
+    }
+    return "unknown";
+}
+
+/*@ requires slice_arg(doc);
+    requires out == \null || \valid(out);
+    assigns *out;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG ||
+            \result == KEEL_ERR_OUT_OF_BOUNDS;
+    ensures \result == KEEL_OK ==> 1 <= out->line <= offset + 1 && 1 <= out->column <= offset + 1;
+    ensures \result != KEEL_OK && out != \null ==> *out == \old(*out);
+*/
+keel_result keel_json_position_of(keel_slice doc, size_t offset, keel_json_position *out)
+{
+    if (out == NULL || !keel_slice_valid(doc)) {
+        return KEEL_ERR_INVALID_ARG;
+    }
+    /* No slice is SIZE_MAX bytes long: the counts below cannot wrap. */
+    if (offset > doc.len || offset == SIZE_MAX) {
+        return KEEL_ERR_OUT_OF_BOUNDS;
+    }
+    size_t line = 1;
+    size_t column = 1;
+    /*@ loop invariant 0 <= i <= offset;
+        loop invariant 1 <= line <= i + 1;
+        loop invariant 1 <= column <= i + 1;
+        loop assigns i, line, column;
+        loop variant offset - i;
+    */
+    for (size_t i = 0; i < offset; i++) {
+        uint8_t b = doc.ptr[i];
+        if (b == '\n') {
+            line++;
+            column = 1;
+        } else if (b < 0x80u || b >= 0xC0u) { /* not a UTF-8 continuation byte */
+            column++;
+        }
+    }
+    out->line = line;
+    out->column = column;
+    return KEEL_OK;
 }
 
 /* ---- floating point and libc conversions (trusted contracts) ----------- */

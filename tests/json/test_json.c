@@ -100,7 +100,6 @@ static void test_validate_accepts_every_value_kind(void **state)
     GOOD("null");
     GOOD("[true,false,null]");
     GOOD("[1,2,{\"a\":[]},\"s\",-1.5]");
-    GOOD("{\"a\":1,\"a\":2}");
     GOOD("{ \"a\" : [ 1 , { } ] , \"b\" : null }");
     GOOD("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"");
     GOOD("\"\\u0000\\u00e9\\uFFFF\\u20AC\"");
@@ -560,6 +559,17 @@ static keel_json_doc parse_ok(const char *text)
     return d;
 }
 
+/* lookup_doc repeats "dup": it parses with repeated keys allowed. */
+static keel_json_doc parse_dups_ok(const char *text)
+{
+    keel_json_doc d;
+    keel_json_error e = { 1, KEEL_JSON_BAD_UTF8 };
+    keel_json_parse_options o = { 0, true };
+    assert_int_equal(keel_json_parse_opts(keel_slice_cstr(text), &o, &d, &e), KEEL_OK);
+    assert_int_equal(e.reason, KEEL_JSON_OK);
+    return d;
+}
+
 static void assert_value(const keel_json_value *v, keel_json_type type, const char *raw)
 {
     assert_int_equal(v->type, type);
@@ -575,7 +585,7 @@ static keel_result find(const keel_json_doc *d, const char *path, keel_json_valu
 static void test_parse_wraps_root_without_whitespace(void **state)
 {
     (void)state;
-    keel_json_doc d = parse_ok(lookup_doc);
+    keel_json_doc d = parse_dups_ok(lookup_doc);
     assert_int_equal(d.root.type, KEEL_JSON_T_OBJECT);
     assert_int_equal(d.root.offset, 1);
     assert_int_equal(d.root.raw.len, strlen(lookup_doc) - 2);
@@ -604,7 +614,7 @@ static void test_parse_wraps_root_without_whitespace(void **state)
 static void test_find_follows_nested_paths(void **state)
 {
     (void)state;
-    keel_json_doc d = parse_ok(lookup_doc);
+    keel_json_doc d = parse_dups_ok(lookup_doc);
     keel_json_value v;
     assert_int_equal(find(&d, ".data.items[1].name", &v), KEEL_OK);
     assert_value(&v, KEEL_JSON_T_STRING, "\"b\"");
@@ -641,7 +651,7 @@ static void test_find_follows_nested_paths(void **state)
 static void test_find_matches_decoded_keys_and_first_duplicate(void **state)
 {
     (void)state;
-    keel_json_doc d = parse_ok(lookup_doc);
+    keel_json_doc d = parse_dups_ok(lookup_doc);
     keel_json_value v;
     assert_int_equal(find(&d, ".dup", &v), KEEL_OK);
     assert_value(&v, KEEL_JSON_T_STRING, "\"first\"");
@@ -657,10 +667,142 @@ static void test_find_matches_decoded_keys_and_first_duplicate(void **state)
     assert_int_equal(find(&d, ".DATA", &v), KEEL_ERR_NOT_FOUND);
 }
 
+/* keel_json_member takes the key as a slice: any bytes, '.' and '[' too,
+ * which a path cannot name; keel_json_element takes the index as a number. */
+static void test_member_and_element_steps(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"a.b\": 1, \"c[0]\": [5, 6, {\"\": \"empty\"}], \"a\": {\"b\": 2},"
+                               " \"n\\u0000ul\": 3}";
+    keel_json_doc d = parse_ok(text);
+    keel_json_value v;
+    keel_json_value arr;
+    assert_int_equal(keel_json_member(&d.root, KEEL_STR("a.b"), &v), KEEL_OK);
+    assert_value(&v, KEEL_JSON_T_NUMBER, "1");
+    assert_int_equal(find(&d, ".a.b", &v), KEEL_OK); /* the path means a, then b */
+    assert_value(&v, KEEL_JSON_T_NUMBER, "2");
+    assert_int_equal(keel_json_member(&d.root, KEEL_STR("c[0]"), &arr), KEEL_OK);
+    assert_ptr_equal(arr.raw.ptr, (const uint8_t *)text + arr.offset);
+    assert_int_equal(keel_json_element(&arr, 1, &v), KEEL_OK);
+    assert_value(&v, KEEL_JSON_T_NUMBER, "6");
+    assert_ptr_equal(v.raw.ptr, (const uint8_t *)text + v.offset);
+    assert_int_equal(keel_json_element(&arr, 2, &v), KEEL_OK);
+    assert_int_equal(keel_json_member(&v, KEEL_STR(""), &v), KEEL_OK); /* the empty key */
+    assert_value(&v, KEEL_JSON_T_STRING, "\"empty\"");
+    keel_slice nul_key = { (const uint8_t *)"n\0ul", 4 };
+    assert_int_equal(keel_json_member(&d.root, nul_key, &v), KEEL_OK);
+    assert_value(&v, KEEL_JSON_T_NUMBER, "3");
+
+    memset(&v, 0x5a, sizeof v);
+    keel_json_value before = v;
+    assert_int_equal(keel_json_element(&arr, 3, &v), KEEL_ERR_NOT_FOUND);
+    assert_int_equal(keel_json_element(&arr, SIZE_MAX, &v), KEEL_ERR_NOT_FOUND);
+    assert_int_equal(keel_json_member(&d.root, KEEL_STR("a.c"), &v), KEEL_ERR_NOT_FOUND);
+    assert_int_equal(keel_json_member(&arr, KEEL_STR("a"), &v), KEEL_ERR_NOT_FOUND); /* array */
+    assert_int_equal(keel_json_element(&d.root, 0, &v), KEEL_ERR_NOT_FOUND);        /* object */
+    assert_memory_equal(&v, &before, sizeof v);
+    assert_int_equal(keel_json_member(NULL, KEEL_STR("a"), &v), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_json_member(&d.root, KEEL_STR("a"), NULL), KEEL_ERR_INVALID_ARG);
+    keel_slice broken = { NULL, 1 };
+    assert_int_equal(keel_json_member(&d.root, broken, &v), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_json_element(NULL, 0, &v), KEEL_ERR_INVALID_ARG);
+    assert_int_equal(keel_json_element(&arr, 0, NULL), KEEL_ERR_INVALID_ARG);
+}
+
+/* Repeated keys: refused by validate and parse, at the repeat, comparing
+ * decoded keys, per object; allowed by the option, the first one found. */
+static void test_duplicate_keys_are_refused_unless_allowed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        size_t at; /* SIZE_MAX: no repeat */
+    } cases[] = {
+        { "{\"a\":1,\"a\":2}", 7 },
+        { "{\"a\":1,\"b\":2,\"\\u0061\":3}", 13 },          /* escaped, same text */
+        { "{\"\\u00e9\":1,\"\xC3\xA9\":2}", 12 },           /* escape vs UTF-8 */
+        { "{\"\\ud83d\\ude00\":1,\"\xF0\x9F\x98\x80\":2}", 18 },
+        { "{\"\\/\":1,\"/\":2}", 8 },
+        { "{\"\":1,\"\":2}", 6 },
+        { "[{\"x\":{\"y\":1,\"y\":2}}]", 13 },              /* nested */
+        { "{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}", SIZE_MAX },
+        { "{\"a\":\"a\",\"b\":\"a\"}", SIZE_MAX },            /* values are no keys */
+        { "{\"a\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}", SIZE_MAX }, /* braces in a string */
+        { "{\"ab\":1,\"a\":2,\"a\\u0000\":3,\"A\":4}", SIZE_MAX },
+        { "{\"a\":[1,{\"b\":2}],\"a\":null}", 17 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        keel_slice doc = keel_slice_cstr(cases[i].doc);
+        keel_json_error e = { 99, KEEL_JSON_OK };
+        keel_json_doc d;
+        keel_result want = cases[i].at == SIZE_MAX ? KEEL_OK : KEEL_ERR_PARSE;
+        if (keel_json_validate(doc, 0, &e) != want ||
+            (want != KEEL_OK && (e.reason != KEEL_JSON_DUPLICATE_KEY || e.offset != cases[i].at))) {
+            fail_msg("case %zu (%s): reason %d at %zu", i, cases[i].doc, (int)e.reason, e.offset);
+        }
+        assert_int_equal(keel_json_parse(doc, 0, &d, &e), want);
+        keel_json_parse_options o = { 0, true };
+        assert_int_equal(keel_json_parse_opts(doc, &o, &d, &e), KEEL_OK);
+        assert_int_equal(keel_json_parse_opts(doc, NULL, &d, &e), want);
+    }
+    assert_string_equal(keel_json_reason_str(KEEL_JSON_DUPLICATE_KEY), "an object repeats a key");
+
+    /* allowed: lookups answer the first */
+    keel_json_parse_options o = { 0, true };
+    keel_json_doc d;
+    keel_json_value v;
+    assert_int_equal(keel_json_parse_opts(KEEL_STR("{\"a\":1,\"a\":2}"), &o, &d, NULL), KEEL_OK);
+    assert_int_equal(keel_json_member(&d.root, KEEL_STR("a"), &v), KEEL_OK);
+    assert_value(&v, KEEL_JSON_T_NUMBER, "1");
+    assert_int_equal(keel_json_find(&d.root, KEEL_STR(".a"), &v), KEEL_OK);
+    assert_value(&v, KEEL_JSON_T_NUMBER, "1");
+    /* the depth option still holds */
+    o.max_depth = 1;
+    assert_int_equal(keel_json_parse_opts(KEEL_STR("[[1]]"), &o, &d, NULL), KEEL_ERR_TOO_LARGE);
+    assert_int_equal(keel_json_parse_opts(KEEL_STR("{}"), &o, NULL, NULL), KEEL_ERR_INVALID_ARG);
+}
+
+/* Objects past one sorted block (512 keys): a repeat inside the first
+ * block, inside a later block, across blocks (either order), and none. */
+static void test_duplicate_keys_in_large_objects(void **state)
+{
+    (void)state;
+    enum { KEYS = 1500 };
+    static char text[KEYS * 16 + 64];
+    static const struct {
+        size_t a, b; /* key b is written as key a's text; a == b: no repeat */
+    } cases[] = { { 0, 0 }, { 3, 400 }, { 600, 900 }, { 10, 1400 }, { 1499, 1498 }, { 511, 512 } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t len = 0;
+        size_t at = SIZE_MAX; /* the later key of the two */
+        size_t later = cases[c].a > cases[c].b ? cases[c].a : cases[c].b;
+        text[len++] = '{';
+        for (size_t k = 0; k < KEYS; k++) {
+            size_t name = k == cases[c].b ? cases[c].a : k;
+            if (k == later && cases[c].a != cases[c].b) {
+                at = len + (k > 0 ? 1 : 0);
+            }
+            /* keys in a scrambled order, so that the sort has work to do */
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s\"k%zu\":%zu",
+                                    k > 0 ? "," : "", (name * 7919u) % 100003u, k);
+        }
+        text[len++] = '}';
+        keel_json_error e = { 0, KEEL_JSON_OK };
+        keel_result r = keel_json_validate((keel_slice){ (const uint8_t *)text, len }, 0, &e);
+        if (at == SIZE_MAX) {
+            assert_int_equal(r, KEEL_OK);
+            continue;
+        }
+        assert_int_equal(r, KEEL_ERR_PARSE);
+        assert_int_equal(e.reason, KEEL_JSON_DUPLICATE_KEY);
+        assert_int_equal(e.offset, at);
+    }
+}
+
 static void test_find_missing_steps_are_not_found(void **state)
 {
     (void)state;
-    keel_json_doc d = parse_ok(lookup_doc);
+    keel_json_doc d = parse_dups_ok(lookup_doc);
     keel_json_value v;
     memset(&v, 0x5a, sizeof v);
     keel_json_value before = v;
@@ -683,7 +825,7 @@ static void test_find_missing_steps_are_not_found(void **state)
 static void test_find_malformed_paths_are_parse_errors(void **state)
 {
     (void)state;
-    keel_json_doc d = parse_ok(lookup_doc);
+    keel_json_doc d = parse_dups_ok(lookup_doc);
     keel_json_value v;
     const char *bad[] = { "[", "[x]", "[01]", "[]", "[1", "[-1]", "[1 ]", "..data", ".",
                           ".data.", "data", " .data", ".data[0]]", "[0]x" };
@@ -969,6 +1111,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_find_follows_nested_paths),
         cmocka_unit_test(test_find_matches_decoded_keys_and_first_duplicate),
         cmocka_unit_test(test_find_missing_steps_are_not_found),
+        cmocka_unit_test(test_member_and_element_steps),
+        cmocka_unit_test(test_duplicate_keys_are_refused_unless_allowed),
+        cmocka_unit_test(test_duplicate_keys_in_large_objects),
         cmocka_unit_test(test_find_malformed_paths_are_parse_errors),
         cmocka_unit_test(test_next_child_iterates_arrays_and_objects),
         cmocka_unit_test(test_utf8_decode_reports_code_points_and_maximal_subparts),

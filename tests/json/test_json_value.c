@@ -84,13 +84,22 @@ static void test_get_i64_out_of_range_is_too_large_and_leaves_out(void **state)
     }
 }
 
-static void test_get_i64_fraction_exponent_and_bad_grammar_are_parse(void **state)
+/* A number with a fraction or an exponent is a number but not an integer:
+ * TYPE; bytes that are no number at all (a hand-made value): PARSE. */
+static void test_get_i64_fraction_exponent_are_type_bad_grammar_parse(void **state)
 {
     (void)state;
+    static const char *const not_integer[] = { "1.0", "1e2", "1E2", "-1.5", "0.0", "1e0", "1e-0" };
     static const char *const bad[] = {
-        "1.0", "1e2",  "1E2", "-1.5", "0.0", "1e0", "01",  "-01", "-",  "",   "+1",  " 1",
-        "1 ",  "0x10", "--1", "1.",   ".5",  "1e",  "1e+", "-a",  "1a", "00", "NaN",
+        "01", "-01", "-",  "",   "+1",  " 1", "1 ", "0x10", "--1",
+        "1.", ".5",  "1e", "1e+", "-a", "1a", "00", "NaN",
     };
+    for (size_t i = 0; i < sizeof not_integer / sizeof not_integer[0]; i++) {
+        keel_json_value v = val(KEEL_JSON_T_NUMBER, not_integer[i]);
+        int64_t got = 55;
+        assert_int_equal(keel_json_get_i64(&v, &got), KEEL_ERR_TYPE);
+        assert_true(got == 55);
+    }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         keel_json_value v = val(KEEL_JSON_T_NUMBER, bad[i]);
         int64_t got = 55;
@@ -99,14 +108,14 @@ static void test_get_i64_fraction_exponent_and_bad_grammar_are_parse(void **stat
     }
 }
 
-static void test_get_i64_wrong_type_is_parse_and_bad_args_invalid(void **state)
+static void test_get_i64_wrong_type_is_type_and_bad_args_invalid(void **state)
 {
     (void)state;
     int64_t got = 55;
     keel_json_value s = val(KEEL_JSON_T_STRING, "\"1\"");
-    assert_int_equal(keel_json_get_i64(&s, &got), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_get_i64(&s, &got), KEEL_ERR_TYPE);
     keel_json_value t = val(KEEL_JSON_T_BOOL, "1");
-    assert_int_equal(keel_json_get_i64(&t, &got), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_get_i64(&t, &got), KEEL_ERR_TYPE);
     keel_json_value n = val(KEEL_JSON_T_NUMBER, "1");
     assert_int_equal(keel_json_get_i64(NULL, &got), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_json_get_i64(&n, NULL), KEEL_ERR_INVALID_ARG);
@@ -226,7 +235,7 @@ static void test_get_double_text_length_limit(void **state)
     assert_true(got == 42.0);
 }
 
-static void test_get_double_bad_grammar_and_types_are_parse(void **state)
+static void test_get_double_bad_grammar_is_parse_other_types_type(void **state)
 {
     (void)state;
     static const char *const bad[] = {
@@ -239,7 +248,7 @@ static void test_get_double_bad_grammar_and_types_are_parse(void **state)
         assert_int_equal(keel_json_get_double(&v, &got), KEEL_ERR_PARSE);
     }
     keel_json_value s = val(KEEL_JSON_T_STRING, "\"1.5\"");
-    assert_int_equal(keel_json_get_double(&s, &got), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_get_double(&s, &got), KEEL_ERR_TYPE);
     assert_int_equal(keel_json_get_double(NULL, &got), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_json_get_double(&s, NULL), KEEL_ERR_INVALID_ARG);
     assert_true(got == 42.0);
@@ -343,7 +352,9 @@ static void test_get_bool_and_is_null_accept_exact_literals_only(void **state)
         assert_true(b);
     }
     keel_json_value n = val(KEEL_JSON_T_NULL, "null");
-    assert_int_equal(keel_json_get_bool(&n, &b), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_get_bool(&n, &b), KEEL_ERR_TYPE);
+    keel_json_value one = val(KEEL_JSON_T_NUMBER, "1");
+    assert_int_equal(keel_json_get_bool(&one, &b), KEEL_ERR_TYPE);
     assert_int_equal(keel_json_get_bool(NULL, &b), KEEL_ERR_INVALID_ARG);
     assert_int_equal(keel_json_get_bool(&t, NULL), KEEL_ERR_INVALID_ARG);
 
@@ -468,7 +479,7 @@ static void test_get_string_accepts_key_tokens_and_rejects_other_types(void **st
     keel_buf out;
     assert_int_equal(keel_buf_init(&out, storage, sizeof storage), KEEL_OK);
     keel_json_value n = val(KEEL_JSON_T_NUMBER, "\"1\"");
-    assert_int_equal(keel_json_get_string(&n, &out), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_get_string(&n, &out), KEEL_ERR_TYPE);
     assert_int_equal(keel_json_get_string(NULL, &out), KEEL_ERR_INVALID_ARG);
     keel_json_value s = val(KEEL_JSON_T_STRING, "\"k\"");
     assert_int_equal(keel_json_get_string(&s, NULL), KEEL_ERR_INVALID_ARG);
@@ -553,12 +564,20 @@ static void test_extraction_never_reads_past_raw(void **state)
             uint8_t storage[64];
             keel_buf out = { storage, sizeof storage, 0 };
             keel_result r = keel_json_get_i64(&v, &i64);
-            assert_true(r == KEEL_ERR_PARSE || r == KEEL_ERR_TOO_LARGE);
-            r = keel_json_get_double(&v, &d);
-            assert_true(r == KEEL_ERR_PARSE || r == KEEL_ERR_TOO_LARGE || r == KEEL_OK);
-            assert_int_equal(keel_json_get_bool(&v, &b), KEEL_ERR_PARSE);
+            if (types[t] == KEEL_JSON_T_NUMBER) {
+                assert_true(r == KEEL_ERR_PARSE || r == KEEL_ERR_TOO_LARGE || r == KEEL_ERR_TYPE);
+                r = keel_json_get_double(&v, &d);
+                assert_true(r == KEEL_ERR_PARSE || r == KEEL_ERR_TOO_LARGE || r == KEEL_OK);
+            } else {
+                assert_int_equal(r, KEEL_ERR_TYPE);
+                assert_int_equal(keel_json_get_double(&v, &d), KEEL_ERR_TYPE);
+            }
+            /* no raw here is a literal: PARSE as a bool, TYPE as anything else */
+            assert_int_equal(keel_json_get_bool(&v, &b),
+                             types[t] == KEEL_JSON_T_BOOL ? KEEL_ERR_PARSE : KEEL_ERR_TYPE);
             assert_false(keel_json_is_null(&v));
-            assert_int_equal(keel_json_get_string(&v, &out), KEEL_ERR_PARSE);
+            assert_int_equal(keel_json_get_string(&v, &out),
+                             types[t] == KEEL_JSON_T_STRING ? KEEL_ERR_PARSE : KEEL_ERR_TYPE);
             assert_int_equal(out.len, 0);
             assert_false(keel_json_string_eq(&v, KEEL_STR("abc")));
         }
@@ -585,7 +604,7 @@ static void test_values_from_a_parsed_document(void **state)
     assert_int_equal(keel_json_find(&doc.root, KEEL_STR(".pi"), &v), KEEL_OK);
     assert_int_equal(keel_json_get_double(&v, &d), KEEL_OK);
     assert_true(d == 3.14159);
-    assert_int_equal(keel_json_get_i64(&v, &i64), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_get_i64(&v, &i64), KEEL_ERR_TYPE);
     assert_int_equal(keel_json_find(&doc.root, KEEL_STR(".ok"), &v), KEEL_OK);
     assert_int_equal(keel_json_get_bool(&v, &b), KEEL_OK);
     assert_true(b);
@@ -597,7 +616,59 @@ static void test_values_from_a_parsed_document(void **state)
     assert_int_equal(keel_json_get_double(&v, &d), KEEL_OK);
     assert_true(d == 2500.0);
     assert_int_equal(keel_json_find(&doc.root, KEEL_STR(".list"), &v), KEEL_OK);
-    assert_int_equal(keel_json_get_double(&v, &d), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_get_double(&v, &d), KEEL_ERR_TYPE);
+    assert_string_equal(keel_json_type_str(v.type), "array");
+}
+
+static void test_type_names(void **state)
+{
+    (void)state;
+    assert_string_equal(keel_json_type_str(KEEL_JSON_T_NULL), "null");
+    assert_string_equal(keel_json_type_str(KEEL_JSON_T_BOOL), "bool");
+    assert_string_equal(keel_json_type_str(KEEL_JSON_T_NUMBER), "number");
+    assert_string_equal(keel_json_type_str(KEEL_JSON_T_STRING), "string");
+    assert_string_equal(keel_json_type_str(KEEL_JSON_T_ARRAY), "array");
+    assert_string_equal(keel_json_type_str(KEEL_JSON_T_OBJECT), "object");
+    assert_string_equal(keel_json_type_str((keel_json_type)0), "unknown");
+    assert_string_equal(keel_json_type_str((keel_json_type)99), "unknown");
+}
+
+/* Line and column of an offset: LF ends a line, a UTF-8 character is one
+ * column whatever its length, the end is a position, past it is not. */
+static void test_position_of(void **state)
+{
+    (void)state;
+    keel_slice doc = KEEL_STR("{\n  \"caf\xC3\xA9\": 1,\r\n  \"b\": tru\n}");
+    keel_json_position p = { 77, 77 };
+    assert_int_equal(keel_json_position_of(doc, 0, &p), KEEL_OK);
+    assert_true(p.line == 1 && p.column == 1);
+    assert_int_equal(keel_json_position_of(doc, 1, &p), KEEL_OK); /* the LF itself */
+    assert_true(p.line == 1 && p.column == 2);
+    assert_int_equal(keel_json_position_of(doc, 2, &p), KEEL_OK);
+    assert_true(p.line == 2 && p.column == 1);
+    /* the ':' after "café": 2 spaces, 6 characters of key (é is 2 bytes) */
+    assert_int_equal(doc.ptr[11], ':');
+    assert_int_equal(keel_json_position_of(doc, 11, &p), KEEL_OK);
+    assert_true(p.line == 2 && p.column == 9);
+    /* "tru" on line 3: after CR LF, 2 spaces, "b": and a space */
+    assert_int_equal(doc.ptr[24], 't');
+    assert_int_equal(keel_json_position_of(doc, 24, &p), KEEL_OK);
+    assert_true(p.line == 3 && p.column == 8);
+    assert_int_equal(keel_json_position_of(doc, doc.len, &p), KEEL_OK);
+    assert_true(p.line == 4 && p.column == 2);
+    /* with a validation error's offset */
+    keel_json_error e;
+    assert_int_equal(keel_json_validate(doc, 0, &e), KEEL_ERR_PARSE);
+    assert_int_equal(keel_json_position_of(doc, e.offset, &p), KEEL_OK);
+    assert_true(p.line == 3);
+    p.line = 77;
+    p.column = 77;
+    assert_int_equal(keel_json_position_of(doc, doc.len + 1, &p), KEEL_ERR_OUT_OF_BOUNDS);
+    assert_int_equal(keel_json_position_of(doc, SIZE_MAX, &p), KEEL_ERR_OUT_OF_BOUNDS);
+    assert_true(p.line == 77 && p.column == 77);
+    assert_int_equal(keel_json_position_of(doc, 0, NULL), KEEL_ERR_INVALID_ARG);
+    keel_slice broken = { NULL, 3 };
+    assert_int_equal(keel_json_position_of(broken, 0, &p), KEEL_ERR_INVALID_ARG);
 }
 
 int main(int argc, char **argv)
@@ -607,12 +678,12 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_i64_reads_exact_values_up_to_both_bounds),
         cmocka_unit_test(test_get_i64_out_of_range_is_too_large_and_leaves_out),
-        cmocka_unit_test(test_get_i64_fraction_exponent_and_bad_grammar_are_parse),
-        cmocka_unit_test(test_get_i64_wrong_type_is_parse_and_bad_args_invalid),
+        cmocka_unit_test(test_get_i64_fraction_exponent_are_type_bad_grammar_parse),
+        cmocka_unit_test(test_get_i64_wrong_type_is_type_and_bad_args_invalid),
         cmocka_unit_test(test_get_double_tricky_values_round_correctly),
         cmocka_unit_test(test_get_double_overflow_is_too_large),
         cmocka_unit_test(test_get_double_text_length_limit),
-        cmocka_unit_test(test_get_double_bad_grammar_and_types_are_parse),
+        cmocka_unit_test(test_get_double_bad_grammar_is_parse_other_types_type),
         cmocka_unit_test(test_get_double_random_numbers_match_strtod),
         cmocka_unit_test(test_get_double_leaves_errno_alone),
         cmocka_unit_test(test_get_bool_and_is_null_accept_exact_literals_only),
@@ -623,6 +694,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_string_eq_compares_decoded_text),
         cmocka_unit_test(test_extraction_never_reads_past_raw),
         cmocka_unit_test(test_values_from_a_parsed_document),
+        cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_position_of),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }

@@ -771,7 +771,10 @@ static void test_writer_random_documents_validate_and_read_back(void **state)
         assert_int_equal(keel_json_writer_finish(&w), KEEL_OK);
         keel_json_doc doc;
         keel_json_error err;
-        if (keel_json_parse(keel_buf_slice(&b), 0, &doc, &err) != KEEL_OK) {
+        /* The generator may repeat a key in an object (the writer does not
+         * track keys): read back with them allowed, in document order. */
+        keel_json_parse_options o = { 0, true };
+        if (keel_json_parse_opts(keel_buf_slice(&b), &o, &doc, &err) != KEEL_OK) {
             fail_msg("document %d does not validate at %zu: %.*s", doc_no, err.offset, (int)b.len,
                      (const char *)b.ptr);
         }

@@ -1,0 +1,354 @@
+/*
+ * src/json/json_dups.c - duplicate object keys in a validated document (see
+ * keel_json_parse_opts in include/keel/json.h).
+ *
+ * Two keys are the same when their decoded texts are ("a" and "\u0061"
+ * are). No allocation and no hashing (so no hash flooding): an object's
+ * keys are taken in blocks of DUPS_BLOCK, a block is heap-sorted by decoded
+ * text (a repeat inside it sits next to its twin), and every later key of
+ * the object is looked up in the block by binary search. An object of k
+ * keys costs 1 + k / DUPS_BLOCK walks over its bytes and O(k log k) key
+ * comparisons; an object nested in others is walked over once more for
+ * each of them (at most max_depth times), as a skipped value.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json/json_internal.h"
+
+/* Keys sorted at a time: 512 offsets, 4 KiB of stack. */
+#define DUPS_BLOCK 512u
+
+/* The decoded bytes of a key, one at a time: plain bytes as they are, an
+ * escape as the UTF-8 bytes of what it stands for. */
+typedef struct dups_cursor {
+    size_t pos;   /* next byte of the key's body to read */
+    size_t end;   /* its closing quote */
+    uint8_t u[4]; /* an escape's bytes */
+    size_t un;    /* how many */
+    size_t ui;    /* how many of them were given */
+} dups_cursor;
+
+/*@ predicate cursor_ok(dups_cursor c, integer n) =
+      c.pos <= c.end <= n && c.ui <= c.un <= 4;
+    logic integer cursor_left(dups_cursor c) = (c.end - c.pos) * 5 + (c.un - c.ui);
+    predicate keys_in{L}(size_t *keys, integer n, integer bound) =
+      \forall integer j; 0 <= j < n ==> keys[j] < bound;
+*/
+
+/* The next decoded byte into *b: false at the end of the key, or at an
+ * escape that does not decode (never in a validated document; the key then
+ * reads as ending there). */
+/*@ requires valid_slice(s) && \valid(c) && \valid(b) && \separated(c, b);
+    requires cursor_ok(*c, s.len);
+    assigns *c, *b;
+    ensures cursor_ok(*c, s.len);
+    ensures \result ==> cursor_left(*c) < cursor_left(\old(*c));
+*/
+static bool dups_next(keel_slice s, dups_cursor *c, uint8_t *b)
+{
+    if (c->ui < c->un) {
+        *b = c->u[c->ui];
+        c->ui++;
+        return true;
+    }
+    if (c->pos >= c->end) {
+        return false;
+    }
+    uint8_t x = s.ptr[c->pos];
+    if (x != '\\') {
+        *b = x;
+        c->pos++;
+        return true;
+    }
+    kjson_char ch;
+    if (kjson_escape_decode(s, c->pos, &ch) != KEEL_OK || ch.len > c->end - c->pos) {
+        c->pos = c->end;
+        return false;
+    }
+    size_t n = kjson_utf8_put(ch.cp, c->u);
+    if (n == 0) {
+        c->pos = c->end;
+        return false;
+    }
+    c->pos += ch.len;
+    c->un = n;
+    c->ui = 1;
+    *b = c->u[0];
+    return true;
+}
+
+/* The key whose opening quote is s[at]: its body as a cursor. False when
+ * s[at] does not start a string of at least its two quotes. */
+/*@ requires valid_slice(s) && \valid(c);
+    assigns *c;
+    ensures \result ==> cursor_ok(*c, s.len);
+*/
+static bool dups_open(keel_slice s, size_t at, dups_cursor *c)
+{
+    size_t end = 0;
+    if (at >= s.len || s.ptr[at] != '"' || kjson_skip_value(s, at, &end) != KEEL_OK ||
+        end - at < 2) {
+        return false;
+    }
+    c->pos = at + 1;
+    c->end = end - 1;
+    c->un = 0;
+    c->ui = 0;
+    return true;
+}
+
+/* Compare the decoded keys at a and b (their opening quotes): < 0, 0, > 0
+ * as memcmp would on the decoded bytes. */
+/*@ requires valid_slice(s);
+    assigns \nothing;
+*/
+static int dups_cmp(keel_slice s, size_t a, size_t b)
+{
+    dups_cursor x;
+    dups_cursor y;
+    if (!dups_open(s, a, &x) || !dups_open(s, b, &y)) {
+        return a < b ? -1 : a > b ? 1 : 0;
+    }
+    /*@ loop invariant cursor_ok(x, s.len) && cursor_ok(y, s.len);
+        loop assigns x, y;
+        loop variant cursor_left(x);
+    */
+    for (;;) {
+        uint8_t p = 0;
+        uint8_t q = 0;
+        bool more_x = dups_next(s, &x, &p);
+        bool more_y = dups_next(s, &y, &q);
+        if (!more_x || !more_y) {
+            return more_x ? 1 : more_y ? -1 : 0;
+        }
+        if (p != q) {
+            return p < q ? -1 : 1;
+        }
+    }
+}
+
+/* The member after the one ending at *pos in the object whose bytes end at
+ * s.len: its key's offset in *key, *pos past its value. False at the
+ * object's end (or at bytes that are no member). first: *pos is just past
+ * the opening brace. */
+/*@ requires valid_slice(s) && \valid(pos) && \valid(key) && \separated(pos, key);
+    requires *pos <= s.len;
+    assigns *pos, *key;
+    ensures *pos <= s.len;
+    ensures \result ==> \old(*pos) < *pos && *key < s.len;
+    ensures !\result ==> *pos == \old(*pos);
+*/
+static bool dups_member(keel_slice s, bool first, size_t *pos, size_t *key)
+{
+    size_t i = kjson_skip_ws(s, *pos);
+    size_t end = 0;
+    if (!first) {
+        if (i >= s.len || s.ptr[i] != ',') {
+            return false;
+        }
+        i = kjson_skip_ws(s, i + 1);
+    }
+    if (i >= s.len || s.ptr[i] != '"' || kjson_skip_value(s, i, &end) != KEEL_OK) {
+        return false;
+    }
+    size_t k = i;
+    i = kjson_skip_ws(s, end);
+    if (i >= s.len || s.ptr[i] != ':') {
+        return false;
+    }
+    i = kjson_skip_ws(s, i + 1);
+    if (kjson_skip_value(s, i, &end) != KEEL_OK) {
+        return false;
+    }
+    *key = k;
+    *pos = end;
+    return true;
+}
+
+/* Restore the heap property below keys[root] in keys[0 .. n - 1] (the
+ * largest key on top). */
+/*@ requires valid_slice(s) && n <= DUPS_BLOCK && root < n;
+    requires \valid(keys + (0 .. n - 1)) && keys_in(keys, n, s.len);
+    assigns keys[0 .. n - 1];
+    ensures keys_in(keys, n, s.len);
+*/
+static void dups_sift(keel_slice s, size_t *keys, size_t n, size_t root)
+{
+    size_t r = root;
+    /*@ loop invariant r < n && keys_in(keys, n, s.len);
+        loop assigns r, keys[0 .. n - 1];
+        loop variant n - r;
+    */
+    for (;;) {
+        size_t child = 2 * r + 1;
+        if (child >= n) {
+            return;
+        }
+        if (child + 1 < n && dups_cmp(s, keys[child], keys[child + 1]) < 0) {
+            child++;
+        }
+        if (dups_cmp(s, keys[r], keys[child]) >= 0) {
+            return;
+        }
+        size_t t = keys[r];
+        keys[r] = keys[child];
+        keys[child] = t;
+        r = child;
+    }
+}
+
+/* Sort keys[0 .. n - 1] by decoded text (heap sort: no recursion, no
+ * allocation, n log n comparisons whatever the input). */
+/*@ requires valid_slice(s) && n <= DUPS_BLOCK;
+    requires \valid(keys + (0 .. n - 1)) && keys_in(keys, n, s.len);
+    assigns keys[0 .. n - 1];
+    ensures keys_in(keys, n, s.len);
+*/
+static void dups_sort(keel_slice s, size_t *keys, size_t n)
+{
+    /*@ loop invariant i <= n / 2 && keys_in(keys, n, s.len);
+        loop assigns i, keys[0 .. n - 1];
+        loop variant i;
+    */
+    for (size_t i = n / 2; i > 0; i--) {
+        dups_sift(s, keys, n, i - 1);
+    }
+    /*@ loop invariant m <= n && keys_in(keys, n, s.len);
+        loop assigns m, keys[0 .. n - 1];
+        loop variant m;
+    */
+    for (size_t m = n; m > 1; m--) {
+        size_t t = keys[0];
+        keys[0] = keys[m - 1];
+        keys[m - 1] = t;
+        dups_sift(s, keys, m - 1, 0);
+    }
+}
+
+/* Whether sorted keys[0 .. n - 1] hold a key equal to the one at k. */
+/*@ requires valid_slice(s) && n <= DUPS_BLOCK;
+    requires \valid_read(keys + (0 .. n - 1));
+    assigns \nothing;
+*/
+static bool dups_find(keel_slice s, const size_t *keys, size_t n, size_t k)
+{
+    size_t lo = 0;
+    size_t hi = n;
+    /*@ loop invariant lo <= hi <= n;
+        loop assigns lo, hi;
+        loop variant hi - lo;
+    */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = dups_cmp(s, keys[mid], k);
+        if (c == 0) {
+            return true;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return false;
+}
+
+/* The object whose opening brace is s[open] and whose closing brace is the
+ * last byte of s: true with *dup = the offset of a key equal to an earlier
+ * key of the same object, false when there is none. */
+/*@ requires valid_slice(s) && open < s.len && \valid(dup);
+    assigns *dup;
+    ensures \result ==> *dup < s.len;
+*/
+static bool dups_object(keel_slice s, size_t open, size_t *dup)
+{
+    size_t keys[DUPS_BLOCK];
+    size_t next = open + 1; /* where the block's first member starts */
+    bool first = true;      /* next is just past the brace */
+
+    /*@ loop invariant open < next <= s.len;
+        loop assigns next, first, keys[0 .. DUPS_BLOCK - 1], *dup;
+        loop variant s.len - next;
+    */
+    for (;;) {
+        size_t n = 0;
+        size_t pos = next;
+        size_t key = 0;
+        bool more = first;
+        /*@ loop invariant n <= DUPS_BLOCK && next <= pos <= s.len;
+            loop invariant n > 0 ==> next < pos;
+            loop invariant keys_in(&keys[0], n, s.len);
+            loop assigns n, pos, key, more, keys[0 .. DUPS_BLOCK - 1];
+            loop variant DUPS_BLOCK - n;
+        */
+        while (n < DUPS_BLOCK && dups_member(s, more, &pos, &key)) {
+            keys[n] = key;
+            n++;
+            more = false;
+        }
+        if (n == 0) {
+            return false;
+        }
+        //@ assert next < pos <= s.len;
+        dups_sort(s, keys, n);
+        /*@ loop invariant 1 <= j <= n && keys_in(&keys[0], n, s.len);
+            loop assigns j, *dup;
+            loop variant n - j;
+        */
+        for (size_t j = 1; j < n; j++) {
+            if (dups_cmp(s, keys[j - 1], keys[j]) == 0) {
+                *dup = keys[j - 1] > keys[j] ? keys[j - 1] : keys[j];
+                return true;
+            }
+        }
+        /* The rest of the object against the block. */
+        size_t after = pos;
+        //@ assert next < after <= s.len;
+        /*@ loop invariant next < after <= pos <= s.len;
+            loop assigns pos, key, *dup;
+            loop variant s.len - pos;
+        */
+        while (dups_member(s, false, &pos, &key)) {
+            if (dups_find(s, keys, n, key)) {
+                *dup = key;
+                return true;
+            }
+        }
+        next = after;
+        first = false;
+    }
+}
+
+/* Contract: json_internal.h. Every '{' outside a string starts an object. */
+bool kjson_find_duplicate_key(keel_slice s, size_t *dup)
+{
+    size_t i = 0;
+    /*@ loop invariant i <= s.len;
+        loop assigns i, *dup;
+        loop variant s.len - i;
+    */
+    while (i < s.len) {
+        uint8_t c = s.ptr[i];
+        size_t end = 0;
+        if (c == '"') {
+            /* A string (a key or a value) is passed over whole: a brace in it is text. */
+            if (kjson_skip_value(s, i, &end) != KEEL_OK) {
+                return false;
+            }
+            i = end;
+            continue;
+        }
+        if (c == '{') {
+            if (kjson_skip_value(s, i, &end) != KEEL_OK) {
+                return false;
+            }
+            keel_slice obj = { s.ptr, end };
+            if (dups_object(obj, i, dup)) {
+                return true;
+            }
+        }
+        i++;
+    }
+    return false;
+}
