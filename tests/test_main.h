@@ -1,7 +1,8 @@
 /*
  * tests/test_main.h - the main() of every cmocka test program, so that each
  * test case is its own CTest entry (one process per case: a hang or a crash
- * fails that case alone, and CI names it).
+ * fails that case alone, and CI names it). Under valgrind (KEEL_VALGRIND)
+ * a program's cases run in one process instead (tests/run_all_cases.sh).
  *
  *   test_x              run every case of the file, in order
  *   test_x --list       print the case names, one per line, and exit 0
