@@ -1076,8 +1076,14 @@ static KEEL_MUST_USE keel_result json_validate(keel_slice doc, uint32_t max_dept
     if (r != KEEL_OK) {
         return r;
     }
+    kjson_dups w;
+    size_t dup = 0;
+    bool repeated = false;
+    kjson_dups_init(&w);
     /*@ loop invariant tok_shape(t) && t.doc == doc && valid_slice(t.doc);
-        loop assigns t.pos, t.depth, t.state, t.err, t.stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1], rt, r;
+        loop invariant repeated ==> dup < doc.len;
+        loop assigns t.pos, t.depth, t.state, t.err, t.stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1], rt, r,
+                     w, dup, repeated;
         loop variant doc.len - t.pos;
     */
     for (;;) {
@@ -1085,9 +1091,13 @@ static KEEL_MUST_USE keel_result json_validate(keel_slice doc, uint32_t max_dept
         if (r != KEEL_OK || rt.kind == KEEL_JSON_END) {
             break;
         }
+        /* A repeat is reported once the grammar is known good (a grammar
+         * error after it wins). */
+        if (!dup_keys && !repeated && kjson_dups_token(doc, &w, rt.kind, rt.start, rt.end, &dup)) {
+            repeated = true;
+        }
     }
-    size_t dup = 0;
-    if (r == KEEL_OK && !dup_keys && kjson_find_duplicate_key(doc, &dup)) {
+    if (r == KEEL_OK && repeated) {
         r = json_error_set(&t.err, dup, KEEL_JSON_DUPLICATE_KEY);
     }
     if (err != NULL) {

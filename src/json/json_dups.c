@@ -3,21 +3,25 @@
  * keel_json_parse_opts in include/keel/json.h).
  *
  * Two keys are the same when their decoded texts are ("a" and "\u0061"
- * are). No allocation and no hashing (so no hash flooding): an object's
- * keys are taken in blocks of DUPS_BLOCK, a block is heap-sorted by decoded
- * text (a repeat inside it sits next to its twin), and every later key of
- * the object is looked up in the block by binary search. An object of k
- * keys costs 1 + k / DUPS_BLOCK walks over its bytes and O(k log k) key
- * comparisons; an object nested in others is walked over once more for
- * each of them (at most max_depth times), as a skipped value.
+ * are). No allocation and no pass of its own: the validator hands every
+ * token to kjson_dups_token, which remembers the keys of the open objects,
+ * up to KJSON_DUPS_KEYS in all, with a hash of each, and compares a new key with its object's earlier keys (the
+ * hash first, the decoded text when the hashes are equal): an object of k
+ * keys costs O(k^2) hash comparisons, k <= DUPS_KEYS. An object whose keys
+ * do not all fit is checked whole when it closes (dups_object): its keys
+ * taken in blocks of DUPS_BLOCK, each block heap-sorted by decoded text
+ * (a repeat inside it sits next to its twin) and every later key looked up
+ * in it by binary search, so k keys cost 1 + k / DUPS_BLOCK walks over the
+ * object and O(k log k) comparisons, whatever the keys are (hash collisions
+ * cost time only below KJSON_DUPS_KEYS keys).
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "json/json_internal.h"
 
-/* Keys sorted at a time: 512 offsets, 4 KiB of stack. */
-#define DUPS_BLOCK 512u
+/* Keys sorted at a time: 256 offsets, 2 KiB of stack. */
+#define DUPS_BLOCK 256u
 
 /* The decoded bytes of a key, one at a time: plain bytes as they are, an
  * escape as the UTF-8 bytes of what it stands for. */
@@ -128,10 +132,9 @@ static int dups_cmp(keel_slice s, size_t a, size_t b)
     }
 }
 
-/* The member after the one ending at *pos in the object whose bytes end at
- * s.len: its key's offset in *key, *pos past its value. False at the
- * object's end (or at bytes that are no member). first: *pos is just past
- * the opening brace. */
+/* The member after the one ending at *pos: its key's offset in *key, *pos
+ * past its value. False at the object's end (or at bytes that are no
+ * member). first: *pos is just past the opening brace. */
 /*@ requires valid_slice(s) && \valid(pos) && \valid(key) && \separated(pos, key);
     requires *pos <= s.len;
     assigns *pos, *key;
@@ -254,9 +257,10 @@ static bool dups_find(keel_slice s, const size_t *keys, size_t n, size_t k)
     return false;
 }
 
-/* The object whose opening brace is s[open] and whose closing brace is the
- * last byte of s: true with *dup = the offset of a key equal to an earlier
- * key of the same object, false when there is none. */
+/* The object whose opening brace is s[open] (its members are walked up to
+ * its closing brace): true with *dup = the offset of a key equal to an
+ * earlier key of the same object, false when there is none. For an object
+ * with more keys than the walk remembers. */
 /*@ requires valid_slice(s) && open < s.len && \valid(dup);
     assigns *dup;
     ensures \result ==> *dup < s.len;
@@ -320,35 +324,138 @@ static bool dups_object(keel_slice s, size_t open, size_t *dup)
     }
 }
 
-/* Contract: json_internal.h. Every '{' outside a string starts an object. */
-bool kjson_find_duplicate_key(keel_slice s, size_t *dup)
+/* ---- following the validator's tokens ---------------------------------- */
+
+/* FNV-1a of the decoded bytes of the key s[at .. end - 1] (quotes
+ * included): the plain bytes straight, from the first escape on through
+ * the cursor. */
+/*@ requires valid_slice(s) && at + 2 <= end <= s.len;
+    assigns \nothing;
+*/
+static uint32_t dups_hash(keel_slice s, size_t at, size_t end)
 {
-    size_t i = 0;
-    /*@ loop invariant i <= s.len;
-        loop assigns i, *dup;
-        loop variant s.len - i;
+    uint32_t h = 2166136261u;
+    size_t j = at + 1;
+    size_t stop = end - 1;
+    /*@ loop invariant at + 1 <= j <= stop;
+        loop assigns j, h;
+        loop variant stop - j;
     */
-    while (i < s.len) {
-        uint8_t c = s.ptr[i];
-        size_t end = 0;
-        if (c == '"') {
-            /* A string (a key or a value) is passed over whole: a brace in it is text. */
-            if (kjson_skip_value(s, i, &end) != KEEL_OK) {
-                return false;
-            }
-            i = end;
-            continue;
-        }
-        if (c == '{') {
-            if (kjson_skip_value(s, i, &end) != KEEL_OK) {
-                return false;
-            }
-            keel_slice obj = { s.ptr, end };
-            if (dups_object(obj, i, dup)) {
-                return true;
-            }
-        }
-        i++;
+    while (j < stop && s.ptr[j] != '\\') {
+        h = (h ^ s.ptr[j]) * 16777619u;
+        j++;
     }
+    dups_cursor c = { j, stop, { 0, 0, 0, 0 }, 0, 0 };
+    uint8_t b = 0;
+    /*@ loop invariant cursor_ok(c, s.len);
+        loop assigns c, b, h;
+        loop variant cursor_left(c);
+    */
+    while (dups_next(s, &c, &b)) {
+        h = (h ^ b) * 16777619u;
+    }
+    return h;
+}
+
+/* Remember the key at `at` of the innermost open object, or find it among
+ * that object's keys: true with *dup = at when it repeats one. */
+/*@ requires valid_slice(s) && \valid(w) && \valid(dup) && \separated(w, dup);
+    requires w->keys <= KJSON_DUPS_KEYS && 0 < w->objs <= KJSON_DUPS_LEVELS;
+    requires at + 2 <= end <= s.len;
+    assigns w->key_at[0 .. KJSON_DUPS_KEYS - 1], w->key_hash[0 .. KJSON_DUPS_KEYS - 1], w->keys,
+            w->obj_over[0 .. KJSON_DUPS_LEVELS - 1], *dup;
+    ensures w->keys <= KJSON_DUPS_KEYS;
+    ensures \result ==> *dup < s.len;
+*/
+static bool dups_add_key(keel_slice s, kjson_dups *w, size_t at, size_t end, size_t *dup)
+{
+    size_t o = w->objs - 1;
+    size_t base = w->obj_base[o];
+    if (w->obj_over[o] || base > w->keys) {
+        return false; /* checked whole when it closes */
+    }
+    uint32_t h = dups_hash(s, at, end);
+    /*@ loop invariant base <= j <= w->keys;
+        loop assigns j;
+        loop variant w->keys - j;
+    */
+    for (size_t j = base; j < w->keys; j++) {
+        if (w->key_hash[j] == h && dups_cmp(s, w->key_at[j], at) == 0) {
+            *dup = at;
+            return true;
+        }
+    }
+    if (w->keys == KJSON_DUPS_KEYS) {
+        w->obj_over[o] = true;
+        return false;
+    }
+    w->key_at[w->keys] = at;
+    w->key_hash[w->keys] = h;
+    w->keys++;
     return false;
+}
+
+/* Contract: json_internal.h. */
+void kjson_dups_init(kjson_dups *w)
+{
+    w->keys = 0;
+    w->objs = 0;
+    w->levels = 0;
+    w->lost = false;
+}
+
+/* Contract: json_internal.h. */
+bool kjson_dups_token(keel_slice s, kjson_dups *w, keel_json_kind kind, size_t at, size_t end,
+                      size_t *dup)
+{
+    if (w->lost || w->keys > KJSON_DUPS_KEYS || w->levels > KJSON_DUPS_LEVELS ||
+        w->objs > w->levels) {
+        w->lost = true;
+        return false;
+    }
+    switch (kind) {
+    case KEEL_JSON_OBJECT_BEGIN:
+    case KEEL_JSON_ARRAY_BEGIN:
+        if (w->levels == KJSON_DUPS_LEVELS) {
+            w->lost = true; /* deeper than any document the validator lets through */
+            return false;
+        }
+        w->level_obj[w->levels] = kind == KEEL_JSON_OBJECT_BEGIN;
+        w->levels++;
+        if (kind == KEEL_JSON_OBJECT_BEGIN) {
+            w->obj_open[w->objs] = at;
+            w->obj_base[w->objs] = (uint16_t)w->keys;
+            w->obj_over[w->objs] = false;
+            w->objs++;
+        }
+        return false;
+    case KEEL_JSON_OBJECT_END:
+    case KEEL_JSON_ARRAY_END:
+        if (w->levels == 0 || w->level_obj[w->levels - 1] != (kind == KEEL_JSON_OBJECT_END) ||
+            (kind == KEEL_JSON_OBJECT_END && w->objs == 0)) {
+            w->lost = true; /* not the validator's tokens */
+            return false;
+        }
+        w->levels--;
+        if (kind == KEEL_JSON_OBJECT_END) {
+            w->objs--;
+            size_t base = w->obj_base[w->objs];
+            size_t open = w->obj_open[w->objs];
+            if (base > w->keys) {
+                w->lost = true;
+                return false;
+            }
+            w->keys = base;
+            return w->obj_over[w->objs] && open < s.len && dups_object(s, open, dup);
+        }
+        return false;
+    case KEEL_JSON_KEY:
+        if (w->objs == 0 || end > s.len || at > end || end - at < 2) {
+            w->lost = true; /* not the validator's tokens */
+            return false;
+        }
+        return dups_add_key(s, w, at, end, dup);
+    default:
+        return false;
+    }
 }

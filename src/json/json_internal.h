@@ -116,13 +116,43 @@ KEEL_MUST_USE keel_result kjson_format_double(double v, keel_buf *out);
 
 /* ---- duplicate keys (json_dups.c) -------------------------------------- */
 
-/* In a validated document s, an object key equal (decoded) to an earlier
- * key of the same object: true with *dup = its offset (its opening quote).
- * Never reads outside s, whatever s holds. */
-/*@ requires valid_slice(s) && \valid(dup);
-    assigns *dup;
+/* Keys remembered at once, over all open objects. */
+#define KJSON_DUPS_KEYS 256u
+/* Containers open at once: the validator allows at most KEEL_JSON_DEPTH_CAP. */
+#define KJSON_DUPS_LEVELS (KEEL_JSON_DEPTH_CAP + 1u)
+
+/* The repeated-key check's state, fed the validator's tokens (about 17 KiB,
+ * on keel_json_validate's stack). Each open object's keys so far are
+ * key_at[obj_base[o] .. keys - 1]; an object whose keys did not all fit
+ * (obj_over) is checked whole when it closes. Fields are json_dups.c's. */
+typedef struct kjson_dups {
+    size_t key_at[KJSON_DUPS_KEYS];     /* each key's opening quote */
+    uint32_t key_hash[KJSON_DUPS_KEYS]; /* FNV-1a of its decoded bytes */
+    size_t keys;
+    size_t obj_open[KJSON_DUPS_LEVELS]; /* each open object's brace */
+    uint16_t obj_base[KJSON_DUPS_LEVELS];
+    bool obj_over[KJSON_DUPS_LEVELS];
+    size_t objs;                        /* open objects */
+    bool level_obj[KJSON_DUPS_LEVELS];  /* each open container: an object? */
+    size_t levels;                      /* open containers */
+    bool lost;                          /* tokens it cannot follow: stopped */
+} kjson_dups;
+
+/*@ requires \valid(w);
+    assigns w->keys, w->objs, w->levels, w->lost;
+*/
+void kjson_dups_init(kjson_dups *w);
+
+/* The next token of the document s the validator is reading: its kind and
+ * its bytes s[at .. end - 1]. True with *dup = the offset of a key (its
+ * opening quote) that repeats an earlier key of its object. Never reads
+ * outside s or *w, whatever the tokens and *w hold: every index it keeps
+ * is checked where it is used (a state it cannot follow stops the check). */
+/*@ requires valid_slice(s) && \valid(w) && \valid(dup) && \separated(w, dup);
+    assigns *w, *dup;
     ensures \result ==> *dup < s.len;
 */
-bool kjson_find_duplicate_key(keel_slice s, size_t *dup);
+bool kjson_dups_token(keel_slice s, kjson_dups *w, keel_json_kind kind, size_t at, size_t end,
+                      size_t *dup);
 
 #endif /* KEEL_JSON_INTERNAL_H */

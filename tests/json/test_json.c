@@ -762,8 +762,9 @@ static void test_duplicate_keys_are_refused_unless_allowed(void **state)
     assert_int_equal(keel_json_parse_opts(KEEL_STR("{}"), &o, NULL, NULL), KEEL_ERR_INVALID_ARG);
 }
 
-/* Objects past one sorted block (512 keys): a repeat inside the first
- * block, inside a later block, across blocks (either order), and none. */
+/* Objects past the 256 keys the pass remembers, checked in sorted blocks
+ * of 256: a repeat among the remembered keys, inside a later block, across
+ * blocks (either order), at the boundaries, and none. */
 static void test_duplicate_keys_in_large_objects(void **state)
 {
     (void)state;
@@ -771,7 +772,8 @@ static void test_duplicate_keys_in_large_objects(void **state)
     static char text[KEYS * 16 + 64];
     static const struct {
         size_t a, b; /* key b is written as key a's text; a == b: no repeat */
-    } cases[] = { { 0, 0 }, { 3, 400 }, { 600, 900 }, { 10, 1400 }, { 1499, 1498 }, { 511, 512 } };
+    } cases[] = { { 0, 0 },      { 100, 200 },  { 3, 400 },     { 600, 900 },   { 10, 1400 },
+                  { 1499, 1498 }, { 255, 256 }, { 511, 512 }, { 256, 257 } };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         size_t len = 0;
         size_t at = SIZE_MAX; /* the later key of the two */
@@ -796,6 +798,34 @@ static void test_duplicate_keys_in_large_objects(void **state)
         assert_int_equal(r, KEEL_ERR_PARSE);
         assert_int_equal(e.reason, KEEL_JSON_DUPLICATE_KEY);
         assert_int_equal(e.offset, at);
+    }
+}
+
+/* An object inside one whose keys filled what the pass remembers: the
+ * inner object is checked whole when it closes. */
+static void test_duplicate_keys_in_an_object_nested_in_a_large_one(void **state)
+{
+    (void)state;
+    static char text[400 * 16 + 128];
+    for (int repeat = 0; repeat < 2; repeat++) {
+        size_t len = 0;
+        text[len++] = '{';
+        for (size_t k = 0; k < 300; k++) {
+            len += (size_t)snprintf(text + len, sizeof text - len, "\"k%zu\":1,", k);
+        }
+        size_t at = len + 12; /* the inner object's second key */
+        len += (size_t)snprintf(text + len, sizeof text - len, "\"in\":{\"x\":1,\"%s\":2}}",
+                                repeat ? "x" : "y");
+        keel_json_error e = { 0, KEEL_JSON_OK };
+        keel_result r = keel_json_validate((keel_slice){ (const uint8_t *)text, len }, 0, &e);
+        if (!repeat) {
+            assert_int_equal(r, KEEL_OK);
+            continue;
+        }
+        assert_int_equal(r, KEEL_ERR_PARSE);
+        assert_int_equal(e.reason, KEEL_JSON_DUPLICATE_KEY);
+        assert_int_equal(e.offset, at);
+        assert_int_equal(text[at], '"');
     }
 }
 
@@ -1114,6 +1144,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_member_and_element_steps),
         cmocka_unit_test(test_duplicate_keys_are_refused_unless_allowed),
         cmocka_unit_test(test_duplicate_keys_in_large_objects),
+        cmocka_unit_test(test_duplicate_keys_in_an_object_nested_in_a_large_one),
         cmocka_unit_test(test_find_malformed_paths_are_parse_errors),
         cmocka_unit_test(test_next_child_iterates_arrays_and_objects),
         cmocka_unit_test(test_utf8_decode_reports_code_points_and_maximal_subparts),
