@@ -5,15 +5,16 @@
  * Two keys are the same when their decoded texts are ("a" and "\u0061"
  * are). No allocation and no pass of its own: the validator hands every
  * token to kjson_dups_token, which remembers the keys of the open objects,
- * up to KJSON_DUPS_KEYS in all, with a hash of each, and compares a new key with its object's earlier keys (the
- * hash first, the decoded text when the hashes are equal): an object of k
- * keys costs O(k^2) hash comparisons, k <= DUPS_KEYS. An object whose keys
- * do not all fit is checked whole when it closes (dups_object): its keys
- * taken in blocks of DUPS_BLOCK, each block heap-sorted by decoded text
- * (a repeat inside it sits next to its twin) and every later key looked up
- * in it by binary search, so k keys cost 1 + k / DUPS_BLOCK walks over the
- * object and O(k log k) comparisons, whatever the keys are (hash collisions
- * cost time only below KJSON_DUPS_KEYS keys).
+ * up to KJSON_DUPS_KEYS in all, with a hash of each, and compares a new key
+ * with its object's earlier keys (the hash first, the decoded text when the
+ * hashes are equal): an object of k keys costs O(k^2) hash comparisons,
+ * k <= KJSON_DUPS_KEYS. An object whose keys do not all fit is checked
+ * whole when it closes (dups_object): its keys taken in blocks of
+ * DUPS_BLOCK, each block heap-sorted by decoded text (a repeat inside it
+ * sits next to its twin) and every later key looked up in it by binary
+ * search, so k keys cost 1 + k / DUPS_BLOCK walks over the object and
+ * O(k log k) comparisons, whatever the keys are (hash collisions cost time
+ * only below KJSON_DUPS_KEYS keys).
  */
 #include <stddef.h>
 #include <stdint.h>
