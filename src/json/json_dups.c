@@ -13,8 +13,9 @@
  * DUPS_BLOCK, each block heap-sorted by decoded text (a repeat inside it
  * sits next to its twin) and every later key looked up in it by binary
  * search, so k keys cost 1 + k / DUPS_BLOCK walks over the object and
- * O(k log k) comparisons, whatever the keys are (hash collisions cost time
- * only below KJSON_DUPS_KEYS keys).
+ * O(k log k) comparisons, whatever the keys are. Keys made to collide
+ * (FNV-1a multicollisions are cheap to build) buy at most KJSON_DUPS_MISSES
+ * text comparisons: past them every object is checked by sorting.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -364,7 +365,7 @@ static uint32_t dups_hash(keel_slice s, size_t at, size_t end)
     requires w->keys <= KJSON_DUPS_KEYS && 0 < w->objs <= KJSON_DUPS_LEVELS;
     requires at + 2 <= end <= s.len;
     assigns w->key_at[0 .. KJSON_DUPS_KEYS - 1], w->key_hash[0 .. KJSON_DUPS_KEYS - 1], w->keys,
-            w->obj_over[0 .. KJSON_DUPS_LEVELS - 1], *dup;
+            w->obj_over[0 .. KJSON_DUPS_LEVELS - 1], w->misses, w->sorting, *dup;
     ensures w->keys <= KJSON_DUPS_KEYS;
     ensures \result ==> *dup < s.len;
 */
@@ -377,14 +378,31 @@ static bool dups_add_key(keel_slice s, kjson_dups *w, size_t at, size_t end, siz
     }
     uint32_t h = dups_hash(s, at, end);
     /*@ loop invariant base <= j <= w->keys;
-        loop assigns j;
+        loop assigns j, w->misses;
         loop variant w->keys - j;
     */
     for (size_t j = base; j < w->keys; j++) {
-        if (w->key_hash[j] == h && dups_cmp(s, w->key_at[j], at) == 0) {
+        if (w->key_hash[j] != h) {
+            continue;
+        }
+        if (dups_cmp(s, w->key_at[j], at) == 0) {
             *dup = at;
             return true;
         }
+        if (w->misses >= KJSON_DUPS_MISSES) {
+            /* Keys made to collide: from here on every object is checked
+             * by sorting when it closes (O(k log k) comparisons). */
+            w->sorting = true;
+            /*@ loop invariant 0 <= k <= w->objs;
+                loop assigns k, w->obj_over[0 .. KJSON_DUPS_LEVELS - 1];
+                loop variant w->objs - k;
+            */
+            for (size_t k = 0; k < w->objs; k++) {
+                w->obj_over[k] = true;
+            }
+            return false;
+        }
+        w->misses++;
     }
     if (w->keys == KJSON_DUPS_KEYS) {
         w->obj_over[o] = true;
@@ -403,6 +421,8 @@ void kjson_dups_init(kjson_dups *w)
     w->objs = 0;
     w->levels = 0;
     w->lost = false;
+    w->misses = 0;
+    w->sorting = false;
 }
 
 /* Contract: json_internal.h. */
@@ -426,7 +446,7 @@ bool kjson_dups_token(keel_slice s, kjson_dups *w, keel_json_kind kind, size_t a
         if (kind == KEEL_JSON_OBJECT_BEGIN) {
             w->obj_open[w->objs] = at;
             w->obj_base[w->objs] = (uint16_t)w->keys;
-            w->obj_over[w->objs] = false;
+            w->obj_over[w->objs] = w->sorting;
             w->objs++;
         }
         return false;

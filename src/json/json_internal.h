@@ -120,6 +120,10 @@ KEEL_MUST_USE keel_result kjson_format_double(double v, keel_buf *out);
 #define KJSON_DUPS_KEYS 256u
 /* Containers open at once: the validator allows at most KEEL_JSON_DEPTH_CAP. */
 #define KJSON_DUPS_LEVELS (KEEL_JSON_DEPTH_CAP + 1u)
+/* Hash matches between different keys a document may cost before every
+ * object is checked by sorting instead (keys made to collide cannot buy
+ * more than this many text comparisons). */
+#define KJSON_DUPS_MISSES 64u
 
 /* The repeated-key check's state, fed the validator's tokens (about 17 KiB,
  * on keel_json_validate's stack). Each open object's keys so far are
@@ -136,10 +140,12 @@ typedef struct kjson_dups {
     bool level_obj[KJSON_DUPS_LEVELS];  /* each open container: an object? */
     size_t levels;                      /* open containers */
     bool lost;                          /* tokens it cannot follow: stopped */
+    uint32_t misses;                    /* hash matches of different keys */
+    bool sorting;                       /* past KJSON_DUPS_MISSES: every object sorted */
 } kjson_dups;
 
 /*@ requires \valid(w);
-    assigns w->keys, w->objs, w->levels, w->lost;
+    assigns w->keys, w->objs, w->levels, w->lost, w->misses, w->sorting;
 */
 void kjson_dups_init(kjson_dups *w);
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -829,6 +830,123 @@ static void test_duplicate_keys_in_an_object_nested_in_a_large_one(void **state)
     }
 }
 
+/* FNV-1a, as json_dups.c hashes keys (to build keys that collide). */
+static uint32_t fnv1a_from(uint32_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    }
+    return h;
+}
+
+typedef struct hashed {
+    uint32_t h;
+    uint32_t i;
+} hashed;
+
+static int hashed_cmp(const void *a, const void *b)
+{
+    const hashed *x = a;
+    const hashed *y = b;
+    return x->h < y->h ? -1 : x->h > y->h ? 1 : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Two different 6-letter blocks that leave FNV-1a in the same state from
+ * state `from` (a birthday search). */
+static void colliding_blocks(uint32_t from, char a[7], char b[7])
+{
+    enum { N = 300000 };
+    hashed *t = malloc(N * sizeof *t);
+    assert_non_null(t);
+    char blk[7];
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t v = i * 2654435761u;
+        for (int k = 0; k < 6; k++) {
+            blk[k] = (char)('a' + v % 26u);
+            v /= 26u;
+        }
+        t[i].h = fnv1a_from(from, blk, 6);
+        t[i].i = i;
+    }
+    qsort(t, N, sizeof *t, hashed_cmp);
+    for (uint32_t k = 1; k < N; k++) {
+        if (t[k].h != t[k - 1].h) {
+            continue;
+        }
+        uint32_t va = t[k - 1].i * 2654435761u;
+        uint32_t vb = t[k].i * 2654435761u;
+        for (int j = 0; j < 6; j++) {
+            a[j] = (char)('a' + va % 26u);
+            b[j] = (char)('a' + vb % 26u);
+            va /= 26u;
+            vb /= 26u;
+        }
+        a[6] = b[6] = 0;
+        if (strcmp(a, b) != 0) {
+            free(t);
+            return;
+        }
+    }
+    free(t);
+    fail_msg("no FNV-1a collision among %d blocks", (int)N);
+}
+
+/* 64 different keys with one FNV-1a hash (six colliding block pairs,
+ * chained): more hash matches of different keys than the check pays text
+ * comparisons for, so it goes over to sorting; its answers stay exact. */
+static void test_duplicate_keys_made_to_collide(void **state)
+{
+    (void)state;
+    char a[6][7];
+    char b[6][7];
+    uint32_t h = 2166136261u;
+    for (int m = 0; m < 6; m++) {
+        colliding_blocks(h, a[m], b[m]);
+        assert_int_equal(fnv1a_from(h, a[m], 6), fnv1a_from(h, b[m], 6));
+        h = fnv1a_from(h, a[m], 6);
+    }
+    static char text[64 * 48 + 256];
+    for (int variant = 0; variant < 3; variant++) {
+        size_t len = 0;
+        size_t at = SIZE_MAX;
+        len += (size_t)snprintf(text + len, sizeof text - len, "[{");
+        for (unsigned k = 0; k < 64; k++) {
+            char key[40] = "";
+            for (int m = 0; m < 6; m++) {
+                strcat(key, (k >> m) & 1u ? b[m] : a[m]);
+            }
+            assert_int_equal(fnv1a_from(2166136261u, key, 36), h); /* all 64 collide */
+            if (k > 0) {
+                text[len++] = ',';
+            }
+            len += (size_t)snprintf(text + len, sizeof text - len, "\"%s\":%u", key, k);
+            if (variant == 1 && k == 63) { /* repeat key 5 at the end */
+                at = len + 1;
+                char again[40] = "";
+                for (int m = 0; m < 6; m++) {
+                    strcat(again, (5u >> m) & 1u ? b[m] : a[m]);
+                }
+                len += (size_t)snprintf(text + len, sizeof text - len, ",\"%s\":0", again);
+            }
+        }
+        len += (size_t)snprintf(text + len, sizeof text - len, "}");
+        if (variant == 2) { /* a later object, checked by sorting, repeats a key */
+            at = len + 14;
+            len += (size_t)snprintf(text + len, sizeof text - len, ",{\"x\":1,\"y\":2,\"x\":3}");
+        }
+        len += (size_t)snprintf(text + len, sizeof text - len, "]");
+        keel_json_error e = { 0, KEEL_JSON_OK };
+        keel_result r = keel_json_validate((keel_slice){ (const uint8_t *)text, len }, 0, &e);
+        if (variant == 0) {
+            assert_int_equal(r, KEEL_OK);
+            continue;
+        }
+        assert_int_equal(r, KEEL_ERR_PARSE);
+        assert_int_equal(e.reason, KEEL_JSON_DUPLICATE_KEY);
+        assert_int_equal(e.offset, at);
+    }
+}
+
 static void test_find_missing_steps_are_not_found(void **state)
 {
     (void)state;
@@ -1145,6 +1263,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_duplicate_keys_are_refused_unless_allowed),
         cmocka_unit_test(test_duplicate_keys_in_large_objects),
         cmocka_unit_test(test_duplicate_keys_in_an_object_nested_in_a_large_one),
+        cmocka_unit_test(test_duplicate_keys_made_to_collide),
         cmocka_unit_test(test_find_malformed_paths_are_parse_errors),
         cmocka_unit_test(test_next_child_iterates_arrays_and_objects),
         cmocka_unit_test(test_utf8_decode_reports_code_points_and_maximal_subparts),
