@@ -1222,29 +1222,9 @@ keel_result keel_json_parse(keel_slice src, uint32_t max_depth, keel_json_doc *o
     return json_parse(src, max_depth, false, out, err);
 }
 
-/* A value inside the bytes a lookup works on, as offsets: lookups carry
- * offsets rather than sub-slices, so that every slice they hand out is cut
- * from the caller's own slice in one place (json_slice_range). */
-typedef struct json_span {
-    keel_json_type type;
-    size_t start;
-    size_t end;
-} json_span;
-
-/* The next child of the container whose opening bracket is s[start] and
- * whose bytes end at s.len (its closing bracket is the last byte). *pos is
- * <= start before the first child, else just past the previous one. */
-/*@ requires valid_slice(s) && start < s.len;
-    requires \valid(pos) && \valid(key) && \valid(val) && \separated(pos, key, val);
-    assigns *pos, *key, *val;
-    ensures \result == KEEL_OK || \result == KEEL_ERR_NOT_FOUND || \result == KEEL_ERR_PARSE;
-    ensures \result == KEEL_OK ==>
-              \old(*pos) < *pos && start < *pos && *pos <= s.len && *pos == val->end &&
-              start < val->start < val->end && key->start <= key->end <= s.len;
-    ensures \result != KEEL_OK ==> *pos == \old(*pos);
-*/
-static KEEL_MUST_USE keel_result json_next_child_span(keel_slice s, bool obj, size_t start,
-                                                      size_t *pos, json_span *key, json_span *val)
+/* Contract: json_internal.h. */
+keel_result kjson_next_child_span(keel_slice s, bool obj, size_t start, size_t *pos,
+                                  kjson_span *key, kjson_span *val)
 {
     size_t n = s.len;
     size_t i = *pos;
@@ -1316,13 +1296,13 @@ keel_result keel_json_next_child(const keel_json_value *in, size_t *pos, keel_sl
     keel_slice s = in->raw;
     size_t base = in->offset;
     bool obj = in->type == KEEL_JSON_T_OBJECT;
-    json_span k = { KEEL_JSON_T_STRING, 0, 0 };
-    json_span v = { KEEL_JSON_T_NULL, 0, 0 };
+    kjson_span k = { KEEL_JSON_T_STRING, 0, 0 };
+    kjson_span v = { KEEL_JSON_T_NULL, 0, 0 };
 
     if (s.len < 2) {
         return KEEL_ERR_NOT_FOUND;
     }
-    KEEL_TRY(json_next_child_span(s, obj, 0, pos, &k, &v));
+    KEEL_TRY(kjson_next_child_span(s, obj, 0, pos, &k, &v));
     out->type = v.type;
     out->raw = json_slice_range(s, v.start, v.end);
     out->offset = base + v.start;
@@ -1340,11 +1320,11 @@ keel_result keel_json_next_child(const keel_json_value *in, size_t *pos, keel_sl
     ensures cur->start <= cur->end <= s.len;
     ensures \result == KEEL_OK || \result == KEEL_ERR_NOT_FOUND;
 */
-static KEEL_MUST_USE keel_result json_find_member(keel_slice s, json_span *cur, keel_slice name)
+static KEEL_MUST_USE keel_result json_find_member(keel_slice s, kjson_span *cur, keel_slice name)
 {
     keel_slice c = { s.ptr, cur->end };
-    json_span key = { KEEL_JSON_T_STRING, 0, 0 };
-    json_span val = { KEEL_JSON_T_NULL, 0, 0 };
+    kjson_span key = { KEEL_JSON_T_STRING, 0, 0 };
+    kjson_span val = { KEEL_JSON_T_NULL, 0, 0 };
     size_t pos = cur->start;
 
     if (cur->type != KEEL_JSON_T_OBJECT || cur->start >= cur->end) {
@@ -1355,7 +1335,7 @@ static KEEL_MUST_USE keel_result json_find_member(keel_slice s, json_span *cur, 
         loop variant c.len - pos;
     */
     for (;;) {
-        if (json_next_child_span(c, true, cur->start, &pos, &key, &val) != KEEL_OK) {
+        if (kjson_next_child_span(c, true, cur->start, &pos, &key, &val) != KEEL_OK) {
             return KEEL_ERR_NOT_FOUND;
         }
         if (key.end - key.start >= 2 &&
@@ -1373,11 +1353,11 @@ static KEEL_MUST_USE keel_result json_find_member(keel_slice s, json_span *cur, 
     ensures cur->start <= cur->end <= s.len;
     ensures \result == KEEL_OK || \result == KEEL_ERR_NOT_FOUND;
 */
-static KEEL_MUST_USE keel_result json_find_element(keel_slice s, json_span *cur, size_t idx)
+static KEEL_MUST_USE keel_result json_find_element(keel_slice s, kjson_span *cur, size_t idx)
 {
     keel_slice c = { s.ptr, cur->end };
-    json_span key = { KEEL_JSON_T_STRING, 0, 0 };
-    json_span val = { KEEL_JSON_T_NULL, 0, 0 };
+    kjson_span key = { KEEL_JSON_T_STRING, 0, 0 };
+    kjson_span val = { KEEL_JSON_T_NULL, 0, 0 };
     size_t pos = cur->start;
 
     if (cur->type != KEEL_JSON_T_ARRAY || cur->start >= cur->end) {
@@ -1388,7 +1368,7 @@ static KEEL_MUST_USE keel_result json_find_element(keel_slice s, json_span *cur,
         loop variant c.len - pos;
     */
     for (size_t k = 0;; k++) {
-        if (json_next_child_span(c, false, cur->start, &pos, &key, &val) != KEEL_OK) {
+        if (kjson_next_child_span(c, false, cur->start, &pos, &key, &val) != KEEL_OK) {
             return KEEL_ERR_NOT_FOUND;
         }
         if (k == idx) {
@@ -1403,7 +1383,7 @@ static KEEL_MUST_USE keel_result json_find_element(keel_slice s, json_span *cur,
     assigns *out;
     ensures valid_slice(out->raw);
 */
-static void json_value_at(keel_slice s, size_t base, json_span cur, keel_json_value *out)
+static void json_value_at(keel_slice s, size_t base, kjson_span cur, keel_json_value *out)
 {
     out->type = cur.type;
     out->raw = json_slice_range(s, cur.start, cur.end);
@@ -1421,7 +1401,7 @@ keel_result keel_json_member(const keel_json_value *in, keel_slice key, keel_jso
     if (in == NULL || out == NULL || !keel_slice_valid(in->raw) || !keel_slice_valid(key)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    json_span cur = { in->type, 0, in->raw.len };
+    kjson_span cur = { in->type, 0, in->raw.len };
     KEEL_TRY(json_find_member(in->raw, &cur, key));
     json_value_at(in->raw, in->offset, cur, out);
     return KEEL_OK;
@@ -1438,7 +1418,7 @@ keel_result keel_json_element(const keel_json_value *in, size_t index, keel_json
     if (in == NULL || out == NULL || !keel_slice_valid(in->raw)) {
         return KEEL_ERR_INVALID_ARG;
     }
-    json_span cur = { in->type, 0, in->raw.len };
+    kjson_span cur = { in->type, 0, in->raw.len };
     KEEL_TRY(json_find_element(in->raw, &cur, index));
     json_value_at(in->raw, in->offset, cur, out);
     return KEEL_OK;
@@ -1458,7 +1438,7 @@ keel_result keel_json_find(const keel_json_value *in, keel_slice path, keel_json
     }
     keel_slice s = in->raw;
     size_t base = in->offset;
-    json_span cur = { in->type, 0, s.len };
+    kjson_span cur = { in->type, 0, s.len };
     keel_result found = KEEL_OK;
     size_t n = path.len;
     size_t p = 0;

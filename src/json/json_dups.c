@@ -134,43 +134,6 @@ static int dups_cmp(keel_slice s, size_t a, size_t b)
     }
 }
 
-/* The member after the one ending at *pos: its key's offset in *key, *pos
- * past its value. False at the object's end (or at bytes that are no
- * member). first: *pos is just past the opening brace. */
-/*@ requires valid_slice(s) && \valid(pos) && \valid(key) && \separated(pos, key);
-    requires *pos <= s.len;
-    assigns *pos, *key;
-    ensures *pos <= s.len;
-    ensures \result ==> \old(*pos) < *pos && *key < s.len;
-    ensures !\result ==> *pos == \old(*pos);
-*/
-static bool dups_member(keel_slice s, bool first, size_t *pos, size_t *key)
-{
-    size_t i = kjson_skip_ws(s, *pos);
-    size_t end = 0;
-    if (!first) {
-        if (i >= s.len || s.ptr[i] != ',') {
-            return false;
-        }
-        i = kjson_skip_ws(s, i + 1);
-    }
-    if (i >= s.len || s.ptr[i] != '"' || kjson_skip_value(s, i, &end) != KEEL_OK) {
-        return false;
-    }
-    size_t k = i;
-    i = kjson_skip_ws(s, end);
-    if (i >= s.len || s.ptr[i] != ':') {
-        return false;
-    }
-    i = kjson_skip_ws(s, i + 1);
-    if (kjson_skip_value(s, i, &end) != KEEL_OK) {
-        return false;
-    }
-    *key = k;
-    *pos = end;
-    return true;
-}
-
 /* Restore the heap property below keys[root] in keys[0 .. n - 1] (the
  * largest key on top). */
 /*@ requires valid_slice(s) && n <= DUPS_BLOCK && root < n;
@@ -270,28 +233,26 @@ static bool dups_find(keel_slice s, const size_t *keys, size_t n, size_t k)
 static bool dups_object(keel_slice s, size_t open, size_t *dup)
 {
     size_t keys[DUPS_BLOCK];
-    size_t next = open + 1; /* where the block's first member starts */
-    bool first = true;      /* next is just past the brace */
+    size_t next = open; /* the block's first member is the one after next */
+    kjson_span key = { KEEL_JSON_T_STRING, 0, 0 };
+    kjson_span val = { KEEL_JSON_T_NULL, 0, 0 };
 
-    /*@ loop invariant open < next <= s.len;
-        loop assigns next, first, keys[0 .. DUPS_BLOCK - 1], *dup;
+    /*@ loop invariant open <= next <= s.len;
+        loop assigns next, key, val, keys[0 .. DUPS_BLOCK - 1], *dup;
         loop variant s.len - next;
     */
     for (;;) {
         size_t n = 0;
         size_t pos = next;
-        size_t key = 0;
-        bool more = first;
         /*@ loop invariant n <= DUPS_BLOCK && next <= pos <= s.len;
             loop invariant n > 0 ==> next < pos;
             loop invariant keys_in(&keys[0], n, s.len);
-            loop assigns n, pos, key, more, keys[0 .. DUPS_BLOCK - 1];
+            loop assigns n, pos, key, val, keys[0 .. DUPS_BLOCK - 1];
             loop variant DUPS_BLOCK - n;
         */
-        while (n < DUPS_BLOCK && dups_member(s, more, &pos, &key)) {
-            keys[n] = key;
+        while (n < DUPS_BLOCK && kjson_next_child_span(s, true, open, &pos, &key, &val) == KEEL_OK) {
+            keys[n] = key.start;
             n++;
-            more = false;
         }
         if (n == 0) {
             return false;
@@ -312,17 +273,16 @@ static bool dups_object(keel_slice s, size_t open, size_t *dup)
         size_t after = pos;
         //@ assert next < after <= s.len;
         /*@ loop invariant next < after <= pos <= s.len;
-            loop assigns pos, key, *dup;
+            loop assigns pos, key, val, *dup;
             loop variant s.len - pos;
         */
-        while (dups_member(s, false, &pos, &key)) {
-            if (dups_find(s, keys, n, key)) {
-                *dup = key;
+        while (kjson_next_child_span(s, true, open, &pos, &key, &val) == KEEL_OK) {
+            if (dups_find(s, keys, n, key.start)) {
+                *dup = key.start;
                 return true;
             }
         }
         next = after;
-        first = false;
     }
 }
 

@@ -114,6 +114,34 @@ bool kjson_str_eq(keel_slice body, keel_slice text);
 */
 KEEL_MUST_USE keel_result kjson_format_double(double v, keel_buf *out);
 
+/* ---- members and elements (json.c) ------------------------------------- */
+
+/* A value inside the bytes a lookup works on, as offsets: lookups carry
+ * offsets rather than sub-slices, so that every slice they hand out is cut
+ * from the caller's own slice in one place (json.c's json_slice_range). */
+typedef struct kjson_span {
+    keel_json_type type;
+    size_t start;
+    size_t end;
+} kjson_span;
+
+/* The next child of the container (an object when obj) whose opening
+ * bracket is s[start]; the walk ends at its closing bracket (NOT_FOUND) or
+ * at the end of s. *pos is <= start before the first child, else just past
+ * the previous one. For an object, *key is the member's key with its quotes. */
+/*@ requires valid_slice(s) && start < s.len;
+    requires \valid(pos) && \valid(key) && \valid(val) && \separated(pos, key, val);
+    assigns *pos, *key, *val;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_NOT_FOUND || \result == KEEL_ERR_PARSE;
+    ensures \result == KEEL_OK ==>
+              \old(*pos) < *pos && start < *pos && *pos <= s.len && *pos == val->end &&
+              start < val->start < val->end && key->start <= key->end <= s.len;
+    ensures \result == KEEL_OK && obj ==> key->start < key->end;
+    ensures \result != KEEL_OK ==> *pos == \old(*pos);
+*/
+KEEL_MUST_USE keel_result kjson_next_child_span(keel_slice s, bool obj, size_t start, size_t *pos,
+                                                kjson_span *key, kjson_span *val);
+
 /* ---- duplicate keys (json_dups.c) -------------------------------------- */
 
 /* Keys remembered at once, over all open objects. */
