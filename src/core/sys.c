@@ -51,15 +51,6 @@ uint64_t ksys_wall_seconds(void)
     return (uint64_t)ts.tv_sec;
 }
 
-static uint64_t sys_real_now_ms(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
-        return 0; /* cannot happen with CLOCK_MONOTONIC on Linux */
-    }
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* One initializer for both the live table and the pristine copy. */
 #define KEEL_SYS_REAL_OPS \
     { \
@@ -82,7 +73,7 @@ static uint64_t sys_real_now_ms(void)
         .freeaddrinfo = freeaddrinfo, \
         .alloc_zeroed = sys_real_alloc_zeroed, \
         .release = sys_real_release, \
-        .now_ms = sys_real_now_ms, \
+        .now_ms = ksys_clock_ms, \
         /* the event loop's calls */ \
         .epoll_create1 = epoll_create1, \
         .epoll_ctl = epoll_ctl, \

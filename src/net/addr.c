@@ -21,19 +21,9 @@
 #endif
 
 #ifdef __FRAMAC__
-/* WP proves this file alone: the entry points' validity checks need the
- * contracts of keel_slice_valid and keel_buf_valid (slice.c's, restated
- * word for word). Assumptions here; the net/addrlink unit proves slice.c's
- * bodies against these restatements. */
-/*@ assigns \nothing;
-    ensures \result <==> slice_shape(s);
-*/
-bool keel_slice_valid(keel_slice s);
-/*@ requires b == \null || \valid_read(b);
-    assigns \nothing;
-    ensures \result <==> (b != \null && buf_shape(*b));
-*/
-bool keel_buf_valid(const keel_buf *b);
+/* WP only: slice.c's contracts addr.c is proven against
+ * (proofs/contracts/addr.h). */
+#include "contracts/addr.h"
 #endif
 
 /* Longest host name handed to the resolver (RFC 1035 presentation form). */
@@ -560,22 +550,6 @@ keel_result keel_hostport_split(keel_slice text, keel_slice *host, uint16_t *por
 }
 
 /* ---- formatting ------------------------------------------------------- */
-
-#ifdef __FRAMAC__
-/* WP proves this file alone, so it needs the part of keel_buf_append's
- * documented contract (slice.h: all or nothing) that the formatters rely
- * on. Here it is an assumption; slice.c's proof discharges it. */
-/*@ requires \valid(b) && valid_buf(*b) && \separated(b, b->ptr + (0 .. b->cap - 1));
-    requires valid_slice(src);
-    requires \separated(b, src.ptr + (0 .. src.len - 1));
-    assigns *b, b->ptr[0 .. b->cap - 1];
-    ensures valid_buf(*b) && b->ptr == \old(b->ptr) && b->cap == \old(b->cap);
-    ensures \result == KEEL_OK ==> b->len == \old(b->len) + src.len;
-    ensures \result != KEEL_OK ==> b->len == \old(b->len)
-            && (\forall integer k; 0 <= k < b->cap ==> b->ptr[k] == \old(b->ptr[k]));
-*/
-KEEL_MUST_USE keel_result keel_buf_append(keel_buf *b, keel_slice src);
-#endif
 
 typedef struct addr_text {
     uint8_t b[KEEL_ADDR_TEXT_MAX];
