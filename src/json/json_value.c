@@ -398,10 +398,10 @@ static KEEL_MUST_USE keel_result json_value_unescape(keel_slice body, keel_buf *
         if (kjson_escape_decode(body, i, &ch) != KEEL_OK) {
             return KEEL_ERR_PARSE;
         }
+        /* A decoded escape is a scalar value, so it encodes to 1..4 bytes
+         * (WP proves it; a check for 0 here was dead code). */
         keel_slice bytes = { u, kjson_utf8_put(ch.cp, u) };
-        if (bytes.len == 0) {
-            return KEEL_ERR_PARSE;
-        }
+        //@ assert bytes.len > 0;
         KEEL_TRY(keel_buf_append(out, bytes));
         i += ch.len;
         run = i;
