@@ -1597,57 +1597,79 @@ static KEEL_MUST_USE keel_result parse_status(keel_http_parser *p, keel_slice in
 {
     size_t i = p->st_.pos;
     size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
+    /* The loop runs on locals; p is written once, after it, and every
+     * failure leaves through one parse_fail (fewer paths per goal). */
+    keel_http_reason why = KEEL_HTTP_OK;
+    size_t at = i;
+    uint8_t k = p->st_.vidx;
+    uint16_t status = p->st_.status;
     /*@ loop invariant \at(p->st_.pos, Pre) <= i <= in.len;
-        loop invariant run_ok(p, in) && p->st_.pos == \at(p->st_.pos, Pre);
-        loop invariant p->st_.state == \at(p->st_.state, Pre);
-        loop invariant i == \at(p->st_.pos, Pre) ==> p->st_.vidx == \at(p->st_.vidx, Pre);
-        loop assigns i, p->st_.vidx, p->st_.status;
+        loop invariant i == \at(p->st_.pos, Pre) ==> k == \at(p->st_.vidx, Pre);
+        loop assigns i, k, status, why, at;
         loop variant in.len - i;
     */
-    while (i < in.len && p->st_.vidx < 3u) {
+    while (i < in.len && k < 3u) {
         uint8_t c = in.ptr[i];
         if (i >= lim && !parse_is_eol(c)) {
-            return parse_fail(p, i, KEEL_HTTP_START_LINE_TOO_LONG);
+            why = KEEL_HTTP_START_LINE_TOO_LONG;
+            at = i;
+            break;
         }
         if ((khttp_class[c] & KHTTP_DIGIT) == 0) {
-            return parse_fail(p, i, KEEL_HTTP_BAD_STATUS);
+            why = KEEL_HTTP_BAD_STATUS;
+            at = i;
+            break;
         }
-        p->st_.status = (uint16_t)(p->st_.status % 100u * 10u + (uint16_t)(c - '0'));
-        p->st_.vidx++;
+        status = (uint16_t)(status % 100u * 10u + (uint16_t)(c - '0'));
+        k++;
         i++;
     }
-    if (i == in.len) {
+    uint8_t c = i < in.len ? in.ptr[i] : 0;
+    uint8_t next = ST_STATUS;
+    if (why != KEEL_HTTP_OK || i == in.len) {
+        /* failed in the loop, or all in view taken */
+    } else if (i >= lim && !parse_is_eol(c)) {
+        why = KEEL_HTTP_START_LINE_TOO_LONG;
+        at = i;
+    } else if (c != ' ' && !parse_is_eol(c)) {
+        why = KEEL_HTTP_BAD_STATUS;
+        at = i;
+    } else if (status < 100u || status > 599u) {
+        why = KEEL_HTTP_BAD_STATUS;
+        at = i >= 3u ? i - 3u : i;
+    } else if (c == ' ') {
+        next = ST_REASON; /* the reason phrase starts after the SP */
+    } else if ((p->cfg.lenient & KEEL_HTTP_LENIENT_NO_REASON_SP) == 0) {
+        why = KEEL_HTTP_BAD_START_LINE;
+        at = i;
+    } else if (c == '\r') {
+        next = ST_LINE_LF;
+    } else if ((p->cfg.lenient & KEEL_HTTP_LENIENT_BARE_LF) == 0) {
+        why = KEEL_HTTP_BARE_LF;
+        at = i;
+    } else {
+        next = ST_FIELDS;
+    }
+    p->st_.vidx = k;
+    p->st_.status = status;
+    if (why != KEEL_HTTP_OK) {
+        return parse_fail(p, at, why);
+    }
+    if (next == ST_STATUS) {
         p->st_.pos = i;
         return KEEL_OK;
     }
-    uint8_t c = in.ptr[i];
-    if (i >= lim && !parse_is_eol(c)) {
-        return parse_fail(p, i, KEEL_HTTP_START_LINE_TOO_LONG);
-    }
-    if (c != ' ' && !parse_is_eol(c)) {
-        return parse_fail(p, i, KEEL_HTTP_BAD_STATUS);
-    }
-    if (p->st_.status < 100u || p->st_.status > 599u) {
-        return parse_fail(p, i >= 3u ? i - 3u : i, KEEL_HTTP_BAD_STATUS);
-    }
-    if (c == ' ') {
-        p->st_.target = i + 1; /* the reason phrase */
+    p->st_.target = next == ST_REASON ? i + 1 : i;
+    if (next == ST_REASON) {
         p->st_.state = ST_REASON;
         p->st_.pos = i + 1;
         return KEEL_OK;
     }
-    p->st_.target = i;
     p->st_.target_end = i;
-    if ((p->cfg.lenient & KEEL_HTTP_LENIENT_NO_REASON_SP) == 0) {
-        return parse_fail(p, i, KEEL_HTTP_BAD_START_LINE);
-    }
-    if (c == '\r') {
+    if (next == ST_LINE_LF) {
         p->st_.state = ST_LINE_LF;
         p->st_.pos = i + 1;
         return KEEL_OK;
-    }
-    if ((p->cfg.lenient & KEEL_HTTP_LENIENT_BARE_LF) == 0) {
-        return parse_fail(p, i, KEEL_HTTP_BARE_LF);
     }
     return parse_start_done(p, in, i + 1);
 }
