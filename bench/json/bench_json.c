@@ -30,6 +30,10 @@
  * median ns per document of each and the median of the per-pair ratios
  * cJSON time / keel time (> 1: keel faster). bench/json/run.sh runs several
  * pinned processes and takes medians of these.
+ *
+ * --loop IMPL WORKLOAD DOC N: after the checks, N untimed runs of one
+ * implementation (keel or cjson) on one workload and document, for perf or
+ * callgrind.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -367,23 +371,81 @@ static void check_same(const text *t, const char *doc)
     }
 }
 
+/* The workloads by name: keel's operation and cJSON's. */
+static const struct workload {
+    const char *name;
+    op_fn keel;
+    op_fn cjson;
+} workloads[] = {
+    { "validate", op_keel_validate, op_cjson_validate },
+    { "validate-dups-ok", op_keel_validate_dups, op_cjson_validate },
+    { "extract", keel_extract_walk, cjson_extract },
+    { "extract-find", keel_extract, cjson_extract },
+};
+
+#define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
+
+/* --loop: n untimed runs of one implementation, workload and document. */
+static int loop(const char *impl, const char *workload, const char *doc, unsigned long n,
+                const text docs[3], const char *const names[3])
+{
+    const struct workload *w = NULL;
+    for (size_t i = 0; i < N_WORKLOADS; i++) {
+        if (strcmp(workloads[i].name, workload) == 0) {
+            w = &workloads[i];
+        }
+    }
+    int d = -1;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(names[i], doc) == 0) {
+            d = i;
+        }
+    }
+    bool keel = strcmp(impl, "keel") == 0;
+    if (w == NULL || d < 0 || (!keel && strcmp(impl, "cjson") != 0)) {
+        fprintf(stderr, "bench_json: --loop keel|cjson WORKLOAD DOC N\n");
+        return 2;
+    }
+    extracted x = { 0 };
+    for (unsigned long i = 0; i < n; i++) {
+        if (!(keel ? w->keel : w->cjson)(&docs[d], &x)) {
+            fprintf(stderr, "bench_json: an operation failed\n");
+            return 1;
+        }
+        sink += (uint64_t)x.number;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned reps = 7;
     double min_ms = 5.0;
+    const char *loop_impl = NULL;
+    const char *loop_workload = NULL;
+    const char *loop_doc = NULL;
+    unsigned long loop_n = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0) {
             reps = (unsigned)atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--min-ms") == 0) {
             min_ms = atof(argv[i + 1]);
+        } else if (strcmp(argv[i], "--loop") == 0 && i + 4 < argc) {
+            loop_impl = argv[i + 1];
+            loop_workload = argv[i + 2];
+            loop_doc = argv[i + 3];
+            loop_n = strtoul(argv[i + 4], NULL, 10);
+            i += 3;
         }
     }
     if (reps < 1 || reps > MAX_REPS || min_ms <= 0) {
-        fprintf(stderr, "usage: bench_json [--reps 1..%d] [--min-ms MS]\n", MAX_REPS);
+        fprintf(stderr, "usage: bench_json [--reps 1..%d] [--min-ms MS]\n"
+                        "       bench_json --loop keel|cjson WORKLOAD DOC N   (for a profiler)\n",
+                MAX_REPS);
         return 2;
     }
     text docs[3];
-    const char *names[3] = { "small", "nested", "strings" };
+    const char *const names[3] = { "small", "nested", "strings" };
     memset(docs, 0, sizeof docs);
     small_doc(&docs[0]);
     nested_doc(&docs[1], 100000);
@@ -391,15 +453,14 @@ int main(int argc, char **argv)
     for (int d = 0; d < 3; d++) {
         check_same(&docs[d], names[d]);
     }
+    if (loop_impl != NULL) {
+        return loop(loop_impl, loop_workload, loop_doc, loop_n, docs, names);
+    }
     for (int d = 0; d < 3; d++) {
-        measure(names[d], "validate", &docs[d], op_keel_validate, op_cjson_validate, reps,
-                min_ms * 1e6);
-        measure(names[d], "validate-dups-ok", &docs[d], op_keel_validate_dups, op_cjson_validate,
-                reps, min_ms * 1e6);
-        measure(names[d], "extract", &docs[d], keel_extract_walk, cjson_extract, reps,
-                min_ms * 1e6);
-        measure(names[d], "extract-find", &docs[d], keel_extract, cjson_extract, reps,
-                min_ms * 1e6);
+        for (size_t w = 0; w < N_WORKLOADS; w++) {
+            measure(names[d], workloads[w].name, &docs[d], workloads[w].keel, workloads[w].cjson,
+                    reps, min_ms * 1e6);
+        }
     }
     for (int d = 0; d < 3; d++) {
         free(docs[d].p);
