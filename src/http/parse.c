@@ -659,22 +659,21 @@ static const uint8_t parse_fields_known[6][32] = {
 };
 static const uint8_t parse_fields_len[6] = { 14, 17, 4, 10, 6, 7 };
 
-/* Which framing field the name in[from, to) is (ASCII case-insensitive). */
+/* Which framing field the name in[from, to) is (ASCII case-insensitive).
+ * The six names have six different lengths: the length picks the one the
+ * name can be, and one comparison decides. */
 /*@ requires valid_slice(in) && from <= to <= in.len;
     assigns \nothing;
     ensures \result <= FIELD_UPGRADE;
 */
 static uint32_t parse_field_id(keel_slice in, size_t from, size_t to)
 {
-    /*@ loop invariant 0 <= m <= 6;
-        loop assigns m;
-        loop variant 6 - m;
-    */
-    for (uint32_t m = 0; m < 6u; m++) {
-        size_t n = parse_fields_len[m];
-        if (n <= 32 && parse_eq_nocase(in, from, to, parse_fields_known[m], n)) {
-            return m + 1u;
-        }
+    size_t n = to - from;
+    uint32_t m = n == 14u ? 0u : n == 17u ? 1u : n == 4u ? 2u : n == 10u ? 3u : n == 6u ? 4u
+               : n == 7u  ? 5u : 6u;
+    if (m < 6u && parse_fields_len[m] <= 32u &&
+        parse_eq_nocase(in, from, to, parse_fields_known[m], parse_fields_len[m])) {
+        return m + 1u;
     }
     return FIELD_OTHER;
 }
