@@ -21,6 +21,7 @@
  */
 #include "http/http_internal.h"
 
+#include "core/word.h"
 #include "keel/http.h"
 #include "keel/result.h"
 #include "keel/slice.h"
@@ -320,37 +321,92 @@ static size_t parse_ws_end(keel_slice in, size_t i, size_t end)
     return k;
 }
 
-/* The value of a field line from in[*at] (state KHTTP_FL_VALUE): runs of
- * visible bytes and of whitespace; the value ends after the last visible
- * run (trailing OWS is not part of it). Stops at the byte that is neither
- * (*at left there) or at end. */
+/* From i, past the words of eight bytes that hold no byte below 0x20 and
+ * none 0x7F (src/core/word.h), to the first such byte of the next word, or
+ * to where fewer than eight bytes remain before end. Out of line: its
+ * constants would otherwise be loaded on every call of the field-line
+ * scanner, also by a trickled header that never has eight bytes to scan. */
+/*@ requires valid_slice(in) && i <= end <= in.len;
+    assigns \nothing;
+    ensures i <= \result <= end;
+*/
+__attribute__((noinline)) static size_t parse_text_words(keel_slice in, size_t i, size_t end)
+{
+    size_t k = i;
+    /*@ loop invariant i <= k <= end;
+        loop assigns k;
+        loop variant end - k;
+    */
+    while (end - k >= 8u) {
+        uint64_t w = kword_load(in, k);
+        uint64_t m = kword_below(w, 0x20) | kword_eq(w, 0x7f);
+        if (m != 0) {
+            return k + kword_first(m);
+        }
+        k += 8u;
+    }
+    return k;
+}
+
+/* End of the run of field-value bytes (VCHAR, obs-text, SP, HTAB: class
+ * KHTTP_TEXT) from i, bounded by end: eight bytes at a time while eight
+ * remain (parse_text_words), and each byte where that stops classified
+ * here (HTAB is a value byte: the scan goes on after it). */
+/*@ requires valid_slice(in) && i <= end <= in.len;
+    assigns \nothing;
+    ensures i <= \result <= end;
+    ensures \result < end ==> (khttp_class[in.ptr[\result]] & KHTTP_TEXT) == 0;
+*/
+static size_t parse_text_run(keel_slice in, size_t i, size_t end)
+{
+    size_t k = i;
+    /*@ loop invariant i <= k <= end;
+        loop assigns k;
+        loop variant end - k;
+    */
+    while (k < end) {
+        if (end - k >= 8u) {
+            k = parse_text_words(in, k, end);
+            if (k == end) {
+                break;
+            }
+        }
+        if ((khttp_class[in.ptr[k]] & KHTTP_TEXT) == 0) {
+            break;
+        }
+        k++;
+    }
+    return k;
+}
+
+/* The value of a field line from in[*at] (state KHTTP_FL_VALUE): one run of
+ * value bytes; the value ends after its last visible byte (trailing OWS is
+ * not part of it), found by looking back from the run's end, never before
+ * where this call started (so every byte is looked at a bounded number of
+ * times, however the value is split). Stops at the first byte that is not
+ * a value byte (*at left there) or at end. */
 /*@ requires valid_slice(in) && \valid(fs) && \valid(at) && \separated(fs, at);
     requires *at <= end <= in.len;
     assigns fs->value_end, *at;
     ensures \old(*at) <= *at <= end;
-    ensures *at < end ==> (khttp_class[in.ptr[*at]] & KHTTP_VCHAR) == 0 &&
-                          in.ptr[*at] != ' ' && in.ptr[*at] != '\t';
+    ensures *at < end ==> (khttp_class[in.ptr[*at]] & KHTTP_TEXT) == 0;
 */
-static void parse_value_runs(keel_http_fieldscan_ *fs, keel_slice in, size_t *at, size_t end)
+static void parse_value_run(keel_http_fieldscan_ *fs, keel_slice in, size_t *at, size_t end)
 {
     size_t i = *at;
-    /*@ loop invariant \at(*at, Pre) <= i <= end;
-        loop assigns i, fs->value_end;
-        loop variant end - i;
+    size_t t = parse_text_run(in, i, end);
+    size_t v = t;
+    /*@ loop invariant i <= v <= t;
+        loop assigns v;
+        loop variant v - i;
     */
-    while (i < end) {
-        size_t v = parse_run_of(in, i, end, KHTTP_VCHAR);
-        if (v > i) {
-            fs->value_end = v;
-        }
-        size_t w = parse_ws_end(in, v, end);
-        if (w == v) {
-            i = w;
-            break;
-        }
-        i = w;
+    while (v > i && (in.ptr[v - 1] == ' ' || in.ptr[v - 1] == '\t')) {
+        v--;
     }
-    *at = i;
+    if (v > i) {
+        fs->value_end = v;
+    }
+    *at = t;
 }
 
 /* The line end of a field line in state VALUE at in[k] (k < end): CR, or
@@ -457,7 +513,7 @@ static size_t parse_fl_step(keel_http_fieldscan_ *fs, keel_slice in, size_t i, s
         *st = KHTTP_FL_VALUE;
     }
     /* KHTTP_FL_VALUE */
-    parse_value_runs(fs, in, &k, end);
+    parse_value_run(fs, in, &k, end);
     if (k == end) {
         return k;
     }

@@ -750,6 +750,68 @@ static void test_bare_cr_and_bare_lf_in_every_position(void **state)
     EXPECT_REQ_REJECTIONS(cases);
 }
 
+/* Field values are scanned eight bytes at a time (src/core/word.h): every
+ * byte value at every offset of a 40-byte value (so at every position of a
+ * word, in the words and in the bytes after the last whole word) is
+ * accepted exactly when it is a value byte (VCHAR, obs-text, SP, HTAB), and
+ * otherwise rejected at that byte (a CR: at the byte after it). Whole
+ * offers: the splits are what the other cases check. */
+static void test_every_byte_at_every_offset_of_a_value(void **state)
+{
+    (void)state;
+    static const char head[] = "GET / HTTP/1.1\r\nHost: h\r\nX-Long: ";
+    static const char tail[] = "\r\n\r\n";
+    const size_t vlen = 40;
+    const size_t at0 = HT_LEN(head);
+    keel_http_header hdrs[8];
+    keel_http_parser p;
+    char msg[128];
+    for (size_t off = 0; off < vlen; off++) {
+        for (int b = 0; b < 256; b++) {
+            char value[40];
+            for (size_t k = 0; k < vlen; k++) {
+                value[k] = (char)('a' + k % 26);
+            }
+            value[off] = (char)b;
+            memcpy(msg, head, at0);
+            memcpy(msg + at0, value, vlen);
+            memcpy(msg + at0 + vlen, tail, HT_LEN(tail));
+            size_t len = at0 + vlen + HT_LEN(tail);
+            ht_init(&p, KEEL_HTTP_REQUEST, 0, NULL, hdrs, 8);
+            keel_slice in = { (const uint8_t *)msg, len };
+            keel_http_request q;
+            keel_http_error err = { 0, KEEL_HTTP_OK, 0 };
+            size_t used = 0;
+            keel_result r = keel_http_parse_request(&p, in, &q, &used, &err);
+            bool value_byte = b == '\t' || (b >= 0x20 && b != 0x7f);
+            if (value_byte) {
+                if (r != KEEL_OK) {
+                    fail_msg("byte 0x%02x at %zu: %s at %zu", b, off,
+                             keel_http_reason_str(err.reason), err.offset);
+                }
+                assert_int_equal(used, len);
+                /* OWS at either end is not part of the value */
+                size_t from = (b == ' ' || b == '\t') && off == 0 ? 1 : 0;
+                size_t to = (b == ' ' || b == '\t') && off == vlen - 1 ? vlen - 1 : vlen;
+                keel_slice v;
+                assert_int_equal(keel_http_header_get(&q.head, KEEL_STR("x-long"), &v), KEEL_OK);
+                assert_int_equal(v.len, to - from);
+                assert_memory_equal(v.ptr, value + from, to - from);
+                continue;
+            }
+            keel_http_reason want = b == '\r'   ? KEEL_HTTP_BARE_CR
+                                    : b == '\n' ? KEEL_HTTP_BARE_LF
+                                                : KEEL_HTTP_BAD_FIELD_VALUE;
+            size_t want_at = at0 + off + (b == '\r' ? 1u : 0u);
+            if (r != KEEL_ERR_PARSE || err.reason != want || err.offset != want_at) {
+                fail_msg("byte 0x%02x at %zu: want %s at %zu, got %d %s at %zu", b, off,
+                         keel_http_reason_str(want), want_at, r, keel_http_reason_str(err.reason),
+                         err.offset);
+            }
+        }
+    }
+}
+
 /* ---- limits ---------------------------------------------------------------------------- */
 
 /* A request line of exactly n bytes (CRLF excluded) with a target of
@@ -1140,6 +1202,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_smuggling_transfer_encoding_obfuscations),
         cmocka_unit_test(test_smuggling_content_length_values),
         cmocka_unit_test(test_bare_cr_and_bare_lf_in_every_position),
+        cmocka_unit_test(test_every_byte_at_every_offset_of_a_value),
         cmocka_unit_test(test_limit_start_line_exact_and_one_past),
         cmocka_unit_test(test_limit_header_bytes_exact_and_one_past),
         cmocka_unit_test(test_limit_header_count_is_the_array_size),

@@ -1,0 +1,78 @@
+/*
+ * src/core/word.h - eight bytes of a slice at a time, for the scanning loops
+ * (internal: not part of the API).
+ *
+ * kword_load reads s.ptr[pos .. pos+7] as one little-endian 64-bit word; its
+ * contract makes every caller prove that the eight bytes lie inside the
+ * slice (WP checks each call), and its body reads them byte by byte, which
+ * the compilers turn into one load. The other helpers are branch-free bit
+ * arithmetic on such a word ("SWAR"): each returns a mask with bit 7 of
+ * byte i set for the bytes i it looks for, so a caller skips a word whose
+ * mask is 0 and otherwise goes to the first flagged byte (kword_first).
+ *
+ * What is proven and what is tested: WP proves that the loads stay in
+ * bounds and that kword_first is at most 7, so a scanner that uses them
+ * never reads outside its slice and still terminates. That a mask is 0
+ * only when no byte of the word is one looked for (the classic "has a zero
+ * byte" identity: the subtraction borrows only out of a byte that is below
+ * the compared value, and only upwards, so the lowest flagged byte is
+ * exact and a byte is never missed) is arithmetic WP is not asked to
+ * prove: tests/core/test_word.c checks it for every byte value at every
+ * position, beside every other byte value at every other position, and
+ * the HTTP parser's tests and harnesses compare the scans built on it with
+ * the byte classes (proofs/README.md, Assumptions).
+ */
+#ifndef KEEL_CORE_WORD_H
+#define KEEL_CORE_WORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/slice.h"
+
+#define KWORD_ONES UINT64_C(0x0101010101010101)
+#define KWORD_HIGHS UINT64_C(0x8080808080808080)
+
+/* The word whose eight bytes are s.ptr[pos .. pos+7], s.ptr[pos] lowest. */
+/*@ requires valid_slice(s) && pos <= s.len && s.len - pos >= 8;
+    assigns \nothing;
+*/
+static inline uint64_t kword_load(keel_slice s, size_t pos)
+{
+    const uint8_t *p = s.ptr + pos;
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+           (uint64_t)p[7] << 56;
+}
+
+/* Bit 7 of each byte of w that is below n (n <= 0x80); the lowest flagged
+ * byte is exact, a byte above it may be flagged wrongly (after a borrow). */
+/*@ requires n <= 0x80;
+    assigns \nothing;
+*/
+static inline uint64_t kword_below(uint64_t w, uint8_t n)
+{
+    return (w - KWORD_ONES * n) & ~w & KWORD_HIGHS;
+}
+
+/* Bit 7 of each byte of w equal to b (exact for the lowest, as above). */
+/*@ assigns \nothing; */
+static inline uint64_t kword_eq(uint64_t w, uint8_t b)
+{
+    return kword_below(w ^ (KWORD_ONES * b), 1);
+}
+
+/* The index (0..7) of the lowest byte of m with bit 7 set; for m == 0, 0.
+ * m & -m keeps the lowest set bit (bit 8i+7); shifted down it is 1 << 8i,
+ * and the multiplication moves byte 7-i of the constant, which is i, to
+ * the top byte. */
+/*@ assigns \nothing;
+    ensures \result <= 7;
+*/
+static inline size_t kword_first(uint64_t m)
+{
+    uint64_t low = m & (~m + 1u);
+    return (size_t)((((low >> 7) * UINT64_C(0x0001020304050607)) >> 56) & 7u);
+}
+
+#endif

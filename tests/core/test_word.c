@@ -1,0 +1,208 @@
+/*
+ * tests/core/test_word.c - the word helpers of src/core/word.h against the
+ * byte-by-byte answer: what WP does not prove about them (proofs/README.md,
+ * Assumptions). A mask must flag the first byte looked for exactly, and be
+ * 0 only when no byte is one: checked for every byte value at every
+ * position among every filler byte, and for every pair of byte values at
+ * neighbouring positions (and the two ends) among two fillers; kword_load reads the bytes
+ * little-endian and, at the end of a slice that ends on a guard page,
+ * nothing past it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "test_main.h"
+
+#include "core/word.h"
+#include "guard_page.h"
+#include "http/http_internal.h"
+
+/* The word whose byte i is b[i]. */
+static uint64_t word_of(const uint8_t b[8])
+{
+    uint64_t w = 0;
+    for (int i = 7; i >= 0; i--) {
+        w = w << 8 | b[i];
+    }
+    return w;
+}
+
+/* What a mask must say about b[0..7] for the bytes `hit` picks: 0 when none
+ * is picked, else non-zero with kword_first at the first one picked. */
+static void check_mask(const uint8_t b[8], uint64_t m, int (*hit)(uint8_t, int), int arg)
+{
+    int first = -1;
+    for (int i = 0; i < 8; i++) {
+        if (hit(b[i], arg)) {
+            first = i;
+            break;
+        }
+    }
+    if (first < 0) {
+        if (m != 0) {
+            fail_msg("mask %016llx for %016llx (arg %d): no byte is one looked for",
+                     (unsigned long long)m, (unsigned long long)word_of(b), arg);
+        }
+        return;
+    }
+    if (m == 0 || kword_first(m) != (size_t)first) {
+        fail_msg("mask %016llx for %016llx (arg %d): first byte looked for is %d, kword_first %zu",
+                 (unsigned long long)m, (unsigned long long)word_of(b), arg, first,
+                 m == 0 ? (size_t)99 : kword_first(m));
+    }
+}
+
+static int is_below(uint8_t c, int n)
+{
+    return c < n;
+}
+
+static int is_equal(uint8_t c, int v)
+{
+    return c == v;
+}
+
+/* The HTTP field-value scan's mask (src/http/parse.c, parse_text_words):
+ * a byte below 0x20 or 0x7F. */
+static int is_value_stop(uint8_t c, int unused)
+{
+    (void)unused;
+    return c < 0x20 || c == 0x7f;
+}
+
+static uint64_t value_mask(uint64_t w)
+{
+    return kword_below(w, 0x20) | kword_eq(w, 0x7f);
+}
+
+/* Every byte value v at every position among filler f (all 256), then every
+ * pair of values at every pair of positions among the fillers given. */
+typedef uint64_t (*mask_fn)(uint64_t w, int arg);
+
+static void check_all(mask_fn mask, int (*hit)(uint8_t, int), int arg)
+{
+    uint8_t b[8];
+    for (int f = 0; f < 256; f++) {
+        for (int pos = 0; pos < 8; pos++) {
+            for (int v = 0; v < 256; v++) {
+                memset(b, f, sizeof b);
+                b[pos] = (uint8_t)v;
+                check_mask(b, mask(word_of(b), arg), hit, arg);
+            }
+        }
+    }
+    /* Pairs: a byte's borrow reaches the bytes above it, the next one
+     * first; (0, 7) spans the word. */
+    static const uint8_t fillers[] = { 0x41, 0xff };
+    static const int pairs[][2] = { { 0, 1 }, { 1, 2 }, { 2, 3 }, { 3, 4 },
+                                    { 4, 5 }, { 5, 6 }, { 6, 7 }, { 0, 7 } };
+    for (size_t k = 0; k < sizeof fillers; k++) {
+        for (size_t q = 0; q < sizeof pairs / sizeof pairs[0]; q++) {
+            int p1 = pairs[q][0];
+            int p2 = pairs[q][1];
+            {
+                for (int v1 = 0; v1 < 256; v1++) {
+                    for (int v2 = 0; v2 < 256; v2++) {
+                        memset(b, fillers[k], sizeof b);
+                        b[p1] = (uint8_t)v1;
+                        b[p2] = (uint8_t)v2;
+                        check_mask(b, mask(word_of(b), arg), hit, arg);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static uint64_t below_mask(uint64_t w, int n)
+{
+    return kword_below(w, (uint8_t)n);
+}
+
+static uint64_t eq_mask(uint64_t w, int v)
+{
+    return kword_eq(w, (uint8_t)v);
+}
+
+static uint64_t value_mask_fn(uint64_t w, int unused)
+{
+    (void)unused;
+    return value_mask(w);
+}
+
+static void test_load_is_little_endian_and_in_bounds(void **state)
+{
+    (void)state;
+    static const uint8_t bytes[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+    guard_region g;
+    uint8_t *p = guard_alloc(&g, bytes, sizeof bytes);
+    assert_non_null(p);
+    keel_slice s = { p, sizeof bytes };
+    assert_true(kword_load(s, 0) == UINT64_C(0x0807060504030201));
+    /* the last eight bytes, flush against the guard page */
+    assert_true(kword_load(s, 2) == UINT64_C(0x0a09080706050403));
+    guard_free(&g);
+}
+
+static void test_first_is_the_lowest_flagged_byte(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 8; i++) {
+        uint64_t bit = UINT64_C(0x80) << (8 * i);
+        assert_int_equal(kword_first(bit), i);
+        /* flags above the lowest do not matter */
+        for (int j = i + 1; j < 8; j++) {
+            assert_int_equal(kword_first(bit | UINT64_C(0x80) << (8 * j)), i);
+        }
+    }
+    assert_int_equal(kword_first(KWORD_HIGHS), 0);
+}
+
+static void test_below_flags_exactly_the_first_small_byte(void **state)
+{
+    (void)state;
+    static const int limits[] = { 1, 0x20, 0x21, 0x41, 0x80 };
+    for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
+        check_all(below_mask, is_below, limits[k]);
+    }
+}
+
+static void test_eq_flags_exactly_the_first_equal_byte(void **state)
+{
+    (void)state;
+    static const int values[] = { 0x00, '"', '\\', 0x7f, 0x80, 0xff };
+    for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+        check_all(eq_mask, is_equal, values[k]);
+    }
+}
+
+/* The field-value mask against the parser's own byte classes: a word it
+ * lets through holds only value bytes (KHTTP_TEXT), and where it stops
+ * the byte is not a value byte or is HTAB (which the scan classifies and
+ * passes). */
+static void test_value_mask_agrees_with_the_byte_classes(void **state)
+{
+    (void)state;
+    check_all(value_mask_fn, is_value_stop, 0);
+    for (int c = 0; c < 256; c++) {
+        int text = (khttp_class[c] & KHTTP_TEXT) != 0;
+        assert_int_equal(text && c != '\t', !is_value_stop((uint8_t)c, 0));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_is_little_endian_and_in_bounds),
+        cmocka_unit_test(test_first_is_the_lowest_flagged_byte),
+        cmocka_unit_test(test_below_flags_exactly_the_first_small_byte),
+        cmocka_unit_test(test_eq_flags_exactly_the_first_equal_byte),
+        cmocka_unit_test(test_value_mask_agrees_with_the_byte_classes),
+    };
+    return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
+}
