@@ -397,17 +397,23 @@ static bool te_name_prefix(const uint8_t *d, const keel_msg *info)
 }
 
 /* Message i has a Connection field whose value is a list (a ',' in it),
- * has inner whitespace or ends with an HTAB: keel reads each element of
- * the list without its OWS, the peers match only some forms. */
+ * has inner whitespace or ends with an HTAB, or has more than one
+ * Connection field line (one list, RFC 9110 5.3: `keep-alive` on one line
+ * and `close` on the next is close, RFC 9112 9.3): keel reads each element
+ * of the list without its OWS, the peers match only some forms. */
 static bool connection_list(const uint8_t *d, const keel_msg *info)
 {
     size_t ls = info->start;
+    unsigned lines = 0;
     while (ls < info->body_start) {
         size_t le = ls;
         while (le < info->body_start && d[le] != '\n') {
             le++;
         }
         if (line_is(d, info->body_start, ls, "connection:")) {
+            if (++lines > 1) {
+                return true;
+            }
             size_t v = ls + 11, e = le;
             while (v < e && (d[v] == ' ' || d[v] == '\t')) {
                 v++;
