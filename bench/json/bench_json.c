@@ -9,6 +9,11 @@
  *
  * The fields come after the bulk, so a lookup has to skip it.
  *
+ * simdjson 3.0 (Debian's libsimdjson-dev, peer_simdjson.cpp) is the third
+ * side: its DOM parse (full validation) and the same fields through its
+ * DOM, on a padded copy of each document made before anything is timed
+ * (simdjson reads past the text's end), with one parser reused.
+ *
  * Workloads, per document:
  *   validate  keel_json_validate  vs  cJSON_ParseWithLengthOpts(require
  *             NUL-terminated, i.e. no trailing data) + cJSON_Delete
@@ -21,18 +26,19 @@
  *             GetObjectItemCaseSensitive / GetArrayItem chain + cJSON_Delete.
  *   extract-find  the same fields, each looked up with keel_json_find from
  *             the root (so the bulk is skipped once per root-level field).
- *             Every value is checked equal between keel and cJSON (abort if
+ *             Every value is checked equal between keel, cJSON and simdjson (abort if
  *             not).
  *
  * One process: per document and workload, calibrate an iteration count
- * (>= --min-ms per sample), then --reps samples, keel and cJSON alternating;
- * print one line "result DOC WORKLOAD BYTES KEEL_NS CJSON_NS RATIO" with the
- * median ns per document of each and the median of the per-pair ratios
- * cJSON time / keel time (> 1: keel faster). bench/json/run.sh runs several
+ * (>= --min-ms per sample), then --reps rounds of keel, cJSON, simdjson;
+ * print one line "result DOC WORKLOAD BYTES KEEL_NS CJSON_NS RATIO SIMDJSON_NS
+ * SIMDJSON_RATIO" with the median ns per document of each and the medians
+ * of the per-round ratios cJSON time / keel time and simdjson time / keel
+ * time (> 1: keel faster). bench/json/run.sh runs several
  * pinned processes and takes medians of these.
  *
  * --loop IMPL WORKLOAD DOC N: after the checks, N untimed runs of one
- * implementation (keel or cjson) on one workload and document, for perf or
+ * implementation (keel, cjson or simdjson) on one workload and document, for perf or
  * callgrind.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -48,6 +54,8 @@
 
 #include "keel/json.h"
 
+#include "peer_simdjson.h"
+
 #define MAX_REPS 99
 
 /* ---- documents ------------------------------------------------------------ */
@@ -56,6 +64,7 @@ typedef struct text {
     char *p;
     size_t len;
     size_t cap;
+    sj_doc *sj; /* simdjson's padded copy, made before anything is timed */
 } text;
 
 static void put(text *t, const char *s)
@@ -137,16 +146,10 @@ static void strings_doc(text *t, size_t target)
     put(t, "}");
 }
 
-/* ---- the two implementations --------------------------------------------- */
+/* ---- the implementations -------------------------------------------------- */
 
-typedef struct extracted {
-    int64_t number;
-    bool boolean;
-    int64_t zip;
-    int64_t item_id;
-    char name[64];
-    size_t name_len;
-} extracted;
+/* The fields every side extracts (declared with simdjson's C interface). */
+typedef sj_fields extracted;
 
 static volatile uint64_t sink;
 
@@ -289,6 +292,19 @@ static bool op_keel_validate_dups(const text *t, extracted *x)
     return keel_json_parse_opts(as_slice(t), &o, &d, &e) == KEEL_OK;
 }
 
+/* simdjson: the DOM parse (full validation, UTF-8 included), then the
+ * same fields through its DOM (at(2) for the array element). */
+static bool op_simdjson_validate(const text *t, extracted *x)
+{
+    (void)x;
+    return sj_validate(t->sj);
+}
+
+static bool op_simdjson_extract(const text *t, extracted *x)
+{
+    return sj_extract(t->sj, x);
+}
+
 static bool op_cjson_validate(const text *t, extracted *x)
 {
     (void)x;
@@ -331,7 +347,7 @@ static double median(double *v, unsigned n)
 }
 
 static void measure(const char *doc, const char *workload, const text *t, op_fn keel, op_fn cjson,
-                    unsigned reps, double min_ns)
+                    op_fn simd, unsigned reps, double min_ns)
 {
     unsigned n = 1;
     while (sample(keel, t, n) * n < min_ns && n < (1u << 30)) {
@@ -339,14 +355,18 @@ static void measure(const char *doc, const char *workload, const text *t, op_fn 
     }
     double k[MAX_REPS];
     double c[MAX_REPS];
+    double j[MAX_REPS];
     double ratio[MAX_REPS];
+    double sratio[MAX_REPS];
     for (unsigned r = 0; r < reps; r++) {
         k[r] = sample(keel, t, n);
         c[r] = sample(cjson, t, n);
+        j[r] = sample(simd, t, n);
         ratio[r] = c[r] / k[r];
+        sratio[r] = j[r] / k[r];
     }
-    printf("result %s %s %zu %.1f %.1f %.3f\n", doc, workload, t->len, median(k, reps),
-           median(c, reps), median(ratio, reps));
+    printf("result %s %s %zu %.1f %.1f %.3f %.1f %.3f\n", doc, workload, t->len, median(k, reps),
+           median(c, reps), median(ratio, reps), median(j, reps), median(sratio, reps));
 }
 
 static bool same(const extracted *a, const extracted *b)
@@ -364,9 +384,12 @@ static void check_same(const text *t, const char *doc)
     memset(&b, 0, sizeof b);
     extracted w;
     memset(&w, 0, sizeof w);
+    extracted j;
+    memset(&j, 0, sizeof j);
     if (!keel_validate(t) || !cjson_validate(t) || !keel_extract(t, &a) || !cjson_extract(t, &b) ||
-        !keel_extract_walk(t, &w) || !same(&a, &b) || !same(&w, &b)) {
-        fprintf(stderr, "bench_json: keel and cJSON disagree on the %s document\n", doc);
+        !keel_extract_walk(t, &w) || !same(&a, &b) || !same(&w, &b) ||
+        !op_simdjson_validate(t, NULL) || !op_simdjson_extract(t, &j) || !same(&j, &b)) {
+        fprintf(stderr, "bench_json: keel, cJSON and simdjson disagree on the %s document\n", doc);
         abort();
     }
 }
@@ -376,11 +399,12 @@ static const struct workload {
     const char *name;
     op_fn keel;
     op_fn cjson;
+    op_fn simdjson;
 } workloads[] = {
-    { "validate", op_keel_validate, op_cjson_validate },
-    { "validate-dups-ok", op_keel_validate_dups, op_cjson_validate },
-    { "extract", keel_extract_walk, cjson_extract },
-    { "extract-find", keel_extract, cjson_extract },
+    { "validate", op_keel_validate, op_cjson_validate, op_simdjson_validate },
+    { "validate-dups-ok", op_keel_validate_dups, op_cjson_validate, op_simdjson_validate },
+    { "extract", keel_extract_walk, cjson_extract, op_simdjson_extract },
+    { "extract-find", keel_extract, cjson_extract, op_simdjson_extract },
 };
 
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
@@ -401,14 +425,20 @@ static int loop(const char *impl, const char *workload, const char *doc, unsigne
             d = i;
         }
     }
-    bool keel = strcmp(impl, "keel") == 0;
-    if (w == NULL || d < 0 || (!keel && strcmp(impl, "cjson") != 0)) {
-        fprintf(stderr, "bench_json: --loop keel|cjson WORKLOAD DOC N\n");
+    op_fn op = NULL;
+    if (w != NULL) {
+        op = strcmp(impl, "keel") == 0    ? w->keel
+             : strcmp(impl, "cjson") == 0 ? w->cjson
+             : strcmp(impl, "simdjson") == 0 ? w->simdjson
+                                              : NULL;
+    }
+    if (op == NULL || d < 0) {
+        fprintf(stderr, "bench_json: --loop keel|cjson|simdjson WORKLOAD DOC N\n");
         return 2;
     }
     extracted x = { 0 };
     for (unsigned long i = 0; i < n; i++) {
-        if (!(keel ? w->keel : w->cjson)(&docs[d], &x)) {
+        if (!op(&docs[d], &x)) {
             fprintf(stderr, "bench_json: an operation failed\n");
             return 1;
         }
@@ -440,7 +470,7 @@ int main(int argc, char **argv)
     }
     if (reps < 1 || reps > MAX_REPS || min_ms <= 0) {
         fprintf(stderr, "usage: bench_json [--reps 1..%d] [--min-ms MS]\n"
-                        "       bench_json --loop keel|cjson WORKLOAD DOC N   (for a profiler)\n",
+                        "       bench_json --loop keel|cjson|simdjson WORKLOAD DOC N   (for a profiler)\n",
                 MAX_REPS);
         return 2;
     }
@@ -451,7 +481,11 @@ int main(int argc, char **argv)
     nested_doc(&docs[1], 100000);
     strings_doc(&docs[2], 100000);
     for (int d = 0; d < 3; d++) {
+        docs[d].sj = sj_doc_new(docs[d].p, docs[d].len);
         check_same(&docs[d], names[d]);
+    }
+    if (loop_impl == NULL) {
+        printf("simdjson %s\n", sj_version());
     }
     if (loop_impl != NULL) {
         return loop(loop_impl, loop_workload, loop_doc, loop_n, docs, names);
@@ -459,10 +493,11 @@ int main(int argc, char **argv)
     for (int d = 0; d < 3; d++) {
         for (size_t w = 0; w < N_WORKLOADS; w++) {
             measure(names[d], workloads[w].name, &docs[d], workloads[w].keel, workloads[w].cjson,
-                    reps, min_ms * 1e6);
+                    workloads[w].simdjson, reps, min_ms * 1e6);
         }
     }
     for (int d = 0; d < 3; d++) {
+        sj_doc_free(docs[d].sj);
         free(docs[d].p);
     }
     return 0;
