@@ -717,7 +717,7 @@ static const uint8_t parse_fields_len[6] = { 14, 17, 4, 10, 6, 7 };
 
 /* Which framing field the name in[from, to) is (ASCII case-insensitive).
  * The six names have six different lengths: the length picks the one the
- * name can be, and one comparison decides. */
+ * name can be (parse_fields_len), and one comparison decides. */
 /*@ requires valid_slice(in) && from <= to <= in.len;
     assigns \nothing;
     ensures \result <= FIELD_UPGRADE;
@@ -725,8 +725,14 @@ static const uint8_t parse_fields_len[6] = { 14, 17, 4, 10, 6, 7 };
 static uint32_t parse_field_id(keel_slice in, size_t from, size_t to)
 {
     size_t n = to - from;
-    uint32_t m = n == 14u ? 0u : n == 17u ? 1u : n == 4u ? 2u : n == 10u ? 3u : n == 6u ? 4u
-               : n == 7u  ? 5u : 6u;
+    uint32_t m = 0;
+    /*@ loop invariant 0 <= m <= 6;
+        loop assigns m;
+        loop variant 6 - m;
+    */
+    while (m < 6u && parse_fields_len[m] != n) {
+        m++;
+    }
     if (m < 6u && parse_fields_len[m] <= 32u &&
         parse_eq_nocase(in, from, to, parse_fields_known[m], parse_fields_len[m])) {
         return m + 1u;
@@ -1714,12 +1720,13 @@ static KEEL_MUST_USE keel_result parse_status(keel_http_parser *p, keel_slice in
         p->st_.pos = i;
         return KEEL_OK;
     }
-    p->st_.target = next == ST_REASON ? i + 1 : i;
     if (next == ST_REASON) {
+        p->st_.target = i + 1; /* the reason phrase */
         p->st_.state = ST_REASON;
         p->st_.pos = i + 1;
         return KEEL_OK;
     }
+    p->st_.target = i;
     p->st_.target_end = i;
     if (next == ST_LINE_LF) {
         p->st_.state = ST_LINE_LF;
