@@ -19,30 +19,11 @@
 #include "keel/json.h"
 #include "keel/slice.h"
 
-/* Tokenizer states: what may come next. */
-#define ST_VALUE 0u          /* a value (top level, after ':' or an array ',') */
-#define ST_VALUE_OR_CLOSE 1u /* after '[': a value or ']' */
-#define ST_KEY_OR_CLOSE 2u   /* after '{': a key or '}' */
-#define ST_KEY 3u            /* after an object ',': a key */
-#define ST_COLON 4u          /* after a key: ':' */
-#define ST_AFTER 5u          /* after a member/element: ',' or the close */
-#define ST_DONE 6u           /* the top-level value is complete */
-#define ST_ERROR 7u          /* sticky: t->err says why */
-
 /*@
-  predicate tok_shape(keel_json_tokenizer t) =
-      slice_shape(t.doc) && t.pos <= t.doc.len &&
-      1 <= t.max_depth <= KEEL_JSON_DEPTH_CAP && t.depth <= t.max_depth &&
-      t.state <= ST_ERROR;
   predicate tok_arg{L}(keel_json_tokenizer *t) =
       t == \null || (\valid(t) && (tok_shape(*t) ==> valid_slice(t->doc)));
   predicate value_arg{L}(keel_json_value *v) =
       v == \null || (\valid_read(v) && (slice_shape(v->raw) ==> valid_slice(v->raw)));
-  logic integer result_of(integer why) =
-      why == KEEL_JSON_UNEXPECTED_END ? KEEL_ERR_INCOMPLETE :
-      why == KEEL_JSON_TOO_DEEP ? KEEL_ERR_TOO_LARGE : KEEL_ERR_PARSE;
-  predicate json_failure(keel_result r) =
-      r == KEEL_ERR_PARSE || r == KEEL_ERR_INCOMPLETE || r == KEEL_ERR_TOO_LARGE;
 */
 
 /* Byte classes inside a string body: everything but these is copied as is. */
@@ -757,14 +738,6 @@ static KEEL_MUST_USE keel_result json_scan_literal(keel_slice s, size_t pos, siz
 
 /* ---- the engine --------------------------------------------------------- */
 
-/* A token as the engine sees it: offsets, no slice. */
-typedef struct raw_tok {
-    keel_json_kind kind;
-    size_t start;
-    size_t end;
-    uint32_t depth;
-} raw_tok;
-
 /* The tokenizer's error is sticky (ST_ERROR): json_tokenizer_next_raw
  * answers it again on every later call instead of reading on. */
 /*@ requires \valid(t) && tok_shape(*t);
@@ -801,7 +774,7 @@ static bool json_tokenizer_in_object(const keel_json_tokenizer *t)
     ensures \result == KEEL_OK ==> pos < tok->end <= s.len;
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
-static KEEL_MUST_USE keel_result json_scan_value(keel_slice s, size_t pos, raw_tok *tok,
+static KEEL_MUST_USE keel_result json_scan_value(keel_slice s, size_t pos, kjson_tok *tok,
                                                  keel_json_error *e)
 {
     uint8_t c = s.ptr[pos];
@@ -847,7 +820,7 @@ static KEEL_MUST_USE keel_result json_scan_value(keel_slice s, size_t pos, raw_t
     ensures \result != KEEL_OK ==> e->offset <= s.len;
 */
 static KEEL_MUST_USE keel_result json_scan_token(keel_slice s, size_t pos, uint32_t st, bool obj,
-                                                 raw_tok *tok, keel_json_error *e)
+                                                 kjson_tok *tok, keel_json_error *e)
 {
     size_t n = s.len;
     size_t i = pos;
@@ -902,8 +875,8 @@ static KEEL_MUST_USE keel_result json_scan_token(keel_slice s, size_t pos, uint3
     ensures \result != KEEL_OK ==> t->state == ST_ERROR && t->err.offset <= t->doc.len &&
                                    \result == result_of(t->err.reason);
 */
-static KEEL_MUST_USE keel_result json_tokenizer_consume(keel_json_tokenizer *t, raw_tok tok,
-                                                        raw_tok *out)
+static KEEL_MUST_USE keel_result json_tokenizer_consume(keel_json_tokenizer *t, kjson_tok tok,
+                                                        kjson_tok *out)
 {
     uint32_t d = t->depth;
     tok.depth = d;
@@ -949,12 +922,12 @@ static KEEL_MUST_USE keel_result json_tokenizer_consume(keel_json_tokenizer *t, 
     ensures \result != KEEL_OK ==> t->state == ST_ERROR && t->err.offset <= t->doc.len &&
                                    \result == result_of(t->err.reason);
 */
-static KEEL_MUST_USE keel_result json_tokenizer_next_raw(keel_json_tokenizer *t, raw_tok *out)
+static KEEL_MUST_USE keel_result json_tokenizer_next_raw(keel_json_tokenizer *t, kjson_tok *out)
 {
     keel_slice s = t->doc;
     size_t n = s.len;
     size_t i = kjson_skip_ws(s, t->pos);
-    raw_tok tok = { KEEL_JSON_END, i, i, t->depth };
+    kjson_tok tok = { KEEL_JSON_END, i, i, t->depth };
     keel_json_error e = { 0, KEEL_JSON_OK };
 
     if (t->state == ST_ERROR) {
@@ -1039,7 +1012,7 @@ static keel_slice json_slice_range(keel_slice s, size_t start, size_t end)
 */
 keel_result keel_json_next(keel_json_tokenizer *t, keel_json_token *out)
 {
-    raw_tok rt = { KEEL_JSON_END, 0, 0, 0 };
+    kjson_tok rt = { KEEL_JSON_END, 0, 0, 0 };
     if (t == NULL || out == NULL) {
         return KEEL_ERR_INVALID_ARG;
     }
@@ -1053,6 +1026,45 @@ keel_result keel_json_next(keel_json_tokenizer *t, keel_json_token *out)
     out->offset = rt.start;
     out->depth = rt.depth;
     return KEEL_OK;
+}
+
+/* Contract: json_internal.h. */
+keel_result kjson_walk_init(kjson_walk *k, keel_slice doc, uint32_t max_depth, bool check_dups)
+{
+    KEEL_TRY(keel_json_tokenizer_init(&k->t, doc, max_depth));
+    kjson_dups_init(&k->dups);
+    k->check_dups = check_dups;
+    k->repeated = false;
+    k->dup = 0;
+    return KEEL_OK;
+}
+
+/* Contract: json_internal.h. */
+keel_result kjson_walk_next(kjson_walk *k, kjson_tok *out)
+{
+    KEEL_TRY(json_tokenizer_next_raw(&k->t, out));
+    /* Scalars (strings, numbers, literals: kinds after KEY) change nothing
+     * the repeated-key check follows. */
+    if (k->check_dups && !k->repeated && out->kind <= KEEL_JSON_KEY &&
+        kjson_dups_token(k->t.doc, &k->dups, out->kind, out->start, out->end, &k->dup)) {
+        k->repeated = true;
+    }
+    return KEEL_OK;
+}
+
+/* Contract: json_internal.h. A repeat is reported once the grammar is
+ * known good (a grammar error after it wins). */
+keel_result kjson_walk_end(kjson_walk *k, keel_result r, keel_json_error *err)
+{
+    keel_result v = r;
+    if (v == KEEL_OK && k->repeated) {
+        v = json_tokenizer_fail(&k->t, k->dup, KEEL_JSON_DUPLICATE_KEY);
+    }
+    if (err != NULL) {
+        err->offset = v == KEEL_OK ? 0 : k->t.err.offset;
+        err->reason = v == KEEL_OK ? KEEL_JSON_OK : k->t.err.reason;
+    }
+    return v;
 }
 
 /* keel_json_validate, with repeated keys refused or not. */
@@ -1070,41 +1082,24 @@ keel_result keel_json_next(keel_json_tokenizer *t, keel_json_token *out)
 static KEEL_MUST_USE keel_result json_validate(keel_slice doc, uint32_t max_depth, bool dup_keys,
                                                keel_json_error *err)
 {
-    keel_json_tokenizer t;
-    raw_tok rt = { KEEL_JSON_END, 0, 0, 0 };
-    keel_result r = keel_json_tokenizer_init(&t, doc, max_depth);
+    kjson_walk k;
+    kjson_tok tok = { KEEL_JSON_END, 0, 0, 0 };
+    keel_result r = kjson_walk_init(&k, doc, max_depth, !dup_keys);
     if (r != KEEL_OK) {
         return r;
     }
-    kjson_dups w;
-    size_t dup = 0;
-    bool repeated = false;
-    kjson_dups_init(&w);
-    /*@ loop invariant tok_shape(t) && t.doc == doc && valid_slice(t.doc);
-        loop invariant repeated ==> dup < doc.len;
-        loop assigns t.pos, t.depth, t.state, t.err, t.stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1], rt, r,
-                     w, dup, repeated;
-        loop variant doc.len - t.pos;
+    /*@ loop invariant walk_shape(k) && k.t.doc == doc;
+        loop assigns k.t.pos, k.t.depth, k.t.state, k.t.err,
+                     k.t.stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1], k.dups, k.repeated, k.dup, tok, r;
+        loop variant doc.len - k.t.pos;
     */
     for (;;) {
-        r = json_tokenizer_next_raw(&t, &rt);
-        if (r != KEEL_OK || rt.kind == KEEL_JSON_END) {
+        r = kjson_walk_next(&k, &tok);
+        if (r != KEEL_OK || tok.kind == KEEL_JSON_END) {
             break;
         }
-        /* A repeat is reported once the grammar is known good (a grammar
-         * error after it wins). */
-        if (!dup_keys && !repeated && kjson_dups_token(doc, &w, rt.kind, rt.start, rt.end, &dup)) {
-            repeated = true;
-        }
     }
-    if (r == KEEL_OK && repeated) {
-        r = json_error_set(&t.err, dup, KEEL_JSON_DUPLICATE_KEY);
-    }
-    if (err != NULL) {
-        err->offset = r == KEEL_OK ? 0 : t.err.offset;
-        err->reason = r == KEEL_OK ? KEEL_JSON_OK : t.err.reason;
-    }
-    return r;
+    return kjson_walk_end(&k, r, err);
 }
 
 /*@ requires slice_arg(doc);

@@ -189,4 +189,101 @@ void kjson_dups_init(kjson_dups *w);
 bool kjson_dups_token(keel_slice s, kjson_dups *w, keel_json_kind kind, size_t at, size_t end,
                       size_t *dup);
 
+/* ---- the validating walk (json.c) --------------------------------------
+ * keel_json_validate's engine, shared with keel_json_extract
+ * (json_extract.c): the tokenizer's tokens, each also handed to the
+ * repeated-key check. */
+
+/* Tokenizer states (keel_json_tokenizer.state): what may come next. */
+#define ST_VALUE 0u          /* a value (top level, after ':' or an array ',') */
+#define ST_VALUE_OR_CLOSE 1u /* after '[': a value or ']' */
+#define ST_KEY_OR_CLOSE 2u   /* after '{': a key or '}' */
+#define ST_KEY 3u            /* after an object ',': a key */
+#define ST_COLON 4u          /* after a key: ':' */
+#define ST_AFTER 5u          /* after a member/element: ',' or the close */
+#define ST_DONE 6u           /* the top-level value is complete */
+#define ST_ERROR 7u          /* sticky: t->err says why */
+
+/*@
+  predicate tok_shape(keel_json_tokenizer t) =
+      slice_shape(t.doc) && t.pos <= t.doc.len &&
+      1 <= t.max_depth <= KEEL_JSON_DEPTH_CAP && t.depth <= t.max_depth &&
+      t.state <= ST_ERROR;
+  logic integer result_of(integer why) =
+      why == KEEL_JSON_UNEXPECTED_END ? KEEL_ERR_INCOMPLETE :
+      why == KEEL_JSON_TOO_DEEP ? KEEL_ERR_TOO_LARGE : KEEL_ERR_PARSE;
+  predicate json_failure(keel_result r) =
+      r == KEEL_ERR_PARSE || r == KEEL_ERR_INCOMPLETE || r == KEEL_ERR_TOO_LARGE;
+*/
+
+/* A token as the engine sees it: offsets into the document, no slice. */
+typedef struct kjson_tok {
+    keel_json_kind kind;
+    size_t start;
+    size_t end;
+    uint32_t depth; /* containers open around it (as keel_json_token's) */
+} kjson_tok;
+
+/* A walk over one document (about 18 KiB: keep it on the stack of the
+ * function that walks). Fields are json.c's. */
+typedef struct kjson_walk {
+    keel_json_tokenizer t;
+    kjson_dups dups;
+    bool check_dups; /* refuse repeated keys */
+    bool repeated;   /* a key repeated: dup is its offset */
+    size_t dup;
+} kjson_walk;
+
+/*@
+  predicate walk_shape(kjson_walk k) =
+      tok_shape(k.t) && valid_slice(k.t.doc) && (k.repeated ==> k.dup < k.t.doc.len);
+*/
+
+/* Start walking doc (max_depth as for keel_json_validate); repeated keys
+ * are refused when check_dups. KEEL_ERR_INVALID_ARG for a slice that is
+ * not valid or max_depth above KEEL_JSON_DEPTH_CAP. */
+/*@ requires \valid(k) && slice_arg(doc);
+    assigns *k;
+    ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
+    ensures \result == KEEL_OK <==> slice_shape(doc) && max_depth <= KEEL_JSON_DEPTH_CAP;
+    ensures \result == KEEL_OK ==> walk_shape(*k) && k->t.doc == doc && k->t.pos == 0;
+*/
+KEEL_MUST_USE keel_result kjson_walk_init(kjson_walk *k, keel_slice doc, uint32_t max_depth,
+                                          bool check_dups);
+
+/* The next token, as the tokenizer's (KEEL_JSON_END once the top-level
+ * value is complete); errors are the tokenizer's, sticky, and k->t.err
+ * says where and why. A repeated key is not an error here: kjson_walk_end
+ * reports it once the grammar is known good. */
+/*@ requires \valid(k) && \valid(out) && \separated(k, out) && walk_shape(*k);
+    assigns k->t.pos, k->t.depth, k->t.state, k->t.err,
+            k->t.stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1], k->dups, k->repeated, k->dup, *out;
+    ensures walk_shape(*k);
+    ensures k->t.doc == \old(k->t.doc) && k->t.max_depth == \old(k->t.max_depth);
+    ensures \result == KEEL_OK || json_failure(\result);
+    ensures \result == KEEL_OK ==> out->start <= out->end <= k->t.doc.len;
+    ensures \result == KEEL_OK ==> out->depth <= k->t.max_depth;
+    ensures \result == KEEL_OK && out->kind != KEEL_JSON_END ==> k->t.pos > \old(k->t.pos);
+    ensures \result != KEEL_OK ==> k->t.err.offset <= k->t.doc.len &&
+                                   \result == result_of(k->t.err.reason);
+*/
+KEEL_MUST_USE keel_result kjson_walk_next(kjson_walk *k, kjson_tok *out);
+
+/* The walk's verdict, given r, the last result of kjson_walk_next: r when
+ * it failed; else a repeated key (KEEL_ERR_PARSE, KEEL_JSON_DUPLICATE_KEY at
+ * its opening quote) or KEEL_OK. *err (if not NULL) says where and why,
+ * { 0, KEEL_JSON_OK } on KEEL_OK. */
+/*@ requires \valid(k) && walk_shape(*k);
+    requires err == \null || (\valid(err) && \separated(k, err));
+    requires r == KEEL_OK ||
+             (json_failure(r) && k->t.err.offset <= k->t.doc.len && r == result_of(k->t.err.reason));
+    assigns k->t.err, k->t.state, *err;
+    ensures \result == KEEL_OK || json_failure(\result);
+    ensures \result == KEEL_OK ==> r == KEEL_OK;
+    ensures \result == KEEL_OK && err != \null ==> err->offset == 0 && err->reason == KEEL_JSON_OK;
+    ensures \result != KEEL_OK && err != \null ==>
+              err->offset <= k->t.doc.len && \result == result_of(err->reason);
+*/
+KEEL_MUST_USE keel_result kjson_walk_end(kjson_walk *k, keel_result r, keel_json_error *err);
+
 #endif /* KEEL_JSON_INTERNAL_H */
