@@ -7,7 +7,7 @@
  * keel_json_get_string, keel_json_string_eq, keel_json_get_i64,
  * keel_json_get_double, keel_json_get_bool, keel_json_is_null,
  * keel_json_reason_str, keel_json_writer_init and every keel_json_write_*,
- * keel_json_writer_finish.
+ * keel_json_writer_finish, keel_json_extract.
  *
  * Input: the document itself (so seeds are plain JSON files). Properties:
  *  - validate and the tokenizer agree: same result, offset and reason;
@@ -46,6 +46,14 @@
  *    decoded strings and numbers, with no whitespace; writing through a
  *    small buf that is flushed on TOO_LARGE gives the same bytes (all or
  *    nothing, writer still usable); a value after the end is STATE.
+ *  - keel_json_extract with a table built from the document's members (the
+ *    root's and one level down; types mostly the member's own, some wrong,
+ *    some required, a required name that is not there, short string
+ *    bufs): the validator's verdict for invalid documents, TYPE for a
+ *    root that is not an object; else OK with the values of
+ *    keel_json_member + the typed getters when every field checks out
+ *    there, or a failure that the field it names really has, with nothing
+ *    but strings written.
  *  - the whole input written as one string: REJECT accepts exactly valid
  *    UTF-8; REPLACE yields a document whose string decodes to the input with
  *    each maximal invalid subpart replaced by U+FFFD.
@@ -815,6 +823,230 @@ static void check_write_raw(keel_slice doc, uint8_t *scratch)
     free(store);
 }
 
+/* ---- keel_json_extract against the lookups ------------------------------- */
+
+#define XF 12u /* fields in a table built from a document */
+
+typedef struct xfield_ref {
+    keel_result r;          /* the lookups' verdict on this field */
+    bool present;
+    int64_t i;
+    double d;
+    bool b;
+    keel_json_value v;
+} xfield_ref;
+
+/* One field checked the way a user would, through keel_json_member and the
+ * typed getters: its verdict (KEEL_OK, NOT_FOUND, TYPE, TOO_LARGE...) and
+ * value. parent_obj is NULL when the field's object is absent. */
+static void xref(const keel_json_field *f, const keel_json_value *parent_obj, keel_buf *sbuf,
+                 xfield_ref *out, keel_json_value *as_object)
+{
+    keel_json_value v;
+    memset(out, 0, sizeof *out);
+    as_object->type = KEEL_JSON_T_NULL;
+    if (parent_obj == NULL || keel_json_member(parent_obj, f->name, &v) != KEEL_OK) {
+        out->r = f->required && parent_obj != NULL ? KEEL_ERR_NOT_FOUND : KEEL_OK;
+        return;
+    }
+    if (f->type != KEEL_JSON_FIELD_VALUE && v.type == KEEL_JSON_T_NULL) {
+        out->r = f->required ? KEEL_ERR_TYPE : KEEL_OK;
+        return;
+    }
+    out->present = true;
+    out->v = v;
+    switch (f->type) {
+    case KEEL_JSON_FIELD_I64:
+        out->r = keel_json_get_i64(&v, &out->i);
+        break;
+    case KEEL_JSON_FIELD_DOUBLE:
+        out->r = keel_json_get_double(&v, &out->d);
+        break;
+    case KEEL_JSON_FIELD_BOOL:
+        out->r = keel_json_get_bool(&v, &out->b);
+        break;
+    case KEEL_JSON_FIELD_STRING:
+        out->r = keel_json_get_string(&v, sbuf);
+        break;
+    case KEEL_JSON_FIELD_OBJECT:
+        out->r = v.type == KEEL_JSON_T_OBJECT ? KEEL_OK : KEEL_ERR_TYPE;
+        *as_object = v;
+        break;
+    default:
+        out->r = KEEL_OK;
+        break;
+    }
+}
+
+/* A table built from the document's own members (the top level's, and the
+ * first members of object-typed ones), each member's type picked by the
+ * input, some required, one name that is not there when sel says so;
+ * keel_json_extract must agree with the lookups: OK with the same values
+ * when every field checks out, else a failure that the field it names
+ * really has. For documents that are not valid, or not objects, the
+ * validator's verdict and the root's type. */
+static void check_extract(keel_slice doc, const toks *tk, uint8_t *scratch)
+{
+    static const keel_json_field_type types[6] = {
+        KEEL_JSON_FIELD_I64,    KEEL_JSON_FIELD_DOUBLE, KEEL_JSON_FIELD_BOOL,
+        KEEL_JSON_FIELD_STRING, KEEL_JSON_FIELD_VALUE,  KEEL_JSON_FIELD_OBJECT,
+    };
+    keel_json_field f[XF];
+    int64_t iv[XF];
+    double dv[XF];
+    bool bv[XF];
+    bool pv[XF];
+    keel_json_value vv[XF];
+    keel_buf sb[XF];
+    keel_buf rb[XF];
+    xfield_ref ref[XF];
+    keel_json_value objs[XF];
+    size_t per = doc.len + 8;
+    uint8_t *names = xmalloc(XF * per);
+    uint8_t *sstore = xmalloc(2 * XF * per);
+    unsigned sel = doc.len > 0 ? doc.ptr[doc.len / 2] : 0u;
+    size_t n = 0;
+    memset(f, 0, sizeof f);
+
+    keel_json_error ve;
+    keel_result vr = keel_json_validate(doc, 0, &ve);
+    keel_json_doc d;
+    if (vr == KEEL_OK) {
+        FUZZ_CHECK(keel_json_parse(doc, 0, &d, NULL) == KEEL_OK);
+    }
+    /* The table: members of the root, then members of OBJECT fields. */
+    for (size_t parent = 0; vr == KEEL_OK && d.root.type == KEEL_JSON_T_OBJECT && parent <= n &&
+                            n < XF;
+         parent++) {
+        const keel_json_value *obj = &d.root;
+        keel_json_value sub;
+        if (parent > 0) {
+            /* Only one level down from the root is built. */
+            if (f[parent - 1].parent != 0 || f[parent - 1].type != KEEL_JSON_FIELD_OBJECT ||
+                keel_json_member(&d.root, f[parent - 1].name, &sub) != KEEL_OK ||
+                sub.type != KEEL_JSON_T_OBJECT) {
+                continue;
+            }
+            obj = &sub;
+        }
+        size_t pos = 0;
+        keel_slice key;
+        keel_json_value v;
+        for (unsigned m = 0; n < XF && m < (parent == 0 ? 6u : 2u) &&
+                             keel_json_next_child(obj, &pos, &key, &v) == KEEL_OK;
+             m++) {
+            keel_json_value kv = { KEEL_JSON_T_STRING, key, 0 };
+            keel_buf nb = mkbuf(names + n * per, per, 0);
+            FUZZ_CHECK(keel_json_get_string(&kv, &nb) == KEEL_OK);
+            unsigned pick = (sel >> (m % 4)) + m + (unsigned)parent;
+            f[n].name = mk(nb.ptr, nb.len);
+            /* The type of the value itself most of the time, another one
+             * otherwise (a wrong type). */
+            f[n].type = types[pick % 6u];
+            if ((pick & 3u) != 0) {
+                f[n].type = v.type == KEEL_JSON_T_NUMBER ? ((pick & 4u) ? KEEL_JSON_FIELD_I64
+                                                                         : KEEL_JSON_FIELD_DOUBLE)
+                            : v.type == KEEL_JSON_T_BOOL   ? KEEL_JSON_FIELD_BOOL
+                            : v.type == KEEL_JSON_T_STRING ? KEEL_JSON_FIELD_STRING
+                            : v.type == KEEL_JSON_T_OBJECT ? KEEL_JSON_FIELD_OBJECT
+                                                           : KEEL_JSON_FIELD_VALUE;
+            }
+            f[n].required = (pick & 8u) != 0;
+            f[n].parent = parent;
+            n++;
+        }
+        keel_json_value there;
+        if (parent == 0 && (sel % 5u) == 0 && n < XF &&
+            keel_json_member(&d.root, KEEL_STR("\x01not there"), &there) != KEEL_OK) {
+            f[n].name = KEEL_STR("\x01not there");
+            f[n].type = KEEL_JSON_FIELD_BOOL;
+            f[n].required = true;
+            n++;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        iv[k] = -1;
+        dv[k] = -1.0;
+        bv[k] = false;
+        pv[k] = true;
+        memset(&vv[k], 0, sizeof vv[k]);
+        /* A short buf now and then: TOO_LARGE. */
+        size_t scap = (sel % 3u) == 0 ? 2u : per;
+        sb[k] = mkbuf(sstore + 2 * k * per, scap, 0);
+        rb[k] = mkbuf(sstore + (2 * k + 1) * per, scap, 0);
+        f[k].i64 = &iv[k];
+        f[k].f64 = &dv[k];
+        f[k].flag = &bv[k];
+        f[k].string = &sb[k];
+        f[k].value = &vv[k];
+        f[k].present = (k & 1u) ? &pv[k] : NULL;
+    }
+
+    keel_json_extract_error e;
+    keel_result r = keel_json_extract(doc, f, n, NULL, &e);
+    FUZZ_CHECK(e.field_index <= n && (e.field == NULL) == (e.field_index == 0));
+    FUZZ_CHECK(e.field == NULL || e.field == &f[e.field_index - 1]);
+    if (vr != KEEL_OK) {
+        FUZZ_CHECK(r == vr && e.field == NULL && e.json.offset == ve.offset &&
+                   e.json.reason == ve.reason && e.offset == ve.offset);
+    } else if (d.root.type != KEEL_JSON_T_OBJECT) {
+        FUZZ_CHECK(r == KEEL_ERR_TYPE && e.field == NULL && e.got == d.root.type &&
+                   e.offset == d.root.offset);
+    } else {
+        FUZZ_CHECK(e.json.reason == KEEL_JSON_OK);
+        bool all_ok = true;
+        for (size_t k = 0; k < n; k++) {
+            const keel_json_value *po = f[k].parent == 0 ? &d.root
+                                        : ref[f[k].parent - 1].present &&
+                                                  ref[f[k].parent - 1].r == KEEL_OK
+                                            ? &objs[f[k].parent - 1]
+                                            : NULL;
+            xref(&f[k], po, &rb[k], &ref[k], &objs[k]);
+            all_ok = all_ok && ref[k].r == KEEL_OK;
+        }
+        if (all_ok) {
+            FUZZ_CHECK(r == KEEL_OK);
+            for (size_t k = 0; k < n; k++) {
+                FUZZ_CHECK(f[k].present == NULL || pv[k] == ref[k].present);
+                FUZZ_CHECK(sb[k].len == rb[k].len && memcmp(sb[k].ptr, rb[k].ptr, sb[k].len) == 0);
+                if (!ref[k].present) {
+                    FUZZ_CHECK(iv[k] == -1 && dv[k] == -1.0 && !bv[k] && vv[k].raw.ptr == NULL);
+                    continue;
+                }
+                switch (f[k].type) {
+                case KEEL_JSON_FIELD_I64:
+                    FUZZ_CHECK(iv[k] == ref[k].i);
+                    break;
+                case KEEL_JSON_FIELD_DOUBLE:
+                    FUZZ_CHECK(memcmp(&dv[k], &ref[k].d, sizeof dv[k]) == 0);
+                    break;
+                case KEEL_JSON_FIELD_BOOL:
+                    FUZZ_CHECK(bv[k] == ref[k].b);
+                    break;
+                case KEEL_JSON_FIELD_VALUE:
+                    FUZZ_CHECK(same_value(&vv[k], &ref[k].v));
+                    break;
+                default:
+                    break;
+                }
+            }
+        } else {
+            FUZZ_CHECK(r == KEEL_ERR_TYPE || r == KEEL_ERR_NOT_FOUND || r == KEEL_ERR_TOO_LARGE ||
+                       r == KEEL_ERR_NO_MEMORY);
+            FUZZ_CHECK(e.field != NULL && ref[e.field_index - 1].r == r);
+            /* Nothing but strings written on a failure. */
+            for (size_t k = 0; k < n; k++) {
+                FUZZ_CHECK(iv[k] == -1 && dv[k] == -1.0 && !bv[k] && vv[k].raw.ptr == NULL &&
+                           pv[k]);
+            }
+        }
+    }
+    (void)scratch;
+    (void)tk;
+    free(names);
+    free(sstore);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     keel_slice doc = mk(data, size);
@@ -893,6 +1125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_writer(doc, &tk, scratch);
     }
     check_write_raw(doc, scratch);
+    check_extract(doc, &tk, scratch);
 
     free(tk.t);
     free(scratch);

@@ -276,6 +276,112 @@ KEEL_MUST_USE keel_result keel_json_get_string(const keel_json_value *v, keel_bu
  * escape. */
 bool keel_json_string_eq(const keel_json_value *v, keel_slice text);
 
+/* ---- struct filling: the fields of a document in one pass -------------- */
+
+/** Fields one table describes at most (keel_json_extract). */
+#define KEEL_JSON_FIELDS_MAX 64u
+
+/** What a field of a keel_json_field table holds, and where it goes. */
+typedef enum keel_json_field_type {
+    KEEL_JSON_FIELD_I64 = 1, /**< an integer into *i64 (as keel_json_get_i64) */
+    KEEL_JSON_FIELD_DOUBLE,  /**< any number into *f64 (as keel_json_get_double) */
+    KEEL_JSON_FIELD_BOOL,    /**< true or false into *flag */
+    KEEL_JSON_FIELD_STRING,  /**< a string, decoded and appended to *string
+                                  (as keel_json_get_string) */
+    KEEL_JSON_FIELD_VALUE,   /**< any value, null included, into *value (an
+                                  array or an object to walk later) */
+    KEEL_JSON_FIELD_OBJECT   /**< an object whose members are the fields
+                                  whose parent is this one */
+} keel_json_field_type;
+
+/** One field of a struct described to keel_json_extract. A table is an
+ * array of them; a nested object is a field of type KEEL_JSON_FIELD_OBJECT,
+ * and its members are the later fields whose parent is its index in the
+ * table plus one (parent 0, the default, is the document's top-level
+ * object). Only the destination of the field's type is used.
+ *
+ *     keel_json_field f[] = {
+ *         { .name = KEEL_STR("number"), .type = KEEL_JSON_FIELD_I64, .required = true, .i64 = &d.number },
+ *         { .name = KEEL_STR("user"), .type = KEEL_JSON_FIELD_OBJECT },
+ *         { .name = KEEL_STR("name"), .type = KEEL_JSON_FIELD_STRING, .parent = 2, .string = &name },
+ *     };
+ */
+typedef struct keel_json_field {
+    keel_slice name;           /**< the member's key, decoded, compared exactly */
+    keel_json_field_type type; /**< what it must hold */
+    bool required;             /**< absent (or null, for a type other than
+                                    VALUE) is KEEL_ERR_NOT_FOUND / KEEL_ERR_TYPE;
+                                    otherwise absent and null leave it unset */
+    size_t parent;             /**< 0: a member of the top-level object; k: a
+                                    member of the object field f[k - 1], an
+                                    earlier entry of the table */
+    int64_t *i64;              /**< KEEL_JSON_FIELD_I64's destination */
+    double *f64;               /**< KEEL_JSON_FIELD_DOUBLE's */
+    bool *flag;                /**< KEEL_JSON_FIELD_BOOL's */
+    keel_buf *string;          /**< KEEL_JSON_FIELD_STRING's (appended to) */
+    keel_json_value *value;    /**< KEEL_JSON_FIELD_VALUE's: the value's bytes in the document */
+    bool *present;             /**< optional (NULL: not told): set on KEEL_OK to
+                                    whether the field was there (and not null) */
+} keel_json_field;
+
+/** Why keel_json_extract failed: the document, or which field and where. */
+typedef struct keel_json_extract_error {
+    keel_json_error json;         /**< a document that is not valid JSON (or
+                                       repeats a key): where and why;
+                                       KEEL_JSON_OK otherwise */
+    const keel_json_field *field; /**< the field that is missing, of the wrong
+                                       type or too large; NULL for the
+                                       document and for a top-level value
+                                       that is not an object */
+    size_t field_index;           /**< field's index in the table plus one; 0
+                                       when field is NULL */
+    size_t offset;                /**< where in the document: the value's first
+                                       byte, a missing field's object's '{',
+                                       or json.offset */
+    keel_json_type got;           /**< KEEL_ERR_TYPE: the type found instead
+                                       (KEEL_JSON_T_NUMBER for a fraction asked
+                                       as an integer); 0 otherwise */
+} keel_json_extract_error;
+
+/** Validate doc and fill the fields of a table from it, in one walk over
+ * the document (the C equivalent of serde's derive(Deserialize) for flat
+ * and nested structs). The whole document is validated as keel_json_parse
+ * does (opts: its options; NULL: the defaults, repeated keys refused);
+ * members the table does not name are validated and skipped, never
+ * decoded. With repeated keys allowed, the first member of a key counts.
+ *
+ * Results, the first that applies:
+ * - KEEL_ERR_INVALID_ARG: doc or the table is malformed (fields NULL with
+ *   count > 0, count > KEEL_JSON_FIELDS_MAX, a name that is not a valid
+ *   slice, an unknown type, a parent that is not an earlier OBJECT field,
+ *   a NULL or invalid destination for the field's type), opts->max_depth
+ *   above KEEL_JSON_DEPTH_CAP; nothing is read from doc;
+ * - the validator's results (KEEL_ERR_PARSE, KEEL_ERR_INCOMPLETE,
+ *   KEEL_ERR_TOO_LARGE) with err->json set and err->field NULL;
+ * - KEEL_ERR_TYPE: the top-level value is not an object (field NULL), or a
+ *   field's value has another type (a fraction or an exponent for an I64
+ *   field), or is null and the field is required;
+ * - KEEL_ERR_NOT_FOUND: a required field is missing (one whose object is
+ *   itself absent is not looked for);
+ * - KEEL_ERR_TOO_LARGE (field set): an integer outside int64, a number
+ *   beyond the double range, a string that does not fit its buf;
+ * - KEEL_ERR_NO_MEMORY: as keel_json_get_double.
+ * Of the field errors the walk finds (wrong type, missing), the first in
+ * the document is reported; conversions (range, buf room) come after the
+ * walk, in table order.
+ *
+ * Nothing is written unless the document is valid, every field has the
+ * type asked and no required field is missing. Then numbers are converted
+ * (nothing written when one fails), strings appended in table order, each
+ * all or nothing (one that does not fit leaves the ones before it
+ * appended), and last the other destinations and the present flags
+ * written. err (if not NULL) is set on every result. The destinations
+ * must not overlap the table, err or each other (two STRING fields may
+ * share one buf: they are appended in table order). */
+KEEL_MUST_USE keel_result keel_json_extract(keel_slice doc, const keel_json_field *fields,
+                                            size_t count, const keel_json_parse_options *opts,
+                                            keel_json_extract_error *err);
+
 /* ---- writer ------------------------------------------------------------ */
 
 /** What the writer does with bytes that are not valid UTF-8 in strings and
