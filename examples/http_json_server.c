@@ -37,56 +37,53 @@ static const char *with_article(keel_json_type t)
     return t == KEEL_JSON_T_ARRAY || t == KEEL_JSON_T_OBJECT ? "an" : "a";
 }
 
+/* What a field of type t must hold, in a message. */
+static const char *expected(keel_json_field_type t)
+{
+    return t == KEEL_JSON_FIELD_I64 ? "an integer" : t == KEEL_JSON_FIELD_BOOL ? "true or false"
+                                                                                : "another type";
+}
+
 /* The body as Data { number, boolean }: true, or false with the reason it
  * is not in why (serde's wording: where, what was expected, what came). */
+/* guide:extract:begin */
 static bool parse_data(keel_slice body, int64_t *number, bool *boolean, char *why, size_t cap)
 {
-    keel_json_doc doc;
-    keel_json_error err;
-    keel_json_position at = { 0, 0 };
-    if (keel_json_parse(body, 0, &doc, &err) != KEEL_OK) {
-        if (keel_json_position_of(body, err.offset, &at) != KEEL_OK) {
+    const keel_json_field fields[2] = {
+        { .name = KEEL_STR("number"), .type = KEEL_JSON_FIELD_I64, .required = true, .i64 = number },
+        { .name = KEEL_STR("boolean"), .type = KEEL_JSON_FIELD_BOOL, .required = true, .flag = boolean },
+    };
+    keel_json_extract_error e;
+    keel_result r = keel_json_extract(body, fields, 2, NULL, &e);
+    if (r == KEEL_OK) {
+        return true;
+    }
+    const keel_json_field *f = e.field;
+    if (f == NULL && r == KEEL_ERR_TYPE) {
+        snprintf(why, cap, "expected a JSON object, got %s %s", with_article(e.got),
+                 keel_json_type_str(e.got));
+    } else if (f == NULL) {
+        keel_json_position at = { 0, 0 };
+        if (keel_json_position_of(body, e.json.offset, &at) != KEEL_OK) {
             at.line = at.column = 0;
         }
         snprintf(why, cap, "invalid JSON at line %zu column %zu: %s", at.line, at.column,
-                 keel_json_reason_str(err.reason));
-        return false;
+                 keel_json_reason_str(e.json.reason));
+    } else if (r == KEEL_ERR_NOT_FOUND) {
+        snprintf(why, cap, "missing field `%.*s`", (int)f->name.len, (const char *)f->name.ptr);
+    } else if (r == KEEL_ERR_TOO_LARGE) {
+        snprintf(why, cap, "field `%.*s`: out of range", (int)f->name.len, (const char *)f->name.ptr);
+    } else if (f->type == KEEL_JSON_FIELD_I64 && e.got == KEEL_JSON_T_NUMBER) {
+        snprintf(why, cap, "field `%.*s`: expected an integer, got a fraction or an exponent",
+                 (int)f->name.len, (const char *)f->name.ptr);
+    } else {
+        snprintf(why, cap, "field `%.*s`: expected %s, got %s %s", (int)f->name.len,
+                 (const char *)f->name.ptr, expected(f->type), with_article(e.got),
+                 keel_json_type_str(e.got));
     }
-    if (doc.root.type != KEEL_JSON_T_OBJECT) {
-        snprintf(why, cap, "expected a JSON object, got %s %s", with_article(doc.root.type),
-                 keel_json_type_str(doc.root.type));
-        return false;
-    }
-    keel_json_value v;
-    if (keel_json_member(&doc.root, KEEL_STR("number"), &v) != KEEL_OK) {
-        snprintf(why, cap, "missing field `number`");
-        return false;
-    }
-    keel_result r = keel_json_get_i64(&v, number);
-    if (r == KEEL_ERR_TOO_LARGE) {
-        snprintf(why, cap, "field `number`: out of range");
-        return false;
-    }
-    if (r != KEEL_OK && v.type == KEEL_JSON_T_NUMBER) {
-        snprintf(why, cap, "field `number`: expected an integer, got a fraction or an exponent");
-        return false;
-    }
-    if (r != KEEL_OK) {
-        snprintf(why, cap, "field `number`: expected an integer, got %s %s", with_article(v.type),
-                 keel_json_type_str(v.type));
-        return false;
-    }
-    if (keel_json_member(&doc.root, KEEL_STR("boolean"), &v) != KEEL_OK) {
-        snprintf(why, cap, "missing field `boolean`");
-        return false;
-    }
-    if (keel_json_get_bool(&v, boolean) != KEEL_OK) {
-        snprintf(why, cap, "field `boolean`: expected true or false, got %s %s",
-                 with_article(v.type), keel_json_type_str(v.type));
-        return false;
-    }
-    return true;
+    return false;
 }
+/* guide:extract:end */
 
 /* guide:handler:begin */
 static void post_data(keel_http_reply *reply, const keel_http_request *req, keel_slice body,
