@@ -26,6 +26,9 @@
  *             GetObjectItemCaseSensitive / GetArrayItem chain + cJSON_Delete.
  *   extract-find  the same fields, each looked up with keel_json_find from
  *             the root (so the bulk is skipped once per root-level field).
+ *   extract-struct  keel_json_extract: a table of the struct's fields
+ *             (user and user.address nested, items taken as a value) filled
+ *             in the one validating walk, then "[2].id" found in items.
  *             Every value is checked equal between keel, cJSON and simdjson (abort if
  *             not).
  *
@@ -243,6 +246,36 @@ static bool keel_extract_walk(const text *t, extracted *x)
     return found == 4;
 }
 
+/* The same fields through keel_json_extract: one table describing the
+ * struct (user.name, user.address.zip nested; items taken whole), filled
+ * in the validating walk, then "[2].id" looked up in items. */
+static bool keel_extract_struct(const text *t, extracted *x)
+{
+    keel_buf name;
+    keel_json_value items;
+    keel_json_value v;
+    if (keel_buf_init(&name, x->name, sizeof x->name) != KEEL_OK) {
+        return false;
+    }
+    const keel_json_field f[7] = {
+        { .name = KEEL_STR("number"), .type = KEEL_JSON_FIELD_I64, .required = true, .i64 = &x->number },
+        { .name = KEEL_STR("boolean"), .type = KEEL_JSON_FIELD_BOOL, .required = true,
+          .flag = &x->boolean },
+        { .name = KEEL_STR("user"), .type = KEEL_JSON_FIELD_OBJECT, .required = true },
+        { .name = KEEL_STR("name"), .type = KEEL_JSON_FIELD_STRING, .required = true, .parent = 3,
+          .string = &name },
+        { .name = KEEL_STR("address"), .type = KEEL_JSON_FIELD_OBJECT, .required = true, .parent = 3 },
+        { .name = KEEL_STR("zip"), .type = KEEL_JSON_FIELD_I64, .required = true, .parent = 5,
+          .i64 = &x->zip },
+        { .name = KEEL_STR("items"), .type = KEEL_JSON_FIELD_VALUE, .required = true, .value = &items },
+    };
+    bool ok = keel_json_extract(as_slice(t), f, 7, NULL, NULL) == KEEL_OK &&
+              keel_json_find(&items, KEEL_STR("[2].id"), &v) == KEEL_OK &&
+              keel_json_get_i64(&v, &x->item_id) == KEEL_OK;
+    x->name_len = name.len;
+    return ok;
+}
+
 static bool cjson_extract(const text *t, extracted *x)
 {
     cJSON *c = cJSON_ParseWithLength(t->p, t->len);
@@ -384,10 +417,13 @@ static void check_same(const text *t, const char *doc)
     memset(&b, 0, sizeof b);
     extracted w;
     memset(&w, 0, sizeof w);
+    extracted st;
+    memset(&st, 0, sizeof st);
     extracted j;
     memset(&j, 0, sizeof j);
     if (!keel_validate(t) || !cjson_validate(t) || !keel_extract(t, &a) || !cjson_extract(t, &b) ||
         !keel_extract_walk(t, &w) || !same(&a, &b) || !same(&w, &b) ||
+        !keel_extract_struct(t, &st) || !same(&st, &b) ||
         !op_simdjson_validate(t, NULL) || !op_simdjson_extract(t, &j) || !same(&j, &b)) {
         fprintf(stderr, "bench_json: keel, cJSON and simdjson disagree on the %s document\n", doc);
         abort();
@@ -405,6 +441,7 @@ static const struct workload {
     { "validate-dups-ok", op_keel_validate_dups, op_cjson_validate, op_simdjson_validate },
     { "extract", keel_extract_walk, cjson_extract, op_simdjson_extract },
     { "extract-find", keel_extract, cjson_extract, op_simdjson_extract },
+    { "extract-struct", keel_extract_struct, cjson_extract, op_simdjson_extract },
 };
 
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
