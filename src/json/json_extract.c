@@ -403,28 +403,17 @@ static keel_result ext_fill(const ext_walk *x, const keel_json_field *fields, si
 {
     int64_t iv[KEEL_JSON_FIELDS_MAX];
     KEEL_TRY(ext_convert(x, fields, n, doc, e, iv));
-    /* The table's destinations, read before anything is written. */
-    keel_json_field_type tp[KEEL_JSON_FIELDS_MAX];
-    int64_t *ip[KEEL_JSON_FIELDS_MAX];
-    double *dp[KEEL_JSON_FIELDS_MAX];
-    bool *fp[KEEL_JSON_FIELDS_MAX];
-    keel_buf *sp[KEEL_JSON_FIELDS_MAX];
-    keel_json_value *vp[KEEL_JSON_FIELDS_MAX];
-    bool *pp[KEEL_JSON_FIELDS_MAX];
+    /* The table, read whole before anything is written: a destination
+     * that overlapped it could not redirect a later store. */
+    keel_json_field plan[KEEL_JSON_FIELDS_MAX];
     for (size_t k = 0; k < n; k++) {
-        tp[k] = fields[k].type;
-        ip[k] = fields[k].i64;
-        dp[k] = fields[k].f64;
-        fp[k] = fields[k].flag;
-        sp[k] = fields[k].string;
-        vp[k] = fields[k].value;
-        pp[k] = fields[k].present;
+        plan[k] = fields[k];
     }
     keel_json_value v;
     for (size_t k = 0; k < n; k++) {
-        if (((x->seen >> k) & 1u) != 0 && tp[k] == KEEL_JSON_FIELD_STRING) {
+        if (((x->seen >> k) & 1u) != 0 && plan[k].type == KEEL_JSON_FIELD_STRING) {
             ext_value(doc, x->span[k], &v);
-            keel_result r = keel_json_get_string(&v, sp[k]);
+            keel_result r = keel_json_get_string(&v, plan[k].string);
             if (r != KEEL_OK) {
                 return ext_conv_fail(e, x, k, r);
             }
@@ -432,21 +421,22 @@ static keel_result ext_fill(const ext_walk *x, const keel_json_field *fields, si
     }
     for (size_t k = 0; k < n; k++) {
         bool seen = ((x->seen >> k) & 1u) != 0;
-        if (seen && tp[k] != KEEL_JSON_FIELD_STRING && tp[k] != KEEL_JSON_FIELD_OBJECT) {
+        keel_json_field_type t = plan[k].type;
+        if (seen && t != KEEL_JSON_FIELD_STRING && t != KEEL_JSON_FIELD_OBJECT) {
             ext_value(doc, x->span[k], &v);
-            if (tp[k] == KEEL_JSON_FIELD_I64) {
-                *ip[k] = iv[k];
-            } else if (tp[k] == KEEL_JSON_FIELD_BOOL) {
-                *fp[k] = v.raw.len > 0 && v.raw.ptr[0] == 't';
-            } else if (tp[k] == KEEL_JSON_FIELD_VALUE) {
-                *vp[k] = v;
-            } else if (keel_json_get_double(&v, dp[k]) != KEEL_OK) {
+            if (t == KEEL_JSON_FIELD_I64) {
+                *plan[k].i64 = iv[k];
+            } else if (t == KEEL_JSON_FIELD_BOOL) {
+                *plan[k].flag = v.raw.len > 0 && v.raw.ptr[0] == 't';
+            } else if (t == KEEL_JSON_FIELD_VALUE) {
+                *plan[k].value = v;
+            } else if (keel_json_get_double(&v, plan[k].f64) != KEEL_OK) {
                 /* Converted once already (ext_convert): the same text. */
                 return ext_conv_fail(e, x, k, KEEL_ERR_PARSE);
             }
         }
-        if (pp[k] != NULL) {
-            *pp[k] = seen;
+        if (plan[k].present != NULL) {
+            *plan[k].present = seen;
         }
     }
     return KEEL_OK;
@@ -570,5 +560,5 @@ keel_result keel_json_extract(keel_slice doc, const keel_json_field *fields, siz
     if (r == KEEL_OK) {
         r = ext_fill(&x, fields, count, doc, &e);
     }
-    return ext_done(err, &e, r == KEEL_ERR_INVALID_ARG ? NULL : fields, count, r);
+    return ext_done(err, &e, fields, count, r);
 }
