@@ -9,6 +9,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -312,14 +313,15 @@ static void test_writes_refuse_what_the_peer_would_refuse(void **state)
 
 /* ---- a framed server --------------------------------------------------------------------- */
 
+/* The server's two loop threads share this: the count is atomic. */
 typedef struct srv_state {
-    int opens;
+    atomic_int opens;
 } srv_state;
 
 static void srv_open(keel_framed *f, void *user)
 {
     srv_state *st = user;
-    st->opens++;
+    atomic_fetch_add(&st->opens, 1);
     keel_framed_set_user(f, NULL);
 }
 
@@ -338,7 +340,8 @@ static const keel_framed_handlers srv_handlers = { .on_open = srv_open, .on_item
 static void test_framed_server_answers_lines(void **state)
 {
     (void)state;
-    srv_state st = { 0 };
+    srv_state st;
+    atomic_init(&st.opens, 0);
     keel_framed_server_opts fo = { .handlers = &srv_handlers, .user = &st };
     keel_server_opts base = { .ip = KEEL_STR("127.0.0.1"), .threads = 2 };
     keel_server *srv = NULL;
@@ -361,7 +364,7 @@ static void test_framed_server_answers_lines(void **state)
     keel_server_shutdown(srv, 1000);
     assert_int_equal(keel_server_wait(srv), KEEL_OK);
     keel_server_free(srv);
-    assert_int_equal(st.opens, 3);
+    assert_int_equal(atomic_load(&st.opens), 3);
 }
 
 /* ---- arguments ------------------------------------------------------------------------------- */
