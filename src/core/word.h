@@ -30,6 +30,10 @@
 
 #include "keel/slice.h"
 
+#ifdef __FRAMAC__
+#include "__fc_gcc_builtins.h" /* Frama-C's contracts of the GCC builtins */
+#endif
+
 #define KWORD_ONES UINT64_C(0x0101010101010101)
 #define KWORD_HIGHS UINT64_C(0x8080808080808080)
 
@@ -62,17 +66,18 @@ static inline uint64_t kword_eq(uint64_t w, uint8_t b)
     return kword_below(w ^ (KWORD_ONES * b), 1);
 }
 
-/* The index (0..7) of the lowest byte of m with bit 7 set; for m == 0, 0.
- * m & -m keeps the lowest set bit (bit 8i+7); shifted down it is 1 << 8i,
- * and the multiplication moves byte 7-i of the constant, which is i, to
- * the top byte. */
-/*@ assigns \nothing;
+/* The index (0..7) of the lowest byte of m with bit 7 set (m != 0): its
+ * trailing zero bits, over eight (one instruction, tzcnt or bsf). WP
+ * reads the builtin's contract from Frama-C's own __fc_gcc_builtins.h
+ * (x != 0, result 0..63), trusted as GCC documents it (proofs/README.md,
+ * Assumptions). */
+/*@ requires m != 0;
+    assigns \nothing;
     ensures \result <= 7;
 */
 static inline size_t kword_first(uint64_t m)
 {
-    uint64_t low = m & (~m + 1u);
-    return (size_t)((((low >> 7) * UINT64_C(0x0001020304050607)) >> 56) & 7u);
+    return (size_t)__builtin_ctzll(m) >> 3;
 }
 
 #endif

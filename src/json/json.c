@@ -52,6 +52,32 @@ static const uint8_t json_string_byte_class[256] = {
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xF0 */
 };
 
+/* The bytes that may follow a backslash in a two-byte escape (RFC 8259
+ * section 7): a validating scan passes these without decoding them. */
+static const uint8_t json_escape_short[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1, ['r'] = 1, ['t'] = 1,
+};
+
+/* The value of each hex digit (either case); 16 for every other byte. */
+static const uint8_t json_hex_digit[256] = {
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x00 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x10 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x20 */
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  16, 16, 16, 16, 16, 16, /* 0x30 '0' */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x40 'A' */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x50 */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x60 'a' */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x70 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x80 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0x90 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0xA0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0xB0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0xC0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0xD0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0xE0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, /* 0xF0 */
+};
+
 /* Bytes that matter when skipping a validated value: quotes and brackets.
  * One table load per byte keeps the skip loop tight (lookups skip whole
  * siblings on every step). */
@@ -203,15 +229,8 @@ keel_result kjson_hex4(keel_slice s, size_t pos, uint32_t *v)
         if (s.len - pos <= k) {
             return KEEL_ERR_INCOMPLETE;
         }
-        uint8_t b = s.ptr[pos + k];
-        uint32_t d;
-        if (b >= '0' && b <= '9') {
-            d = (uint32_t)(b - '0');
-        } else if (b >= 'a' && b <= 'f') {
-            d = (uint32_t)(b - 'a' + 10);
-        } else if (b >= 'A' && b <= 'F') {
-            d = (uint32_t)(b - 'A' + 10);
-        } else {
+        uint32_t d = json_hex_digit[s.ptr[pos + k]];
+        if (d > 15u) {
             return KEEL_ERR_PARSE;
         }
         acc = acc * 16u + d;
@@ -384,13 +403,82 @@ size_t kjson_skip_ws(keel_slice s, size_t pos)
     return i;
 }
 
-/* One past the closing quote of the string at s[pos], or s.len + 0 with
- * false when the slice ends first (escapes are skipped, not checked). */
+/* From i, past the words of eight string-body bytes of which none ends a
+ * run, to the first byte of the next word that may (its lowest flagged
+ * byte, src/core/word.h), or to where fewer than eight bytes remain. For
+ * a validating scan (checked) a run ends at a quote, a backslash, a
+ * control character or a byte that is not ASCII (kjson_string_stops);
+ * for a skip, at a quote only (json_string_end tells an escaped quote by
+ * the backslashes before it). The caller looks at the byte where this
+ * stops, so a word mask can only cost speed, never a wrong answer: what
+ * WP proves here is the bounds (proofs/README.md, Assumption 50, for what
+ * the masks flag). */
+/*@ requires valid_slice(s) && i <= s.len;
+    assigns \nothing;
+    ensures i <= \result <= s.len;
+*/
+static inline size_t json_string_words(keel_slice s, size_t i, bool checked)
+{
+    size_t k = i;
+    /*@ loop invariant i <= k <= s.len;
+        loop assigns k;
+        loop variant s.len - k;
+    */
+    while (s.len - k >= 8u) {
+        uint64_t w = kword_load(s, k);
+        uint64_t m = checked ? kjson_string_stops(w) : kword_eq(w, '"');
+        if (m != 0) {
+            return k + kword_first(m);
+        }
+        k += 8u;
+    }
+    return k;
+}
+
+/* Whether c continues a run (as json_string_words): for a validating scan
+ * any byte of class SC_PLAIN, for a skip any byte but a quote. */
+/*@ assigns \nothing; */
+static inline bool json_plain_byte(uint8_t c, bool checked)
+{
+    return checked ? json_string_byte_class[c] == SC_PLAIN : c != '"';
+}
+
+/* The end of the run of a string body from k: the first byte that does not
+ * continue it (json_plain_byte), or s.len. By words while eight bytes
+ * remain, then byte by byte (where the words stopped, that is one look at
+ * the byte they flagged). */
+/*@ requires valid_slice(s) && k <= s.len;
+    assigns \nothing;
+    ensures k <= \result <= s.len;
+*/
+__attribute__((always_inline)) static inline size_t json_plain_run(keel_slice s, size_t k,
+                                                                    bool checked)
+{
+    size_t i = json_string_words(s, k, checked);
+    /*@ loop invariant k <= i <= s.len;
+        loop assigns i;
+        loop variant s.len - i;
+    */
+    while (i < s.len && json_plain_byte(s.ptr[i], checked)) {
+        i++;
+    }
+    return i;
+}
+
+/* One past the closing quote of the string at s[pos], or false when the
+ * slice ends first. Escapes are not checked, only honoured: a quote ends
+ * the string when an even number of backslashes stands right before it
+ * (inside the string). That is what reading the escapes from the start
+ * gives, for any bytes: a run of backslashes after a byte that is not one
+ * starts at an escape, so its backslashes pair up and an odd one out
+ * escapes the quote. Each backslash is counted for one quote at most, so
+ * the skip stays linear; the quotes are found by words. */
 /*@ requires valid_slice(s) && pos < s.len && \valid(end);
     assigns *end;
     ensures \result ==> pos + 2 <= *end <= s.len;
 */
-static bool json_string_end(keel_slice s, size_t pos, size_t *end)
+__attribute__((always_inline)) static inline bool json_string_end(keel_slice s, size_t pos,
+                                                                   size_t *end)
 {
     size_t j = pos + 1;
     /*@ loop invariant pos + 1 <= j <= s.len;
@@ -398,16 +486,21 @@ static bool json_string_end(keel_slice s, size_t pos, size_t *end)
         loop variant s.len - j;
     */
     while (j < s.len) {
-        uint8_t c = s.ptr[j];
-        if (c == '"') {
+        j = json_plain_run(s, j, false);
+        if (j >= s.len) {
+            break;
+        }
+        size_t b = j;
+        /*@ loop invariant pos + 1 <= b <= j;
+            loop assigns b;
+            loop variant b;
+        */
+        while (b > pos + 1 && s.ptr[b - 1] == '\\') {
+            b--;
+        }
+        if (((j - b) & 1u) == 0) {
             *end = j + 1;
             return true;
-        }
-        if (c == '\\') {
-            if (s.len - j < 2) {
-                break;
-            }
-            j++;
         }
         j++;
     }
@@ -540,6 +633,36 @@ static KEEL_MUST_USE keel_result json_error_set(keel_json_error *e, size_t offse
     return json_reason_result(why);
 }
 
+/* The length of the UTF-8 sequence at s[k] when it is one of the common
+ * well-formed ones whose second byte may be any continuation byte (Unicode
+ * table 3-7): C2..DF 80..BF, and E1..EC or EE..EF 80..BF 80..BF; else 0,
+ * and kjson_utf8_decode decides (E0, ED, four bytes, every error, the end
+ * of the slice). WP proves the bounds; that this accepts only sequences
+ * kjson_utf8_decode accepts is tested (test_json, every lead byte with
+ * every second byte). */
+/*@ requires valid_slice(s) && k < s.len;
+    assigns \nothing;
+    ensures \result == 0 || \result == 2 || \result == 3;
+    ensures \result <= s.len - k;
+*/
+static inline size_t json_utf8_common(keel_slice s, size_t k)
+{
+    if (s.len - k < 3) {
+        return 0;
+    }
+    uint8_t b0 = s.ptr[k];
+    if ((s.ptr[k + 1] & 0xC0u) != 0x80u) {
+        return 0;
+    }
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        return 2;
+    }
+    if (b0 >= 0xE1 && b0 <= 0xEF && b0 != 0xED && (s.ptr[k + 2] & 0xC0u) == 0x80u) {
+        return 3;
+    }
+    return 0;
+}
+
 /*@ requires valid_slice(s) && pos < s.len && \valid(end) && \valid(e);
     assigns *end, *e;
     ensures \result == KEEL_OK ==> pos < *end <= s.len;
@@ -555,13 +678,7 @@ static KEEL_MUST_USE keel_result json_scan_string(keel_slice s, size_t pos, size
         loop variant n - k;
     */
     while (k < n) {
-        /*@ loop invariant pos + 1 <= \at(k, LoopEntry) <= k <= n;
-            loop assigns k;
-            loop variant n - k;
-        */
-        while (k < n && json_string_byte_class[s.ptr[k]] == SC_PLAIN) {
-            k++;
-        }
+        k = json_plain_run(s, k, true);
         if (k >= n) {
             break;
         }
@@ -572,6 +689,19 @@ static KEEL_MUST_USE keel_result json_scan_string(keel_slice s, size_t pos, size
         }
         if (cls == SC_CONTROL) {
             return json_error_set(e, k, KEEL_JSON_CONTROL_CHAR);
+        }
+        /* A two-byte escape is checked here; \u escapes and UTF-8
+         * sequences are decoded (and their errors told) below. */
+        if (cls == SC_ESCAPE && n - k >= 2 && json_escape_short[s.ptr[k + 1]] != 0) {
+            k += 2;
+            continue;
+        }
+        if (cls == SC_HIGH) {
+            size_t w = json_utf8_common(s, k);
+            if (w != 0) {
+                k += w;
+                continue;
+            }
         }
         kjson_char ch;
         keel_result r = cls == SC_ESCAPE ? kjson_escape_decode(s, k, &ch)

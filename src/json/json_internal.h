@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/word.h"
 #include "keel/json.h"
 #include "keel/result.h"
 #include "keel/slice.h"
@@ -28,6 +29,23 @@
   predicate is_surrogate(integer cp) = 0xD800 <= cp <= 0xDFFF;
   predicate is_scalar(integer cp) = 0 <= cp <= 0x10FFFF && !is_surrogate(cp);
 */
+
+/* Bit 7 of each byte of w that ends a plain run inside a string being
+ * validated: a quote, a backslash, a control character (below 0x20) or a
+ * byte of 0x80 and above (src/core/word.h's convention: the lowest flagged
+ * byte is exact, a byte above it may be flagged after a borrow). For a
+ * byte b below 0x80, (b ^ '"') - 1 and (b ^ '\\') - 1 set bit 7 only when
+ * b is that byte, and b - 0x20 only when b is below 0x20; w's own bit 7
+ * flags the bytes from 0x80; each subtraction borrows only out of a byte
+ * it flags. tests/core/test_word.c checks it against that definition for
+ * every byte value at every position (proofs/README.md, Assumption 50). */
+/*@ assigns \nothing; */
+static inline uint64_t kjson_string_stops(uint64_t w)
+{
+    return (((w ^ (KWORD_ONES * '"')) - KWORD_ONES) | ((w ^ (KWORD_ONES * '\\')) - KWORD_ONES) |
+            (w - KWORD_ONES * 0x20u) | w) &
+           KWORD_HIGHS;
+}
 
 /* One decoded character: a UTF-8 sequence or a string escape. */
 typedef struct kjson_char {

@@ -1,6 +1,7 @@
 /*
- * tests/core/test_word.c - the word helpers of src/core/word.h against the
- * byte-by-byte answer: what WP does not prove about them (proofs/README.md,
+ * tests/core/test_word.c - the word helpers of src/core/word.h (and the
+ * JSON string scan's mask built the same way) against the byte-by-byte
+ * answer: what WP does not prove about them (proofs/README.md,
  * Assumptions). A mask must flag the first byte looked for exactly, and be
  * 0 only when no byte is one: checked for every byte value at every
  * position among every filler byte, and for every pair of byte values at
@@ -21,6 +22,7 @@
 #include "core/word.h"
 #include "guard_page.h"
 #include "http/http_internal.h"
+#include "json/json_internal.h"
 
 /* The word whose byte i is b[i]. */
 static uint64_t word_of(const uint8_t b[8])
@@ -195,6 +197,27 @@ static void test_value_mask_agrees_with_the_byte_classes(void **state)
     }
 }
 
+/* The JSON string scan's mask (src/json/json_internal.h, kjson_string_stops):
+ * a quote, a backslash, a control character or a byte from 0x80, which are
+ * the bytes the validator's string scan must look at (RFC 8259 section 7). */
+static int is_string_stop(uint8_t c, int unused)
+{
+    (void)unused;
+    return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+static uint64_t string_mask_fn(uint64_t w, int unused)
+{
+    (void)unused;
+    return kjson_string_stops(w);
+}
+
+static void test_json_string_mask_flags_exactly_the_first_stop(void **state)
+{
+    (void)state;
+    check_all(string_mask_fn, is_string_stop, 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +226,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_below_flags_exactly_the_first_small_byte),
         cmocka_unit_test(test_eq_flags_exactly_the_first_equal_byte),
         cmocka_unit_test(test_value_mask_agrees_with_the_byte_classes),
+        cmocka_unit_test(test_json_string_mask_flags_exactly_the_first_stop),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
 }

@@ -1158,6 +1158,143 @@ static void test_skip_value_stays_inside_the_slice(void **state)
     assert_int_equal(kjson_skip_ws(KEEL_STR(" \t\r\n\v"), 0), 4);
 }
 
+/* Where a string starting at s[0] ends when its escapes are read from the
+ * start (a backslash takes the next byte whatever it is): one past the
+ * closing quote, or 0 when the bytes end first. */
+static size_t string_end_by_reading(const uint8_t *s, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* The skip finds a string's closing quote by words and tells an escaped
+ * quote by the backslashes before it: the same end as reading the escapes
+ * from the start, for every string of up to 9 bytes over quote, backslash
+ * and a letter, after 0..11 letters (so that the quotes fall at every
+ * place in a word, and in the bytes after the last whole word). */
+static void test_skip_string_agrees_with_reading_the_escapes(void **state)
+{
+    (void)state;
+    static const uint8_t alphabet[3] = { 'a', '\\', '"' };
+    uint8_t buf[1 + 11 + 9];
+    for (size_t pad = 0; pad <= 11; pad++) {
+        for (size_t len = 0; len <= 9; len++) {
+            size_t combos = 1;
+            for (size_t i = 0; i < len; i++) {
+                combos *= 3;
+            }
+            for (size_t c = 0; c < combos; c++) {
+                size_t n = 0;
+                buf[n++] = '"';
+                for (size_t i = 0; i < pad; i++) {
+                    buf[n++] = 'a';
+                }
+                for (size_t i = 0, x = c; i < len; i++, x /= 3) {
+                    buf[n++] = alphabet[x % 3];
+                }
+                keel_slice sl = { buf, n };
+                size_t want = string_end_by_reading(buf, n);
+                size_t end = 0;
+                keel_result r = kjson_skip_value(sl, 0, &end);
+                if (want == 0) {
+                    assert_int_equal(r, KEEL_ERR_PARSE);
+                } else {
+                    assert_int_equal(r, KEEL_OK);
+                    assert_int_equal(end, want);
+                }
+            }
+        }
+    }
+}
+
+/* Whether b[0..n) is well-formed UTF-8 (Unicode table 3-7), written out
+ * here as the table states it, for the validator's string scan to agree
+ * with. */
+static bool utf8_table_3_7(const uint8_t *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = b[i];
+        size_t need = 0;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c <= 0x7F) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c == 0xE0) {
+            need = 2, lo = 0xA0;
+        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+            need = 2;
+        } else if (c == 0xED) {
+            need = 2, hi = 0x9F;
+        } else if (c == 0xF0) {
+            need = 3, lo = 0x90;
+        } else if (c >= 0xF1 && c <= 0xF3) {
+            need = 3;
+        } else if (c == 0xF4) {
+            need = 3, hi = 0x8F;
+        } else {
+            return false;
+        }
+        if (n - i - 1 < need || b[i + 1] < lo || b[i + 1] > hi) {
+            return false;
+        }
+        for (size_t k = 2; k <= need; k++) {
+            if (b[i + k] < 0x80 || b[i + k] > 0xBF) {
+                return false;
+            }
+        }
+        i += need + 1;
+    }
+    return true;
+}
+
+/* The validator's string scan takes the common two- and three-byte
+ * sequences on a fast path and leaves the rest to kjson_utf8_decode: every
+ * lead byte from 0x80 with every second byte, and third and fourth bytes
+ * at and around the continuation range, gets table 3-7's answer, with the
+ * string ending right after them and with more text after them. */
+static void test_validate_utf8_agrees_with_table_3_7(void **state)
+{
+    (void)state;
+    static const uint8_t more[] = { 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xE2 };
+    uint8_t doc[16];
+    for (int b0 = 0x80; b0 <= 0xFF; b0++) {
+        for (int b1 = 0x00; b1 <= 0xFF; b1++) {
+            for (size_t x = 0; x < sizeof more; x++) {
+                for (size_t y = 0; y < sizeof more; y += 3) {
+                    for (int tail = 0; tail < 2; tail++) {
+                        uint8_t body[5] = { (uint8_t)b0, (uint8_t)b1, more[x], more[y], 'z' };
+                        size_t blen = tail ? 5 : 4;
+                        if (b1 == '"' || b1 == '\\') {
+                            continue; /* the string would end or escape there */
+                        }
+                        size_t n = 0;
+                        doc[n++] = '"';
+                        memcpy(doc + n, body, blen);
+                        n += blen;
+                        doc[n++] = '"';
+                        keel_slice sl = { doc, n };
+                        keel_json_error e;
+                        bool ok = keel_json_validate(sl, 0, &e) == KEEL_OK;
+                        if (ok != utf8_table_3_7(body, blen)) {
+                            fail_msg("%02x %02x %02x %02x (tail %d): validator says %d", b0, b1,
+                                     more[x], more[y], tail, ok);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* ---- guard pages --------------------------------------------------------- */
 
 /* Walk every child (recursively, up to a bound) of v: touches every byte a
@@ -1271,6 +1408,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_utf8_encode_round_trips_and_is_all_or_nothing),
         cmocka_unit_test(test_str_eq_compares_decoded_text),
         cmocka_unit_test(test_skip_value_stays_inside_the_slice),
+        cmocka_unit_test(test_skip_string_agrees_with_reading_the_escapes),
+        cmocka_unit_test(test_validate_utf8_agrees_with_table_3_7),
         cmocka_unit_test(test_guard_every_truncation_stays_in_bounds),
         cmocka_unit_test(test_guard_rejections_at_the_last_byte),
     };
