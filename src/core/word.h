@@ -66,6 +66,18 @@ static inline uint64_t kword_eq(uint64_t w, uint8_t b)
     return kword_below(w ^ (KWORD_ONES * b), 1);
 }
 
+/* Bit 7 of each byte of w that is not b: exact for every byte, not only
+ * the lowest (v & 0x7F..7F) + 0x7F..7F carries into bit 7 of a byte when
+ * its low seven bits are not all 0 and never out of the byte; v's own bit
+ * 7 covers the rest. */
+/*@ assigns \nothing; */
+static inline uint64_t kword_ne(uint64_t w, uint8_t b)
+{
+    uint64_t v = w ^ (KWORD_ONES * b);
+    uint64_t low7 = KWORD_ONES * 0x7Fu;
+    return (((v & low7) + low7) | v) & KWORD_HIGHS;
+}
+
 /* The index (0..7) of the lowest byte of m with bit 7 set (m != 0): its
  * trailing zero bits, over eight (one instruction, tzcnt or bsf). WP
  * reads the builtin's contract from Frama-C's own __fc_gcc_builtins.h

@@ -381,12 +381,43 @@ keel_result kjson_utf8_encode(keel_buf *b, uint32_t cp)
     return keel_buf_append(b, bytes);
 }
 
+/* From i, past the words of eight spaces, to the first byte of the next
+ * word that is not a space (kword_ne flags every such byte exactly), or
+ * to where fewer than eight bytes remain: the indentation that follows a
+ * line break in pretty-printed JSON, skipped eight bytes at a time. The
+ * caller looks at the byte where this stops. */
+/*@ requires valid_slice(s) && i <= s.len;
+    assigns \nothing;
+    ensures i <= \result <= s.len;
+*/
+__attribute__((noinline)) static size_t json_space_words(keel_slice s, size_t i)
+{
+    size_t k = i;
+    /*@ loop invariant i <= k <= s.len;
+        loop assigns k;
+        loop variant s.len - k;
+    */
+    while (s.len - k >= 8u) {
+        uint64_t m = kword_ne(kword_load(s, k), ' ');
+        if (m != 0) {
+            return k + kword_first(m);
+        }
+        k += 8u;
+    }
+    return k;
+}
+
+/* Past the whitespace from pos; after a line break, the indentation's
+ * spaces by words (json_space_words, out of line). Inlined into json.c's
+ * callers (the tokenizer calls it between tokens, where compact JSON has
+ * none): with the words inside, the compilers stopped inlining it and
+ * compact documents paid a call per token. */
 /*@ requires valid_slice(s) && pos <= s.len;
     assigns \nothing;
     ensures pos <= \result <= s.len;
     ensures \result < s.len ==> !json_ws(s.ptr[\result]);
 */
-size_t kjson_skip_ws(keel_slice s, size_t pos)
+__attribute__((always_inline)) inline size_t kjson_skip_ws(keel_slice s, size_t pos)
 {
     size_t i = pos;
     /*@ loop invariant pos <= i <= s.len;
@@ -399,6 +430,9 @@ size_t kjson_skip_ws(keel_slice s, size_t pos)
             break;
         }
         i++;
+        if (c == '\n') {
+            i = json_space_words(s, i);
+        }
     }
     return i;
 }

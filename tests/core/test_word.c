@@ -11,6 +11,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -114,6 +115,42 @@ static void check_all(mask_fn mask, int (*hit)(uint8_t, int), int arg)
                         b[p1] = (uint8_t)v1;
                         b[p2] = (uint8_t)v2;
                         check_mask(b, mask(word_of(b), arg), hit, arg);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int is_not_equal(uint8_t c, int v)
+{
+    return c != v;
+}
+
+static uint64_t ne_mask(uint64_t w, int v)
+{
+    return kword_ne(w, (uint8_t)v);
+}
+
+/* kword_ne flags every byte that differs, not only the lowest: checked
+ * here bit by bit, beside check_all's first-byte check. */
+static void test_ne_flags_every_byte_that_differs(void **state)
+{
+    (void)state;
+    static const int values[] = { 0x00, ' ', 0x7f, 0x80, 0xff };
+    for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+        check_all(ne_mask, is_not_equal, values[k]);
+        uint8_t b[8];
+        for (int f = 0; f < 256; f++) {
+            for (int pos = 0; pos < 8; pos++) {
+                for (int v = 0; v < 256; v += 5) {
+                    memset(b, f, sizeof b);
+                    b[pos] = (uint8_t)v;
+                    uint64_t m = kword_ne(word_of(b), (uint8_t)values[k]);
+                    for (int i = 0; i < 8; i++) {
+                        bool flagged = (m >> (8 * i + 7)) & 1u;
+                        assert_int_equal(flagged, b[i] != values[k]);
+                        assert_int_equal((m >> (8 * i)) & 0x7fu, 0);
                     }
                 }
             }
@@ -225,6 +262,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_first_is_the_lowest_flagged_byte),
         cmocka_unit_test(test_below_flags_exactly_the_first_small_byte),
         cmocka_unit_test(test_eq_flags_exactly_the_first_equal_byte),
+        cmocka_unit_test(test_ne_flags_every_byte_that_differs),
         cmocka_unit_test(test_value_mask_agrees_with_the_byte_classes),
         cmocka_unit_test(test_json_string_mask_flags_exactly_the_first_stop),
     };

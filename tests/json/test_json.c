@@ -1213,6 +1213,43 @@ static void test_skip_string_agrees_with_reading_the_escapes(void **state)
     }
 }
 
+/* The indentation after a line break is skipped by words: for every width
+ * up to 24 and every place in it, a tab or CR there is still whitespace,
+ * and any other byte there (a letter, a vertical tab, NUL, a byte from
+ * 0x80) is refused at exactly that offset. */
+static void test_indentation_is_whitespace_up_to_the_first_other_byte(void **state)
+{
+    (void)state;
+    static const uint8_t ws[] = { '\t', '\r', '\n', ' ' };
+    static const uint8_t bad[] = { 'x', 0x0b, 0x00, 0xa0 };
+    uint8_t doc[64];
+    for (size_t width = 1; width <= 24; width++) {
+        for (size_t at = 0; at < width; at++) {
+            for (size_t k = 0; k < sizeof ws + sizeof bad; k++) {
+                size_t n = 0;
+                doc[n++] = '[';
+                doc[n++] = '\n';
+                memset(doc + n, ' ', width);
+                size_t off = n + at;
+                n += width;
+                doc[off] = k < sizeof ws ? ws[k] : bad[k - sizeof ws];
+                doc[n++] = '1';
+                doc[n++] = '\n';
+                doc[n++] = ']';
+                keel_slice sl = { doc, n };
+                keel_json_error e;
+                keel_result r = keel_json_validate(sl, 0, &e);
+                if (k < sizeof ws) {
+                    assert_int_equal(r, KEEL_OK);
+                } else {
+                    assert_int_equal(r, KEEL_ERR_PARSE);
+                    assert_int_equal(e.offset, off);
+                }
+            }
+        }
+    }
+}
+
 /* Whether b[0..n) is well-formed UTF-8 (Unicode table 3-7), written out
  * here as the table states it, for the validator's string scan to agree
  * with. */
@@ -1410,6 +1447,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_skip_value_stays_inside_the_slice),
         cmocka_unit_test(test_skip_string_agrees_with_reading_the_escapes),
         cmocka_unit_test(test_validate_utf8_agrees_with_table_3_7),
+        cmocka_unit_test(test_indentation_is_whitespace_up_to_the_first_other_byte),
         cmocka_unit_test(test_guard_every_truncation_stays_in_bounds),
         cmocka_unit_test(test_guard_rejections_at_the_last_byte),
     };
