@@ -390,7 +390,7 @@ keel_result kjson_utf8_encode(keel_buf *b, uint32_t cp)
     assigns \nothing;
     ensures i <= \result <= s.len;
 */
-__attribute__((noinline)) static size_t json_space_words(keel_slice s, size_t i)
+__attribute__((noinline)) size_t kjson_space_words(keel_slice s, size_t i)
 {
     size_t k = i;
     /*@ loop invariant i <= k <= s.len;
@@ -408,7 +408,7 @@ __attribute__((noinline)) static size_t json_space_words(keel_slice s, size_t i)
 }
 
 /* Past the whitespace from pos; after a line break, the indentation's
- * spaces by words (json_space_words, out of line). Inlined into json.c's
+ * spaces by words (kjson_space_words, out of line). Inlined into json.c's
  * callers (the tokenizer calls it between tokens, where compact JSON has
  * none): with the words inside, the compilers stopped inlining it and
  * compact documents paid a call per token. */
@@ -431,7 +431,7 @@ __attribute__((always_inline)) inline size_t kjson_skip_ws(keel_slice s, size_t 
         }
         i++;
         if (c == '\n') {
-            i = json_space_words(s, i);
+            i = kjson_space_words(s, i);
         }
     }
     return i;

@@ -88,6 +88,13 @@ size_t kjson_utf8_put(uint32_t cp, uint8_t out[4]);
  * a value above U+10FFFF or an invalid buf. */
 KEEL_MUST_USE keel_result kjson_utf8_encode(keel_buf *b, uint32_t cp);
 
+/* From i, past the words of eight spaces (the indentation after a line
+ * break) to the first byte that may not be one, or to where fewer than
+ * eight bytes remain; kjson_skip_ws's out-of-line part (an external
+ * symbol: kjson_skip_ws is an inline function with external linkage,
+ * which may not call a static one). Requires i <= s.len. */
+size_t kjson_space_words(keel_slice s, size_t i);
+
 /* The first position >= pos that is not JSON whitespace (SP, HT, CR, LF),
  * or s.len. Requires pos <= s.len. */
 size_t kjson_skip_ws(keel_slice s, size_t pos);
