@@ -1355,8 +1355,35 @@ keel_result keel_cursor_expect_end(const keel_cursor *c)
 
 /* ---- buf: writes ------------------------------------------------------ */
 
+/* dst[0, n) = src[0, n) for ranges the caller found apart. restrict tells
+ * the compiler so, and it then copies as memcpy does (GCC calls memcpy,
+ * clang copies 16 bytes a step) instead of a byte a step: most of what
+ * keel_buf_append costs, and it runs on every response the HTTP server
+ * writes. WP proves the loop as it reads; restrict's promise (no overlap)
+ * rests on slice_move_bytes' address test, which WP cannot follow through
+ * the integer casts (proofs/README.md, Assumptions 15). */
+/*@ requires \valid(dst + (0 .. n - 1)) && \valid_read(src + (0 .. n - 1));
+    assigns dst[0 .. n - 1];
+    ensures \separated(dst + (0 .. n - 1), src + (0 .. n - 1)) ==>
+              copied{Post, Pre}(dst, src, n);
+*/
+static void slice_copy_apart(uint8_t *restrict dst, const uint8_t *restrict src, size_t n)
+{
+    size_t i;
+    /*@ loop invariant 0 <= i <= n;
+        loop invariant \separated(dst + (0 .. n - 1), src + (0 .. n - 1)) ==>
+                         \forall integer k; 0 <= k < i ==> dst[k] == \at(src[k], Pre);
+        loop assigns i, dst[0 .. n - 1];
+        loop variant n - i;
+    */
+    for (i = 0; i < n; i++) {
+        dst[i] = src[i];
+    }
+}
+
 /* memmove: dst[0, n) = src[0, n) as it was before the call, whether or not
- * the ranges overlap (the copy direction follows the addresses). */
+ * the ranges overlap (the copy direction follows the addresses; ranges
+ * apart, the usual case, go to slice_copy_apart). */
 /*@ requires \valid(dst + (0 .. n - 1)) && \valid_read(src + (0 .. n - 1));
     assigns dst[0 .. n - 1];
     ensures \separated(dst + (0 .. n - 1), src + (0 .. n - 1)) ==>
@@ -1365,6 +1392,12 @@ keel_result keel_cursor_expect_end(const keel_cursor *c)
 static void slice_move_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 {
     size_t i;
+    uintptr_t d = (uintptr_t)dst;
+    uintptr_t s = (uintptr_t)src;
+    if ((d <= s && s - d >= n) || (s <= d && d - s >= n)) {
+        slice_copy_apart(dst, src, n);
+        return;
+    }
     if ((uintptr_t)dst <= (uintptr_t)src) {
         /*@ loop invariant 0 <= i <= n;
             loop invariant \separated(dst + (0 .. n - 1), src + (0 .. n - 1)) ==>

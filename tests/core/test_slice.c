@@ -897,6 +897,33 @@ static void test_buf_append_tolerates_overlap(void **state)
     assert_buf_is(&b, "abcdabcdcdWXYZ", 14);
 }
 
+/* Appending a range of the buf's own storage, at every distance from the
+ * destination: ranges apart (down to touching) are copied as memcpy may,
+ * the rest byte by byte in the direction that keeps the source; each
+ * gives what memmove gives. */
+static void test_buf_append_own_bytes_at_every_distance(void **state)
+{
+    (void)state;
+    uint8_t st[64];
+    uint8_t model[64];
+    for (size_t dlen = 0; dlen <= 40; dlen++) {
+        for (size_t off = 0; off <= 40; off++) {
+            for (size_t n = 0; n <= 24 && off + n <= sizeof st && dlen + n <= sizeof st; n++) {
+                for (size_t i = 0; i < sizeof st; i++) {
+                    st[i] = (uint8_t)(i * 7 + 1);
+                }
+                memcpy(model, st, sizeof st);
+                memmove(model + dlen, model + off, n);
+                keel_buf b = { st, sizeof st, dlen };
+                keel_slice src = { st + off, n };
+                assert_int_equal(keel_buf_append(&b, src), KEEL_OK);
+                assert_int_equal(b.len, dlen + n);
+                assert_memory_equal(st, model, sizeof st);
+            }
+        }
+    }
+}
+
 static void test_buf_append_byte(void **state)
 {
     (void)state;
@@ -1193,6 +1220,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_buf_append_fills_to_cap),
         cmocka_unit_test(test_buf_append_too_large_is_all_or_nothing),
         cmocka_unit_test(test_buf_append_tolerates_overlap),
+        cmocka_unit_test(test_buf_append_own_bytes_at_every_distance),
         cmocka_unit_test(test_buf_append_byte),
         cmocka_unit_test(test_buf_append_be_integers),
         cmocka_unit_test(test_buf_append_u64_dec),
