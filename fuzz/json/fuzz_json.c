@@ -54,6 +54,10 @@
  *    keel_json_member + the typed getters when every field checks out
  *    there, or a failure that the field it names really has, with nothing
  *    but strings written.
+ *  - the word scans (proofs/README.md, Assumption 52) against byte-wise
+ *    answers on the input's bytes: the string-stop and not-a-space masks
+ *    on every eight-byte window, the skip of a string from each quote, the
+ *    whitespace skip from each place (the first 256).
  *  - the whole input written as one string: REJECT accepts exactly valid
  *    UTF-8; REPLACE yields a document whose string decodes to the input with
  *    each maximal invalid subpart replaced by U+FFFD.
@@ -66,6 +70,7 @@
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "json/json_internal.h"
 #include "json_ref.h"
 #include "keel/json.h"
 
@@ -77,6 +82,8 @@
 #define PREFIXES 64u
 /* keel_json_get_double refuses longer number texts (TOO_LARGE, documented). */
 #define NUMBER_TEXT_MAX 1100u
+/* Bounds on the word-scan checks' starting points. */
+#define WORD_STARTS 256u
 
 static keel_slice mk(const uint8_t *p, size_t n)
 {
@@ -1045,6 +1052,65 @@ static void check_extract(keel_slice doc)
     free(sstore);
 }
 
+/* Where a string starting at p[at] (a quote) ends when its escapes are read
+ * from the start (a backslash takes the next byte): one past the closing
+ * quote, or 0 when the bytes end first. */
+static size_t ref_string_end(const uint8_t *p, size_t n, size_t at)
+{
+    for (size_t i = at + 1; i < n; i++) {
+        if (p[i] == '\\') {
+            i++;
+        } else if (p[i] == '"') {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* The word scans against the byte-wise answers they stand for (proofs/README.md,
+ * Assumption 52), on the input's own bytes: kjson_string_stops on every
+ * eight-byte window (zero exactly when no byte is a quote, backslash,
+ * control or non-ASCII byte, else kword_first at the first one),
+ * kword_ne(w, ' ') flagging exactly the bytes that are not spaces, the skip
+ * of a string from each quote (the end reading the escapes gives), and the
+ * whitespace skip from each place (the first byte that is not SP, HT, CR
+ * or LF). */
+static void check_word_scans(const uint8_t *p, size_t n)
+{
+    keel_slice s = mk(p, n);
+    for (size_t i = 0; i + 8 <= n && i < WORD_STARTS; i++) {
+        uint64_t w = kword_load(s, i);
+        uint64_t m = kjson_string_stops(w);
+        size_t first = 8;
+        for (size_t k = 0; k < 8 && first == 8; k++) {
+            uint8_t c = p[i + k];
+            if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) {
+                first = k;
+            }
+        }
+        FUZZ_CHECK((m == 0) == (first == 8));
+        FUZZ_CHECK(m == 0 || kword_first(m) == first);
+        uint64_t ne = kword_ne(w, ' ');
+        for (size_t k = 0; k < 8; k++) {
+            FUZZ_CHECK(((ne >> (8 * k + 7)) & 1u) == (p[i + k] != ' '));
+        }
+    }
+    size_t quotes = 0;
+    for (size_t i = 0; i < n && i < WORD_STARTS; i++) {
+        size_t ws = i;
+        while (ws < n && ref_ws(p[ws])) {
+            ws++;
+        }
+        FUZZ_CHECK(kjson_skip_ws(s, i) == ws);
+        if (p[i] == '"' && quotes++ < 64) {
+            size_t want = ref_string_end(p, n, i);
+            size_t end = 0;
+            keel_result r = kjson_skip_value(s, i, &end);
+            FUZZ_CHECK(want == 0 ? r == KEEL_ERR_PARSE : r == KEEL_OK && end == want);
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     keel_slice doc = mk(data, size);
@@ -1094,6 +1160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_depth_limit(doc, &tk, tk.max_open);
     }
     check_prefixes(doc, &tk);
+    check_word_scans(data, size);
 
     keel_json_doc jd;
     keel_json_parse_options lenient = { CAP, true };
