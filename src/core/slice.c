@@ -1398,7 +1398,7 @@ static void slice_move_bytes(uint8_t *dst, const uint8_t *src, size_t n)
         slice_copy_apart(dst, src, n);
         return;
     }
-    if ((uintptr_t)dst <= (uintptr_t)src) {
+    if (d <= s) {
         /*@ loop invariant 0 <= i <= n;
             loop invariant \separated(dst + (0 .. n - 1), src + (0 .. n - 1)) ==>
                              \forall integer k; 0 <= k < i ==> dst[k] == \at(src[k], Pre);

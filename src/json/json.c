@@ -381,16 +381,27 @@ keel_result kjson_utf8_encode(keel_buf *b, uint32_t cp)
     return keel_buf_append(b, bytes);
 }
 
-/* From i, past the words of eight spaces, to the first byte of the next
- * word that is not a space (kword_ne flags every such byte exactly), or
- * to where fewer than eight bytes remain: the indentation that follows a
- * line break in pretty-printed JSON, skipped eight bytes at a time. The
- * caller looks at the byte where this stops. */
+/* What json_words stops at: in a string body being validated, a quote,
+ * backslash, control or non-ASCII byte (kjson_string_stops); in one being
+ * skipped, a quote (json_string_end tells an escaped one by the
+ * backslashes before it); in indentation, a byte that is not a space. */
+#define JSON_WORDS_STRING 0u
+#define JSON_WORDS_QUOTE 1u
+#define JSON_WORDS_SPACE 2u
+
+/* From i, past the words of eight bytes none of which is one kind stops at
+ * (src/core/word.h's masks), to the first such byte of the next word (its
+ * lowest flagged byte), or to where fewer than eight bytes remain. The
+ * caller looks at the byte where this stops, so a word mask can only cost
+ * speed, never a wrong answer: what WP proves here is the bounds
+ * (proofs/README.md, Assumptions 52, for what the masks flag). Inlined,
+ * so that kind is a constant at each use and picks one mask. */
 /*@ requires valid_slice(s) && i <= s.len;
     assigns \nothing;
     ensures i <= \result <= s.len;
 */
-__attribute__((noinline)) size_t kjson_space_words(keel_slice s, size_t i)
+__attribute__((always_inline)) static inline size_t json_words(keel_slice s, size_t i,
+                                                                unsigned kind)
 {
     size_t k = i;
     /*@ loop invariant i <= k <= s.len;
@@ -398,13 +409,28 @@ __attribute__((noinline)) size_t kjson_space_words(keel_slice s, size_t i)
         loop variant s.len - k;
     */
     while (s.len - k >= 8u) {
-        uint64_t m = kword_ne(kword_load(s, k), ' ');
+        uint64_t w = kword_load(s, k);
+        uint64_t m = kind == JSON_WORDS_STRING ? kjson_string_stops(w)
+                     : kind == JSON_WORDS_QUOTE ? kword_eq(w, '"')
+                                                : kword_ne(w, ' ');
         if (m != 0) {
             return k + kword_first(m);
         }
         k += 8u;
     }
     return k;
+}
+
+/* The indentation that follows a line break in pretty-printed JSON,
+ * skipped eight bytes at a time (json_words). Out of line: kjson_skip_ws,
+ * which compact JSON calls between most tokens, stays small. */
+/*@ requires valid_slice(s) && i <= s.len;
+    assigns \nothing;
+    ensures i <= \result <= s.len;
+*/
+__attribute__((noinline)) size_t kjson_space_words(keel_slice s, size_t i)
+{
+    return json_words(s, i, JSON_WORDS_SPACE);
 }
 
 /* Past the whitespace from pos; after a line break, the indentation's
@@ -437,39 +463,7 @@ __attribute__((always_inline)) inline size_t kjson_skip_ws(keel_slice s, size_t 
     return i;
 }
 
-/* From i, past the words of eight string-body bytes of which none ends a
- * run, to the first byte of the next word that may (its lowest flagged
- * byte, src/core/word.h), or to where fewer than eight bytes remain. For
- * a validating scan (checked) a run ends at a quote, a backslash, a
- * control character or a byte that is not ASCII (kjson_string_stops);
- * for a skip, at a quote only (json_string_end tells an escaped quote by
- * the backslashes before it). The caller looks at the byte where this
- * stops, so a word mask can only cost speed, never a wrong answer: what
- * WP proves here is the bounds (proofs/README.md, Assumption 50, for what
- * the masks flag). */
-/*@ requires valid_slice(s) && i <= s.len;
-    assigns \nothing;
-    ensures i <= \result <= s.len;
-*/
-static inline size_t json_string_words(keel_slice s, size_t i, bool checked)
-{
-    size_t k = i;
-    /*@ loop invariant i <= k <= s.len;
-        loop assigns k;
-        loop variant s.len - k;
-    */
-    while (s.len - k >= 8u) {
-        uint64_t w = kword_load(s, k);
-        uint64_t m = checked ? kjson_string_stops(w) : kword_eq(w, '"');
-        if (m != 0) {
-            return k + kword_first(m);
-        }
-        k += 8u;
-    }
-    return k;
-}
-
-/* Whether c continues a run (as json_string_words): for a validating scan
+/* Whether c continues a run (as json_words): for a validating scan
  * any byte of class SC_PLAIN, for a skip any byte but a quote. */
 /*@ assigns \nothing; */
 static inline bool json_plain_byte(uint8_t c, bool checked)
@@ -488,7 +482,7 @@ static inline bool json_plain_byte(uint8_t c, bool checked)
 __attribute__((always_inline)) static inline size_t json_plain_run(keel_slice s, size_t k,
                                                                     bool checked)
 {
-    size_t i = json_string_words(s, k, checked);
+    size_t i = json_words(s, k, checked ? JSON_WORDS_STRING : JSON_WORDS_QUOTE);
     /*@ loop invariant k <= i <= s.len;
         loop assigns i;
         loop variant s.len - i;
