@@ -9,15 +9,20 @@
 # connection, a wrk Lua script). Every server answers GET /hello.txt with
 # "hello". Method: bench/README.md and the project's benchmarking notes:
 # server on CPU 0, wrk on CPU 1, each server started fresh per run,
-# round-robin keel, nginx, h2o, ...; per run the requests/s and p99 (wrk)
+# round-robin keel, nginx, h2o, floor, ...; per run the requests/s and p99 (wrk)
 # and the server's CPU time per request (utime+stime from /proc/PID/stat
 # around the measured run, over all its threads, divided by the requests
 # wrk completed); the table gives medians and the median of the per-round
 # ratios keel/nginx and keel/h2o. Then idle memory: each server's VmRSS
 # before and after N idle keep-alive connections (each proven served by one
 # request), delta / N. Any non-2xx answer or socket error fails the run.
+# A fourth server runs in the rounds too: the floor (bench/http/floor.c),
+# which makes the same system calls per request as the others but does no
+# parsing and sends a canned answer; its CPU per request is what the
+# kernel charges any server with that pattern, and the table gives it as
+# ratios floor/nginx, floor/h2o and floor/keel.
 # Builds what it needs (ci/deps build bench, CMake into --build-dir,
-# default build/bench). A full run takes ~3 minutes; --quick only checks
+# default build/bench). A full run takes ~4 minutes; --quick only checks
 # that everything works.
 set -euo pipefail
 
@@ -47,7 +52,7 @@ log=$build/http-build.log
 echo "building http_hello into $build (log: $log)"
 if ! { cmake -S "$root" -B "$build" -DKEEL_BUILD_BENCH=ON -DKEEL_BUILD_TESTS=OFF \
     -DKEEL_BUILD_EXAMPLES=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-    cmake --build "$build" -j2 --target http_hello; } >"$log" 2>&1; then
+    cmake --build "$build" -j2 --target http_hello http_floor; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "run.sh: build failed" >&2
     exit 1
@@ -91,16 +96,18 @@ trap cleanup EXIT
 start() {
     local name=$1 i line
     case $name in
-    keel)
-        taskset -c 0 "$build/examples/http_hello" --threads 1 --ip 127.0.0.1 --port 0 \
-            >"$out/keel.out" 2>"$out/keel.err" &
+    keel | floor)
+        local bin=$build/examples/http_hello args=(--threads 1)
+        [[ $name == floor ]] && bin=$build/bench/http/http_floor args=()
+        taskset -c 0 "$bin" "${args[@]}" --ip 127.0.0.1 --port 0 \
+            >"$out/$name.out" 2>"$out/$name.err" &
         pid=$!
         for i in $(seq 100); do
-            line=$(head -n1 "$out/keel.out")
+            line=$(head -n1 "$out/$name.out")
             [[ -n $line ]] && break
             sleep 0.05
         done
-        [[ $line =~ :([0-9]+)$ ]] || { echo "keel did not start" >&2; exit 1; }
+        [[ $line =~ :([0-9]+)$ ]] || { echo "$name did not start" >&2; exit 1; }
         port=${BASH_REMATCH[1]}
         ;;
     nginx)
@@ -187,7 +194,7 @@ run() {
         'BEGIN { printf "%.3f", (b - a) * 1000000 / hz / n }')" >>"$out/runs.txt"
 }
 
-servers=(keel nginx h2o)
+servers=(keel nginx h2o floor)
 : >"$out/runs.txt"
 echo "server on CPU 0, wrk -t1 -c50 on CPU 1; ${rounds} rounds of ${seconds} s per server and mode (results: $out)"
 for round in $(seq "$rounds"); do
@@ -229,7 +236,7 @@ for s in socks:
     s.close()
 print((after - before) / n)
 EOF
-for s in "${servers[@]}"; do
+for s in keel nginx h2o; do
     start "$s"
     echo "$s $(taskset -c 1 python3 "$out/idle.py" "$port" "$idle_n" "$pid")" >>"$out/idle.txt"
     stop
@@ -248,7 +255,7 @@ for name, mode, rnd, rps, p99, cpu in runs:
 print()
 print(f"{'mode':10} {'server':6} {'req/s':>10} {'p99 us':>9} {'CPU us/req':>11}")
 for mode in ("plain", "pipelined"):
-    for name in ("keel", "nginx", "h2o"):
+    for name in ("keel", "nginx", "h2o", "floor"):
         d = by.get((mode, name), {})
         print(f"{mode:10} {name:6} {med([v[0] for v in d.values()]):10.0f} "
               f"{med([v[1] for v in d.values()]):9.0f} {med([v[2] for v in d.values()]):11.2f}")
@@ -266,6 +273,17 @@ for mode in ("plain", "pipelined"):
         print(f"  {mode:9} vs {peer:5}: CPU/req {cpu:5.2f} (target <= {t:.2f}: "
               f"{'ok' if cpu <= t else 'MISSED'}), req/s {rps:5.2f} (target >= 1.00: "
               f"{'ok' if rps >= 1.0 else 'MISSED'})")
+print()
+print("the floor (bench/http/floor.c: the same system calls, no parsing, a canned answer):")
+print("median of per-round ratios of CPU per request")
+for mode in ("plain", "pipelined"):
+    f = by.get((mode, "floor"), {})
+    parts = []
+    for name in ("nginx", "h2o", "keel"):
+        d = by.get((mode, name), {})
+        common = sorted(set(f) & set(d))
+        parts.append(f"floor / {name} {med([f[r][2] / d[r][2] for r in common]):5.2f}")
+    print(f"  {mode:9}: " + ", ".join(parts))
 print()
 print(f"idle keep-alive connections ({n}): RSS bytes per connection")
 for name in ("keel", "nginx", "h2o"):
