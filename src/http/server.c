@@ -119,6 +119,7 @@ struct khsrv_conn {
     bool continue_sent;        /* 100 Continue answered for this request */
     bool keep_alive;           /* the current request leaves the connection open */
     bool head_only;            /* the current request is HEAD */
+    bool parsed_head;          /* the head being answered was parsed, and is HEAD */
     bool answered;             /* the current request has its answer */
     bool write_paused;         /* reading stopped by write back-pressure */
     bool in_handler;           /* inside the handler call (its request stays) */
@@ -496,11 +497,14 @@ static void hsrv_linger(khsrv_conn *c)
 }
 
 /* Answer a rejected or timed-out request with status and a one-line body,
- * then close lingering. */
+ * then close lingering. The body is left out (its Content-Length kept) when
+ * the request's head was parsed and is HEAD (RFC 9110 9.3.2): the client
+ * reads no content after a HEAD's answer. A request whose head could not be
+ * parsed has no method to trust, and gets the body. */
 static void hsrv_reject(khsrv_conn *c, uint16_t status, const char *why)
 {
     c->keep_alive = false;
-    c->head_only = false;
+    c->head_only = c->parsed_head;
     uint8_t text[160];
     keel_buf b;
     keel_slice body = keel_slice_empty();
@@ -1311,6 +1315,7 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
     keel_http_error err = { 0 };
     size_t head_len = 0;
     keel_result r;
+    c->parsed_head = false;
     if (c->req != NULL) {
         r = keel_http_parse_request(&c->req->parser, in, &req, &head_len, &err);
     } else {
@@ -1341,6 +1346,7 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         return HSRV_STEP_STOP;
     }
     c->partial = true;
+    c->parsed_head = req.method_id == KEEL_HTTP_HEAD;
     if (req.expect_other) {
         hsrv_reject(c, 417, "expectation failed");
         return HSRV_STEP_STOP;

@@ -520,6 +520,41 @@ static void test_other_expectation_gets_417(void **state)
     sess_close(&ss);
 }
 
+/* A HEAD whose head was parsed but is refused (here: 417, an expectation
+ * the server cannot meet; the same path answers 413 and 400 in the body)
+ * gets the refusal's head only: its Content-Length says what a GET would
+ * have received, and no content follows before the close (RFC 9110 9.3.2;
+ * fuzz_http_server found the body sent). A request whose head cannot be
+ * parsed has no method to trust and keeps the one-line body. */
+static void test_refused_head_gets_no_body(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { 0 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "HEAD /e HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n");
+    hl_resp r;
+    assert_true(hl_read_as(ss.n, &ss.rd, KEEL_HTTP_HEAD, &r));
+    assert_int_equal(r.status, 417);
+    assert_true(r.close);
+    assert_string_equal(r.length_field, "19"); /* "expectation failed\n" */
+    uint64_t end = nt_now_ms() + HL_DEADLINE_MS;
+    while (!ss.rd.eof && nt_now_ms() < end) {
+        (void)hl_more(ss.n, &ss.rd, 100);
+    }
+    assert_true(ss.rd.eof);
+    assert_int_equal(ss.rd.len - ss.rd.pos, 0); /* nothing after the head */
+    sess_close(&ss);
+
+    /* The same refusal to a GET carries its body. */
+    sess_open(&ss, &o);
+    hl_send_str(ss.n, "GET /e HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n");
+    assert_true(hl_read(ss.n, &ss.rd, &r));
+    assert_int_equal(r.status, 417);
+    expect_body(&r, "expectation failed\n");
+    sess_close(&ss);
+}
+
 static void test_head_gets_the_head_without_body(void **state)
 {
     (void)state;
@@ -1200,6 +1235,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pipelined_requests_are_answered_in_order),
         cmocka_unit_test(test_expect_100_continue_then_body),
         cmocka_unit_test(test_other_expectation_gets_417),
+        cmocka_unit_test(test_refused_head_gets_no_body),
         cmocka_unit_test(test_head_gets_the_head_without_body),
         cmocka_unit_test(test_routes_404_and_405_with_allow),
         cmocka_unit_test(test_targets_that_are_not_paths_match_no_route),
