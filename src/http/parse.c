@@ -380,6 +380,26 @@ static size_t parse_text_run(keel_slice in, size_t i, size_t end)
     return k;
 }
 
+/* in[from, to) without its trailing SP/HTAB: the end after the last other
+ * byte, never before from (so a value split across calls is looked back
+ * on only as far as this call's part of it). */
+/*@ requires valid_slice(in) && from <= to <= in.len;
+    assigns \nothing;
+    ensures from <= \result <= to;
+*/
+static size_t parse_trim_end(keel_slice in, size_t from, size_t to)
+{
+    size_t v = to;
+    /*@ loop invariant from <= v <= to;
+        loop assigns v;
+        loop variant v - from;
+    */
+    while (v > from && (in.ptr[v - 1] == ' ' || in.ptr[v - 1] == '\t')) {
+        v--;
+    }
+    return v;
+}
+
 /* The value of a field line from in[*at] (state KHTTP_FL_VALUE): one run of
  * value bytes; the value ends after its last visible byte (trailing OWS is
  * not part of it), found by looking back from the run's end, never before
@@ -396,14 +416,7 @@ static void parse_value_run(keel_http_fieldscan_ *fs, keel_slice in, size_t *at,
 {
     size_t i = *at;
     size_t t = parse_text_run(in, i, end);
-    size_t v = t;
-    /*@ loop invariant i <= v <= t;
-        loop assigns v;
-        loop variant v - i;
-    */
-    while (v > i && (in.ptr[v - 1] == ' ' || in.ptr[v - 1] == '\t')) {
-        v--;
-    }
+    size_t v = parse_trim_end(in, i, t);
     if (v > i) {
         fs->value_end = v;
     }
@@ -554,17 +567,9 @@ static size_t parse_fl_whole(keel_http_fieldscan_ *fs, keel_slice in, size_t i, 
     } else if (in.ptr[k] != '\n' || !bare_lf) {
         return i;
     }
-    size_t v = t;
-    /*@ loop invariant vs <= v <= t;
-        loop assigns v;
-        loop variant v - vs;
-    */
-    while (v > vs && (in.ptr[v - 1] == ' ' || in.ptr[v - 1] == '\t')) {
-        v--;
-    }
     fs->name_end = n;
     fs->value_start = vs;
-    fs->value_end = v;
+    fs->value_end = parse_trim_end(in, vs, t);
     return k + 1u;
 }
 
