@@ -36,8 +36,10 @@
  *    Connection: keep-alive (a streamed answer to HTTP/1.0 runs to the
  *    close, so it ends the connection). Shutdown, max_requests, an answer
  *    given before the whole body and any rejection end it too.
- *  - Memory: an idle keep-alive connection holds no buffer (its stream's
- *    state plus this layer's small per-connection state).
+ *  - Memory: an idle connection (keep-alive between requests, or new and
+ *    silent) holds no buffer, no request state and no timer of its own: its
+ *    stream's state plus this layer's 56 bytes (240 bytes of keel's
+ *    allocations in all on x86-64 with glibc).
  *  - Thread-safety: keel_http_server_start, _port, _shutdown, _wait and
  *    _free as their keel_server counterparts; the reply functions on the
  *    reply's loop thread only.

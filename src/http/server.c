@@ -27,8 +27,17 @@
  *    (keel_stream_shutdown), input drained and dropped for linger_ms at
  *    most, then the stream is closed, so that the client reads the answer
  *    instead of a reset.
- *  - One timer per connection, re-armed lazily: a deadline that moves later
- *    leaves the armed timer alone (it re-arms itself when it fires early).
+ *  - An idle connection (no request started, none owed an answer: a new
+ *    one, or keep-alive between requests) holds its stream and a 56-byte
+ *    khsrv_conn only. What a request needs (khsrv_work: the reply, the
+ *    body's and the answer's state, a timer) is taken from the loop's pool
+ *    when bytes arrive and given back when the connection is idle again
+ *    (hsrv_settle). Idle connections wait on two lists in deadline order
+ *    (new ones: header_timeout_ms; keep-alive: idle_timeout_ms), watched
+ *    by one timer per loop.
+ *  - A busy connection has one timer, re-armed lazily: a deadline that
+ *    moves later leaves the armed timer alone (it re-arms itself when it
+ *    fires early).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -103,18 +112,16 @@ typedef struct khsrv_bstream {
     void *user;
 } khsrv_bstream;
 
-struct khsrv_conn {
-    keel_http_server *srv;
-    khsrv_loop *hl;
-    void *s;                   /* the connection (srv->ops); NULL once it is gone */
-    khsrv_conn *prev, *next;   /* the loop's connections */
+/* What a connection holds while it works on a request (or has bytes of one,
+ * an answer owed, a reply outstanding, writes held back, or lingers). An
+ * idle connection gives it back to its loop's pool (khsrv_conn.w NULL). */
+typedef struct khsrv_work {
     khsrv_req *req;            /* NULL unless a request spans reads */
     khsrv_bstream *bs;         /* NULL unless a body is streamed to the handler */
     uint8_t *log_copy;         /* access log, answers given after the handler returned:
                                   the method then the target (NULL otherwise) */
     uint32_t log_method_len, log_target_len;
     keel_http_reply reply;
-    khsrv_phase phase;
     bool partial;              /* bytes of a request have arrived */
     bool continue_sent;        /* 100 Continue answered for this request */
     bool keep_alive;           /* the current request leaves the connection open */
@@ -125,26 +132,55 @@ struct khsrv_conn {
     bool in_handler;           /* inside the handler call (its request stays) */
     bool streaming;            /* keel_http_reply_start was called: pieces follow */
     bool stream_chunked;       /* ...chunked (else until the close: HTTP/1.0) */
-    uint64_t stream_bytes;     /* access log: bytes queued so far */
     uint16_t stream_status;
     uint8_t version_minor;     /* of the current request */
+    uint64_t stream_bytes;     /* access log: bytes queued so far */
     keel_http_writable_fn on_writable; /* the streaming handler's back-pressure callback */
     void *writable_user;
-    uint32_t requests;         /* requests answered or being answered */
     size_t head_len;           /* BODY_LENGTH: bytes of the head */
     uint64_t body_len;         /* BODY_LENGTH: content_length */
     uint64_t body_seen;        /* body bytes received (rate check) */
     uint64_t body_window;      /* body_seen at the start of the rate window */
     uint64_t started_us;       /* access log: when the request was complete */
-    uint64_t deadline;         /* ms on the loop clock; 0: none */
     uint64_t timer_at;         /* when the armed timer fires (0: none armed) */
     keel_timer_id timer;
+    struct khsrv_work *next_free; /* in the loop's pool */
+} khsrv_work;
+
+/* Which of its loop's lists a connection is on: a busy connection is on
+ * none; one whose stream is gone while its handler still owes the answer
+ * is an orphan (freed by that answer, or by keel_http_server_free). */
+enum { HSRV_LIST_NONE = 0, HSRV_LIST_FRESH, HSRV_LIST_IDLE, HSRV_LIST_ORPHAN };
+
+/* A connection: 56 bytes (one 64-byte malloc chunk) while idle. An idle
+ * connection is on one of its loop's two deadline-ordered lists (fresh:
+ * no request yet, header_timeout; idle: keep-alive, idle_timeout), which one
+ * loop timer watches, so it holds no timer of its own either. */
+struct khsrv_conn {
+    khsrv_loop *hl;
+    void *s;                   /* the connection (srv->ops); NULL once it is gone */
+    khsrv_conn *prev, *next;   /* on the list named by list */
+    khsrv_work *w;             /* NULL while idle */
+    uint64_t deadline;         /* ms on the loop clock; 0: none */
+    uint32_t requests;         /* requests answered or being answered */
+    uint8_t phase;             /* khsrv_phase */
+    uint8_t list;              /* HSRV_LIST_... */
 };
+
+/* A list of connections; fresh and idle ones are in deadline order (each
+ * list's connections wait the same time, and join at the end). */
+typedef struct khsrv_list {
+    khsrv_conn *first, *last;
+} khsrv_list;
 
 struct khsrv_loop {
     keel_http_server *srv;
     keel_loop *loop;
-    khsrv_conn *conns;         /* every connection of the loop */
+    khsrv_list lists[4];       /* the connections, by HSRV_LIST_... (NONE unused) */
+    khsrv_work *pool;          /* work states given back by idle connections */
+    uint32_t pool_len;
+    uint64_t sweep_at;         /* when the idle lists' timer fires (0: none armed) */
+    keel_timer_id sweep;
     keel_http_parser parser;   /* shared by heads that arrive whole */
     keel_http_header *headers;
     /* The request whose handler runs now (one at a time per loop), for the
@@ -252,17 +288,17 @@ static KEEL_MUST_USE keel_result hsrv_req_new(const keel_http_server *srv, khsrv
 
 static void hsrv_conn_drop_bstream(khsrv_conn *c)
 {
-    ksys_release(c->bs);
-    c->bs = NULL;
+    ksys_release(c->w->bs);
+    c->w->bs = NULL;
 }
 
 static void hsrv_conn_drop_req(khsrv_conn *c)
 {
-    if (c->in_handler) {
+    if (c->w->in_handler) {
         return; /* the handler's request and body live there: dropped after it */
     }
-    hsrv_req_free(c->req);
-    c->req = NULL;
+    hsrv_req_free(c->w->req);
+    c->w->req = NULL;
 }
 
 /* ---- timers ----------------------------------------------------------------- */
@@ -273,17 +309,17 @@ static void hsrv_timer_arm(khsrv_conn *c, uint64_t at)
 {
     keel_loop *loop = c->hl->loop;
     uint64_t now = keel_loop_now_ms(loop);
-    if (c->timer_at != 0) {
-        if (keel_timer_cancel(loop, c->timer) != KEEL_OK) {
+    if (c->w->timer_at != 0) {
+        if (keel_timer_cancel(loop, c->w->timer) != KEEL_OK) {
             /* already fired: nothing to cancel */
         }
-        c->timer_at = 0;
+        c->w->timer_at = 0;
     }
     uint64_t delay = at > now ? at - now : 0;
-    if (keel_timer_start(loop, delay, 0, hsrv_timer_fired, c, &c->timer) == KEEL_OK) {
-        c->timer_at = now + delay;
+    if (keel_timer_start(loop, delay, 0, hsrv_timer_fired, c, &c->w->timer) == KEEL_OK) {
+        c->w->timer_at = now + delay;
     } else if (c->s != NULL) {
-        c->srv->ops->abort(c->s); /* no memory for a timer: no connection without deadline */
+        c->hl->srv->ops->abort(c->s); /* no memory for a timer: no connection without deadline */
     }
 }
 
@@ -292,7 +328,7 @@ static void hsrv_timer_arm(khsrv_conn *c, uint64_t at)
 static void hsrv_deadline(khsrv_conn *c, uint64_t at)
 {
     c->deadline = at;
-    if (at != 0 && (c->timer_at == 0 || c->timer_at > at)) {
+    if (at != 0 && (c->w->timer_at == 0 || c->w->timer_at > at)) {
         hsrv_timer_arm(c, at);
     }
 }
@@ -304,11 +340,11 @@ static void hsrv_deadline_in(khsrv_conn *c, uint32_t ms)
 
 static void hsrv_timer_stop(khsrv_conn *c)
 {
-    if (c->timer_at != 0) {
-        if (keel_timer_cancel(c->hl->loop, c->timer) != KEEL_OK) {
+    if (c->w != NULL && c->w->timer_at != 0) {
+        if (keel_timer_cancel(c->hl->loop, c->w->timer) != KEEL_OK) {
             /* already fired */
         }
-        c->timer_at = 0;
+        c->w->timer_at = 0;
     }
     c->deadline = 0;
 }
@@ -358,7 +394,7 @@ static KEEL_MUST_USE keel_result hsrv_flush(khsrv_loop *hl)
     khsrv_conn *c = hl->batching;
     keel_result r = KEEL_OK;
     if (c != NULL && hl->batch.len > 0 && c->s != NULL) {
-        r = c->srv->ops->write(c->s, keel_buf_slice(&hl->batch));
+        r = c->hl->srv->ops->write(c->s, keel_buf_slice(&hl->batch));
     }
     keel_buf_clear(&hl->batch);
     hl->batching = NULL;
@@ -411,13 +447,13 @@ static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t statu
     bool bodiless = status < 200 || status == 204 || status == 304;
     keel_http_framing fr = { .body = bodiless ? KEEL_HTTP_BODY_NONE : framing,
                              .content_length = body.len,
-                             .close = !c->keep_alive,
+                             .close = !c->w->keep_alive,
                              /* HTTP/1.0 keeps the connection only when told */
-                             .keep_alive = c->keep_alive && c->version_minor == 0 };
+                             .keep_alive = c->w->keep_alive && c->w->version_minor == 0 };
     if (bodiless && body.len > 0) {
         r = KEEL_ERR_INVALID_ARG;
     }
-    bool with_body = !c->head_only && !bodiless;
+    bool with_body = !c->w->head_only && !bodiless;
     size_t need = field_bytes + HSRV_HEAD_SLACK;
     if (r == KEEL_OK) {
         r = hsrv_batch_room(c, need);
@@ -455,7 +491,7 @@ static KEEL_MUST_USE keel_result hsrv_put_response(khsrv_conn *c, uint16_t statu
              * after the head and what was batched before it. */
             r = hsrv_flush(c->hl);
             if (r == KEEL_OK && c->s != NULL) {
-                r = c->srv->ops->write(c->s, body);
+                r = c->hl->srv->ops->write(c->s, body);
             }
         }
     }
@@ -476,7 +512,7 @@ static void hsrv_linger(khsrv_conn *c)
     hsrv_conn_drop_req(c);
     hsrv_conn_drop_bstream(c);
     c->phase = HSRV_LINGER;
-    c->partial = false;
+    c->w->partial = false;
     if (c->s == NULL) {
         return;
     }
@@ -485,15 +521,15 @@ static void hsrv_linger(khsrv_conn *c)
         r = hsrv_flush(c->hl);
     }
     if (r == KEEL_OK) {
-        r = c->srv->ops->shutdown(c->s);
+        r = c->hl->srv->ops->shutdown(c->s);
     }
     if (r != KEEL_OK) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
         return;
     }
-    c->srv->ops->read_start(c->s);
-    c->write_paused = false;
-    hsrv_deadline_in(c, c->srv->opts.linger_ms);
+    c->hl->srv->ops->read_start(c->s);
+    c->w->write_paused = false;
+    hsrv_deadline_in(c, c->hl->srv->opts.linger_ms);
 }
 
 /* Answer a rejected or timed-out request with status and a one-line body,
@@ -503,8 +539,8 @@ static void hsrv_linger(khsrv_conn *c)
  * parsed has no method to trust, and gets the body. */
 static void hsrv_reject(khsrv_conn *c, uint16_t status, const char *why)
 {
-    c->keep_alive = false;
-    c->head_only = c->parsed_head;
+    c->w->keep_alive = false;
+    c->w->head_only = c->w->parsed_head;
     uint8_t text[160];
     keel_buf b;
     keel_slice body = keel_slice_empty();
@@ -520,38 +556,217 @@ static void hsrv_reject(khsrv_conn *c, uint16_t status, const char *why)
     };
     size_t bytes = 0;
     if (c->s != NULL && hsrv_put_response(c, status, plain, 1, body, KEEL_HTTP_BODY_LENGTH, &bytes) != KEEL_OK) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
         return;
     }
-    if (c->srv->opts.access_log != NULL) {
+    if (c->hl->srv->opts.access_log != NULL) {
         /* A rejected request has no method or target anyone can trust. */
         keel_http_access e = { .status = status, .bytes = bytes };
-        c->srv->opts.access_log(&e, c->srv->opts.log_user);
+        c->hl->srv->opts.access_log(&e, c->hl->srv->opts.log_user);
     }
     hsrv_linger(c);
 }
 
 /* ---- replies ------------------------------------------------------------------ */
 
-static void hsrv_conn_unlink(khsrv_conn *c)
+/* ---- connections: lists, work states, the idle lists' timer ------------------ */
+
+/* Work states an idle loop keeps for the next requests (the rest are freed). */
+#define HSRV_POOL_MAX 32u
+
+static void hsrv_list_leave(khsrv_conn *c)
 {
+    if (c->list == HSRV_LIST_NONE) {
+        return;
+    }
+    khsrv_list *l = &c->hl->lists[c->list];
     if (c->prev != NULL) {
         c->prev->next = c->next;
-    } else if (c->hl->conns == c) {
-        c->hl->conns = c->next;
+    } else {
+        l->first = c->next;
     }
     if (c->next != NULL) {
         c->next->prev = c->prev;
+    } else {
+        l->last = c->prev;
     }
     c->prev = c->next = NULL;
+    c->list = HSRV_LIST_NONE;
+}
+
+/* Put c at the end of one of its loop's lists. */
+static void hsrv_list_join(khsrv_conn *c, uint8_t which)
+{
+    hsrv_list_leave(c);
+    khsrv_list *l = &c->hl->lists[which];
+    c->prev = l->last;
+    c->next = NULL;
+    if (l->last != NULL) {
+        l->last->next = c;
+    } else {
+        l->first = c;
+    }
+    l->last = c;
+    c->list = which;
+}
+
+static void hsrv_work_free(khsrv_work *w)
+{
+    if (w == NULL) {
+        return;
+    }
+    hsrv_req_free(w->req);
+    ksys_release(w->bs);
+    ksys_release(w->log_copy);
+    ksys_release(w);
 }
 
 static void hsrv_conn_free(khsrv_conn *c)
 {
-    hsrv_conn_drop_req(c);
-    hsrv_conn_drop_bstream(c);
-    ksys_release(c->log_copy);
+    hsrv_list_leave(c);
+    hsrv_work_free(c->w);
     ksys_release(c);
+}
+
+static void hsrv_sweep_fired(keel_loop *loop, keel_timer_id id, void *user);
+
+/* Have the idle lists' timer fire at at or before. false: no memory for it. */
+static KEEL_MUST_USE bool hsrv_sweep_arm(khsrv_loop *hl, uint64_t at)
+{
+    if (hl->sweep_at != 0 && hl->sweep_at <= at) {
+        return true;
+    }
+    if (hl->sweep_at != 0) {
+        if (keel_timer_cancel(hl->loop, hl->sweep) != KEEL_OK) {
+            /* already fired: nothing to cancel */
+        }
+        hl->sweep_at = 0;
+    }
+    uint64_t now = keel_loop_now_ms(hl->loop);
+    uint64_t delay = at > now ? at - now : 0;
+    if (keel_timer_start(hl->loop, delay, 0, hsrv_sweep_fired, hl, &hl->sweep) != KEEL_OK) {
+        return false;
+    }
+    hl->sweep_at = now + delay;
+    return true;
+}
+
+/* The idle lists are empty: their timer goes (an armed timer keeps the loop
+ * running). */
+static void hsrv_sweep_check(khsrv_loop *hl)
+{
+    if (hl->sweep_at != 0 && hl->lists[HSRV_LIST_FRESH].first == NULL &&
+        hl->lists[HSRV_LIST_IDLE].first == NULL) {
+        if (keel_timer_cancel(hl->loop, hl->sweep) != KEEL_OK) {
+            /* already fired */
+        }
+        hl->sweep_at = 0;
+    }
+}
+
+/* The idle lists' timer: connections past their deadline close (a fresh
+ * one that sent nothing, an idle keep-alive one), in list order. */
+static void hsrv_sweep_fired(keel_loop *loop, keel_timer_id id, void *user)
+{
+    (void)id;
+    khsrv_loop *hl = user;
+    hl->sweep_at = 0;
+    uint64_t now = keel_loop_now_ms(loop);
+    uint64_t next = 0;
+    for (uint8_t which = HSRV_LIST_FRESH; which <= HSRV_LIST_IDLE; which++) {
+        khsrv_conn *c;
+        while ((c = hl->lists[which].first) != NULL && c->deadline <= now) {
+            hsrv_list_leave(c); /* on_close frees it */
+            c->deadline = 0;
+            if (c->s != NULL) {
+                hl->srv->ops->close(c->s);
+            }
+        }
+        if (c != NULL && (next == 0 || c->deadline < next)) {
+            next = c->deadline;
+        }
+    }
+    if (next != 0 && !hsrv_sweep_arm(hl, next)) {
+        /* No memory for the timer: no connection waits without a deadline. */
+        for (uint8_t which = HSRV_LIST_FRESH; which <= HSRV_LIST_IDLE; which++) {
+            khsrv_conn *c;
+            while ((c = hl->lists[which].first) != NULL) {
+                hsrv_list_leave(c);
+                if (c->s != NULL) {
+                    hl->srv->ops->abort(c->s);
+                }
+            }
+        }
+    }
+}
+
+/* c, idle, has bytes to read: it takes a work state (the pool's, or a new
+ * one) and leaves its idle list. false: no memory. */
+static KEEL_MUST_USE bool hsrv_work_take(khsrv_conn *c)
+{
+    khsrv_loop *hl = c->hl;
+    khsrv_work *w = hl->pool;
+    if (w != NULL) {
+        hl->pool = w->next_free;
+        hl->pool_len--;
+        *w = (khsrv_work){ 0 };
+    } else {
+        w = ksys_alloc_zeroed(sizeof *w);
+        if (w == NULL) {
+            return false;
+        }
+    }
+    c->w = w;
+    c->deadline = 0;
+    hsrv_list_leave(c);
+    return true;
+}
+
+/* Wait on an idle list until at (fresh: nothing read yet). */
+static void hsrv_wait_idle(khsrv_conn *c, uint8_t which, uint64_t at)
+{
+    c->deadline = at;
+    hsrv_list_join(c, which);
+    if (!hsrv_sweep_arm(c->hl, at) && c->s != NULL) {
+        c->hl->srv->ops->abort(c->s); /* no memory for a timer: no connection without deadline */
+    }
+}
+
+/* After a read or a later answer: a connection with nothing in progress
+ * (no bytes of a request, no answer owed or unsent, no body, not lingering)
+ * gives its work state back and waits on an idle list (or closes, once a
+ * shutdown began); one that cannot gets its pending deadline (the idle one
+ * after an answer) on its own timer. */
+static void hsrv_settle(khsrv_conn *c)
+{
+    khsrv_work *w = c->w;
+    khsrv_loop *hl = c->hl;
+    if (w == NULL || c->s == NULL) {
+        return;
+    }
+    if (c->phase != HSRV_HEAD || w->partial || w->write_paused || w->req != NULL ||
+        w->bs != NULL || w->log_copy != NULL || w->in_handler || w->streaming ||
+        hl->batching == c) {
+        hsrv_deadline(c, c->deadline);
+        return;
+    }
+    hsrv_timer_stop(c);
+    c->w = NULL;
+    if (hl->pool_len < HSRV_POOL_MAX) {
+        w->next_free = hl->pool;
+        hl->pool = w;
+        hl->pool_len++;
+    } else {
+        ksys_release(w);
+    }
+    if (hl->draining) {
+        hl->srv->ops->close(c->s); /* shutdown began while it was busy */
+        return;
+    }
+    const keel_http_server_opts *o = &hl->srv->opts;
+    uint8_t which = c->requests == 0 ? HSRV_LIST_FRESH : HSRV_LIST_IDLE;
+    uint32_t ms = which == HSRV_LIST_FRESH ? o->header_timeout_ms : o->idle_timeout_ms;
+    hsrv_wait_idle(c, which, keel_loop_now_ms(hl->loop) + ms);
 }
 
 keel_loop *keel_http_reply_loop(const keel_http_reply *reply)
@@ -563,24 +778,25 @@ keel_loop *keel_http_reply_loop(const keel_http_reply *reply)
 static void hsrv_after_answer(khsrv_conn *c, bool from_handler)
 {
     hsrv_conn_drop_req(c);
-    c->partial = false;
-    c->continue_sent = false;
-    if (!c->keep_alive) {
+    c->w->partial = false;
+    c->w->continue_sent = false;
+    if (!c->w->keep_alive) {
         hsrv_linger(c);
         return;
     }
     c->phase = HSRV_HEAD;
-    hsrv_deadline_in(c, c->srv->opts.idle_timeout_ms);
+    /* The idle deadline: hsrv_settle arms it, unless the idle list takes c. */
+    c->deadline = keel_loop_now_ms(c->hl->loop) + c->hl->srv->opts.idle_timeout_ms;
     if (!from_handler && c->s != NULL) {
         /* Answered later: send it now and read what waited meanwhile. */
         if (hsrv_flush(c->hl) != KEEL_OK) {
-            c->srv->ops->abort(c->s);
+            c->hl->srv->ops->abort(c->s);
             return;
         }
-        if (c->srv->ops->can_write(c->s)) {
-            c->srv->ops->read_start(c->s);
+        if (c->hl->srv->ops->can_write(c->s)) {
+            c->hl->srv->ops->read_start(c->s);
         } else {
-            c->write_paused = true;
+            c->w->write_paused = true;
         }
     }
 }
@@ -592,10 +808,9 @@ static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, u
  * answer) is freed. */
 static bool hsrv_reply_take(khsrv_conn *c, keel_http_reply *reply)
 {
-    c->answered = true;
+    c->w->answered = true;
     reply->conn = NULL;
     if (c->s == NULL) {
-        hsrv_conn_unlink(c);
         hsrv_conn_free(c);
         return false;
     }
@@ -610,16 +825,16 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
         return KEEL_ERR_INVALID_ARG;
     }
     khsrv_conn *c = reply->conn;
-    if (c->answered || c->streaming ||
+    if (c->w->answered || c->w->streaming ||
         (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY &&
          c->phase != HSRV_BODY_STREAM)) {
         return KEEL_ERR_STATE;
     }
     bool from_handler = c->phase == HSRV_IN_HANDLER;
-    if (c->hl->draining || (c->bs != NULL && !c->bs->done)) {
+    if (c->hl->draining || (c->w->bs != NULL && !c->w->bs->done)) {
         /* Shutdown began while the handler worked, or the answer comes
          * before the whole body: the connection ends after it. */
-        c->keep_alive = false;
+        c->w->keep_alive = false;
     }
     if (!hsrv_reply_take(c, reply)) {
         return KEEL_ERR_CLOSED;
@@ -645,11 +860,14 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
     }
     hsrv_log_answer(c, from_handler, status, bytes);
     if (r != KEEL_OK && r != KEEL_ERR_PARSE && r != KEEL_ERR_INVALID_ARG) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
         c->phase = HSRV_LINGER;
         return r;
     }
     hsrv_after_answer(c, from_handler);
+    if (!from_handler) {
+        hsrv_settle(c); /* in the handler: the read that called it settles */
+    }
     return r;
 }
 
@@ -658,7 +876,7 @@ keel_result keel_http_reply_send(keel_http_reply *reply, uint16_t status,
 /* The access log line of an answer, now that it is complete. */
 static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, uint64_t bytes)
 {
-    if (c->srv->opts.access_log == NULL) {
+    if (c->hl->srv->opts.access_log == NULL) {
         return;
     }
     uint64_t now = ksys_now_us();
@@ -666,14 +884,14 @@ static void hsrv_log_answer(khsrv_conn *c, bool from_handler, uint16_t status, u
                            .target = from_handler ? c->hl->log_target : keel_slice_empty(),
                            .status = status,
                            .bytes = bytes,
-                           .micros = now >= c->started_us ? now - c->started_us : 0 };
-    if (!from_handler && c->log_copy != NULL) {
-        e.method = (keel_slice){ c->log_copy, c->log_method_len };
-        e.target = (keel_slice){ c->log_copy + c->log_method_len, c->log_target_len };
+                           .micros = now >= c->w->started_us ? now - c->w->started_us : 0 };
+    if (!from_handler && c->w->log_copy != NULL) {
+        e.method = (keel_slice){ c->w->log_copy, c->w->log_method_len };
+        e.target = (keel_slice){ c->w->log_copy + c->w->log_method_len, c->w->log_target_len };
     }
-    c->srv->opts.access_log(&e, c->srv->opts.log_user);
-    ksys_release(c->log_copy);
-    c->log_copy = NULL;
+    c->hl->srv->opts.access_log(&e, c->hl->srv->opts.log_user);
+    ksys_release(c->w->log_copy);
+    c->w->log_copy = NULL;
 }
 
 /* The connection behind a reply that may still answer, or NULL. */
@@ -683,7 +901,7 @@ static khsrv_conn *hsrv_reply_conn(keel_http_reply *reply)
         return NULL;
     }
     khsrv_conn *c = reply->conn;
-    if (c->answered || (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY &&
+    if (c->w->answered || (c->phase != HSRV_IN_HANDLER && c->phase != HSRV_WAIT_REPLY &&
                         c->phase != HSRV_BODY_STREAM)) {
         return NULL;
     }
@@ -694,36 +912,36 @@ keel_result keel_http_reply_start(keel_http_reply *reply, uint16_t status,
                                   const keel_http_field *fields, size_t field_count)
 {
     khsrv_conn *c = hsrv_reply_conn(reply);
-    if (c == NULL || c->streaming || (fields == NULL && field_count > 0) || status < 200 ||
+    if (c == NULL || c->w->streaming || (fields == NULL && field_count > 0) || status < 200 ||
         status > 599 || status == 204 || status == 304) {
-        return c == NULL ? KEEL_ERR_INVALID_ARG : c->streaming ? KEEL_ERR_STATE
+        return c == NULL ? KEEL_ERR_INVALID_ARG : c->w->streaming ? KEEL_ERR_STATE
                                                                : KEEL_ERR_INVALID_ARG;
     }
     if (c->s == NULL) {
         return KEEL_ERR_CLOSED; /* keel_http_reply_end still frees the reply */
     }
-    if (c->hl->draining || (c->bs != NULL && !c->bs->done)) {
-        c->keep_alive = false;
+    if (c->hl->draining || (c->w->bs != NULL && !c->w->bs->done)) {
+        c->w->keep_alive = false;
     }
     /* HTTP/1.0 has no chunked coding: the body runs to the close. */
-    c->stream_chunked = c->version_minor == 1;
+    c->w->stream_chunked = c->w->version_minor == 1;
     size_t bytes = 0;
     keel_result r = hsrv_put_response(c, status, fields, field_count, keel_slice_empty(),
-                                      c->stream_chunked ? KEEL_HTTP_BODY_CHUNKED
+                                      c->w->stream_chunked ? KEEL_HTTP_BODY_CHUNKED
                                                         : KEEL_HTTP_BODY_UNTIL_CLOSE,
                                       &bytes);
     if (r != KEEL_OK) {
         return r; /* nothing was queued: the reply may still answer otherwise */
     }
-    if (!c->stream_chunked) {
-        c->keep_alive = false;
+    if (!c->w->stream_chunked) {
+        c->w->keep_alive = false;
     }
-    c->streaming = true;
-    c->stream_bytes = bytes;
-    c->stream_status = status;
+    c->w->streaming = true;
+    c->w->stream_bytes = bytes;
+    c->w->stream_status = status;
     r = hsrv_flush(c->hl);
     if (r != KEEL_OK) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
     }
     return r;
 }
@@ -731,20 +949,20 @@ keel_result keel_http_reply_start(keel_http_reply *reply, uint16_t status,
 keel_result keel_http_reply_write(keel_http_reply *reply, keel_slice data)
 {
     khsrv_conn *c = hsrv_reply_conn(reply);
-    if (c == NULL || !c->streaming || !keel_slice_valid(data)) {
+    if (c == NULL || !c->w->streaming || !keel_slice_valid(data)) {
         return c == NULL || keel_slice_valid(data) ? KEEL_ERR_STATE : KEEL_ERR_INVALID_ARG;
     }
     if (c->s == NULL) {
         return KEEL_ERR_CLOSED;
     }
-    if (data.len == 0 || c->head_only) {
+    if (data.len == 0 || c->w->head_only) {
         return KEEL_OK;
     }
-    if (c->srv->ops->queued(c->s) + data.len + 32u > c->srv->sopts.write_cap) {
+    if (c->hl->srv->ops->queued(c->s) + data.len + 32u > c->hl->srv->sopts.write_cap) {
         return KEEL_ERR_TOO_LARGE; /* wait for keel_http_reply_can_write */
     }
     keel_result r = KEEL_OK;
-    if (c->stream_chunked) {
+    if (c->w->stream_chunked) {
         r = hsrv_batch_room(c, data.len + 32u);
         if (r == KEEL_OK) {
             r = keel_http_chunked_encode(&c->hl->batch, data);
@@ -753,34 +971,34 @@ keel_result keel_http_reply_write(keel_http_reply *reply, keel_slice data)
             r = hsrv_flush(c->hl);
         }
     } else {
-        r = c->srv->ops->write(c->s, data);
+        r = c->hl->srv->ops->write(c->s, data);
     }
     if (r != KEEL_OK) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
         return r;
     }
-    c->stream_bytes += data.len;
+    c->w->stream_bytes += data.len;
     return KEEL_OK;
 }
 
 bool keel_http_reply_can_write(const keel_http_reply *reply)
 {
     return reply != NULL && reply->conn != NULL && reply->conn->s != NULL &&
-           reply->conn->srv->ops->can_write(reply->conn->s);
+           reply->conn->hl->srv->ops->can_write(reply->conn->s);
 }
 
 void keel_http_reply_on_writable(keel_http_reply *reply, keel_http_writable_fn fn, void *user)
 {
     if (reply != NULL && reply->conn != NULL) {
-        reply->conn->on_writable = fn;
-        reply->conn->writable_user = user;
+        reply->conn->w->on_writable = fn;
+        reply->conn->w->writable_user = user;
     }
 }
 
 keel_result keel_http_reply_end(keel_http_reply *reply)
 {
     khsrv_conn *c = hsrv_reply_conn(reply);
-    if (c == NULL || !c->streaming) {
+    if (c == NULL || !c->w->streaming) {
         if (c != NULL && c->s == NULL) {
             /* start found the connection gone: free it now */
             (void)hsrv_reply_take(c, reply);
@@ -789,26 +1007,29 @@ keel_result keel_http_reply_end(keel_http_reply *reply)
         return c == NULL ? KEEL_ERR_INVALID_ARG : KEEL_ERR_STATE;
     }
     bool from_handler = c->phase == HSRV_IN_HANDLER;
-    c->streaming = false;
-    c->on_writable = NULL;
+    c->w->streaming = false;
+    c->w->on_writable = NULL;
     if (!hsrv_reply_take(c, reply)) {
         return KEEL_ERR_CLOSED;
     }
     keel_result r = KEEL_OK;
-    if (c->stream_chunked && !c->head_only) {
+    if (c->w->stream_chunked && !c->w->head_only) {
         r = hsrv_batch_room(c, 8u);
         if (r == KEEL_OK) {
             r = keel_http_chunked_encode_last(&c->hl->batch);
         }
-        c->stream_bytes += 5u;
+        c->w->stream_bytes += 5u;
     }
-    hsrv_log_answer(c, from_handler, c->stream_status, c->stream_bytes);
+    hsrv_log_answer(c, from_handler, c->w->stream_status, c->w->stream_bytes);
     if (r != KEEL_OK) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
         c->phase = HSRV_LINGER;
         return r;
     }
     hsrv_after_answer(c, from_handler);
+    if (!from_handler) {
+        hsrv_settle(c);
+    }
     return KEEL_OK;
 }
 
@@ -881,29 +1102,29 @@ static const keel_http_route *hsrv_route(const keel_http_server *srv, const keel
 /* Call the handler of req's route, or answer 404 / 405. */
 static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slice body)
 {
-    keel_http_server *srv = c->srv;
+    keel_http_server *srv = c->hl->srv;
     keel_slice path = hsrv_route_path(req);
     c->requests++;
-    c->keep_alive = req->head.keep_alive && !c->hl->draining &&
+    c->w->keep_alive = req->head.keep_alive && !c->hl->draining &&
                     c->requests < srv->opts.max_requests;
-    c->head_only = req->method_id == KEEL_HTTP_HEAD;
-    c->version_minor = req->head.version_minor;
-    c->answered = false;
-    c->streaming = false;
-    c->on_writable = NULL;
+    c->w->head_only = req->method_id == KEEL_HTTP_HEAD;
+    c->w->version_minor = req->head.version_minor;
+    c->w->answered = false;
+    c->w->streaming = false;
+    c->w->on_writable = NULL;
     c->phase = HSRV_IN_HANDLER;
     c->hl->log_method = req->method;
     c->hl->log_target = req->target;
-    c->started_us = srv->opts.access_log != NULL ? ksys_now_us() : 0;
+    c->w->started_us = srv->opts.access_log != NULL ? ksys_now_us() : 0;
     c->deadline = 0; /* none while the handler works (the armed timer stays) */
-    c->reply.conn = c;
-    c->in_handler = true;
+    c->w->reply.conn = c;
+    c->w->in_handler = true;
     bool path_known = false;
     const keel_http_route *found = hsrv_route(srv, req, &path_known);
     if (found != NULL) {
-        found->handler(&c->reply, req, body, found->user);
+        found->handler(&c->w->reply, req, body, found->user);
     } else if (!path_known) {
-        if (keel_http_reply_send(&c->reply, 404, NULL, 0, KEEL_STR("not found\n")) != KEEL_OK) {
+        if (keel_http_reply_send(&c->w->reply, 404, NULL, 0, KEEL_STR("not found\n")) != KEEL_OK) {
             /* the connection is gone or reset: nothing more to do */
         }
     } else {
@@ -923,32 +1144,32 @@ static void hsrv_dispatch(khsrv_conn *c, const keel_http_request *req, keel_slic
             list = keel_buf_slice(&b);
         }
         keel_http_field f[1] = { { KEEL_STR("Allow"), list } };
-        if (keel_http_reply_send(&c->reply, 405, f, 1, KEEL_STR("method not allowed\n")) !=
+        if (keel_http_reply_send(&c->w->reply, 405, f, 1, KEEL_STR("method not allowed\n")) !=
             KEEL_OK) {
             /* as above */
         }
     }
-    c->in_handler = false;
-    if (!c->answered && srv->opts.access_log != NULL && c->log_copy == NULL) {
+    c->w->in_handler = false;
+    if (!c->w->answered && srv->opts.access_log != NULL && c->w->log_copy == NULL) {
         /* The answer comes later: keep what the log line needs. */
         size_t n = req->method.len + req->target.len;
-        c->log_copy = n > 0 && n <= UINT32_MAX ? ksys_alloc_zeroed(n) : NULL;
+        c->w->log_copy = n > 0 && n <= UINT32_MAX ? ksys_alloc_zeroed(n) : NULL;
         keel_buf b;
-        if (c->log_copy != NULL && keel_buf_init(&b, c->log_copy, n) == KEEL_OK &&
+        if (c->w->log_copy != NULL && keel_buf_init(&b, c->w->log_copy, n) == KEEL_OK &&
             keel_buf_append(&b, req->method) == KEEL_OK &&
             keel_buf_append(&b, req->target) == KEEL_OK) {
-            c->log_method_len = (uint32_t)req->method.len;
-            c->log_target_len = (uint32_t)req->target.len;
+            c->w->log_method_len = (uint32_t)req->method.len;
+            c->w->log_target_len = (uint32_t)req->target.len;
         } else {
-            ksys_release(c->log_copy);
-            c->log_copy = NULL;
+            ksys_release(c->w->log_copy);
+            c->w->log_copy = NULL;
         }
     }
     c->hl->log_method = keel_slice_empty();
     c->hl->log_target = keel_slice_empty();
     hsrv_conn_drop_req(c);
-    if (!c->answered && c->phase == HSRV_IN_HANDLER) {
-        c->phase = c->bs != NULL ? HSRV_BODY_STREAM : HSRV_WAIT_REPLY;
+    if (!c->w->answered && c->phase == HSRV_IN_HANDLER) {
+        c->phase = c->w->bs != NULL ? HSRV_BODY_STREAM : HSRV_WAIT_REPLY;
     }
 }
 
@@ -962,10 +1183,10 @@ typedef enum khsrv_step {
 
 static KEEL_MUST_USE keel_result hsrv_send_continue(khsrv_conn *c)
 {
-    if (c->continue_sent || c->s == NULL) {
+    if (c->w->continue_sent || c->s == NULL) {
         return KEEL_OK;
     }
-    c->continue_sent = true;
+    c->w->continue_sent = true;
     KEEL_TRY(hsrv_batch_room(c, 32));
     KEEL_TRY(keel_buf_append(&c->hl->batch, KEEL_STR("HTTP/1.1 100 Continue\r\n\r\n")));
     return hsrv_flush(c->hl);
@@ -985,14 +1206,14 @@ static KEEL_MUST_USE keel_result hsrv_reparse(khsrv_conn *c, keel_slice in,
 /* The body-rate window: at least body_min_bytes per body_timeout_ms. */
 static void hsrv_body_window_start(khsrv_conn *c)
 {
-    c->body_window = c->body_seen;
-    hsrv_deadline_in(c, c->srv->opts.body_timeout_ms);
+    c->w->body_window = c->w->body_seen;
+    hsrv_deadline_in(c, c->hl->srv->opts.body_timeout_ms);
 }
 
 /* Decode chunked body bytes from in; dispatch when the body is complete. */
 static khsrv_step hsrv_chunked(khsrv_conn *c, keel_slice in, size_t *used)
 {
-    khsrv_req *rq = c->req;
+    khsrv_req *rq = c->w->req;
     size_t off = 0;
     *used = 0;
     for (;;) {
@@ -1005,7 +1226,7 @@ static khsrv_step hsrv_chunked(khsrv_conn *c, keel_slice in, size_t *used)
         keel_http_error err = { 0 };
         keel_result r = keel_http_chunked_decode(&rq->chunked, rest, &data, &n, &err);
         off += n;
-        c->body_seen += n;
+        c->w->body_seen += n;
         if (r == KEEL_ERR_INCOMPLETE) {
             *used = off;
             return HSRV_STEP_MORE;
@@ -1017,13 +1238,13 @@ static khsrv_step hsrv_chunked(khsrv_conn *c, keel_slice in, size_t *used)
             return HSRV_STEP_STOP;
         }
         if (data.len > 0) {
-            if (rq->body_len + data.len > c->srv->opts.max_body) {
+            if (rq->body_len + data.len > c->hl->srv->opts.max_body) {
                 *used = off;
                 hsrv_reject(c, 413, "request body too large");
                 return HSRV_STEP_STOP;
             }
             keel_result g = hsrv_grow(&rq->body, &rq->body_cap, rq->body_len,
-                                      rq->body_len + data.len, c->srv->opts.max_body);
+                                      rq->body_len + data.len, c->hl->srv->opts.max_body);
             keel_buf b;
             if (g == KEEL_OK) {
                 g = keel_buf_init(&b, rq->body, rq->body_cap);
@@ -1061,10 +1282,10 @@ static khsrv_step hsrv_chunked(khsrv_conn *c, keel_slice in, size_t *used)
 static khsrv_step hsrv_chunked_start(khsrv_conn *c, keel_slice in, size_t head_len, size_t *used)
 {
     keel_result r = KEEL_OK;
-    if (c->req == NULL) {
-        r = hsrv_req_new(c->srv, &c->req);
+    if (c->w->req == NULL) {
+        r = hsrv_req_new(c->hl->srv, &c->w->req);
     }
-    khsrv_req *rq = c->req;
+    khsrv_req *rq = c->w->req;
     if (r == KEEL_OK) {
         rq->head_copy = ksys_alloc_zeroed(head_len);
         r = rq->head_copy == NULL ? KEEL_ERR_NO_MEMORY : KEEL_OK;
@@ -1082,7 +1303,7 @@ static khsrv_step hsrv_chunked_start(khsrv_conn *c, keel_slice in, size_t head_l
     }
     if (r == KEEL_OK) {
         rq->head_copy_len = head_len;
-        r = keel_http_chunked_init(&rq->chunked, &c->srv->cfg);
+        r = keel_http_chunked_init(&rq->chunked, &c->hl->srv->cfg);
     }
     if (r != KEEL_OK) {
         *used = 0;
@@ -1090,7 +1311,7 @@ static khsrv_step hsrv_chunked_start(khsrv_conn *c, keel_slice in, size_t head_l
         return HSRV_STEP_STOP;
     }
     c->phase = HSRV_BODY_CHUNKED;
-    c->body_seen = 0;
+    c->w->body_seen = 0;
     hsrv_body_window_start(c);
     keel_slice rest;
     if (keel_slice_from_off(in, head_len, &rest) != KEEL_OK) {
@@ -1108,8 +1329,8 @@ static khsrv_step hsrv_chunked_start(khsrv_conn *c, keel_slice in, size_t head_l
  * there the reply may free c (see hsrv_on_close). */
 static void hsrv_stream_deliver(khsrv_conn *c, keel_result r, keel_slice piece)
 {
-    if (c->bs->fn != NULL) {
-        c->bs->fn(&c->reply, r, piece, c->bs->user);
+    if (c->w->bs->fn != NULL) {
+        c->w->bs->fn(&c->w->reply, r, piece, c->w->bs->user);
     }
 }
 
@@ -1119,14 +1340,14 @@ static khsrv_step hsrv_stream_check(khsrv_conn *c)
     if (c->phase != HSRV_BODY_STREAM) {
         return HSRV_STEP_STOP; /* answered early: lingering */
     }
-    return c->bs->paused ? HSRV_STEP_STOP : HSRV_STEP_MORE;
+    return c->w->bs->paused ? HSRV_STEP_STOP : HSRV_STEP_MORE;
 }
 
 /* The body is complete: tell the handler, then wait for its answer (or
  * go on with the next request if it has answered). */
 static khsrv_step hsrv_stream_finish(khsrv_conn *c)
 {
-    c->bs->done = true;
+    c->w->bs->done = true;
     c->deadline = 0;
     hsrv_stream_deliver(c, KEEL_OK, keel_slice_empty());
     if (c->phase == HSRV_BODY_STREAM) {
@@ -1144,14 +1365,14 @@ static khsrv_step hsrv_stream_fail(khsrv_conn *c, keel_result why)
 {
     c->deadline = 0;
     if (c->phase == HSRV_BODY_STREAM) {
-        c->keep_alive = false;
+        c->w->keep_alive = false;
         hsrv_stream_deliver(c, why, keel_slice_empty());
     }
     if (c->phase == HSRV_BODY_STREAM) {
         hsrv_conn_drop_bstream(c);
         c->phase = HSRV_WAIT_REPLY;
         if (c->s != NULL) {
-            c->srv->ops->read_stop(c->s);
+            c->hl->srv->ops->read_stop(c->s);
         }
     }
     return HSRV_STEP_STOP;
@@ -1160,7 +1381,7 @@ static khsrv_step hsrv_stream_fail(khsrv_conn *c, keel_result why)
 /* Body bytes for a stream_body route, from the first not yet delivered. */
 static khsrv_step hsrv_stream_step(khsrv_conn *c, keel_slice in, size_t *used)
 {
-    khsrv_bstream *bs = c->bs;
+    khsrv_bstream *bs = c->w->bs;
     *used = 0;
     if (bs->paused) {
         return HSRV_STEP_STOP;
@@ -1173,7 +1394,7 @@ static khsrv_step hsrv_stream_step(khsrv_conn *c, keel_slice in, size_t *used)
         }
         *used = n;
         bs->left -= n;
-        c->body_seen += n;
+        c->w->body_seen += n;
         if (bs->left == 0) {
             bs->done = true; /* an answer given for the last piece keeps the connection */
         }
@@ -1195,7 +1416,7 @@ static khsrv_step hsrv_stream_step(khsrv_conn *c, keel_slice in, size_t *used)
         size_t n = 0;
         keel_result r = keel_http_chunked_decode(&bs->dec, rest, &data, &n, NULL);
         off += n;
-        c->body_seen += n;
+        c->w->body_seen += n;
         *used = off;
         if (r == KEEL_ERR_INCOMPLETE) {
             return HSRV_STEP_MORE;
@@ -1221,29 +1442,29 @@ static khsrv_step hsrv_stream_begin(khsrv_conn *c, const keel_http_request *req,
 {
     *used = 0;
     if (req->expect_continue && hsrv_send_continue(c) != KEEL_OK) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
         return HSRV_STEP_STOP;
     }
-    c->bs = ksys_alloc_zeroed(sizeof *c->bs);
-    if (c->bs == NULL ||
+    c->w->bs = ksys_alloc_zeroed(sizeof *c->w->bs);
+    if (c->w->bs == NULL ||
         (req->head.body == KEEL_HTTP_BODY_CHUNKED &&
-         keel_http_chunked_init(&c->bs->dec, &c->srv->cfg) != KEEL_OK)) {
+         keel_http_chunked_init(&c->w->bs->dec, &c->hl->srv->cfg) != KEEL_OK)) {
         hsrv_reject(c, 503, "out of memory");
         return HSRV_STEP_STOP;
     }
-    c->bs->chunked = req->head.body == KEEL_HTTP_BODY_CHUNKED;
-    c->bs->left = req->head.body == KEEL_HTTP_BODY_LENGTH ? req->head.content_length : 0;
-    c->bs->done = !c->bs->chunked && c->bs->left == 0; /* no body at all */
-    c->body_seen = 0;
+    c->w->bs->chunked = req->head.body == KEEL_HTTP_BODY_CHUNKED;
+    c->w->bs->left = req->head.body == KEEL_HTTP_BODY_LENGTH ? req->head.content_length : 0;
+    c->w->bs->done = !c->w->bs->chunked && c->w->bs->left == 0; /* no body at all */
+    c->w->body_seen = 0;
     *used = head_len;
     hsrv_dispatch(c, req, keel_slice_empty());
     if (c->phase != HSRV_BODY_STREAM) {
         return HSRV_STEP_NEXT; /* answered in the handler call */
     }
-    if (c->bs->done) {
+    if (c->w->bs->done) {
         return hsrv_stream_finish(c); /* no body: the end call at once */
     }
-    if (!c->bs->paused) {
+    if (!c->w->bs->paused) {
         hsrv_body_window_start(c);
     }
     return HSRV_STEP_NEXT;
@@ -1251,20 +1472,20 @@ static khsrv_step hsrv_stream_begin(khsrv_conn *c, const keel_http_request *req,
 
 void keel_http_reply_on_body(keel_http_reply *reply, keel_http_body_fn fn, void *user)
 {
-    if (reply != NULL && reply->conn != NULL && reply->conn->bs != NULL) {
-        reply->conn->bs->fn = fn;
-        reply->conn->bs->user = user;
+    if (reply != NULL && reply->conn != NULL && reply->conn->w->bs != NULL) {
+        reply->conn->w->bs->fn = fn;
+        reply->conn->w->bs->user = user;
     }
 }
 
 void keel_http_reply_body_pause(keel_http_reply *reply)
 {
     khsrv_conn *c = reply == NULL ? NULL : reply->conn;
-    if (c != NULL && c->bs != NULL && !c->bs->done && !c->bs->paused) {
-        c->bs->paused = true;
+    if (c != NULL && c->w->bs != NULL && !c->w->bs->done && !c->w->bs->paused) {
+        c->w->bs->paused = true;
         c->deadline = 0; /* the body rate is not the client's to keep while paused */
         if (c->s != NULL) {
-            c->srv->ops->read_stop(c->s);
+            c->hl->srv->ops->read_stop(c->s);
         }
     }
 }
@@ -1272,11 +1493,11 @@ void keel_http_reply_body_pause(keel_http_reply *reply)
 void keel_http_reply_body_resume(keel_http_reply *reply)
 {
     khsrv_conn *c = reply == NULL ? NULL : reply->conn;
-    if (c != NULL && c->bs != NULL && c->bs->paused) {
-        c->bs->paused = false;
+    if (c != NULL && c->w->bs != NULL && c->w->bs->paused) {
+        c->w->bs->paused = false;
         if (c->s != NULL && c->phase == HSRV_BODY_STREAM) {
             hsrv_body_window_start(c);
-            c->srv->ops->read_start(c->s); /* what waited is offered again */
+            c->hl->srv->ops->read_start(c->s); /* what waited is offered again */
         }
     }
 }
@@ -1284,7 +1505,7 @@ void keel_http_reply_body_resume(keel_http_reply *reply)
 /* One step over in (the bytes of the current request, from its first). */
 static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
 {
-    keel_http_server *srv = c->srv;
+    keel_http_server *srv = c->hl->srv;
     *used = 0;
     if (c->phase == HSRV_BODY_STREAM) {
         return hsrv_stream_step(c, in, used);
@@ -1293,20 +1514,20 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         return hsrv_chunked(c, in, used);
     }
     if (c->phase == HSRV_BODY_LENGTH) {
-        uint64_t have = in.len - c->head_len;
-        c->body_seen = have;
-        if (have < c->body_len) {
+        uint64_t have = in.len - c->w->head_len;
+        c->w->body_seen = have;
+        if (have < c->w->body_len) {
             return HSRV_STEP_MORE;
         }
         keel_http_request req;
         size_t head_used = 0;
         keel_slice body;
-        if (hsrv_reparse(c, in, &req, &head_used) != KEEL_OK || head_used != c->head_len ||
-            keel_slice_sub(in, c->head_len, (size_t)c->body_len, &body) != KEEL_OK) {
+        if (hsrv_reparse(c, in, &req, &head_used) != KEEL_OK || head_used != c->w->head_len ||
+            keel_slice_sub(in, c->w->head_len, (size_t)c->w->body_len, &body) != KEEL_OK) {
             hsrv_reject(c, 500, "internal error");
             return HSRV_STEP_STOP;
         }
-        *used = c->head_len + (size_t)c->body_len;
+        *used = c->w->head_len + (size_t)c->w->body_len;
         hsrv_dispatch(c, &req, body);
         return HSRV_STEP_NEXT;
     }
@@ -1315,18 +1536,18 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
     keel_http_error err = { 0 };
     size_t head_len = 0;
     keel_result r;
-    c->parsed_head = false;
-    if (c->req != NULL) {
-        r = keel_http_parse_request(&c->req->parser, in, &req, &head_len, &err);
+    c->w->parsed_head = false;
+    if (c->w->req != NULL) {
+        r = keel_http_parse_request(&c->w->req->parser, in, &req, &head_len, &err);
     } else {
         keel_http_parser_reset(&c->hl->parser);
         r = keel_http_parse_request(&c->hl->parser, in, &req, &head_len, &err);
         if (r == KEEL_ERR_INCOMPLETE) {
             /* The head spans reads: give it its own parser, parse what is
              * there once more so that the rest is parsed incrementally. */
-            r = hsrv_req_new(srv, &c->req);
+            r = hsrv_req_new(srv, &c->w->req);
             if (r == KEEL_OK) {
-                r = keel_http_parse_request(&c->req->parser, in, &req, &head_len, &err);
+                r = keel_http_parse_request(&c->w->req->parser, in, &req, &head_len, &err);
             } else {
                 hsrv_reject(c, 503, "out of memory");
                 return HSRV_STEP_STOP;
@@ -1335,8 +1556,8 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         keel_http_parser_reset(&c->hl->parser);
     }
     if (r == KEEL_ERR_INCOMPLETE) {
-        if (!c->partial) {
-            c->partial = true;
+        if (!c->w->partial) {
+            c->w->partial = true;
             hsrv_deadline_in(c, srv->opts.header_timeout_ms);
         }
         return HSRV_STEP_MORE;
@@ -1345,8 +1566,8 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         hsrv_reject(c, err.status != 0 ? err.status : 400, keel_http_reason_str(err.reason));
         return HSRV_STEP_STOP;
     }
-    c->partial = true;
-    c->parsed_head = req.method_id == KEEL_HTTP_HEAD;
+    c->w->partial = true;
+    c->w->parsed_head = req.method_id == KEEL_HTTP_HEAD;
     if (req.expect_other) {
         hsrv_reject(c, 417, "expectation failed");
         return HSRV_STEP_STOP;
@@ -1370,12 +1591,12 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
                          in.len - head_len < req.head.content_length) ||
                         req.head.body == KEEL_HTTP_BODY_CHUNKED;
     if (body_pending && req.expect_continue && hsrv_send_continue(c) != KEEL_OK) {
-        c->srv->ops->abort(c->s);
+        c->hl->srv->ops->abort(c->s);
         return HSRV_STEP_STOP;
     }
     if (req.head.body == KEEL_HTTP_BODY_CHUNKED) {
-        if (c->req != NULL) {
-            keel_http_parser_reset(&c->req->parser);
+        if (c->w->req != NULL) {
+            keel_http_parser_reset(&c->w->req->parser);
         }
         return hsrv_chunked_start(c, in, head_len, used);
     }
@@ -1389,9 +1610,9 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
         /* The body is still coming: wait for it in the receive buffer. */
         hsrv_conn_drop_req(c);
         c->phase = HSRV_BODY_LENGTH;
-        c->head_len = head_len;
-        c->body_len = req.head.content_length;
-        c->body_seen = in.len - head_len;
+        c->w->head_len = head_len;
+        c->w->body_len = req.head.content_length;
+        c->w->body_seen = in.len - head_len;
         hsrv_body_window_start(c);
         return HSRV_STEP_MORE;
     }
@@ -1400,12 +1621,8 @@ static khsrv_step hsrv_step(khsrv_conn *c, keel_slice in, size_t *used)
     return HSRV_STEP_NEXT;
 }
 
-size_t khttp_server_on_read(void *s, keel_result r, keel_slice data, void *user)
+static inline size_t hsrv_read(khsrv_conn *c, void *s, keel_result r, keel_slice data)
 {
-    khsrv_conn *c = user;
-    if (c == NULL) {
-        return 0;
-    }
     if (r == KEEL_ERR_CLOSED) {
         /* The peer is done sending. An answer owed is still sent (the
          * write side is open); otherwise there is nothing left to do. */
@@ -1413,7 +1630,7 @@ size_t khttp_server_on_read(void *s, keel_result r, keel_slice data, void *user)
             (void)hsrv_stream_fail(c, KEEL_ERR_CLOSED); /* the body ended early */
         }
         if (c->phase != HSRV_WAIT_REPLY) {
-            c->srv->ops->close(s);
+            c->hl->srv->ops->close(s);
         }
         return 0;
     }
@@ -1423,9 +1640,13 @@ size_t khttp_server_on_read(void *s, keel_result r, keel_slice data, void *user)
     if (c->phase == HSRV_LINGER) {
         return data.len; /* drained and dropped */
     }
+    if (c->w == NULL && !hsrv_work_take(c)) {
+        c->hl->srv->ops->abort(s);
+        return data.len;
+    }
     if (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER ||
-        (c->phase == HSRV_BODY_STREAM && c->bs->paused)) {
-        c->srv->ops->read_stop(s);
+        (c->phase == HSRV_BODY_STREAM && c->w->bs->paused)) {
+        c->hl->srv->ops->read_stop(s);
         return 0;
     }
     size_t off = 0;
@@ -1441,18 +1662,18 @@ size_t khttp_server_on_read(void *s, keel_result r, keel_slice data, void *user)
         switch (st) {
         case HSRV_STEP_NEXT:
             if (c->phase == HSRV_WAIT_REPLY) {
-                c->srv->ops->read_stop(s);
+                c->hl->srv->ops->read_stop(s);
                 go = false;
             } else if (c->phase == HSRV_LINGER) {
                 go = false;
-            } else if (c->hl->batch.len >= HSRV_BATCH_FLUSH || !c->srv->ops->can_write(s)) {
+            } else if (c->hl->batch.len >= HSRV_BATCH_FLUSH || !c->hl->srv->ops->can_write(s)) {
                 if (hsrv_flush(c->hl) != KEEL_OK) {
-                    c->srv->ops->abort(s);
+                    c->hl->srv->ops->abort(s);
                     return data.len;
                 }
-                if (!c->srv->ops->can_write(s)) {
-                    c->write_paused = true;
-                    c->srv->ops->read_stop(s);
+                if (!c->hl->srv->ops->can_write(s)) {
+                    c->w->write_paused = true;
+                    c->hl->srv->ops->read_stop(s);
                     go = false;
                 }
             }
@@ -1464,19 +1685,30 @@ size_t khttp_server_on_read(void *s, keel_result r, keel_slice data, void *user)
         }
     }
     if (c->hl->batching == c && hsrv_flush(c->hl) != KEEL_OK) {
-        c->srv->ops->abort(s);
+        c->hl->srv->ops->abort(s);
         return data.len;
     }
     if (c->phase == HSRV_LINGER) {
         return data.len; /* nothing after a rejected or last request is read */
     }
-    if (c->write_paused) {
+    if (c->w->write_paused) {
         return off;
     }
-    if (c->s != NULL && c->phase == HSRV_HEAD && !c->srv->ops->can_write(s)) {
-        c->write_paused = true;
-        c->srv->ops->read_stop(s);
+    if (c->s != NULL && c->phase == HSRV_HEAD && !c->hl->srv->ops->can_write(s)) {
+        c->w->write_paused = true;
+        c->hl->srv->ops->read_stop(s);
     }
+    return off;
+}
+
+size_t khttp_server_on_read(void *s, keel_result r, keel_slice data, void *user)
+{
+    khsrv_conn *c = user;
+    if (c == NULL) {
+        return 0;
+    }
+    size_t off = hsrv_read(c, s, r, data);
+    hsrv_settle(c);
     return off;
 }
 
@@ -1484,19 +1716,23 @@ void khttp_server_on_writable(void *s, keel_result r, bool can_write, void *user
 {
     (void)r;
     khsrv_conn *c = user;
-    if (c == NULL) {
-        return;
+    if (c == NULL || c->w == NULL) {
+        return; /* idle: nothing waits for the write side */
     }
-    if (can_write && c->write_paused) {
-        c->write_paused = false;
+    if (can_write && c->w->write_paused) {
+        c->w->write_paused = false;
         if (c->phase != HSRV_WAIT_REPLY && c->phase != HSRV_IN_HANDLER) {
-            c->srv->ops->read_start(s);
+            c->hl->srv->ops->read_start(s);
+        }
+        hsrv_settle(c);
+        if (c->w == NULL) {
+            return;
         }
     }
-    if (can_write && c->streaming && c->on_writable != NULL &&
+    if (can_write && c->w->streaming && c->w->on_writable != NULL &&
         (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER ||
          c->phase == HSRV_BODY_STREAM)) {
-        c->on_writable(&c->reply, c->writable_user);
+        c->w->on_writable(&c->w->reply, c->w->writable_user);
     }
 }
 
@@ -1513,30 +1749,33 @@ void khttp_server_on_close(void *s, keel_result r, void *user)
     }
     hsrv_timer_stop(c);
     c->s = NULL;
-    if (c->phase == HSRV_BODY_STREAM && !c->answered) {
+    if (c->phase == HSRV_BODY_STREAM && !c->w->answered) {
         /* Tell the handler the body will not complete; its answer (which
          * may come now, and frees c) finds the connection gone. */
-        khsrv_bstream *bs = c->bs;
-        c->bs = NULL;
+        khsrv_bstream *bs = c->w->bs;
+        c->w->bs = NULL;
         c->phase = HSRV_WAIT_REPLY;
+        hsrv_list_join(c, HSRV_LIST_ORPHAN);
         if (bs->fn != NULL) {
-            bs->fn(&c->reply, r == KEEL_OK ? KEEL_ERR_CLOSED : r, keel_slice_empty(), bs->user);
+            bs->fn(&c->w->reply, r == KEEL_OK ? KEEL_ERR_CLOSED : r, keel_slice_empty(), bs->user);
         }
         ksys_release(bs);
         return; /* c: freed by the reply (or the server's free) */
     }
-    if (c->phase == HSRV_WAIT_REPLY && !c->answered) {
+    if (c->phase == HSRV_WAIT_REPLY && !c->w->answered) {
+        hsrv_list_join(c, HSRV_LIST_ORPHAN);
         return; /* the reply frees it (or the server's free) */
     }
-    hsrv_conn_unlink(c);
+    khsrv_loop *hl = c->hl;
     hsrv_conn_free(c);
+    hsrv_sweep_check(hl);
 }
 
 static void hsrv_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
 {
     (void)id;
     khsrv_conn *c = user;
-    c->timer_at = 0;
+    c->w->timer_at = 0;
     if (c->deadline == 0 || c->s == NULL) {
         return;
     }
@@ -1546,34 +1785,34 @@ static void hsrv_timer_fired(keel_loop *loop, keel_timer_id id, void *user)
         return;
     }
     c->deadline = 0;
-    switch (c->phase) {
+    switch ((khsrv_phase)c->phase) {
     case HSRV_HEAD:
-        if (c->partial) {
+        if (c->w->partial) {
             hsrv_reject(c, 408, "request header timeout");
         } else {
-            c->srv->ops->close(c->s); /* idle keep-alive */
+            c->hl->srv->ops->close(c->s); /* idle keep-alive */
         }
         break;
     case HSRV_BODY_LENGTH:
     case HSRV_BODY_CHUNKED:
-        if (c->body_seen - c->body_window >= c->srv->opts.body_min_bytes) {
+        if (c->w->body_seen - c->w->body_window >= c->hl->srv->opts.body_min_bytes) {
             hsrv_body_window_start(c);
         } else {
             hsrv_reject(c, 408, "request body too slow");
         }
         break;
     case HSRV_BODY_STREAM:
-        if (c->bs->paused) {
+        if (c->w->bs->paused) {
             break;
         }
-        if (c->body_seen - c->body_window >= c->srv->opts.body_min_bytes) {
+        if (c->w->body_seen - c->w->body_window >= c->hl->srv->opts.body_min_bytes) {
             hsrv_body_window_start(c);
         } else {
             (void)hsrv_stream_fail(c, KEEL_ERR_TIMEOUT);
         }
         break;
     case HSRV_LINGER:
-        c->srv->ops->close(c->s);
+        c->hl->srv->ops->close(c->s);
         break;
     case HSRV_IN_HANDLER:
     case HSRV_WAIT_REPLY:
@@ -1614,6 +1853,11 @@ static void hsrv_loop_free(khsrv_loop *hl)
 {
     if (hl == NULL) {
         return;
+    }
+    while (hl->pool != NULL) {
+        khsrv_work *w = hl->pool;
+        hl->pool = w->next_free;
+        ksys_release(w);
     }
     ksys_release(hl->headers);
     ksys_release(hl->head_end);
@@ -1666,21 +1910,15 @@ void khttp_server_on_accept(void *s, void *user)
         srv->ops->abort(s);
         return;
     }
-    c->srv = srv;
     c->hl = hl;
     c->s = s;
-    c->next = hl->conns;
-    if (hl->conns != NULL) {
-        hl->conns->prev = c;
-    }
-    hl->conns = c;
     srv->ops->set_user(s, c);
     if (hl->draining) {
         srv->ops->close(s);
         return;
     }
     /* The first request must start within the header timeout. */
-    hsrv_deadline_in(c, srv->opts.header_timeout_ms);
+    hsrv_wait_idle(c, HSRV_LIST_FRESH, keel_loop_now_ms(hl->loop) + srv->opts.header_timeout_ms);
 }
 
 /* Graceful shutdown reached this loop: idle connections close now; the
@@ -1693,11 +1931,17 @@ void khttp_server_on_shutdown(keel_loop *loop, void *user)
         return;
     }
     hl->draining = true;
-    for (khsrv_conn *c = hl->conns; c != NULL; c = c->next) {
-        if (c->s != NULL && c->phase == HSRV_HEAD && !c->partial) {
-            c->srv->ops->close(c->s);
+    for (uint8_t which = HSRV_LIST_FRESH; which <= HSRV_LIST_IDLE; which++) {
+        khsrv_conn *c;
+        while ((c = hl->lists[which].first) != NULL) {
+            hsrv_list_leave(c); /* on_close frees it */
+            if (c->s != NULL) {
+                srv->ops->close(c->s);
+            }
         }
     }
+    /* A busy connection closes when it is idle next (hsrv_settle). */
+    hsrv_sweep_check(hl);
 }
 
 /* ---- the server ----------------------------------------------------------------- */
@@ -1853,10 +2097,10 @@ void keel_http_server_free(keel_http_server *srv)
     for (unsigned i = 0; i < srv->nloops; i++) {
         /* Connections whose reply never came are all that is left. */
         khsrv_loop *hl = srv->loops[i];
-        while (hl->conns != NULL) {
-            khsrv_conn *c = hl->conns;
-            hsrv_conn_unlink(c);
-            hsrv_conn_free(c);
+        for (uint8_t which = HSRV_LIST_FRESH; which <= HSRV_LIST_ORPHAN; which++) {
+            while (hl->lists[which].first != NULL) {
+                hsrv_conn_free(hl->lists[which].first);
+            }
         }
         hsrv_loop_free(hl);
     }

@@ -29,6 +29,7 @@
 #include "net_test_util.h"
 #include "http/http_live_util.h"
 
+#include "core/sys.h"
 #include "keel/loop.h"
 
 /* Built with ThreadSanitizer (gcc defines __SANITIZE_THREAD__, clang has
@@ -1116,6 +1117,124 @@ static void test_many_keep_alive_clients_each_answered(void **state)
     keel_http_server_free(srv);
 }
 
+/* ---- idle connections: deadlines and memory ------------------------------------ */
+
+/* A connection that sends nothing is closed at the header timeout, without
+ * an answer; an idle keep-alive connection at the idle timeout after its
+ * last answer. Each keeps its own deadline whichever came first: the
+ * silent one, which came later with the shorter wait, closes first. */
+static void test_silent_and_idle_connections_close_on_their_deadlines(void **state)
+{
+    (void)state;
+    keel_http_server_opts o = { .header_timeout_ms = 300, .idle_timeout_ms = 2000 };
+    sess ss;
+    sess_open(&ss, &o);
+    hl_resp r = sess_ask(&ss, "GET /e/idle HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_false(r.close);
+    uint64_t t0 = nt_now_ms();
+    keel_net *silent = hl_connect(ss.port);
+    assert_true(hl_closes_within_as(silent, HL_DEADLINE_MS, true));
+    uint64_t t1 = nt_now_ms();
+    assert_true(t1 - t0 >= 250);
+    /* The idle connection is still open: nothing arrives, no close. */
+    uint8_t junk[64];
+    keel_buf b = { junk, sizeof junk, 0 };
+    assert_int_equal(keel_net_recv_timeout(ss.n, &b, 10, NULL), KEEL_ERR_TIMEOUT);
+    assert_true(hl_closes_within_as(ss.n, HL_DEADLINE_MS, true));
+    assert_true(nt_now_ms() - t0 >= 1900);
+    keel_net_free(silent);
+    sess_close(&ss);
+}
+
+/* Bytes keel allocated on the server's thread and has not released,
+ * counted through the syscall seam's allocator (every allocation keel makes
+ * goes through it; the client's, on this thread, are not counted). */
+typedef union idle_hdr {
+    size_t n;
+    max_align_t align;
+} idle_hdr;
+static atomic_size_t idle_live;
+static pthread_t idle_client;
+static void *idle_alloc(size_t n)
+{
+    idle_hdr *h = calloc(1, sizeof *h + n);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->n = pthread_equal(pthread_self(), idle_client) ? 0 : n;
+    atomic_fetch_add(&idle_live, h->n);
+    return h + 1;
+}
+static void idle_release(void *p)
+{
+    if (p != NULL) {
+        idle_hdr *h = (idle_hdr *)p - 1;
+        atomic_fetch_sub(&idle_live, h->n);
+        free(h);
+    }
+}
+
+/* An idle keep-alive connection holds its stream and a small connection
+ * state: no parser, header array, buffer or timer of its own (HTTP issue
+ * 13: "no buffers while idle (the stream's 208 B plus small HTTP state)").
+ * Every byte the server allocated is released by keel_http_server_free. */
+static void test_idle_connections_hold_no_request_state(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    assert_true(hs_raise_nofile(2 * N + 100));
+    idle_client = pthread_self();
+    atomic_store(&idle_live, 0);
+    keel_sys.alloc_zeroed = idle_alloc;
+    keel_sys.release = idle_release;
+    keel_http_server_opts o = { 0 };
+    uint16_t port;
+    keel_http_server *srv = start(&o, &port);
+    /* The loop's own state is made with its first connection. */
+    keel_net *warm = hl_connect(port);
+    hl_reader wrd = { 0 };
+    hl_resp r;
+    hl_send_str(warm, "GET /e/warm HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(warm, &wrd, &r));
+    size_t before = atomic_load(&idle_live);
+    keel_net *n[N];
+    hl_reader rd[N];
+    memset(rd, 0, sizeof rd);
+    for (int i = 0; i < N; i++) {
+        n[i] = hl_connect(port);
+        hl_send_str(n[i], "GET /e/one HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_true(hl_read(n[i], &rd[i], &r));
+        assert_int_equal(r.status, 200);
+        assert_false(r.close);
+    }
+    /* One loop serves them in turn: once this answer is here, every read
+     * before it has finished. */
+    hl_send_str(warm, "GET /e/warm HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_true(hl_read(warm, &wrd, &r));
+    size_t after = atomic_load(&idle_live);
+    assert_true(after > before);
+    size_t per = (after - before) / N;
+    print_message("server memory per idle keep-alive connection: %zu bytes\n", per);
+    assert_true(per <= 256);
+    /* Idle is not gone: each is served again. */
+    for (int i = 0; i < N; i++) {
+        hl_send_str(n[i], "GET /e/two HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_true(hl_read(n[i], &rd[i], &r));
+        expect_body(&r, "/e/two");
+    }
+    for (int i = 0; i < N; i++) {
+        keel_net_free(n[i]);
+        hl_reader_free(&rd[i]);
+    }
+    keel_net_free(warm);
+    hl_reader_free(&wrd);
+    keel_http_server_free(srv);
+    size_t left = atomic_load(&idle_live);
+    keel_sys_reset();
+    assert_int_equal(left, 0);
+}
+
 /* ---- later answers, access log, shutdown -------------------------------------- */
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -1251,6 +1370,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_every_rejection_is_answered_before_the_close),
         cmocka_unit_test(test_header_timeout_answers_408),
         cmocka_unit_test(test_idle_keep_alive_connection_is_closed),
+        cmocka_unit_test(test_silent_and_idle_connections_close_on_their_deadlines),
+        cmocka_unit_test(test_idle_connections_hold_no_request_state),
         cmocka_unit_test(test_slow_body_answers_408),
         cmocka_unit_test(test_slowloris_does_not_hold_the_server),
         cmocka_unit_test(test_many_keep_alive_clients_each_answered),
