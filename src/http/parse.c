@@ -10,7 +10,9 @@
  * call ended: the same bytes in any split give the same result. Each state
  * handler consumes at least one byte (or fails), with a tight loop over a
  * run of bytes of one class (table lookups) and the state dispatch only at
- * the byte that ends the run.
+ * the byte that ends the run. A request line's handlers go on from one to
+ * the next while bytes remain, so a request line in view costs one dispatch,
+ * not one per state.
  *
  * Nothing is kept as a pointer across calls: marks are offsets from the
  * message's first byte, field lines are stored as offsets and lengths in
@@ -1318,6 +1320,15 @@ static KEEL_MUST_USE keel_result parse_start_done(keel_http_parser *p, keel_slic
       (r != KEEL_OK ==> \at(p->st_.state, L2) == ST_ERROR);
 */
 
+/* The start line's states, in order: on success each handler goes on with
+ * the next state's handler while bytes remain (one dispatch per start line
+ * instead of one per state). */
+static KEEL_MUST_USE keel_result parse_method(keel_http_parser *p, keel_slice in);
+static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in);
+static KEEL_MUST_USE keel_result parse_version(keel_http_parser *p, keel_slice in);
+static KEEL_MUST_USE keel_result parse_version_end(keel_http_parser *p, keel_slice in);
+static KEEL_MUST_USE keel_result parse_line_lf(keel_http_parser *p, keel_slice in);
+
 /* Requests: empty lines (CRLF) before the request line are skipped, at most
  * max_start_line bytes of them; the first byte of the method. */
 /*@ requires step_pre(p, in);
@@ -1353,7 +1364,7 @@ static KEEL_MUST_USE keel_result parse_skip(keel_http_parser *p, keel_slice in)
     p->st_.start = i;
     p->st_.state = ST_METHOD;
     p->st_.pos = i + 1;
-    return KEEL_OK;
+    return i + 1 < in.len ? parse_method(p, in) : KEEL_OK;
 }
 
 /*@ requires step_pre(p, in);
@@ -1386,7 +1397,7 @@ static KEEL_MUST_USE keel_result parse_method(keel_http_parser *p, keel_slice in
         p->st_.flags &= ~F_QUERY;
         p->st_.state = ST_TARGET;
         p->st_.pos = i + 1;
-        return KEEL_OK;
+        return i + 1 < in.len ? parse_target(p, in) : KEEL_OK;
     }
     if (c == ' ' || parse_is_eol(c)) {
         return parse_fail(p, i, KEEL_HTTP_BAD_START_LINE);
@@ -1521,7 +1532,8 @@ static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in
         return parse_fail(p, i, KEEL_HTTP_TARGET_TOO_LONG);
     }
     if (c == ' ' && i > p->st_.target && p->st_.target < in.len) {
-        return parse_target_done(p, in, i);
+        keel_result r = parse_target_done(p, in, i);
+        return r == KEEL_OK && i + 1 < in.len ? parse_version(p, in) : r;
     }
     if (c == ' ' || parse_is_eol(c)) {
         return parse_fail(p, i, KEEL_HTTP_BAD_START_LINE);
@@ -1605,7 +1617,7 @@ static KEEL_MUST_USE keel_result parse_version(keel_http_parser *p, keel_slice i
             p->st_.vidx = 8;
             p->st_.state = ST_VERSION_END;
             p->st_.pos = i + 8;
-            return KEEL_OK;
+            return i + 8u < in.len ? parse_version_end(p, in) : KEEL_OK;
         }
     }
     bool req = p->kind == KEEL_HTTP_REQUEST;
@@ -1692,7 +1704,7 @@ static KEEL_MUST_USE keel_result parse_version_end(keel_http_parser *p, keel_sli
     if (c == '\r') {
         p->st_.state = ST_LINE_LF;
         p->st_.pos = i + 1;
-        return KEEL_OK;
+        return i + 1 < in.len ? parse_line_lf(p, in) : KEEL_OK;
     }
     if ((p->cfg.lenient & KEEL_HTTP_LENIENT_BARE_LF) == 0) {
         return parse_fail(p, i, KEEL_HTTP_BARE_LF);
