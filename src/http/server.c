@@ -1640,9 +1640,14 @@ static inline size_t hsrv_read(khsrv_conn *c, void *s, keel_result r, keel_slice
     if (c->phase == HSRV_LINGER) {
         return data.len; /* drained and dropped */
     }
-    if (c->w == NULL && !hsrv_work_take(c)) {
-        c->hl->srv->ops->abort(s);
-        return data.len;
+    if (c->w == NULL) {
+        if (data.len == 0) {
+            return 0; /* nothing to read: idle it stays, its deadline unmoved */
+        }
+        if (!hsrv_work_take(c)) {
+            c->hl->srv->ops->abort(s);
+            return data.len;
+        }
     }
     if (c->phase == HSRV_WAIT_REPLY || c->phase == HSRV_IN_HANDLER ||
         (c->phase == HSRV_BODY_STREAM && c->w->bs->paused)) {
