@@ -664,6 +664,21 @@ static void hsrv_sweep_check(khsrv_loop *hl)
     }
 }
 
+/* Every connection of the idle lists closes (abort: reset) now; on_close
+ * frees each. */
+static void hsrv_idle_close_all(khsrv_loop *hl, bool abort)
+{
+    for (uint8_t which = HSRV_LIST_FRESH; which <= HSRV_LIST_IDLE; which++) {
+        khsrv_conn *c;
+        while ((c = hl->lists[which].first) != NULL) {
+            hsrv_list_leave(c);
+            if (c->s != NULL) {
+                (abort ? hl->srv->ops->abort : hl->srv->ops->close)(c->s);
+            }
+        }
+    }
+}
+
 /* The idle lists' timer: connections past their deadline close (a fresh
  * one that sent nothing, an idle keep-alive one), in list order. */
 static void hsrv_sweep_fired(keel_loop *loop, keel_timer_id id, void *user)
@@ -688,15 +703,7 @@ static void hsrv_sweep_fired(keel_loop *loop, keel_timer_id id, void *user)
     }
     if (next != 0 && !hsrv_sweep_arm(hl, next)) {
         /* No memory for the timer: no connection waits without a deadline. */
-        for (uint8_t which = HSRV_LIST_FRESH; which <= HSRV_LIST_IDLE; which++) {
-            khsrv_conn *c;
-            while ((c = hl->lists[which].first) != NULL) {
-                hsrv_list_leave(c);
-                if (c->s != NULL) {
-                    hl->srv->ops->abort(c->s);
-                }
-            }
-        }
+        hsrv_idle_close_all(hl, true);
     }
 }
 
@@ -1936,15 +1943,7 @@ void khttp_server_on_shutdown(keel_loop *loop, void *user)
         return;
     }
     hl->draining = true;
-    for (uint8_t which = HSRV_LIST_FRESH; which <= HSRV_LIST_IDLE; which++) {
-        khsrv_conn *c;
-        while ((c = hl->lists[which].first) != NULL) {
-            hsrv_list_leave(c); /* on_close frees it */
-            if (c->s != NULL) {
-                srv->ops->close(c->s);
-            }
-        }
-    }
+    hsrv_idle_close_all(hl, false);
     /* A busy connection closes when it is idle next (hsrv_settle). */
     hsrv_sweep_check(hl);
 }
