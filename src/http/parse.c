@@ -1357,7 +1357,9 @@ static KEEL_MUST_USE keel_result parse_start_done(keel_http_parser *p, keel_slic
 
 /* The start line's states, in order: on success each handler goes on with
  * the next state's handler while bytes remain (one dispatch per start line
- * instead of one per state). */
+ * instead of one per state). They are inlined (always_inline), so a request
+ * line in view runs as one function: out of line, each handler saved and
+ * restored registers and reloaded the parser's state (bench/README.md). */
 static KEEL_MUST_USE keel_result parse_method(keel_http_parser *p, keel_slice in);
 static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in);
 static KEEL_MUST_USE keel_result parse_version(keel_http_parser *p, keel_slice in);
@@ -1406,7 +1408,8 @@ static KEEL_MUST_USE keel_result parse_skip(keel_http_parser *p, keel_slice in)
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
-static KEEL_MUST_USE keel_result parse_method(keel_http_parser *p, keel_slice in)
+__attribute__((always_inline)) static inline KEEL_MUST_USE keel_result
+parse_method(keel_http_parser *p, keel_slice in)
 {
     size_t i = p->st_.pos;
     size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
@@ -1542,7 +1545,8 @@ static KEEL_MUST_USE keel_result parse_target_done(keel_http_parser *p, keel_sli
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
-static KEEL_MUST_USE keel_result parse_target(keel_http_parser *p, keel_slice in)
+__attribute__((always_inline)) static inline KEEL_MUST_USE keel_result
+parse_target(keel_http_parser *p, keel_slice in)
 {
     size_t i = p->st_.pos;
     size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
@@ -1632,7 +1636,8 @@ static bool parse_version_byte_ok(uint8_t k, uint8_t c)
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
-static KEEL_MUST_USE keel_result parse_version(keel_http_parser *p, keel_slice in)
+__attribute__((always_inline)) static inline KEEL_MUST_USE keel_result
+parse_version(keel_http_parser *p, keel_slice in)
 {
     size_t i = p->st_.pos;
     size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
@@ -1700,7 +1705,8 @@ static KEEL_MUST_USE keel_result parse_version(keel_http_parser *p, keel_slice i
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
-static KEEL_MUST_USE keel_result parse_version_end(keel_http_parser *p, keel_slice in)
+__attribute__((always_inline)) static inline KEEL_MUST_USE keel_result
+parse_version_end(keel_http_parser *p, keel_slice in)
 {
     size_t i = p->st_.pos;
     size_t lim = parse_limit(p->st_.start, p->cfg.limits.max_start_line, in.len);
@@ -1871,7 +1877,8 @@ static KEEL_MUST_USE keel_result parse_reason(keel_http_parser *p, keel_slice in
     assigns p->st_;
     ensures step_ok{Pre, Post}(p, in, \result);
 */
-static KEEL_MUST_USE keel_result parse_line_lf(keel_http_parser *p, keel_slice in)
+__attribute__((always_inline)) static inline KEEL_MUST_USE keel_result
+parse_line_lf(keel_http_parser *p, keel_slice in)
 {
     size_t i = p->st_.pos;
     if (in.ptr[i] != '\n') {
