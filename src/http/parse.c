@@ -741,15 +741,7 @@ static size_t parse_skip_ows(keel_slice in, size_t i, size_t to)
 */
 static size_t parse_token_end(keel_slice in, size_t i, size_t to)
 {
-    size_t k = i;
-    /*@ loop invariant i <= k <= to;
-        loop assigns k;
-        loop variant to - k;
-    */
-    while (k < to && (khttp_class[in.ptr[k]] & KHTTP_TCHAR) != 0) {
-        k++;
-    }
-    return k;
+    return parse_run_of(in, i, to, KHTTP_TCHAR);
 }
 
 /* ---- names --------------------------------------------------------------- */
