@@ -366,7 +366,7 @@ static size_t parse_text_words(keel_slice in, size_t i, size_t end)
     */
     while (end - k >= 8u) {
         uint64_t w = kword_load(in, k);
-        uint64_t m = kword_below(w, 0x20) | kword_eq(w, 0x7f);
+        uint64_t m = kword_ctl(w);
         if (m != 0) {
             return k + kword_first(m);
         }
@@ -746,12 +746,22 @@ static size_t parse_token_end(keel_slice in, size_t i, size_t to)
 
 /* ---- names --------------------------------------------------------------- */
 
-static const uint8_t parse_methods[9][32] = {
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+/* The nine methods as words: their bytes from the lowest up, zeros after. */
+#define PARSE_KEY(a, b, c, d, e, f, g)                                                          \
+    ((uint64_t)(a) | (uint64_t)(b) << 8 | (uint64_t)(c) << 16 | (uint64_t)(d) << 24 |            \
+     (uint64_t)(e) << 32 | (uint64_t)(f) << 40 | (uint64_t)(g) << 48)
+static const uint64_t parse_method_keys[9] = {
+    PARSE_KEY('G', 'E', 'T', 0, 0, 0, 0),         PARSE_KEY('H', 'E', 'A', 'D', 0, 0, 0),
+    PARSE_KEY('P', 'O', 'S', 'T', 0, 0, 0),       PARSE_KEY('P', 'U', 'T', 0, 0, 0, 0),
+    PARSE_KEY('D', 'E', 'L', 'E', 'T', 'E', 0),   PARSE_KEY('C', 'O', 'N', 'N', 'E', 'C', 'T'),
+    PARSE_KEY('O', 'P', 'T', 'I', 'O', 'N', 'S'), PARSE_KEY('T', 'R', 'A', 'C', 'E', 0, 0),
+    PARSE_KEY('P', 'A', 'T', 'C', 'H', 0, 0),
 };
-static const uint8_t parse_method_len[9] = { 3, 4, 4, 3, 6, 7, 7, 5, 5 };
 
-/* The keel_http_method of the method in[from, to) (case-sensitive). */
+/* The keel_http_method of the method in[from, to) (case-sensitive): its
+ * bytes as one word (one load, the bytes after it masked off, when eight
+ * bytes remain in in; else byte by byte), compared with each method's. A
+ * method is a token, so never holds the zero bytes that pad the keys. */
 /*@ requires valid_slice(in) && from <= to <= in.len;
     assigns \nothing;
     ensures \result <= KEEL_HTTP_PATCH;
@@ -759,23 +769,27 @@ static const uint8_t parse_method_len[9] = { 3, 4, 4, 3, 6, 7, 7, 5, 5 };
 static uint8_t parse_method_id(keel_slice in, size_t from, size_t to)
 {
     size_t n = to - from;
+    if (n == 0 || n > 7u) {
+        return KEEL_HTTP_OTHER;
+    }
+    uint64_t key = 0;
+    if (in.len - from >= 8u) {
+        key = kword_load(in, from) & ((UINT64_C(1) << (8u * n)) - 1u);
+    } else {
+        /*@ loop invariant 0 <= k <= n;
+            loop assigns k, key;
+            loop variant n - k;
+        */
+        for (size_t k = 0; k < n; k++) {
+            key |= (uint64_t)in.ptr[from + k] << (8u * k);
+        }
+    }
     /*@ loop invariant 0 <= m <= 9;
         loop assigns m;
         loop variant 9 - m;
     */
-    for (size_t m = 0; m < 9; m++) {
-        if (parse_method_len[m] != n) {
-            continue;
-        }
-        size_t k = 0;
-        /*@ loop invariant 0 <= k <= n && n <= 32;
-            loop assigns k;
-            loop variant n - k;
-        */
-        while (k < n && in.ptr[from + k] == parse_methods[m][k]) {
-            k++;
-        }
-        if (k == n) {
+    for (size_t m = 0; m < 9u; m++) {
+        if (key == parse_method_keys[m]) {
             return (uint8_t)(m + 1u);
         }
     }
@@ -786,40 +800,65 @@ static const uint8_t parse_fields_known[6][32] = {
     "content-length", "transfer-encoding", "host", "connection", "expect", "upgrade",
 };
 
-/* Which framing field the name in[from, to) is (ASCII case-insensitive).
- * The six names have six different lengths: a switch on the length picks
- * the one the name can be, and one comparison decides. */
+/* For each name length below 18, which of the six the name can be (its
+ * index + 1, 0 for none): they have six different lengths. */
+static const uint8_t parse_field_by_len[18] = {
+    0, 0, 0, 0, 3, 0, 5, 6, 0, 0, 4, 0, 0, 0, 1, 0, 0, 2,
+};
+
+/* The four bytes s.ptr[pos .. pos+3] as one little-endian word (one load). */
+/*@ requires valid_slice(s) && pos <= s.len && s.len - pos >= 4;
+    assigns \nothing;
+*/
+static uint32_t parse_load4(keel_slice s, size_t pos)
+{
+    const uint8_t *b = s.ptr + pos;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Is the token in[from, from + n) the name lit[0, n) (lowercase letters and
+ * '-') in any case? A token's bytes are tchar, and the only tchar bytes
+ * that OR 0x20 turns into a lowercase letter or '-' are that letter, its
+ * capital and '-' itself: so the name is folded by OR 0x20 and compared
+ * whole, as words that overlap (two of four bytes below eight, else three
+ * of eight: from, the middle, the end), without a branch per byte. */
+/*@ requires valid_slice(in) && valid_slice(lit);
+    requires 4 <= n <= 24 && n <= lit.len && from <= in.len && n <= in.len - from;
+    assigns \nothing;
+*/
+static bool parse_name_is(keel_slice in, size_t from, size_t n, keel_slice lit)
+{
+    if (n < 8u) {
+        uint32_t fold = 0x20202020u;
+        uint32_t d = ((parse_load4(in, from) | fold) ^ parse_load4(lit, 0)) |
+                     ((parse_load4(in, from + n - 4u) | fold) ^ parse_load4(lit, n - 4u));
+        return d == 0;
+    }
+    size_t mid = (n - 8u) / 2u;
+    uint64_t fold = KWORD_ONES * 0x20u;
+    uint64_t d = ((kword_load(in, from) | fold) ^ kword_load(lit, 0)) |
+                 ((kword_load(in, from + mid) | fold) ^ kword_load(lit, mid)) |
+                 ((kword_load(in, from + n - 8u) | fold) ^ kword_load(lit, n - 8u));
+    return d == 0;
+}
+
+/* Which framing field the token in[from, to) names (ASCII
+ * case-insensitive). The six names have six different lengths: a table by
+ * length picks the one the name can be (no jump through a switch), and
+ * one comparison of words decides. */
 /*@ requires valid_slice(in) && from <= to <= in.len;
     assigns \nothing;
     ensures \result <= FIELD_UPGRADE;
 */
 static uint32_t parse_field_id(keel_slice in, size_t from, size_t to)
 {
-    uint32_t m;
-    switch (to - from) {
-    case 14u:
-        m = 0;
-        break;
-    case 17u:
-        m = 1;
-        break;
-    case 4u:
-        m = 2;
-        break;
-    case 10u:
-        m = 3;
-        break;
-    case 6u:
-        m = 4;
-        break;
-    case 7u:
-        m = 5;
-        break;
-    default:
+    size_t n = to - from;
+    if (n >= 18u) {
         return FIELD_OTHER;
     }
-    if (parse_eq_nocase(in, from, to, parse_fields_known[m], to - from)) {
-        return m + 1u;
+    uint32_t m = parse_field_by_len[n];
+    if (m != 0 && parse_name_is(in, from, n, (keel_slice){ parse_fields_known[m - 1u], 32 })) {
+        return m;
     }
     return FIELD_OTHER;
 }

@@ -70,8 +70,8 @@ static int is_equal(uint8_t c, int v)
     return c == v;
 }
 
-/* The HTTP field-value scan's mask (src/http/parse.c, parse_text_words):
- * a byte below 0x20 or 0x7F. */
+/* The HTTP field-value scan's mask (src/http/parse.c, parse_text_words,
+ * through kword_ctl): a byte below 0x20 or 0x7F. */
 static int is_value_stop(uint8_t c, int unused)
 {
     (void)unused;
@@ -80,7 +80,7 @@ static int is_value_stop(uint8_t c, int unused)
 
 static uint64_t value_mask(uint64_t w)
 {
-    return kword_below(w, 0x20) | kword_eq(w, 0x7f);
+    return kword_ctl(w);
 }
 
 /* Every byte value v at every position among filler f (all 256), then every
@@ -228,6 +228,23 @@ static void test_value_mask_agrees_with_the_byte_classes(void **state)
 {
     (void)state;
     check_all(value_mask_fn, is_value_stop, 0);
+    /* kword_ctl flags every control byte, not only the first: bit by bit,
+     * every byte value at every position among every filler */
+    uint8_t b[8];
+    for (int f = 0; f < 256; f++) {
+        for (int pos = 0; pos < 8; pos++) {
+            for (int v = 0; v < 256; v++) {
+                memset(b, f, sizeof b);
+                b[pos] = (uint8_t)v;
+                uint64_t m = kword_ctl(word_of(b));
+                for (int i = 0; i < 8; i++) {
+                    bool flagged = (m >> (8 * i + 7)) & 1u;
+                    assert_int_equal(flagged, is_value_stop(b[i], 0));
+                    assert_int_equal((m >> (8 * i)) & 0x7fu, 0);
+                }
+            }
+        }
+    }
     for (int c = 0; c < 256; c++) {
         int text = (khttp_class[c] & KHTTP_TEXT) != 0;
         assert_int_equal(text && c != '\t', !is_value_stop((uint8_t)c, 0));

@@ -225,6 +225,83 @@ static void test_request_methods_are_tokens_mapped_case_sensitively(void **state
     }
 }
 
+/* The six framing fields are known by name in any case (the parser
+ * compares a name as overlapping words folded with OR 0x20), and a name
+ * one byte off from one of them (any byte replaced by another tchar, one
+ * byte more or less) is an ordinary field that frames nothing. Each
+ * message is parsed whole and at every split (request_ok). */
+static void test_framing_field_names_any_case_and_near_misses(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const char *value;
+    } fields[] = {
+        { "content-length", "0" },   { "transfer-encoding", "chunked" },
+        { "host", "h" },             { "connection", "close" },
+        { "expect", "100-continue" }, { "upgrade", "x" },
+    };
+    for (size_t f = 0; f < KT_COUNT(fields); f++) {
+        size_t n = strlen(fields[f].name);
+        /* 0..2: lower, upper, alternating case; then each byte replaced;
+         * then one byte more, one less */
+        for (size_t v = 0; v < 3 + n + 2; v++) {
+            char name[40];
+            memcpy(name, fields[f].name, n + 1);
+            bool same = v < 3;
+            for (size_t i = 0; i < n && v > 0 && v < 3; i++) {
+                if ((v == 1 || i % 2 == 0) && name[i] >= 'a' && name[i] <= 'z') {
+                    name[i] = (char)(name[i] - 0x20);
+                }
+            }
+            if (v >= 3 && v < 3 + n) {
+                name[v - 3] = name[v - 3] == 'x' ? 'y' : 'x';
+            } else if (v == 3 + n) {
+                name[n] = 's';
+                name[n + 1] = '\0';
+            } else if (v == 4 + n) {
+                name[n - 1] = '\0';
+            }
+            char msg[160];
+            snprintf(msg, sizeof msg, "POST / HTTP/1.1\r\nHost: h\r\n%s: %s\r\n\r\n", name,
+                     fields[f].value);
+            if (f == 2) { /* a second Host is refused; a near miss is not a Host */
+                ht_outcome o = ht_parse_all_ways(KEEL_HTTP_REQUEST, msg, strlen(msg), 0, NULL,
+                                                 HT_MAX_HEADERS, KEEL_HTTP_GET);
+                if (same ? o.r != KEEL_ERR_PARSE || o.err.reason != KEEL_HTTP_DUPLICATE_HOST
+                         : o.r != KEEL_OK) {
+                    fail_msg("%s: got %d (%s)", msg, o.r, keel_http_reason_str(o.err.reason));
+                }
+                continue;
+            }
+            keel_http_request q;
+            request_ok(msg, 0, &q);
+            bool framed = false;
+            switch (f) {
+            case 0:
+                framed = q.head.body == KEEL_HTTP_BODY_LENGTH;
+                break;
+            case 1:
+                framed = q.head.body == KEEL_HTTP_BODY_CHUNKED;
+                break;
+            case 3:
+                framed = !q.head.keep_alive;
+                break;
+            case 4:
+                framed = q.expect_continue;
+                break;
+            default:
+                framed = q.head.has_upgrade;
+                break;
+            }
+            if (framed != same) {
+                fail_msg("%s: the field was %s as %s", msg, framed ? "taken" : "not taken",
+                         fields[f].name);
+            }
+        }
+    }
+}
+
 static void test_request_field_values_trimmed_obs_text_kept(void **state)
 {
     (void)state;
@@ -1186,6 +1263,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_request_origin_form_with_query_and_escapes),
         cmocka_unit_test(test_request_absolute_authority_and_asterisk_forms),
         cmocka_unit_test(test_request_methods_are_tokens_mapped_case_sensitively),
+        cmocka_unit_test(test_framing_field_names_any_case_and_near_misses),
         cmocka_unit_test(test_request_field_values_trimmed_obs_text_kept),
         cmocka_unit_test(test_request_empty_lines_before_the_request_line_are_skipped),
         cmocka_unit_test(test_request_body_framing),
