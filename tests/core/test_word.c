@@ -122,6 +122,28 @@ static void check_all(mask_fn mask, int (*hit)(uint8_t, int), int arg)
     }
 }
 
+/* A mask that flags every byte looked for, not only the lowest: checked
+ * bit by bit for every step-th byte value at every position among every
+ * filler; no bit of a byte but bit 7 is ever set. */
+static void check_every_byte(mask_fn mask, int (*hit)(uint8_t, int), int arg, int step)
+{
+    uint8_t b[8];
+    for (int f = 0; f < 256; f++) {
+        for (int pos = 0; pos < 8; pos++) {
+            for (int v = 0; v < 256; v += step) {
+                memset(b, f, sizeof b);
+                b[pos] = (uint8_t)v;
+                uint64_t m = mask(word_of(b), arg);
+                for (int i = 0; i < 8; i++) {
+                    bool flagged = (m >> (8 * i + 7)) & 1u;
+                    assert_int_equal(flagged, hit(b[i], arg) != 0);
+                    assert_int_equal((m >> (8 * i)) & 0x7fu, 0);
+                }
+            }
+        }
+    }
+}
+
 static int is_not_equal(uint8_t c, int v)
 {
     return c != v;
@@ -140,21 +162,7 @@ static void test_ne_flags_every_byte_that_differs(void **state)
     static const int values[] = { 0x00, ' ', 0x7f, 0x80, 0xff };
     for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
         check_all(ne_mask, is_not_equal, values[k]);
-        uint8_t b[8];
-        for (int f = 0; f < 256; f++) {
-            for (int pos = 0; pos < 8; pos++) {
-                for (int v = 0; v < 256; v += 5) {
-                    memset(b, f, sizeof b);
-                    b[pos] = (uint8_t)v;
-                    uint64_t m = kword_ne(word_of(b), (uint8_t)values[k]);
-                    for (int i = 0; i < 8; i++) {
-                        bool flagged = (m >> (8 * i + 7)) & 1u;
-                        assert_int_equal(flagged, b[i] != values[k]);
-                        assert_int_equal((m >> (8 * i)) & 0x7fu, 0);
-                    }
-                }
-            }
-        }
+        check_every_byte(ne_mask, is_not_equal, values[k], 5);
     }
 }
 
@@ -228,23 +236,8 @@ static void test_value_mask_agrees_with_the_byte_classes(void **state)
 {
     (void)state;
     check_all(value_mask_fn, is_value_stop, 0);
-    /* kword_ctl flags every control byte, not only the first: bit by bit,
-     * every byte value at every position among every filler */
-    uint8_t b[8];
-    for (int f = 0; f < 256; f++) {
-        for (int pos = 0; pos < 8; pos++) {
-            for (int v = 0; v < 256; v++) {
-                memset(b, f, sizeof b);
-                b[pos] = (uint8_t)v;
-                uint64_t m = kword_ctl(word_of(b));
-                for (int i = 0; i < 8; i++) {
-                    bool flagged = (m >> (8 * i + 7)) & 1u;
-                    assert_int_equal(flagged, is_value_stop(b[i], 0));
-                    assert_int_equal((m >> (8 * i)) & 0x7fu, 0);
-                }
-            }
-        }
-    }
+    /* kword_ctl flags every control byte, not only the first */
+    check_every_byte(value_mask_fn, is_value_stop, 0, 1);
     for (int c = 0; c < 256; c++) {
         int text = (khttp_class[c] & KHTTP_TEXT) != 0;
         assert_int_equal(text && c != '\t', !is_value_stop((uint8_t)c, 0));
