@@ -1300,10 +1300,8 @@ static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in,
         return parse_fail(p, line, KEEL_HTTP_TOO_MANY_HEADERS);
     }
     keel_http_header *h = &hs[n];
-    h->name.ptr = NULL;
-    h->name.len = ne - line;
+    h->name.len = ne - line; /* the pointers are set once the head is complete (parse_head) */
     h->name_off_ = (uint32_t)(line - hdr);
-    h->value.ptr = NULL;
     h->value.len = ve - vs;
     h->value_off_ = (uint32_t)(vs - hdr);
     p->st_.count = n + 1u;
@@ -1626,9 +1624,14 @@ static KEEL_MUST_USE keel_result parse_pct(keel_http_parser *p, keel_slice in)
 
 static const uint8_t parse_http_name[8] = { 'H', 'T', 'T', 'P', '/', '1', '.', '1' };
 
-/* The fast path: "HTTP/1.1" or "HTTP/1.0" whole in view at i. The minor
- * version (0 or 1), or -1. Its own function: eight byte tests in the
- * caller's body multiplied the cases of every goal after them. */
+/* "HTTP/1.1" as a word (its first byte lowest); "HTTP/1.0" differs from it
+ * in one bit, bit 0 of the last byte ('1' is 0x31, '0' is 0x30), which is
+ * then the minor version. */
+#define PARSE_HTTP11 (PARSE_KEY('H', 'T', 'T', 'P', '/', '1', '.') | (uint64_t)'1' << 56)
+#define PARSE_MINOR_BIT (UINT64_C(1) << 56)
+
+/* The fast path: "HTTP/1.1" or "HTTP/1.0" whole in view at i, compared as
+ * one word. The minor version (0 or 1), or -1. */
 /*@ requires valid_slice(in) && i <= in.len;
     assigns \nothing;
     ensures -1 <= \result <= 1;
@@ -1638,12 +1641,11 @@ static int parse_version_whole(keel_slice in, size_t i)
     if (in.len - i < 8u) {
         return -1;
     }
-    const uint8_t *v = in.ptr + i;
-    if (v[0] != 'H' || v[1] != 'T' || v[2] != 'T' || v[3] != 'P' || v[4] != '/' ||
-        v[5] != '1' || v[6] != '.' || (v[7] != '1' && v[7] != '0')) {
+    uint64_t w = kword_load(in, i);
+    if ((w | PARSE_MINOR_BIT) != PARSE_HTTP11) {
         return -1;
     }
-    return v[7] - '0';
+    return (int)((w >> 56) & 1u);
 }
 
 /* Byte k (0..7) of "HTTP/" DIGIT "." DIGIT: does c fit there? */
@@ -2162,7 +2164,9 @@ static keel_slice parse_view(keel_slice in, size_t off, size_t len)
 }
 
 /* What requests and responses share: version, the field lines as slices of
- * in (offsets checked against in.len again), Upgrade. */
+ * in, Upgrade. A line's offsets and lengths are read back from the caller's
+ * array and checked against in again (a line that does not fit becomes two
+ * empty slices); only the pointers are written, the lengths are in place. */
 /*@ requires \valid_read(p) && valid_slice(in) && \valid(hs + (0 .. cap - 1)) && \valid(head);
     requires \separated(head, hs + (0 .. cap - 1));
     assigns *head, hs[0 .. cap - 1];
@@ -2173,7 +2177,9 @@ static void parse_head(keel_http_parser *p, keel_slice in, keel_http_header *hs,
                        keel_http_head *head)
 {
     size_t n = p->st_.count <= cap ? p->st_.count : cap;
-    size_t hdr = p->st_.hdr;
+    size_t hdr = p->st_.hdr <= in.len ? p->st_.hdr : in.len;
+    size_t room = in.len - hdr;
+    const uint8_t *base = in.ptr + hdr;
     uint8_t minor = p->st_.minor;
     bool upgrade = (p->st_.flags & F_UPGRADE) != 0;
     /*@ loop invariant 0 <= k <= n && n <= cap;
@@ -2183,10 +2189,15 @@ static void parse_head(keel_http_parser *p, keel_slice in, keel_http_header *hs,
     */
     for (size_t k = 0; k < n; k++) {
         keel_http_header *h = &hs[k];
-        keel_slice name = parse_view(in, hdr + h->name_off_, h->name.len);
-        keel_slice value = parse_view(in, hdr + h->value_off_, h->value.len);
-        h->name = name;
-        h->value = value;
+        size_t no = h->name_off_;
+        size_t vo = h->value_off_;
+        if (no <= room && h->name.len <= room - no && vo <= room && h->value.len <= room - vo) {
+            h->name.ptr = base + no;
+            h->value.ptr = base + vo;
+        } else {
+            h->name = (keel_slice){ NULL, 0 };
+            h->value = (keel_slice){ NULL, 0 };
+        }
     }
     head->version_minor = minor;
     head->headers = hs;

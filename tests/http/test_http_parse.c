@@ -611,6 +611,76 @@ static void test_reject_http09_and_absurd_versions(void **state)
     EXPECT_REQ_REJECTIONS(cases);
 }
 
+/* The version is compared as one word in which only bit 0 of the last byte
+ * ('0' or '1') may differ: every other one-bit change of "HTTP/1.1" is
+ * rejected, and that one gives the minor version, at every split. */
+static void test_version_every_one_bit_change_rejected_but_the_minor(void **state)
+{
+    (void)state;
+    static const char base[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    const size_t at = 6; /* where "HTTP/1.1" starts */
+    for (size_t b = 0; b < 8; b++) {
+        for (unsigned bit = 0; bit < 8; bit++) {
+            char msg[sizeof base];
+            memcpy(msg, base, sizeof base);
+            msg[at + b] = (char)((unsigned char)msg[at + b] ^ (1u << bit));
+            ht_outcome o = ht_parse_all_ways(KEEL_HTTP_REQUEST, msg, HT_LEN(base), 0, NULL,
+                                             HT_MAX_HEADERS, KEEL_HTTP_GET);
+            if (b == 7 && bit == 0) {
+                keel_http_request q;
+                request_ok(msg, 0, &q);
+                assert_int_equal(q.head.version_minor, 0);
+                assert_false(q.head.keep_alive);
+                continue;
+            }
+            if (o.r != KEEL_ERR_PARSE) {
+                fail_msg("byte %zu bit %u: %s accepted (%d)", b, bit, msg, o.r);
+            }
+            assert_true(o.err.offset >= at);
+            assert_true(o.err.reason == KEEL_HTTP_BAD_VERSION ||
+                        o.err.reason == KEEL_HTTP_UNSUPPORTED_VERSION);
+        }
+    }
+    keel_http_request q;
+    request_ok(base, 0, &q);
+    assert_int_equal(q.head.version_minor, 1);
+    assert_true(q.head.keep_alive);
+}
+
+/* The header array is the caller's: a field line's offsets and lengths
+ * written there in an earlier call are checked against the input again
+ * when the head completes, so a caller that changed them between calls
+ * gets empty slices for those lines, never one outside its input. */
+static void test_header_array_changed_between_calls_gives_no_slice_outside_the_input(void **state)
+{
+    (void)state;
+    static const char msg[] = "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\nX-B: two\r\n"
+                              "X-C: three\r\n\r\n";
+    const size_t first = HT_LEN("GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\nX-B: two\r\n");
+    keel_http_parser p;
+    keel_http_header h[8];
+    keel_http_request q;
+    size_t consumed = 0;
+    ht_init(&p, KEEL_HTTP_REQUEST, 0, NULL, h, 8);
+    keel_slice in = { (const uint8_t *)msg, first };
+    assert_int_equal(keel_http_parse_request(&p, in, &q, &consumed, NULL), KEEL_ERR_INCOMPLETE);
+    h[0].name.len = SIZE_MAX;       /* Host: a length past the input */
+    h[1].value_off_ = UINT32_MAX;   /* X-A: an offset past it */
+    h[2].value.len = HT_LEN(msg);   /* X-B: in range from the input's start, not from its own */
+    in.len = HT_LEN(msg);
+    assert_int_equal(keel_http_parse_request(&p, in, &q, &consumed, NULL), KEEL_OK);
+    assert_int_equal(consumed, HT_LEN(msg));
+    assert_int_equal(q.head.header_count, 4);
+    for (size_t k = 0; k < 3; k++) {
+        assert_null(h[k].name.ptr);
+        assert_int_equal(h[k].name.len, 0);
+        assert_null(h[k].value.ptr);
+        assert_int_equal(h[k].value.len, 0);
+    }
+    expect_slice(h[3].name, "X-C");
+    expect_slice(h[3].value, "three");
+}
+
 /* ---- every reason: the header section ------------------------------------------------ */
 
 static void test_reject_field_line_reasons(void **state)
@@ -1275,6 +1345,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_response_rejections),
         cmocka_unit_test(test_reject_start_line_reasons),
         cmocka_unit_test(test_reject_http09_and_absurd_versions),
+        cmocka_unit_test(test_version_every_one_bit_change_rejected_but_the_minor),
+        cmocka_unit_test(test_header_array_changed_between_calls_gives_no_slice_outside_the_input),
         cmocka_unit_test(test_reject_field_line_reasons),
         cmocka_unit_test(test_smuggling_content_length_and_transfer_encoding_together),
         cmocka_unit_test(test_smuggling_transfer_encoding_obfuscations),
