@@ -416,6 +416,66 @@ static void test_request_expect_upgrade_and_host(void **state)
     expect_slice(q.authority, "");
 }
 
+/* A reg-name byte of a Host value (RFC 3986: unreserved / sub-delims). */
+static bool host_byte(unsigned c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("-._~!$&'()*+,;=", (int)c) != NULL);
+}
+
+/* Every byte at every offset of Host values of 8, 9, 16 and 17 bytes (whole
+ * words of the reg-name check, and words overlapping the ones before
+ * them), against RFC 3986's reg-name: accepted exactly when the byte is a
+ * reg-name byte, OWS at an end (trimmed), or ':' last (an empty port); a
+ * byte that cannot be in a field value is that field line's error, any
+ * other byte BAD_HOST. No letter is a hex digit, so '%' never starts an
+ * escape here. Some bytes go through every split as well. */
+static void test_host_every_byte_at_every_offset(void **state)
+{
+    (void)state;
+    static const char letters[] = "ghijklmnopqrstuvwxyz";
+    static const size_t lens[] = { 8, 9, 16, 17 };
+    keel_http_header h[4];
+    for (size_t l = 0; l < KT_COUNT(lens); l++) {
+        size_t n = lens[l];
+        for (size_t k = 0; k < n; k++) {
+            for (unsigned c = 0; c < 256; c++) {
+                char msg[96];
+                int len = snprintf(msg, sizeof msg, "GET / HTTP/1.1\r\nHost: %.*s\r\n\r\n", (int)n,
+                                   letters);
+                assert_true(len > 0 && (size_t)len < sizeof msg);
+                msg[22 + k] = (char)c;
+                bool ows = c == ' ' || c == '\t';
+                bool ok = host_byte(c) || (ows && (k == 0 || k == n - 1)) || (c == ':' && k == n - 1);
+                bool field = (c < 0x20 && c != '\t') || c == 0x7F;
+                keel_http_parser p;
+                keel_http_request q;
+                size_t consumed = 0;
+                keel_http_error err = { 0, KEEL_HTTP_OK, 0 };
+                ht_init(&p, KEEL_HTTP_REQUEST, 0, NULL, h, 4);
+                keel_slice in = { (const uint8_t *)msg, (size_t)len };
+                keel_result r = keel_http_parse_request(&p, in, &q, &consumed, &err);
+                if (ok) {
+                    if (r != KEEL_OK) {
+                        fail_msg("Host of %zu bytes, 0x%02x at %zu: refused (%s)", n, c, k,
+                                 keel_http_reason_str(err.reason));
+                    }
+                    assert_int_equal(q.authority.len, n - (ows ? 1u : 0u));
+                } else if (r != KEEL_ERR_PARSE || (field ? err.reason == KEEL_HTTP_BAD_HOST
+                                                           : err.reason != KEEL_HTTP_BAD_HOST)) {
+                    fail_msg("Host of %zu bytes, 0x%02x at %zu: %d (%s)", n, c, k, r,
+                             keel_http_reason_str(err.reason));
+                }
+                if (c == '%' || c == ':' || c == ' ' || c == 'A' || c == 0x80 || c == '/') {
+                    ht_outcome o = ht_parse_all_ways(KEEL_HTTP_REQUEST, msg, (size_t)len, 0, NULL,
+                                                     HT_MAX_HEADERS, KEEL_HTTP_GET);
+                    assert_int_equal(o.r, r);
+                }
+            }
+        }
+    }
+}
+
 static void test_request_pipelined_back_to_back(void **state)
 {
     (void)state;
@@ -1339,6 +1399,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_request_body_framing),
         cmocka_unit_test(test_request_keep_alive_by_version_and_connection),
         cmocka_unit_test(test_request_expect_upgrade_and_host),
+        cmocka_unit_test(test_host_every_byte_at_every_offset),
         cmocka_unit_test(test_request_pipelined_back_to_back),
         cmocka_unit_test(test_response_framing_per_rfc9112_6_3),
         cmocka_unit_test(test_response_status_and_reason_phrase),
