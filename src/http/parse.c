@@ -865,9 +865,9 @@ static uint32_t parse_field_id(keel_slice in, size_t from, size_t to)
 
 /* ---- hosts and targets --------------------------------------------------- */
 
-/* Are all the bytes of in[from, to) (at least eight) of class cls? Eight
- * class lookups AND-ed per test, the last eight bytes overlapping the ones
- * before them: no branch per byte. */
+/* Are all the bytes of in[from, to) (at least eight) of class cls (one
+ * class bit)? Eight class lookups AND-ed per test, the last eight bytes
+ * overlapping the ones before them: no branch per byte. */
 /*@ requires valid_slice(in) && from <= to <= in.len && to - from >= 8;
     assigns \nothing;
 */
