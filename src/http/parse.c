@@ -1329,8 +1329,12 @@ static KEEL_MUST_USE keel_result parse_field(keel_http_parser *p, keel_slice in,
         return parse_fail(p, line, KEEL_HTTP_TOO_MANY_HEADERS);
     }
     keel_http_header *h = &hs[n];
-    h->name.len = ne - line; /* the pointers are set once the head is complete (parse_head) */
+    /* no pointer until the head is complete (parse_head): a caller that
+     * looks at the array before then finds no stale one from an earlier head */
+    h->name.ptr = NULL;
+    h->name.len = ne - line;
     h->name_off_ = (uint32_t)(line - hdr);
+    h->value.ptr = NULL;
     h->value.len = ve - vs;
     h->value_off_ = (uint32_t)(vs - hdr);
     p->st_.count = n + 1u;

@@ -707,6 +707,28 @@ static void test_version_every_one_bit_change_rejected_but_the_minor(void **stat
     assert_true(q.head.keep_alive);
 }
 
+/* Until a head is complete, the lines stored in the caller's array have no
+ * pointer: none is left over from the previous head in the same array. */
+static void test_header_array_holds_no_stale_pointer_before_the_head_completes(void **state)
+{
+    (void)state;
+    static const char first[] = "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n\r\n";
+    static const char second[] = "GET / HTTP/1.1\r\nHost: other\r\nX-B: tw";
+    keel_http_parser p;
+    keel_http_header h[4];
+    keel_http_request q;
+    size_t consumed = 0;
+    ht_init(&p, KEEL_HTTP_REQUEST, 0, NULL, h, 4);
+    keel_slice in = { (const uint8_t *)first, HT_LEN(first) };
+    assert_int_equal(keel_http_parse_request(&p, in, &q, &consumed, NULL), KEEL_OK);
+    assert_non_null(h[0].name.ptr);
+    in = (keel_slice){ (const uint8_t *)second, HT_LEN(second) };
+    assert_int_equal(keel_http_parse_request(&p, in, &q, &consumed, NULL), KEEL_ERR_INCOMPLETE);
+    assert_null(h[0].name.ptr);
+    assert_null(h[0].value.ptr);
+    assert_int_equal(h[0].value.len, 5);
+}
+
 /* The header array is the caller's: a field line's offsets and lengths
  * written there in an earlier call are checked against the input again
  * when the head completes, so a caller that changed them between calls
@@ -1407,6 +1429,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reject_start_line_reasons),
         cmocka_unit_test(test_reject_http09_and_absurd_versions),
         cmocka_unit_test(test_version_every_one_bit_change_rejected_but_the_minor),
+        cmocka_unit_test(test_header_array_holds_no_stale_pointer_before_the_head_completes),
         cmocka_unit_test(test_header_array_changed_between_calls_gives_no_slice_outside_the_input),
         cmocka_unit_test(test_reject_field_line_reasons),
         cmocka_unit_test(test_smuggling_content_length_and_transfer_encoding_together),
