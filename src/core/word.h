@@ -34,6 +34,15 @@
 #include "__fc_gcc_builtins.h" /* Frama-C's contracts of the GCC builtins */
 #endif
 
+/* SSE2 is part of x86-64's baseline (every x86-64 CPU has it, compilers
+ * enable it by default there): sixteen bytes at a time where the compiler
+ * says it is there, the portable word version elsewhere and for WP
+ * (kword16_ctl). KEEL_NO_SIMD keeps the portable version everywhere. */
+#if defined(__SSE2__) && !defined(__FRAMAC__) && !defined(KEEL_NO_SIMD)
+#define KWORD_SSE2 1
+#include <emmintrin.h>
+#endif
+
 #define KWORD_ONES UINT64_C(0x0101010101010101)
 #define KWORD_HIGHS UINT64_C(0x8080808080808080)
 
@@ -103,6 +112,70 @@ static inline uint64_t kword_ctl(uint64_t w)
 static inline size_t kword_first(uint64_t m)
 {
     return (size_t)__builtin_ctzll(m) >> 3;
+}
+
+/* The eight flags of a kword mask m (bit 7 of each byte) as the eight low
+ * bits of the result, bit i for byte i: the multiplier's partial products
+ * put bit 8i of m >> 7 at bit 56 + i, and no two land on the same bit, so
+ * nothing carries into the top byte. */
+/*@ assigns \nothing;
+    ensures \result <= 0xFF;
+*/
+static inline uint32_t kword_gather(uint64_t m)
+{
+    return (uint32_t)(((m >> 7) * UINT64_C(0x0102040810204080)) >> 56);
+}
+
+/* Bit i (0..15) of the result set for each byte s.ptr[pos + i] that is a
+ * control character (below 0x20, or 0x7F), from two words: kword_ctl on
+ * each, gathered to eight bits. The portable version of kword16_ctl, and
+ * the one WP proves it through. */
+/*@ requires valid_slice(s) && pos <= s.len && s.len - pos >= 16;
+    assigns \nothing;
+    ensures \result <= 0xFFFF;
+*/
+static inline uint32_t kword16_ctl_words(keel_slice s, size_t pos)
+{
+    uint32_t lo = kword_gather(kword_ctl(kword_load(s, pos)));
+    uint32_t hi = kword_gather(kword_ctl(kword_load(s, pos + 8u)));
+    return lo + hi * 256u;
+}
+
+/* The same sixteen flags as kword16_ctl_words. With SSE2: one unaligned
+ * 16-byte load of s.ptr[pos .. pos+15] (the bytes the contract puts inside
+ * the slice, and no other), a byte below 0x20 found as one whose unsigned
+ * minimum with 0x1F is itself, 0x7F by equality, the sixteen byte results'
+ * top bits gathered by movemask (bits 0..15, the rest 0). That this body
+ * keeps the contract WP proves of the portable one is trusted, and that
+ * both flag exactly the control bytes is tested (tests/core/test_word.c;
+ * proofs/README.md, Assumptions). */
+/*@ requires valid_slice(s) && pos <= s.len && s.len - pos >= 16;
+    assigns \nothing;
+    ensures \result <= 0xFFFF;
+*/
+static inline uint32_t kword16_ctl(keel_slice s, size_t pos)
+{
+#ifdef KWORD_SSE2
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s.ptr + pos));
+    __m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+    __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+    return (uint32_t)_mm_movemask_epi8(_mm_or_si128(low, del));
+#else
+    return kword16_ctl_words(s, pos);
+#endif
+}
+
+/* The index (0..15) of the lowest set bit of a 16-bit mask m (m != 0): its
+ * trailing zero bits (the & 15 changes nothing for such an m; it is what
+ * tells WP the index is at most 15, as the builtin's contract says only
+ * "below 32"). */
+/*@ requires 0 < m <= 0xFFFF;
+    assigns \nothing;
+    ensures \result <= 15;
+*/
+static inline size_t kword16_first(uint32_t m)
+{
+    return (size_t)__builtin_ctz(m) & 15u;
 }
 
 #endif

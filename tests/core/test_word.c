@@ -7,7 +7,8 @@
  * position among every filler byte, and for every pair of byte values at
  * neighbouring positions (and the two ends) among two fillers; kword_load reads the bytes
  * little-endian and, at the end of a slice that ends on a guard page,
- * nothing past it.
+ * nothing past it. The sixteen-byte control mask (kword16_ctl, SSE2 on
+ * x86-64, and its portable kword16_ctl_words) is checked the same way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -244,6 +245,106 @@ static void test_value_mask_agrees_with_the_byte_classes(void **state)
     }
 }
 
+/* kword16_ctl (SSE2 on x86-64) and kword16_ctl_words (the portable one,
+ * which WP proves) on b[0..15]: bit i set exactly when b[i] is a control
+ * byte, nothing above bit 15; and kword16_first at the lowest. */
+typedef uint32_t (*mask16_fn)(keel_slice s, size_t pos);
+
+/* A sixteen-byte mask pair (the compiled body, SSE2 on x86-64, and the
+ * portable one WP proves) on b[0..15]: bit i set exactly when hit(b[i]),
+ * nothing above bit 15; and kword16_first at the lowest. */
+static void check_mask16(const uint8_t b[16], mask16_fn simd, mask16_fn portable,
+                         int (*hit)(uint8_t, int))
+{
+    keel_slice s = { b, 16 };
+    uint32_t want = 0;
+    for (int i = 0; i < 16; i++) {
+        if (hit(b[i], 0)) {
+            want |= UINT32_C(1) << i;
+        }
+    }
+    uint32_t got = simd(s, 0);
+    uint32_t words = portable(s, 0);
+    if (got != want || words != want) {
+        fail_msg("mask %04x, portable %04x, want %04x", (unsigned)got, (unsigned)words,
+                 (unsigned)want);
+    }
+    if (want != 0) {
+        size_t first = 0;
+        while (!(want >> first & 1u)) {
+            first++;
+        }
+        assert_int_equal(kword16_first(want), first);
+    }
+}
+
+/* Every byte value at every position among every filler, then pairs at
+ * neighbouring positions (7, 8 across the two words of kword16_ctl's
+ * portable version) and at the two ends, among two fillers. */
+static void check_all16(mask16_fn simd, mask16_fn portable, int (*hit)(uint8_t, int))
+{
+    uint8_t b[16];
+    for (int f = 0; f < 256; f++) {
+        for (int pos = 0; pos < 16; pos++) {
+            for (int v = 0; v < 256; v++) {
+                memset(b, f, sizeof b);
+                b[pos] = (uint8_t)v;
+                check_mask16(b, simd, portable, hit);
+            }
+        }
+    }
+    static const uint8_t fillers[] = { 0x41, 0xff };
+    static const int pairs[][2] = { { 0, 1 }, { 6, 7 }, { 7, 8 }, { 8, 9 }, { 14, 15 }, { 0, 15 } };
+    for (size_t k = 0; k < sizeof fillers; k++) {
+        for (size_t q = 0; q < sizeof pairs / sizeof pairs[0]; q++) {
+            for (int v1 = 0; v1 < 256; v1++) {
+                for (int v2 = 0; v2 < 256; v2++) {
+                    memset(b, fillers[k], sizeof b);
+                    b[pairs[q][0]] = (uint8_t)v1;
+                    b[pairs[q][1]] = (uint8_t)v2;
+                    check_mask16(b, simd, portable, hit);
+                }
+            }
+        }
+    }
+}
+
+static void test_word16_ctl_flags_exactly_the_control_bytes(void **state)
+{
+    (void)state;
+    check_all16(kword16_ctl, kword16_ctl_words, is_value_stop);
+}
+
+static void test_word16_first_is_the_lowest_set_bit(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 16; i++) {
+        uint32_t bit = UINT32_C(1) << i;
+        assert_int_equal(kword16_first(bit), i);
+        for (int j = i + 1; j < 16; j++) {
+            assert_int_equal(kword16_first(bit | UINT32_C(1) << j), i);
+        }
+    }
+    assert_int_equal(kword16_first(0xFFFFu), 0);
+}
+
+/* The sixteen bytes read are the slice's own: the last sixteen, flush
+ * against a guard page, are read without a fault and give their flags. */
+static void test_word16_ctl_reads_only_the_sixteen_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t bytes[20] = { 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j',
+                                       'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', '\r', 0x7f };
+    guard_region g;
+    uint8_t *p = guard_alloc(&g, bytes, sizeof bytes);
+    assert_non_null(p);
+    keel_slice s = { p, sizeof bytes };
+    assert_int_equal(kword16_ctl(s, 4), 0xC000u);
+    assert_int_equal(kword16_ctl_words(s, 4), 0xC000u);
+    assert_int_equal(kword16_ctl(s, 0), 0);
+    guard_free(&g);
+}
+
 /* The JSON string scan's mask (src/json/json_internal.h, kjson_string_stops):
  * a quote, a backslash, a control character or a byte from 0x80, which are
  * the bytes the validator's string scan must look at (RFC 8259 section 7). */
@@ -274,6 +375,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_eq_flags_exactly_the_first_equal_byte),
         cmocka_unit_test(test_ne_flags_every_byte_that_differs),
         cmocka_unit_test(test_value_mask_agrees_with_the_byte_classes),
+        cmocka_unit_test(test_word16_ctl_flags_exactly_the_control_bytes),
+        cmocka_unit_test(test_word16_first_is_the_lowest_set_bit),
+        cmocka_unit_test(test_word16_ctl_reads_only_the_sixteen_bytes),
         cmocka_unit_test(test_json_string_mask_flags_exactly_the_first_stop),
     };
     return kt_main(argc, argv, tests, KT_COUNT(tests), NULL, NULL);
