@@ -27,30 +27,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { RBUF = 65536, MAXEV = 256, MAXBATCH = 64 };
+#include "floor_common.h"
 
-static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+enum { MAXEV = 256 };
 
-typedef struct conn {
-    int fd;
-    size_t have;  /* bytes of an unfinished request kept at the front of buf */
-    char buf[RBUF];
-} conn;
-
-/* Requests completed in b[0, n): each ends at CRLFCRLF; the unfinished
- * tail's length goes to *rest. */
-static size_t count_requests(const char *b, size_t n, size_t *rest)
-{
-    size_t count = 0, start = 0;
-    for (size_t i = 3; i < n; i++) {
-        if (b[i] == '\n' && b[i - 1] == '\r' && b[i - 2] == '\n' && b[i - 3] == '\r') {
-            count++;
-            start = i + 1;
-        }
-    }
-    *rest = n - start;
-    return count;
-}
+typedef floor_conn conn;
 
 static void drop(int ep, conn *c)
 {
@@ -61,33 +42,10 @@ static void drop(int ep, conn *c)
 
 int main(int argc, char **argv)
 {
-    const char *ip = "127.0.0.1";
-    int port = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--ip") == 0 && i + 1 < argc) {
-            ip = argv[++i];
-        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-            port = atoi(argv[++i]);
-        } else {
-            fprintf(stderr, "usage: floor [--ip A] [--port P]\n");
-            return 2;
-        }
-    }
-    static char out[MAXBATCH * (sizeof answer - 1)];
-    for (size_t k = 0; k < MAXBATCH; k++) {
-        memcpy(out + k * (sizeof answer - 1), answer, sizeof answer - 1);
-    }
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const char *ip;
+    struct sockaddr_in a;
+    int ls = floor_listen(argc, argv, "floor", SOCK_NONBLOCK, &a, &ip);
     int one = 1;
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        inet_pton(AF_INET, ip, &a.sin_addr) != 1 || bind(ls, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(ls, 4096) != 0) {
-        perror("floor: listen");
-        return 1;
-    }
-    socklen_t al = sizeof a;
-    getsockname(ls, (struct sockaddr *)&a, &al);
     printf("listening on %s:%d\n", ip, ntohs(a.sin_port));
     fflush(stdout);
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -118,7 +76,7 @@ int main(int argc, char **argv)
                 }
                 continue;
             }
-            ssize_t got = recv(c->fd, c->buf + c->have, RBUF - c->have, 0);
+            ssize_t got = recv(c->fd, c->buf + c->have, FLOOR_RBUF - c->have, 0);
             if (got <= 0) {
                 if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
                     continue;
@@ -127,17 +85,17 @@ int main(int argc, char **argv)
                 continue;
             }
             size_t total = c->have + (size_t)got, rest;
-            size_t reqs = count_requests(c->buf, total, &rest);
-            if (rest == RBUF) {
+            size_t reqs = floor_count_requests(c->buf, total, &rest);
+            if (rest == FLOOR_RBUF) {
                 drop(ep, c); /* a request larger than the buffer: not this benchmark's */
                 continue;
             }
             memmove(c->buf, c->buf + (total - rest), rest);
             c->have = rest;
             while (reqs > 0) {
-                size_t k = reqs < MAXBATCH ? reqs : MAXBATCH;
-                size_t len = k * (sizeof answer - 1);
-                if (send(c->fd, out, len, MSG_NOSIGNAL) != (ssize_t)len) {
+                size_t k = reqs < FLOOR_MAXBATCH ? reqs : FLOOR_MAXBATCH;
+                size_t len = k * FLOOR_ANSWER_LEN;
+                if (send(c->fd, floor_out, len, MSG_NOSIGNAL) != (ssize_t)len) {
                     break; /* a full send buffer: the benchmark never fills one */
                 }
                 reqs -= k;

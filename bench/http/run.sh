@@ -20,7 +20,11 @@
 # which makes the same system calls per request as the others but does no
 # parsing and sends a canned answer; its CPU per request is what the
 # kernel charges any server with that pattern, and the table gives it as
-# ratios floor/nginx, floor/h2o and floor/keel.
+# ratios floor/nginx, floor/h2o and floor/keel. With liburing (ci/deps
+# bench) a fifth runs too, floor-uring (bench/http/floor_uring.c): the same
+# floor on io_uring, one io_uring_enter per loop turn instead of a recv
+# and a send per request, so that what fewer system calls would save can
+# be read in the same run.
 # Builds what it needs (ci/deps build bench, CMake into --build-dir,
 # default build/bench). A full run takes ~4 minutes; --quick only checks
 # that everything works.
@@ -52,7 +56,10 @@ log=$build/http-build.log
 echo "building http_hello into $build (log: $log)"
 if ! { cmake -S "$root" -B "$build" -DKEEL_BUILD_BENCH=ON -DKEEL_BUILD_TESTS=OFF \
     -DKEEL_BUILD_EXAMPLES=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-    cmake --build "$build" -j2 --target http_hello http_floor; } >"$log" 2>&1; then
+    cmake --build "$build" -j2 --target http_hello http_floor &&
+    if grep -q '^KEEL_LIBURING_LIB:FILEPATH=/' "$build/CMakeCache.txt"; then
+        cmake --build "$build" -j2 --target http_floor_uring
+    fi; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "run.sh: build failed" >&2
     exit 1
@@ -96,9 +103,10 @@ trap cleanup EXIT
 start() {
     local name=$1 i line
     case $name in
-    keel | floor)
+    keel | floor | floor-uring)
         local bin=$build/examples/http_hello args=(--threads 1)
         [[ $name == floor ]] && bin=$build/bench/http/http_floor args=()
+        [[ $name == floor-uring ]] && bin=$build/bench/http/http_floor_uring args=()
         taskset -c 0 "$bin" "${args[@]}" --ip 127.0.0.1 --port 0 \
             >"$out/$name.out" 2>"$out/$name.err" &
         pid=$!
@@ -195,6 +203,11 @@ run() {
 }
 
 servers=(keel nginx h2o floor)
+if [[ -x $build/bench/http/http_floor_uring ]]; then
+    servers+=(floor-uring)
+else
+    echo "no io_uring floor (liburing-dev missing: ci/deps bench): its rows are left out"
+fi
 : >"$out/runs.txt"
 echo "server on CPU 0, wrk -t1 -c50 on CPU 1; ${rounds} rounds of ${seconds} s per server and mode (results: $out)"
 for round in $(seq "$rounds"); do
@@ -253,20 +266,22 @@ by = {}
 for name, mode, rnd, rps, p99, cpu in runs:
     by.setdefault((mode, name), {})[int(rnd)] = (float(rps), float(p99), float(cpu))
 print()
-print(f"{'mode':10} {'server':6} {'req/s':>10} {'p99 us':>11} {'CPU us/req':>11}")
+print(f"{'mode':10} {'server':11} {'req/s':>10} {'p99 us':>11} {'CPU us/req':>11}")
 # wrk prints 0.00us for its 90th and 99th percentiles in some runs with a
 # pipelining script (its histogram, not the server): such a round has no p99,
 # and the column gives the median of the rounds that have one (and how many).
 dropped = False
 for mode in ("plain", "pipelined"):
-    for name in ("keel", "nginx", "h2o", "floor"):
+    for name in ("keel", "nginx", "h2o", "floor", "floor-uring"):
         d = by.get((mode, name), {})
+        if not d:
+            continue
         p99s = [v[1] for v in d.values() if v[1] > 0]
         p99 = f"{med(p99s):.0f}" if p99s else "n/a"
         if len(p99s) < len(d):
             p99 += f" ({len(p99s)}/{len(d)})"
             dropped = True
-        print(f"{mode:10} {name:6} {med([v[0] for v in d.values()]):10.0f} "
+        print(f"{mode:10} {name:11} {med([v[0] for v in d.values()]):10.0f} "
               f"{p99:>11} {med([v[2] for v in d.values()]):11.2f}")
 if dropped:
     print("(k/n): wrk printed a p99 of 0 in n - k rounds (its histogram under a pipelining "
@@ -286,16 +301,20 @@ for mode in ("plain", "pipelined"):
               f"{'ok' if cpu <= t else 'MISSED'}), req/s {rps:5.2f} (target >= 1.00: "
               f"{'ok' if rps >= 1.0 else 'MISSED'})")
 print()
-print("the floor (bench/http/floor.c: the same system calls, no parsing, a canned answer):")
+print("the floor (bench/http/floor.c: the same system calls, no parsing, a canned answer)")
+print("and the io_uring floor (floor_uring.c: the same, one io_uring_enter per loop turn):")
 print("median of per-round ratios of CPU per request")
-for mode in ("plain", "pipelined"):
-    f = by.get((mode, "floor"), {})
-    parts = []
-    for name in ("nginx", "h2o", "keel"):
-        d = by.get((mode, name), {})
-        common = sorted(set(f) & set(d))
-        parts.append(f"floor / {name} {med([f[r][2] / d[r][2] for r in common]):5.2f}")
-    print(f"  {mode:9}: " + ", ".join(parts))
+for floor in ("floor", "floor-uring"):
+    for mode in ("plain", "pipelined"):
+        f = by.get((mode, floor), {})
+        if not f:
+            continue
+        parts = []
+        for name in ("nginx", "h2o", "keel"):
+            d = by.get((mode, name), {})
+            common = sorted(set(f) & set(d))
+            parts.append(f"{floor} / {name} {med([f[r][2] / d[r][2] for r in common]):5.2f}")
+        print(f"  {mode:9}: " + ", ".join(parts))
 print()
 print(f"idle keep-alive connections ({n}): RSS bytes per connection")
 for name in ("keel", "nginx", "h2o"):
