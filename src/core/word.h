@@ -1,6 +1,6 @@
 /*
- * src/core/word.h - eight bytes of a slice at a time, for the scanning loops
- * (internal: not part of the API).
+ * src/core/word.h - eight (or sixteen) bytes of a slice at a time, for the
+ * scanning loops (internal: not part of the API).
  *
  * kword_load reads s.ptr[pos .. pos+7] as one little-endian 64-bit word; its
  * contract makes every caller prove that the eight bytes lie inside the
@@ -9,6 +9,10 @@
  * arithmetic on such a word ("SWAR"): each returns a mask with bit 7 of
  * byte i set for the bytes i it looks for, so a caller skips a word whose
  * mask is 0 and otherwise goes to the first flagged byte (kword_first).
+ * kword16_ctl does the same for sixteen bytes at once, one flag bit per
+ * byte: SSE2 where the compiler has it (every x86-64 build), two words
+ * otherwise (kword16_ctl_words, the body WP proves; proofs/README.md,
+ * Assumption 54).
  *
  * What is proven and what is tested: WP proves that the loads stay in
  * bounds and that kword_first is at most 7, so a scanner that uses them
