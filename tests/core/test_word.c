@@ -84,43 +84,60 @@ static uint64_t value_mask(uint64_t w)
     return kword_ctl(w);
 }
 
-/* Every byte value v at every position among filler f (all 256), then every
- * pair of values at every pair of positions among the fillers given. */
-typedef uint64_t (*mask_fn)(uint64_t w, int arg);
+/* Every byte value at every position of b[0..n) (n <= 16) among every
+ * filler byte (all 256), then every pair of values at each pair of
+ * positions given among two fillers; check(b, ctx) on each. */
+typedef void (*sweep_fn)(const uint8_t *b, const void *ctx);
 
-static void check_all(mask_fn mask, int (*hit)(uint8_t, int), int arg)
+static void sweep(size_t n, const int (*pairs)[2], size_t npairs, sweep_fn check, const void *ctx)
 {
-    uint8_t b[8];
+    uint8_t b[16];
     for (int f = 0; f < 256; f++) {
-        for (int pos = 0; pos < 8; pos++) {
+        for (size_t pos = 0; pos < n; pos++) {
             for (int v = 0; v < 256; v++) {
-                memset(b, f, sizeof b);
+                memset(b, f, n);
                 b[pos] = (uint8_t)v;
-                check_mask(b, mask(word_of(b), arg), hit, arg);
+                check(b, ctx);
             }
         }
     }
-    /* Pairs: a byte's borrow reaches the bytes above it, the next one
-     * first; (0, 7) spans the word. */
     static const uint8_t fillers[] = { 0x41, 0xff };
-    static const int pairs[][2] = { { 0, 1 }, { 1, 2 }, { 2, 3 }, { 3, 4 },
-                                    { 4, 5 }, { 5, 6 }, { 6, 7 }, { 0, 7 } };
     for (size_t k = 0; k < sizeof fillers; k++) {
-        for (size_t q = 0; q < sizeof pairs / sizeof pairs[0]; q++) {
-            int p1 = pairs[q][0];
-            int p2 = pairs[q][1];
-            {
-                for (int v1 = 0; v1 < 256; v1++) {
-                    for (int v2 = 0; v2 < 256; v2++) {
-                        memset(b, fillers[k], sizeof b);
-                        b[p1] = (uint8_t)v1;
-                        b[p2] = (uint8_t)v2;
-                        check_mask(b, mask(word_of(b), arg), hit, arg);
-                    }
+        for (size_t q = 0; q < npairs; q++) {
+            for (int v1 = 0; v1 < 256; v1++) {
+                for (int v2 = 0; v2 < 256; v2++) {
+                    memset(b, fillers[k], n);
+                    b[pairs[q][0]] = (uint8_t)v1;
+                    b[pairs[q][1]] = (uint8_t)v2;
+                    check(b, ctx);
                 }
             }
         }
     }
+}
+
+typedef uint64_t (*mask_fn)(uint64_t w, int arg);
+
+typedef struct word_check {
+    mask_fn mask;
+    int (*hit)(uint8_t, int);
+    int arg;
+} word_check;
+
+static void check_word(const uint8_t *b, const void *ctx)
+{
+    const word_check *c = ctx;
+    check_mask(b, c->mask(word_of(b), c->arg), c->hit, c->arg);
+}
+
+/* A word mask over the sweep of eight bytes. Pairs: a byte's borrow
+ * reaches the bytes above it, the next one first; (0, 7) spans the word. */
+static void check_all(mask_fn mask, int (*hit)(uint8_t, int), int arg)
+{
+    static const int pairs[][2] = { { 0, 1 }, { 1, 2 }, { 2, 3 }, { 3, 4 },
+                                    { 4, 5 }, { 5, 6 }, { 6, 7 }, { 0, 7 } };
+    word_check c = { mask, hit, arg };
+    sweep(8, pairs, sizeof pairs / sizeof pairs[0], check_word, &c);
 }
 
 /* A mask that flags every byte looked for, not only the lowest: checked
@@ -248,26 +265,21 @@ static void test_value_mask_agrees_with_the_byte_classes(void **state)
 /* kword16_ctl (SSE2 on x86-64) and kword16_ctl_words (the portable one,
  * which WP proves) on b[0..15]: bit i set exactly when b[i] is a control
  * byte, nothing above bit 15; and kword16_first at the lowest. */
-typedef uint32_t (*mask16_fn)(keel_slice s, size_t pos);
-
-/* A sixteen-byte mask pair (the compiled body, SSE2 on x86-64, and the
- * portable one WP proves) on b[0..15]: bit i set exactly when hit(b[i]),
- * nothing above bit 15; and kword16_first at the lowest. */
-static void check_mask16(const uint8_t b[16], mask16_fn simd, mask16_fn portable,
-                         int (*hit)(uint8_t, int))
+static void check_mask16(const uint8_t *b, const void *unused)
 {
+    (void)unused;
     keel_slice s = { b, 16 };
     uint32_t want = 0;
     for (int i = 0; i < 16; i++) {
-        if (hit(b[i], 0)) {
+        if (is_value_stop(b[i], 0)) {
             want |= UINT32_C(1) << i;
         }
     }
-    uint32_t got = simd(s, 0);
-    uint32_t words = portable(s, 0);
+    uint32_t got = kword16_ctl(s, 0);
+    uint32_t words = kword16_ctl_words(s, 0);
     if (got != want || words != want) {
-        fail_msg("mask %04x, portable %04x, want %04x", (unsigned)got, (unsigned)words,
-                 (unsigned)want);
+        fail_msg("kword16_ctl %04x, kword16_ctl_words %04x, want %04x", (unsigned)got,
+                 (unsigned)words, (unsigned)want);
     }
     if (want != 0) {
         size_t first = 0;
@@ -278,41 +290,13 @@ static void check_mask16(const uint8_t b[16], mask16_fn simd, mask16_fn portable
     }
 }
 
-/* Every byte value at every position among every filler, then pairs at
- * neighbouring positions (7, 8 across the two words of kword16_ctl's
- * portable version) and at the two ends, among two fillers. */
-static void check_all16(mask16_fn simd, mask16_fn portable, int (*hit)(uint8_t, int))
-{
-    uint8_t b[16];
-    for (int f = 0; f < 256; f++) {
-        for (int pos = 0; pos < 16; pos++) {
-            for (int v = 0; v < 256; v++) {
-                memset(b, f, sizeof b);
-                b[pos] = (uint8_t)v;
-                check_mask16(b, simd, portable, hit);
-            }
-        }
-    }
-    static const uint8_t fillers[] = { 0x41, 0xff };
-    static const int pairs[][2] = { { 0, 1 }, { 6, 7 }, { 7, 8 }, { 8, 9 }, { 14, 15 }, { 0, 15 } };
-    for (size_t k = 0; k < sizeof fillers; k++) {
-        for (size_t q = 0; q < sizeof pairs / sizeof pairs[0]; q++) {
-            for (int v1 = 0; v1 < 256; v1++) {
-                for (int v2 = 0; v2 < 256; v2++) {
-                    memset(b, fillers[k], sizeof b);
-                    b[pairs[q][0]] = (uint8_t)v1;
-                    b[pairs[q][1]] = (uint8_t)v2;
-                    check_mask16(b, simd, portable, hit);
-                }
-            }
-        }
-    }
-}
-
+/* The sweep of sixteen bytes; pairs at neighbouring positions (7, 8 across
+ * the two words of the portable version) and at the two ends. */
 static void test_word16_ctl_flags_exactly_the_control_bytes(void **state)
 {
     (void)state;
-    check_all16(kword16_ctl, kword16_ctl_words, is_value_stop);
+    static const int pairs[][2] = { { 0, 1 }, { 6, 7 }, { 7, 8 }, { 8, 9 }, { 14, 15 }, { 0, 15 } };
+    sweep(16, pairs, sizeof pairs / sizeof pairs[0], check_mask16, NULL);
 }
 
 static void test_word16_first_is_the_lowest_set_bit(void **state)
