@@ -21,7 +21,7 @@
 
 /*@
   predicate tok_arg{L}(keel_json_tokenizer *t) =
-      t == \null || (\valid(t) && (tok_shape(*t) ==> valid_slice(t->doc)));
+      t == \null || (\valid(t) && (tok_shape(t) ==> valid_slice(t->doc)));
   predicate value_arg{L}(keel_json_value *v) =
       v == \null || (\valid_read(v) && (slice_shape(v->raw) ==> valid_slice(v->raw)));
 */
@@ -898,9 +898,10 @@ static KEEL_MUST_USE keel_result json_scan_literal(keel_slice s, size_t pos, siz
 
 /* The tokenizer's error is sticky (ST_ERROR): json_tokenizer_next_raw
  * answers it again on every later call instead of reading on. */
-/*@ requires \valid(t) && tok_shape(*t);
+/*@ requires \valid(t) && tok_shape(t);
     assigns t->err, t->state;
     ensures t->state == ST_ERROR && t->err.offset == offset && t->err.reason == why;
+    ensures tok_shape(t) && t->doc == \old(t->doc) && t->max_depth == \old(t->max_depth);
     ensures \result == result_of(why);
 */
 static KEEL_MUST_USE keel_result json_tokenizer_fail(keel_json_tokenizer *t, size_t offset,
@@ -1021,10 +1022,10 @@ static KEEL_MUST_USE keel_result json_scan_token(keel_slice s, size_t pos, uint3
 }
 
 /* Apply a scanned token to the tokenizer: nesting, state, position. */
-/*@ requires \valid(t) && tok_shape(*t) && \valid(out) && \separated(t, out);
+/*@ requires \valid(t) && tok_shape(t) && \valid(out) && \separated(t, out);
     requires t->pos <= tok.start < tok.end <= t->doc.len;
     assigns t->pos, t->depth, t->state, t->err, t->stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1], *out;
-    ensures tok_shape(*t);
+    ensures tok_shape(t);
     ensures t->doc == \old(t->doc) && t->max_depth == \old(t->max_depth);
     ensures \result == KEEL_OK || \result == KEEL_ERR_PARSE || \result == KEEL_ERR_TOO_LARGE;
     ensures \result == KEEL_OK ==>
@@ -1037,6 +1038,7 @@ static KEEL_MUST_USE keel_result json_tokenizer_consume(keel_json_tokenizer *t, 
                                                         kjson_tok *out)
 {
     uint32_t d = t->depth;
+    uint32_t state;
     tok.depth = d;
     if (tok.kind == KEEL_JSON_OBJECT_BEGIN || tok.kind == KEEL_JSON_ARRAY_BEGIN) {
         if (d >= t->max_depth) {
@@ -1045,33 +1047,38 @@ static KEEL_MUST_USE keel_result json_tokenizer_consume(keel_json_tokenizer *t, 
         uint64_t bit = (uint64_t)1 << (d % 64u);
         if (tok.kind == KEEL_JSON_OBJECT_BEGIN) {
             t->stack[d / 64u] |= bit;
-            t->state = ST_KEY_OR_CLOSE;
+            state = ST_KEY_OR_CLOSE;
         } else {
             t->stack[d / 64u] &= ~bit;
-            t->state = ST_VALUE_OR_CLOSE;
+            state = ST_VALUE_OR_CLOSE;
         }
-        t->depth = d + 1u;
+        d++;
     } else if (tok.kind == KEEL_JSON_OBJECT_END || tok.kind == KEEL_JSON_ARRAY_END) {
         if (d == 0) {
             return json_tokenizer_fail(t, tok.start, KEEL_JSON_UNEXPECTED_BYTE);
         }
-        t->depth = d - 1u;
-        tok.depth = d - 1u;
-        t->state = d == 1u ? ST_DONE : ST_AFTER;
+        state = d == 1u ? ST_DONE : ST_AFTER;
+        d--;
+        tok.depth = d;
     } else if (tok.kind == KEEL_JSON_KEY) {
-        t->state = ST_COLON;
+        state = ST_COLON;
     } else {
-        t->state = d == 0 ? ST_DONE : ST_AFTER;
+        state = d == 0 ? ST_DONE : ST_AFTER;
     }
-    t->pos = tok.end;
+    /* The token is stored before the tokenizer's fields, so that WP reads
+     * each field the contract names from its own last store: the other
+     * order cost the provers seconds per goal separating *out from *t. */
     *out = tok;
+    t->depth = d;
+    t->state = state;
+    t->pos = tok.end;
     return KEEL_OK;
 }
 
-/*@ requires \valid(t) && tok_shape(*t) && valid_slice(t->doc) && \valid(out);
+/*@ requires \valid(t) && tok_shape(t) && valid_slice(t->doc) && \valid(out);
     requires \separated(t, out);
     assigns t->pos, t->depth, t->state, t->err, t->stack[0 .. KEEL_JSON_DEPTH_CAP / 64 - 1], *out;
-    ensures tok_shape(*t);
+    ensures tok_shape(t);
     ensures t->doc == \old(t->doc) && t->max_depth == \old(t->max_depth);
     ensures \result == KEEL_OK || json_failure(\result);
     ensures \result == KEEL_OK ==> out->start <= out->end <= t->doc.len;
@@ -1095,8 +1102,8 @@ static KEEL_MUST_USE keel_result json_tokenizer_next_raw(keel_json_tokenizer *t,
         if (i < n) {
             return json_tokenizer_fail(t, i, KEEL_JSON_TRAILING_DATA);
         }
-        t->pos = n;
         *out = tok;
+        t->pos = n;
         return KEEL_OK;
     }
     if (json_scan_token(s, i, t->state, json_tokenizer_in_object(t), &tok, &e) != KEEL_OK) {
@@ -1113,7 +1120,7 @@ static KEEL_MUST_USE keel_result json_tokenizer_next_raw(keel_json_tokenizer *t,
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG;
     ensures \result == KEEL_OK <==>
               t != \null && slice_shape(doc) && max_depth <= KEEL_JSON_DEPTH_CAP;
-    ensures \result == KEEL_OK ==> tok_shape(*t) && t->doc == doc && t->pos == 0 &&
+    ensures \result == KEEL_OK ==> tok_shape(t) && t->doc == doc && t->pos == 0 &&
                                    t->depth == 0 && t->state == ST_VALUE;
 */
 keel_result keel_json_tokenizer_init(keel_json_tokenizer *t, keel_slice doc, uint32_t max_depth)
@@ -1160,7 +1167,7 @@ static keel_slice json_slice_range(keel_slice s, size_t start, size_t end)
     assigns *t, *out;
     ensures \result == KEEL_OK || \result == KEEL_ERR_INVALID_ARG || json_failure(\result);
     ensures t == \null || out == \null ==> \result == KEEL_ERR_INVALID_ARG;
-    ensures \result == KEEL_OK ==> tok_shape(*t);
+    ensures \result == KEEL_OK ==> tok_shape(t);
     ensures \result == KEEL_OK ==> out->offset <= t->doc.len;
     ensures \result == KEEL_OK ==> out->raw.len <= t->doc.len - out->offset;
     ensures \result == KEEL_OK ==> valid_slice(out->raw);
