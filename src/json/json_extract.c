@@ -119,6 +119,7 @@ static keel_json_type ext_wants(keel_json_field_type t)
 static bool ext_field_ok(const keel_json_field *plan, size_t k)
 {
     const keel_json_field *f = &plan[k];
+    //@ assert \valid_read(f);
     if (!keel_slice_valid(f->name) || f->parent > k ||
         (f->parent > 0 && plan[f->parent - 1u].type != KEEL_JSON_FIELD_OBJECT)) {
         return false;
