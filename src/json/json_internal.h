@@ -263,9 +263,9 @@ typedef struct kjson_walk {
 
 /* walk_fields is walk_shape with the fields given one by one: the
  * contract of kjson_walk_next states it of k's fields, so that a prover
- * does not load the whole walk (its duplicate-key tables, ~4.6 KiB) to
- * check five numbers; the same property, proven in seconds instead of
- * timing out. */
+ * does not load the whole walk (its duplicate-key tables, most of its
+ * ~18 KiB) to check seven numbers; the same property, proven in seconds
+ * instead of timing out. */
 /*@
   predicate walk_fields{L}(keel_slice doc, integer pos, integer max_depth, integer depth,
                           integer state, _Bool repeated, integer dup) =
